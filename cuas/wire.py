@@ -1,0 +1,556 @@
+"""The wire and recording contract, version 1 (``shared/spec/wire.md``, copied in ``docs/wire.md``).
+
+This is the one module that turns msgpack/JSON payloads into typed, frozen dataclasses and back.
+Everything that enters cuas is validated here, once; the rest of the code trusts what it gets.
+Malformed input raises :class:`cuas.errors.DecodeError` naming the offending key.
+
+Units and frames: times are UTC seconds since the Unix epoch; lengths metres; angles degrees;
+``lla`` is WGS-84 (lat, lon degrees, height above the ellipsoid in metres); ``enu`` metres east,
+north, up at the site origin; azimuth from true north clockwise.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal, TypeAlias
+
+import msgpack
+import numpy as np
+
+from cuas.errors import DecodeError
+
+VERSION: Final = 1
+#: Largest payload accepted from the bus or a recording (bytes). A real radar scan with
+#: thousands of plots stays far below this; anything bigger is an attack or a bug.
+MAX_PAYLOAD_BYTES: Final = 16 * 1024 * 1024
+#: Largest number of detections or tracks in one message.
+MAX_ITEMS: Final = 200_000
+#: Timestamps outside [2000-01-01, 2100-01-01) are never a real measurement (a sensor with an
+#: unset clock says 1970); finer checks against the stream's own clock live in the tracker.
+T_MIN: Final = 946_684_800.0
+T_MAX: Final = 4_102_444_800.0
+MAX_STR: Final = 256
+
+Frame: TypeAlias = Literal["lla", "enu", "rae", "ae", "none"]
+FRAMES: Final[tuple[str, ...]] = ("lla", "enu", "rae", "ae", "none")
+FRAME_DIM: Final[dict[str, int]] = {"lla": 3, "enu": 3, "rae": 3, "ae": 2, "none": 0}
+TRACK_STATUSES: Final = ("tentative", "confirmed", "coasting", "deleted")
+THREAT_LEVELS: Final = ("none", "low", "medium", "high", "critical")
+CLASSES: Final = ("uav", "bird", "manned", "clutter")
+STATES: Final = ("ok", "degraded", "down")
+
+Vec3: TypeAlias = tuple[float, float, float]
+
+
+# --------------------------------------------------------------------------- dataclasses
+
+
+@dataclass(frozen=True, slots=True)
+class Ident:
+    """Cooperative identity: ICAO address (6 lower-case hex), callsign, Remote ID serial, pilot."""
+
+    icao: str | None = None
+    callsign: str | None = None
+    rid: str | None = None
+    operator_lla: Vec3 | None = None
+
+    @property
+    def key(self) -> str | None:
+        """The identity a track is keyed by: ``icao:<hex>`` or ``rid:<serial>`` (None if neither)."""
+        if self.icao is not None:
+            return f"icao:{self.icao}"
+        if self.rid is not None:
+            return f"rid:{self.rid}"
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """One measurement in ``frame`` (see the module docstring for units).
+
+    ``R`` is the full measurement covariance (row-major, dim×dim); when only ``sigma`` was sent
+    it is built from it, so consumers always read ``R``. ``sigma`` keeps what was sent.
+    """
+
+    frame: Frame
+    z: tuple[float, ...]
+    R: tuple[float, ...] | None = None
+    sigma: tuple[float, ...] | None = None
+    vel: Vec3 | None = None
+    vel_sigma: Vec3 | None = None
+    ident: Ident | None = None
+    attrs: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Detections:
+    """One batch from one sensor, all measured at ``t`` (UTC s)."""
+
+    src: str
+    seq: int
+    t: float
+    sensor: str
+    kind: str
+    dets: tuple[Detection, ...]
+    origin: Vec3 | None = None
+    type: Literal["detections"] = "detections"
+
+
+@dataclass(frozen=True, slots=True)
+class Track:
+    """One track of a ``tracks`` snapshot; positions and velocity predicted to the snapshot's t."""
+
+    id: int
+    status: str
+    lla: Vec3
+    enu: Vec3
+    vel: Vec3
+    pos_sigma: Vec3
+    t_update: float
+    sources: tuple[str, ...]
+    class_probs: Mapping[str, float]
+    threat: str = "none"
+    malicious: bool = False
+    reasons: tuple[str, ...] = ()
+    ident: Ident | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Tracks:
+    """A full snapshot of the live tracks at ``t``."""
+
+    src: str
+    seq: int
+    t: float
+    tracks: tuple[Track, ...]
+    type: Literal["tracks"] = "tracks"
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """A track's threat rose, or it entered a zone."""
+
+    src: str
+    seq: int
+    t: float
+    track_id: int
+    threat: str
+    previous: str
+    reasons: tuple[str, ...]
+    zone: str | None = None
+    type: Literal["alert"] = "alert"
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """A component's heartbeat."""
+
+    src: str
+    seq: int
+    t: float
+    state: str
+    uptime_s: float
+    counters: Mapping[str, int]
+    type: Literal["status"] = "status"
+
+
+Message: TypeAlias = Detections | Tracks | Alert | Status
+
+NEUTRAL_CLASS: Final[Mapping[str, float]] = {c: 0.25 for c in CLASSES}
+
+
+# --------------------------------------------------------------------------- validation helpers
+
+
+def _need(d: Mapping[str, Any], key: str, where: str) -> Any:
+    try:
+        return d[key]
+    except KeyError:
+        raise DecodeError("missing required key", key=_k(where, key)) from None
+
+
+def _k(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _str(v: Any, key: str, *, allow_empty: bool = False) -> str:
+    if not isinstance(v, str):
+        raise DecodeError(f"expected a string, got {type(v).__name__}", key=key, data=v)
+    if not v and not allow_empty:
+        raise DecodeError("must not be empty", key=key)
+    if len(v) > MAX_STR:
+        raise DecodeError(f"longer than {MAX_STR} characters", key=key)
+    return v
+
+
+def _int(v: Any, key: str, *, minimum: int | None = 0) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise DecodeError(f"expected an integer, got {type(v).__name__}", key=key, data=v)
+    if minimum is not None and v < minimum:
+        raise DecodeError(f"must be >= {minimum}, got {v}", key=key, data=v)
+    if v >= 2**63:
+        raise DecodeError("integer too large", key=key, data=v)
+    return v
+
+
+def _float(v: Any, key: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise DecodeError(f"expected a number, got {type(v).__name__}", key=key, data=v)
+    f = float(v)
+    if not math.isfinite(f):
+        raise DecodeError(f"must be finite, got {f}", key=key, data=v)
+    return f
+
+
+def _floats(v: Any, key: str, n: int | None = None, *, max_len: int = 9) -> tuple[float, ...]:
+    if not isinstance(v, list | tuple):
+        raise DecodeError(f"expected a list of numbers, got {type(v).__name__}", key=key, data=v)
+    if n is not None and len(v) != n:
+        raise DecodeError(f"expected {n} values, got {len(v)}", key=key, data=v)
+    if len(v) > max_len:
+        raise DecodeError(f"expected at most {max_len} values, got {len(v)}", key=key)
+    return tuple(_float(x, f"{key}[{i}]") for i, x in enumerate(v))
+
+
+def _lla(v: Any, key: str) -> Vec3:
+    lat, lon, h = _floats(v, key, 3)
+    if not -90.0 <= lat <= 90.0:
+        raise DecodeError(f"latitude {lat} outside [-90, 90]", key=key, data=v)
+    if not -180.0 <= lon <= 180.0:
+        raise DecodeError(f"longitude {lon} outside [-180, 180]", key=key, data=v)
+    if not -12_000.0 <= h <= 1_000_000.0:
+        raise DecodeError(f"height {h} m is not a plausible WGS-84 height", key=key, data=v)
+    return (lat, lon, h)
+
+
+def _vec3(v: Any, key: str) -> Vec3:
+    a, b, c = _floats(v, key, 3)
+    return (a, b, c)
+
+
+def _time(v: Any, key: str) -> float:
+    t = _float(v, key)
+    if not T_MIN <= t < T_MAX:
+        raise DecodeError(f"timestamp {t} is outside 2000..2100 (UTC seconds)", key=key, data=v)
+    return t
+
+
+def _map(v: Any, key: str) -> Mapping[str, Any]:
+    if not isinstance(v, dict):
+        raise DecodeError(f"expected a map, got {type(v).__name__}", key=key, data=v)
+    for k in v:
+        if not isinstance(k, str):
+            raise DecodeError("map keys must be strings", key=key, data=k)
+    return v
+
+
+def _ident(v: Any, key: str) -> Ident:
+    m = _map(v, key)
+    icao = m.get("icao")
+    if icao is not None:
+        icao = _str(icao, f"{key}.icao")
+        if len(icao) != 6 or any(c not in "0123456789abcdefABCDEF" for c in icao):
+            raise DecodeError("ICAO address must be 6 hex characters", key=f"{key}.icao", data=icao)
+        icao = icao.lower()
+    callsign = m.get("callsign")
+    if callsign is not None:
+        callsign = _str(callsign, f"{key}.callsign", allow_empty=True).strip() or None
+    rid = m.get("rid")
+    if rid is not None:
+        rid = _str(rid, f"{key}.rid")
+    op = m.get("operator_lla")
+    op_lla = _lla(op, f"{key}.operator_lla") if op is not None else None
+    return Ident(icao=icao, callsign=callsign, rid=rid, operator_lla=op_lla)
+
+
+def _covariance(
+    sigma: Any, R: Any, dim: int, key: str
+) -> tuple[tuple[float, ...] | None, tuple[float, ...]]:
+    """Validate ``sigma``/``R`` for a ``dim``-dimensional measurement; returns (sigma, R)."""
+    sig: tuple[float, ...] | None = None
+    if sigma is not None:
+        sig = _floats(sigma, f"{key}.sigma", dim)
+        for i, s in enumerate(sig):
+            if s <= 0.0:
+                raise DecodeError(f"sigma must be > 0, got {s}", key=f"{key}.sigma[{i}]")
+            if s > 1e7:
+                raise DecodeError(f"sigma {s} is absurdly large", key=f"{key}.sigma[{i}]")
+    if R is not None:
+        r = _floats(R, f"{key}.R", dim * dim)
+        mat = np.asarray(r, dtype=np.float64).reshape(dim, dim)
+        if not np.allclose(mat, mat.T, rtol=1e-9, atol=1e-12 * max(1.0, float(np.abs(mat).max()))):
+            raise DecodeError("R is not symmetric", key=f"{key}.R", data=r)
+        try:
+            np.linalg.cholesky(mat)
+        except np.linalg.LinAlgError:
+            raise DecodeError("R is not positive definite", key=f"{key}.R", data=r) from None
+        return sig, r
+    if sig is None:
+        raise DecodeError("a positional detection needs sigma or R", key=f"{key}.sigma")
+    r = tuple(
+        (sig[i] * sig[i] if i == j else 0.0) for i in range(dim) for j in range(dim)
+    )
+    return sig, r
+
+
+def _detection(v: Any, key: str) -> Detection:
+    m = _map(v, key)
+    frame = _need(m, "frame", key)
+    if frame not in FRAMES:
+        raise DecodeError(f"unknown frame {frame!r}; expected one of {FRAMES}", key=f"{key}.frame")
+    dim = FRAME_DIM[frame]
+    z_raw = _need(m, "z", key)
+    z = _floats(z_raw, f"{key}.z", dim)
+    if frame == "lla":
+        z = _lla(z_raw, f"{key}.z")
+    elif frame == "rae":
+        if z[0] <= 0.0:
+            raise DecodeError(f"range must be > 0, got {z[0]}", key=f"{key}.z[0]")
+        if not -90.0 <= z[2] <= 90.0:
+            raise DecodeError(f"elevation {z[2]} outside [-90, 90]", key=f"{key}.z[2]")
+        z = (z[0], z[1] % 360.0, z[2])
+    elif frame == "ae":
+        if not -90.0 <= z[1] <= 90.0:
+            raise DecodeError(f"elevation {z[1]} outside [-90, 90]", key=f"{key}.z[1]")
+        z = (z[0] % 360.0, z[1])
+    sigma, R = (None, None)
+    if dim:
+        sigma, R = _covariance(m.get("sigma"), m.get("R"), dim, key)
+    vel = m.get("vel")
+    vel_t = _vec3(vel, f"{key}.vel") if vel is not None else None
+    vs = m.get("vel_sigma")
+    vel_sigma = _vec3(vs, f"{key}.vel_sigma") if vs is not None else None
+    if vel_sigma is not None and min(vel_sigma) <= 0.0:
+        raise DecodeError("vel_sigma must be > 0", key=f"{key}.vel_sigma", data=vs)
+    ident = m.get("ident")
+    attrs = m.get("attrs", {})
+    return Detection(
+        frame=frame,
+        z=z,
+        R=R,
+        sigma=sigma,
+        vel=vel_t,
+        vel_sigma=vel_sigma,
+        ident=_ident(ident, f"{key}.ident") if ident is not None else None,
+        attrs=_map(attrs, f"{key}.attrs"),
+    )
+
+
+def _list(v: Any, key: str) -> list[Any]:
+    if not isinstance(v, list | tuple):
+        raise DecodeError(f"expected a list, got {type(v).__name__}", key=key, data=v)
+    if len(v) > MAX_ITEMS:
+        raise DecodeError(f"more than {MAX_ITEMS} items ({len(v)})", key=key)
+    return list(v)
+
+
+def _strs(v: Any, key: str) -> tuple[str, ...]:
+    return tuple(_str(s, f"{key}[{i}]", allow_empty=True) for i, s in enumerate(_list(v, key)))
+
+
+def _choice(v: Any, key: str, choices: Sequence[str]) -> str:
+    if v not in choices:
+        raise DecodeError(f"{v!r} is not one of {tuple(choices)}", key=key, data=v)
+    return str(v)
+
+
+def _track(v: Any, key: str) -> Track:
+    m = _map(v, key)
+    cls = _map(_need(m, "class", key), f"{key}.class")
+    probs = {c: _float(p, f"{key}.class.{c}") for c, p in cls.items()}
+    for c in CLASSES:
+        if c not in probs:
+            raise DecodeError("missing class probability", key=f"{key}.class.{c}")
+    if any(not 0.0 <= p <= 1.0 for p in probs.values()):
+        raise DecodeError("class probabilities must lie in [0, 1]", key=f"{key}.class")
+    ident = m.get("ident")
+    malicious = _need(m, "malicious", key)
+    if not isinstance(malicious, bool):
+        raise DecodeError("expected a boolean", key=f"{key}.malicious", data=malicious)
+    return Track(
+        id=_int(_need(m, "id", key), f"{key}.id"),
+        status=_choice(_need(m, "status", key), f"{key}.status", TRACK_STATUSES),
+        lla=_lla(_need(m, "lla", key), f"{key}.lla"),
+        enu=_vec3(_need(m, "enu", key), f"{key}.enu"),
+        vel=_vec3(_need(m, "vel", key), f"{key}.vel"),
+        pos_sigma=_vec3(_need(m, "pos_sigma", key), f"{key}.pos_sigma"),
+        t_update=_float(_need(m, "t_update", key), f"{key}.t_update"),
+        sources=_strs(_need(m, "sources", key), f"{key}.sources"),
+        class_probs=probs,
+        threat=_choice(_need(m, "threat", key), f"{key}.threat", THREAT_LEVELS),
+        malicious=malicious,
+        reasons=_strs(_need(m, "reasons", key), f"{key}.reasons"),
+        ident=_ident(ident, f"{key}.ident") if ident is not None else None,
+    )
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def from_dict(d: Any) -> Message:
+    """Validate one decoded payload (a map) and return its typed message.
+
+    Raises :class:`DecodeError` naming the first offending key. Unknown keys are ignored, as
+    the contract requires of readers.
+    """
+    m = _map(d, "")
+    v = _need(m, "v", "")
+    if v != VERSION or isinstance(v, bool):
+        raise DecodeError(f"unsupported contract version {v!r} (this reader speaks {VERSION})", key="v")
+    mtype = _str(_need(m, "type", ""), "type")
+    src = _str(_need(m, "src", ""), "src")
+    seq = _int(_need(m, "seq", ""), "seq")
+    t = _time(_need(m, "t", ""), "t")
+    if mtype == "detections":
+        origin = m.get("origin")
+        dets = _list(_need(m, "dets", ""), "dets")
+        return Detections(
+            src=src,
+            seq=seq,
+            t=t,
+            sensor=_str(_need(m, "sensor", ""), "sensor"),
+            kind=_str(_need(m, "kind", ""), "kind"),
+            origin=_lla(origin, "origin") if origin is not None else None,
+            dets=tuple(_detection(x, f"dets[{i}]") for i, x in enumerate(dets)),
+        )
+    if mtype == "tracks":
+        tracks = _list(_need(m, "tracks", ""), "tracks")
+        return Tracks(
+            src=src, seq=seq, t=t,
+            tracks=tuple(_track(x, f"tracks[{i}]") for i, x in enumerate(tracks)),
+        )
+    if mtype == "alert":
+        zone = m.get("zone")
+        return Alert(
+            src=src,
+            seq=seq,
+            t=t,
+            track_id=_int(_need(m, "track_id", ""), "track_id"),
+            threat=_choice(_need(m, "threat", ""), "threat", THREAT_LEVELS),
+            previous=_choice(_need(m, "previous", ""), "previous", THREAT_LEVELS),
+            reasons=_strs(_need(m, "reasons", ""), "reasons"),
+            zone=_str(zone, "zone") if zone is not None else None,
+        )
+    if mtype == "status":
+        counters = _map(_need(m, "counters", ""), "counters")
+        uptime = _float(_need(m, "uptime_s", ""), "uptime_s")
+        if uptime < 0:
+            raise DecodeError("must be >= 0", key="uptime_s", data=uptime)
+        return Status(
+            src=src,
+            seq=seq,
+            t=t,
+            state=_choice(_need(m, "state", ""), "state", STATES),
+            uptime_s=uptime,
+            counters={k: _int(c, f"counters.{k}") for k, c in counters.items()},
+        )
+    raise DecodeError(f"unknown message type {mtype!r}", key="type", data=mtype)
+
+
+def _ident_dict(i: Ident) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if i.icao is not None:
+        out["icao"] = i.icao
+    if i.callsign is not None:
+        out["callsign"] = i.callsign
+    if i.rid is not None:
+        out["rid"] = i.rid
+    if i.operator_lla is not None:
+        out["operator_lla"] = list(i.operator_lla)
+    return out
+
+
+def _detection_dict(d: Detection) -> dict[str, Any]:
+    out: dict[str, Any] = {"frame": d.frame, "z": list(d.z)}
+    if d.sigma is not None:
+        out["sigma"] = list(d.sigma)
+    elif d.R is not None:
+        out["R"] = list(d.R)
+    if d.vel is not None:
+        out["vel"] = list(d.vel)
+    if d.vel_sigma is not None:
+        out["vel_sigma"] = list(d.vel_sigma)
+    if d.ident is not None:
+        out["ident"] = _ident_dict(d.ident)
+    if d.attrs:
+        out["attrs"] = dict(d.attrs)
+    return out
+
+
+def track_dict(tr: Track) -> dict[str, Any]:
+    """The contract map of one track."""
+    out: dict[str, Any] = {
+        "id": tr.id,
+        "status": tr.status,
+        "lla": list(tr.lla),
+        "enu": list(tr.enu),
+        "vel": list(tr.vel),
+        "pos_sigma": list(tr.pos_sigma),
+        "t_update": tr.t_update,
+        "sources": list(tr.sources),
+        "class": dict(tr.class_probs),
+        "threat": tr.threat,
+        "malicious": tr.malicious,
+        "reasons": list(tr.reasons),
+    }
+    if tr.ident is not None:
+        out["ident"] = _ident_dict(tr.ident)
+    return out
+
+
+def to_dict(msg: Message) -> dict[str, Any]:
+    """The contract map of a message (ready for msgpack or JSON)."""
+    out: dict[str, Any] = {"v": VERSION, "type": msg.type, "src": msg.src, "seq": msg.seq, "t": msg.t}
+    if isinstance(msg, Detections):
+        out.update(sensor=msg.sensor, kind=msg.kind, dets=[_detection_dict(d) for d in msg.dets])
+        if msg.origin is not None:
+            out["origin"] = list(msg.origin)
+    elif isinstance(msg, Tracks):
+        out["tracks"] = [track_dict(tr) for tr in msg.tracks]
+    elif isinstance(msg, Alert):
+        out.update(track_id=msg.track_id, threat=msg.threat, previous=msg.previous,
+                   reasons=list(msg.reasons))
+        if msg.zone is not None:
+            out["zone"] = msg.zone
+    else:
+        out.update(state=msg.state, uptime_s=msg.uptime_s, counters=dict(msg.counters))
+    return out
+
+
+def decode(payload: bytes) -> Message:
+    """Decode and validate one msgpack payload from the bus or a recording.
+
+    Raises :class:`DecodeError` for oversized, malformed or invalid payloads.
+    """
+    if not isinstance(payload, bytes | bytearray | memoryview):
+        raise DecodeError(f"payload must be bytes, got {type(payload).__name__}")
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise DecodeError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
+    try:
+        obj = msgpack.unpackb(
+            payload,
+            raw=False,
+            strict_map_key=True,
+            max_buffer_len=MAX_PAYLOAD_BYTES,
+        )
+    except Exception as exc:  # msgpack raises several unrelated types for bad input
+        raise DecodeError(f"not a msgpack map: {exc}", data=bytes(payload[:64])) from None
+    return from_dict(obj)
+
+
+def encode(msg: Message) -> bytes:
+    """The msgpack payload of a message (what goes on the wire and into recordings)."""
+    return msgpack.packb(to_dict(msg), use_bin_type=True)
+
+
+def topic_for(msg: Message) -> str:
+    """The bus topic a message is published on (``det.<sensor>``, ``trk``, ``alert``, ``status.<src>``)."""
+    if isinstance(msg, Detections):
+        return f"det.{msg.sensor}"
+    if isinstance(msg, Tracks):
+        return "trk"
+    if isinstance(msg, Alert):
+        return "alert"
+    return f"status.{msg.src}"
