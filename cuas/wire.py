@@ -533,7 +533,6 @@ def decode(payload: bytes) -> Message:
             payload,
             raw=False,
             strict_map_key=True,
-            max_buffer_len=MAX_PAYLOAD_BYTES,
         )
     except Exception as exc:  # msgpack raises several unrelated types for bad input
         raise DecodeError(f"not a msgpack map: {exc}", data=bytes(payload[:64])) from None
