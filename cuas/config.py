@@ -1,0 +1,244 @@
+"""Site configuration: TOML files in ``configs/``, validated once into frozen dataclasses.
+
+Every error names the file, the dotted key and the problem. Unknown keys are errors too: a
+misspelt key in a security system's config must not be silently ignored.
+
+The built-in defaults describe the reference site, Wembley Stadium, London.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from cuas.errors import ConfigError
+
+#: Wembley Stadium, London: centre spot of the pitch. Height above the WGS-84 ellipsoid:
+#: ground ~44 m above mean sea level plus ~46 m geoid undulation in north-west London.
+WEMBLEY = (51.5560, -0.2796, 90.0)
+
+
+@dataclass(frozen=True, slots=True)
+class SiteConfig:
+    """The site origin of the local ENU frame (degrees, metres above the WGS-84 ellipsoid)."""
+
+    name: str = "wembley"
+    lat: float = WEMBLEY[0]
+    lon: float = WEMBLEY[1]
+    h: float = WEMBLEY[2]
+
+    def __post_init__(self) -> None:
+        if not -90.0 <= self.lat <= 90.0:
+            raise ConfigError(f"latitude {self.lat} outside [-90, 90]", key="site.lat")
+        if not -180.0 <= self.lon <= 180.0:
+            raise ConfigError(f"longitude {self.lon} outside [-180, 180]", key="site.lon")
+        if not -12_000.0 <= self.h <= 10_000.0:
+            raise ConfigError(f"height {self.h} m is not plausible", key="site.h")
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerConfig:
+    """Tracker parameters. Units: metres, seconds, m/s, m/s^2."""
+
+    #: Process noise: white-noise acceleration spectral density, horizontal and vertical
+    #: (m^2/s^3). Drones manoeuvre hard, so these are generous.
+    accel_noise_h: float = 4.0
+    accel_noise_v: float = 1.0
+    #: 1-sigma of the unknown velocity of a new track (m/s), per horizontal axis / vertical.
+    init_speed_sigma: float = 30.0
+    init_vspeed_sigma: float = 8.0
+    #: Probability that the true detection falls inside the Mahalanobis gate.
+    gate_probability: float = 0.9999
+    #: Confirmation: M hits in the last N looks.
+    confirm_m: int = 3
+    confirm_n: int = 5
+    #: A confirmed track coasts after this many consecutive misses or this long without update.
+    coast_misses: int = 1
+    coast_after_s: float = 2.0
+    #: Deletion: consecutive misses, time since the last update, or position uncertainty growth.
+    delete_misses_tentative: int = 2
+    delete_misses_confirmed: int = 6
+    delete_after_s_tentative: float = 5.0
+    delete_after_s_confirmed: float = 12.0
+    max_pos_sigma: float = 300.0
+    #: Reorder buffer: how late a batch may arrive (s) before it is dropped as late.
+    lateness_s: float = 0.5
+    #: A batch more than this far ahead of the stream's clock (or the wall clock, live) is
+    #: dropped as absurd instead of flinging every track into the future.
+    max_future_s: float = 300.0
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, float) and (not math.isfinite(v) or v < 0):
+                raise ConfigError(f"must be a finite number >= 0, got {v}", key=f"tracker.{f.name}")
+        for name in ("accel_noise_h", "accel_noise_v", "init_speed_sigma", "init_vspeed_sigma",
+                     "max_pos_sigma"):
+            if getattr(self, name) <= 0:
+                raise ConfigError("must be > 0", key=f"tracker.{name}")
+        if not 0.5 <= self.gate_probability < 1.0:
+            raise ConfigError("must lie in [0.5, 1)", key="tracker.gate_probability")
+        if not 1 <= self.confirm_m <= self.confirm_n <= 32:
+            raise ConfigError("need 1 <= confirm_m <= confirm_n <= 32", key="tracker.confirm_m")
+        for name in ("coast_misses", "delete_misses_tentative", "delete_misses_confirmed"):
+            if getattr(self, name) < 1:
+                raise ConfigError("must be >= 1", key=f"tracker.{name}")
+
+
+#: Sensor kinds whose every batch is a full look at their coverage (a miss means something);
+#: cooperative feeds (ADS-B, Remote ID) report one target at a time.
+SCANNING_KINDS = frozenset({"radar", "camera", "sim"})
+
+
+@dataclass(frozen=True, slots=True)
+class SensorConfig:
+    """A sensor known to the site: where it is and how its batches are to be read."""
+
+    id: str
+    kind: str = "sim"
+    #: Sensor position (lat, lon, h); used for `rae`/`ae` batches that carry no origin.
+    origin: tuple[float, float, float] | None = None
+    #: Whether a batch is a full look (a track it does not see has been missed). Defaults by kind.
+    scanning: bool | None = None
+    #: Tracks beyond this range (m) from the sensor are not counted as missed by it.
+    max_range_m: float | None = None
+
+    @property
+    def is_scanning(self) -> bool:
+        """True when each batch of this sensor is a full look at its coverage."""
+        return self.scanning if self.scanning is not None else self.kind in SCANNING_KINDS
+
+
+@dataclass(frozen=True, slots=True)
+class BusConfig:
+    """ZeroMQ endpoints: the daemon binds both; sensors connect to `detections`."""
+
+    detections: str = "tcp://127.0.0.1:5550"
+    tracks: str = "tcp://127.0.0.1:5551"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """A whole site configuration."""
+
+    site: SiteConfig = field(default_factory=SiteConfig)
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    bus: BusConfig = field(default_factory=BusConfig)
+    sensors: Mapping[str, SensorConfig] = field(default_factory=dict)
+    #: The id this daemon publishes under (`src` of tracks and status).
+    daemon_id: str = "cuas"
+    path: str | None = None
+
+    def sensor(self, sensor_id: str, kind: str = "sim") -> SensorConfig:
+        """The configured sensor, or a default one of ``kind`` when the config does not name it."""
+        found = self.sensors.get(sensor_id)
+        return found if found is not None else SensorConfig(id=sensor_id, kind=kind)
+
+
+def reference_config() -> Config:
+    """The built-in reference defaults (Wembley Stadium, no sensors configured)."""
+    return Config()
+
+
+T = TypeVar("T")
+
+
+def _coerce(value: Any, tp: Any, key: str, path: str | None) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(value, inner[0], key, path)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"expected true or false, got {value!r}", path=path, key=key)
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"expected an integer, got {value!r}", path=path, key=key)
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"expected a number, got {value!r}", path=path, key=key)
+        if not math.isfinite(value):
+            raise ConfigError(f"expected a finite number, got {value!r}", path=path, key=key)
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"expected a non-empty string, got {value!r}", path=path, key=key)
+        return value
+    if origin is tuple:
+        if not isinstance(value, list) or len(value) != len(args):
+            raise ConfigError(f"expected a list of {len(args)} values, got {value!r}",
+                              path=path, key=key)
+        return tuple(_coerce(v, a, f"{key}[{i}]", path) for i, (v, a) in enumerate(zip(value, args, strict=True)))
+    raise ConfigError(f"unsupported type for {key}", path=path, key=key)  # pragma: no cover
+
+
+def _build(cls: type[T], table: Any, key: str, path: str | None, **extra: Any) -> T:
+    if not isinstance(table, dict):
+        raise ConfigError(f"expected a table, got {table!r}", path=path, key=key)
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    kwargs: dict[str, Any] = dict(extra)
+    for k, v in table.items():
+        if k not in names or k in extra:
+            raise ConfigError(f"unknown key (known: {', '.join(sorted(names - set(extra)))})",
+                              path=path, key=f"{key}.{k}")
+        kwargs[k] = _coerce(v, hints[k], f"{key}.{k}", path)
+    try:
+        return cls(**kwargs)
+    except ConfigError as exc:
+        raise ConfigError(exc.problem, path=path, key=exc.key) from None
+
+
+def parse_config(doc: Mapping[str, Any], path: str | None = None) -> Config:
+    """Validate a parsed TOML document into a :class:`Config`."""
+    known = {"site", "tracker", "bus", "sensors", "daemon_id"}
+    for k in doc:
+        if k not in known:
+            raise ConfigError(f"unknown section (known: {', '.join(sorted(known))})", path=path, key=k)
+    site = _build(SiteConfig, doc.get("site", {}), "site", path)
+    tracker = _build(TrackerConfig, doc.get("tracker", {}), "tracker", path)
+    bus = _build(BusConfig, doc.get("bus", {}), "bus", path)
+    sensors_doc = doc.get("sensors", {})
+    if not isinstance(sensors_doc, dict):
+        raise ConfigError("expected a table of sensors", path=path, key="sensors")
+    sensors: dict[str, SensorConfig] = {}
+    for sid, table in sensors_doc.items():
+        sensor = _build(SensorConfig, table, f"sensors.{sid}", path, id=sid)
+        if sensor.origin is not None:
+            lat, lon, h = sensor.origin
+            if not (-90 <= lat <= 90 and -180 <= lon <= 180 and -12_000 <= h <= 100_000):
+                raise ConfigError("origin must be [lat, lon, h] in degrees and metres",
+                                  path=path, key=f"sensors.{sid}.origin")
+        if sensor.max_range_m is not None and sensor.max_range_m <= 0:
+            raise ConfigError("must be > 0", path=path, key=f"sensors.{sid}.max_range_m")
+        sensors[sid] = sensor
+    daemon_id = _coerce(doc.get("daemon_id", "cuas"), str, "daemon_id", path)
+    return Config(site=site, tracker=tracker, bus=bus, sensors=sensors, daemon_id=daemon_id,
+                  path=path)
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a site configuration file (TOML)."""
+    p = str(path)
+    try:
+        with open(p, "rb") as fh:
+            doc = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError("file not found", path=p) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", path=p) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", path=p) from None
+    return parse_config(doc, p)
