@@ -1,0 +1,72 @@
+"""Global nearest neighbour association, solved per independent cluster.
+
+The gated pairs form a bipartite graph between tracks and detections. Its connected
+components are independent assignment problems. A component with a single pair is decided
+without any solver (at a site with spread-out targets that is nearly all of them); only the
+conflicting clusters go to scipy's ``linear_sum_assignment``, each on a small matrix augmented
+with "track missed" and "detection unassigned" options so that leaving a pair out is allowed
+when forcing it would cost more than the gate.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.optimize import linear_sum_assignment
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+I64 = NDArray[np.int64]
+F64 = NDArray[np.float64]
+
+
+def gnn_assign(track: I64, det: I64, cost: F64, miss_cost: F64, n_tracks: int, n_dets: int) -> I64:
+    """Choose a one-to-one set of pairs minimising total cost.
+
+    ``track``/``det``/``cost`` (K,) are the admissible pairs; ``miss_cost`` (K,) is, per pair,
+    what leaving that pair's track unassigned costs (its gate). Returns the indices into the
+    pair arrays of the chosen pairs.
+    """
+    k = len(track)
+    if k == 0:
+        return np.zeros(0, dtype=np.int64)
+    # Nodes: tracks 0..n_tracks-1, detections n_tracks..n_tracks+n_dets-1.
+    graph = coo_matrix(
+        (np.ones(k, dtype=np.int8), (track, det + n_tracks)),
+        shape=(n_tracks + n_dets, n_tracks + n_dets),
+    )
+    _, label = connected_components(graph, directed=False)
+    comp = label[track]
+    pairs_per_comp = np.bincount(comp, minlength=int(label.max()) + 1)
+    single = pairs_per_comp[comp] == 1
+    chosen = [np.flatnonzero(single)]
+
+    multi = np.flatnonzero(~single)
+    if len(multi):
+        order = multi[np.argsort(comp[multi], kind="stable")]
+        bounds = np.flatnonzero(np.diff(comp[order])) + 1
+        for group in np.split(order, bounds):
+            chosen.append(_solve_cluster(group, track, det, cost, miss_cost))
+    return np.sort(np.concatenate(chosen))
+
+
+def _solve_cluster(group: I64, track: I64, det: I64, cost: F64, miss_cost: F64) -> I64:
+    """Optimal assignment inside one cluster of conflicting pairs (indices into pair arrays)."""
+    t_ids, t_local = np.unique(track[group], return_inverse=True)
+    d_ids, d_local = np.unique(det[group], return_inverse=True)
+    nt, nd = len(t_ids), len(d_ids)
+    big = float(cost[group].max() + miss_cost[group].max()) * 4.0 + 1e6
+    # [[pair costs, track-missed diagonal], [detection-unused diagonal, zeros]]
+    matrix = np.full((nt + nd, nd + nt), big)
+    matrix[t_local, d_local] = cost[group]
+    track_miss = np.full(nt, 0.0)
+    np.maximum.at(track_miss, t_local, miss_cost[group])
+    matrix[np.arange(nt), nd + np.arange(nt)] = track_miss
+    matrix[nt + np.arange(nd), np.arange(nd)] = 0.0
+    matrix[nt:, nd:] = 0.0
+    rows, cols = linear_sum_assignment(matrix)
+    real = (rows < nt) & (cols < nd)
+    pair_of = np.full((nt, nd), -1, dtype=np.int64)
+    pair_of[t_local, d_local] = group
+    picked = pair_of[rows[real], cols[real]]
+    return picked[picked >= 0]

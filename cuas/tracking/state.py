@@ -1,0 +1,164 @@
+"""The track table: every live track's state held as struct-of-arrays.
+
+Row ``i`` of every array is one track. Rows are appended at the end and removed by a stable
+compaction, so ``ids`` stays sorted ascending and a track's row is found by binary search.
+Capacity doubles as needed, so appending is amortised O(1) and no per-track object exists.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import numpy as np
+from numpy.typing import NDArray
+
+F64 = NDArray[np.float64]
+
+TENTATIVE: Final = 0
+CONFIRMED: Final = 1
+COASTING: Final = 2
+DELETED: Final = 3
+STATUS_NAMES: Final = ("tentative", "confirmed", "coasting", "deleted")
+
+NO_IDENT: Final = -1
+
+
+class TrackTable:
+    """Struct-of-arrays storage for N tracks (use the properties; they are views of length N)."""
+
+    _FIELDS: Final = (
+        ("_x", (6,), np.float64, 0.0),  # state [e, n, u, ve, vn, vu] at _t, m and m/s, site ENU
+        ("_P", (6, 6), np.float64, 0.0),  # state covariance
+        ("_t", (), np.float64, 0.0),  # time of the state (UTC s): the last update or birth
+        ("_t_update", (), np.float64, 0.0),  # time of the last detection used (UTC s)
+        ("_t_birth", (), np.float64, 0.0),
+        ("_ids", (), np.int64, -1),
+        ("_status", (), np.int8, TENTATIVE),
+        ("_looks", (), np.uint32, 0),  # bit history of recent looks, 1 = hit, newest in bit 0
+        ("_n_looks", (), np.int16, 0),
+        ("_hits", (), np.int32, 0),
+        ("_misses", (), np.int16, 0),  # consecutive misses
+        ("_ident", (), np.int64, NO_IDENT),  # index into the tracker's identity registry
+    )
+
+    def __init__(self, capacity: int = 64, n_sensors: int = 8) -> None:
+        self.n = 0
+        self._cap = max(1, capacity)
+        for name, shape, dtype, fill in self._FIELDS:
+            setattr(self, name, np.full((self._cap, *shape), fill, dtype=dtype))
+        self._sources = np.zeros((self._cap, max(1, n_sensors)), dtype=bool)
+
+    # Views of the live rows. Writing into them writes the table.
+    @property
+    def x(self) -> F64:
+        return self._x[: self.n]
+
+    @property
+    def P(self) -> F64:
+        return self._P[: self.n]
+
+    @property
+    def t(self) -> F64:
+        return self._t[: self.n]
+
+    @property
+    def t_update(self) -> F64:
+        return self._t_update[: self.n]
+
+    @property
+    def t_birth(self) -> F64:
+        return self._t_birth[: self.n]
+
+    @property
+    def ids(self) -> NDArray[np.int64]:
+        return self._ids[: self.n]
+
+    @property
+    def status(self) -> NDArray[np.int8]:
+        return self._status[: self.n]
+
+    @property
+    def looks(self) -> NDArray[np.uint32]:
+        return self._looks[: self.n]
+
+    @property
+    def n_looks(self) -> NDArray[np.int16]:
+        return self._n_looks[: self.n]
+
+    @property
+    def hits(self) -> NDArray[np.int32]:
+        return self._hits[: self.n]
+
+    @property
+    def misses(self) -> NDArray[np.int16]:
+        return self._misses[: self.n]
+
+    @property
+    def ident(self) -> NDArray[np.int64]:
+        return self._ident[: self.n]
+
+    @property
+    def sources(self) -> NDArray[np.bool_]:
+        """(N, S) bool: which registered sensors have contributed to each track."""
+        return self._sources[: self.n]
+
+    def ensure_sensors(self, n_sensors: int) -> None:
+        """Grow the sources matrix to at least ``n_sensors`` columns."""
+        if n_sensors > self._sources.shape[1]:
+            cols = max(n_sensors, 2 * self._sources.shape[1])
+            grown = np.zeros((self._cap, cols), dtype=bool)
+            grown[:, : self._sources.shape[1]] = self._sources
+            self._sources = grown
+
+    def _grow(self, needed: int) -> None:
+        cap = self._cap
+        while cap < needed:
+            cap *= 2
+        if cap == self._cap:
+            return
+        for name, shape, dtype, fill in self._FIELDS:
+            old = getattr(self, name)
+            new = np.full((cap, *shape), fill, dtype=dtype)
+            new[: self.n] = old[: self.n]
+            setattr(self, name, new)
+        src = np.zeros((cap, self._sources.shape[1]), dtype=bool)
+        src[: self.n] = self._sources[: self.n]
+        self._sources = src
+        self._cap = cap
+
+    def append(self, ids: NDArray[np.int64], x: F64, P: F64, t: float) -> slice:
+        """Append K new tentative tracks born at ``t``; returns the slice of their rows."""
+        k = len(ids)
+        start = self.n
+        self._grow(start + k)
+        rows = slice(start, start + k)
+        for name, _shape, _dtype, fill in self._FIELDS:
+            getattr(self, name)[rows] = fill
+        self._x[rows] = x
+        self._P[rows] = P
+        self._t[rows] = t
+        self._t_update[rows] = t
+        self._t_birth[rows] = t
+        self._ids[rows] = ids
+        self._sources[rows] = False
+        self.n = start + k
+        return rows
+
+    def keep(self, mask: NDArray[np.bool_]) -> None:
+        """Keep only the rows where ``mask`` is true, preserving order (so ids stay sorted)."""
+        kept = int(mask.sum())
+        if kept == self.n:
+            return
+        for name, _shape, _dtype, _fill in self._FIELDS:
+            arr = getattr(self, name)
+            arr[:kept] = arr[: self.n][mask]
+        self._sources[:kept] = self._sources[: self.n][mask]
+        self.n = kept
+
+    def rows_of(self, ids: NDArray[np.int64]) -> NDArray[np.int64]:
+        """Row index of each track id (-1 where the id is not live)."""
+        live = self.ids
+        rows = np.searchsorted(live, ids)
+        rows = np.minimum(rows, max(self.n - 1, 0))
+        found = (self.n > 0) & (live[rows] == ids) if self.n else np.zeros(len(ids), dtype=bool)
+        return np.where(found, rows, -1).astype(np.int64)

@@ -1,0 +1,356 @@
+"""The multi-target tracker: predictor, hypothesiser, associator, updater, initiator and
+deleter, each batched over all tracks of the table at once.
+
+Feed it validated ``detections`` messages in time order (see :mod:`cuas.tracking.reorder`);
+ask it for a ``tracks`` snapshot at any time at or after the last batch.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.stats import chi2
+
+from cuas import wire
+from cuas.config import Config, reference_config
+from cuas.geo import SiteFrame
+from cuas.tracking.associator import gnn_assign
+from cuas.tracking.deleter import next_status
+from cuas.tracking.hypothesiser import hypothesise
+from cuas.tracking.initiator import initial_states
+from cuas.tracking.measurements import FRAME_AE, MeasurementBatch, to_measurements
+from cuas.tracking.models import cv_predict
+from cuas.tracking.state import DELETED, NO_IDENT, STATUS_NAMES, TENTATIVE, TrackTable
+from cuas.tracking.updater import kalman_update
+
+log = logging.getLogger(__name__)
+
+F64 = NDArray[np.float64]
+I64 = NDArray[np.int64]
+
+#: An identity match (same ICAO or Remote ID serial) is accepted this many times further out
+#: than the ordinary gate (in squared Mahalanobis distance): the identity is strong evidence,
+#: but a jump of kilometres is a spoof or a decoding error, not the same aircraft.
+IDENTITY_GATE_FACTOR = 100.0
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    """What one batch did. ``accepted`` is False when the whole batch was dropped (``reason``)."""
+
+    t: float
+    accepted: bool
+    reason: str = ""
+    assigned: int = 0
+    created: tuple[int, ...] = ()
+    deleted: tuple[int, ...] = ()
+    dropped_detections: int = 0
+
+
+class Tracker:
+    """Batched multi-target Kalman tracker over a site's ENU frame (metres, seconds UTC)."""
+
+    def __init__(self, config: Config | None = None) -> None:
+        self.config = config if config is not None else reference_config()
+        self.cfg = self.config.tracker
+        self.site = SiteFrame(self.config.site)
+        self.table = TrackTable()
+        self.time: float | None = None
+        self.counters: Counter[str] = Counter()
+        self._next_id = 1
+        self._ident_index: dict[str, int] = {}
+        self._ident_info: dict[int, wire.Ident] = {}
+        self._sensor_index: dict[str, int] = {}
+        self._sensor_names: list[str] = []
+        self._deleted: list[wire.Track] = []
+        self._gate = {d: float(chi2.ppf(self.cfg.gate_probability, d)) for d in (1, 2, 3)}
+        self._warned_origin: set[str] = set()
+
+    # ------------------------------------------------------------------ public API
+
+    def process(self, batch: wire.Detections) -> StepResult:
+        """Run one batch (all measured at ``batch.t``) through every stage.
+
+        A batch older than the last one processed is dropped and counted, never applied: the
+        tracker's state only moves forward in time.
+        """
+        self.counters["batches_received"] += 1
+        if self.time is not None and batch.t < self.time:
+            self.counters["batches_dropped_late"] += 1
+            return StepResult(batch.t, False, f"batch at {batch.t} is older than {self.time}")
+        sensor = self.config.sensor(batch.sensor, batch.kind)
+        meas = to_measurements(batch, self.site, sensor.origin, self._ident_index)
+        if meas.n_dropped:
+            self.counters["detections_dropped"] += meas.n_dropped
+            if batch.sensor not in self._warned_origin:
+                self._warned_origin.add(batch.sensor)
+                log.warning("sensor %s: dropped detections: %s", batch.sensor, meas.drop_reasons[0])
+        self.counters["detections_nonpositional"] += meas.n_nonpositional
+        self.counters["detections_used"] += meas.m
+        self._remember_idents(batch, meas)
+        result = self._step(meas, sensor.is_scanning, sensor.max_range_m)
+        self.counters["batches_processed"] += 1
+        self.time = batch.t
+        return result
+
+    def snapshot(self, t: float | None = None, src: str | None = None, seq: int = 0) -> wire.Tracks:
+        """All live tracks predicted to ``t`` (default: the last batch time), plus each track
+        deleted since the previous snapshot, once, with status ``deleted``."""
+        if t is None:
+            t = self.time if self.time is not None else 0.0
+        tab = self.table
+        if tab.n:
+            dt = np.maximum(t - tab.t, 0.0)
+            x, P = cv_predict(tab.x, tab.P, dt, self.cfg.accel_noise_h, self.cfg.accel_noise_v)
+            live = self._export(np.arange(tab.n), x, P, tab.status)
+        else:
+            live = []
+        tracks = tuple(self._deleted) + tuple(live)
+        self._deleted = []
+        return wire.Tracks(src=src or self.config.daemon_id, seq=seq, t=t, tracks=tracks)
+
+    @property
+    def n_tracks(self) -> int:
+        return self.table.n
+
+    # ------------------------------------------------------------------ stages
+
+    def _step(self, meas: MeasurementBatch, scanning: bool, max_range: float | None) -> StepResult:
+        t = meas.t
+        tab = self.table
+        n = tab.n
+        sensor_col = self._sensor_col(meas.sensor)
+        tab.ensure_sensors(len(self._sensor_names))
+
+        # Predictor: every track to this batch's time (each from its own last update).
+        if n:
+            x_pred, P_pred = cv_predict(tab.x, tab.P, t - tab.t, self.cfg.accel_noise_h,
+                                        self.cfg.accel_noise_v)
+        else:
+            x_pred, P_pred = np.zeros((0, 6)), np.zeros((0, 6, 6))
+
+        # Hypothesiser: gated pairs, plus identity pairs wherever they are.
+        id_pairs = self._identity_pairs(meas)
+        hyp = hypothesise(x_pred, P_pred, meas, self._gate, id_pairs)
+        dims = np.where(meas.model[hyp.det] == FRAME_AE, 2, 3)
+        gate = np.where(dims == 2, self._gate[2], self._gate[3])
+        t_ident = tab.ident[hyp.track] if n else np.zeros(0, dtype=np.int64)
+        d_ident = meas.ident[hyp.det]
+        same = (t_ident >= 0) & (t_ident == d_ident)
+        clash = (t_ident >= 0) & (d_ident >= 0) & (t_ident != d_ident)
+        ok = np.where(same, hyp.d2 <= gate * IDENTITY_GATE_FACTOR, hyp.d2 <= gate) & ~clash
+        ok &= np.isfinite(hyp.d2)
+        pick = np.flatnonzero(ok)
+        cost = np.where(same[pick], -gate[pick], hyp.d2[pick])  # a kept identity always wins
+
+        # Associator: global nearest neighbour per independent cluster.
+        chosen = pick[gnn_assign(hyp.track[pick], hyp.det[pick], cost, gate[pick], n, meas.m)]
+        rows = hyp.track[chosen]
+        dets = hyp.det[chosen]
+
+        # Updater.
+        x_new, P_new = x_pred.copy(), P_pred.copy()
+        if len(rows):
+            x_u, P_u = self._update(x_pred[rows], P_pred[rows], meas, dets, hyp, chosen, dims[chosen])
+            good = np.all(np.isfinite(x_u), axis=1) & np.all(np.isfinite(P_u), axis=(1, 2))
+            if not good.all():
+                self.counters["updates_rejected_numeric"] += int((~good).sum())
+                rows, dets, x_u, P_u = rows[good], dets[good], x_u[good], P_u[good]
+            x_new[rows] = x_u
+            P_new[rows] = P_u
+        hit = np.zeros(n, dtype=bool)
+        hit[rows] = True
+        self._commit(x_new, P_new, hit, rows, dets, meas, sensor_col, scanning, max_range)
+        pos_var = np.diagonal(P_new[:, :3, :3], axis1=1, axis2=2).max(axis=1) if n else np.zeros(0)
+
+        # Initiator: unclaimed detections that fix a point start tentative tracks.
+        claimed = np.zeros(meas.m, dtype=bool)
+        claimed[dets] = True
+        fresh = np.flatnonzero(~claimed & (meas.model != FRAME_AE))
+        created, new_var = self._initiate(meas, fresh, sensor_col)
+
+        # Deleter.
+        deleted = self._apply_life_cycle(t, np.concatenate([pos_var, new_var]))
+        self.counters["associations"] += len(rows)
+        return StepResult(t, True, assigned=len(rows), created=created, deleted=deleted,
+                          dropped_detections=meas.n_dropped)
+
+    def _update(self, x: F64, P: F64, meas: MeasurementBatch, dets: I64, hyp: object,
+                chosen: I64, dims: I64) -> tuple[F64, F64]:
+        from cuas.tracking.hypothesiser import Hypotheses
+
+        assert isinstance(hyp, Hypotheses)
+        x_u = np.empty_like(x)
+        P_u = np.empty_like(P)
+        for m in (2, 3):
+            sel = np.flatnonzero(dims == m)
+            if not len(sel):
+                continue
+            c = chosen[sel]
+            x_u[sel], P_u[sel] = kalman_update(
+                x[sel], P[sel], hyp.y[c, :m], hyp.H[c, :m], meas.R[dets[sel], :m, :m],
+                hyp.S[c, :m, :m],
+            )
+        with_vel = np.flatnonzero(meas.has_vel[dets])
+        if len(with_vel):
+            Hv = np.zeros((len(with_vel), 3, 6))
+            Hv[:, 0, 3] = Hv[:, 1, 4] = Hv[:, 2, 5] = 1.0
+            y = meas.vel[dets[with_vel]] - x_u[with_vel, 3:]
+            x_u[with_vel], P_u[with_vel] = kalman_update(
+                x_u[with_vel], P_u[with_vel], y, Hv, meas.vel_R[dets[with_vel]]
+            )
+        return x_u, P_u
+
+    def _commit(self, x_new: F64, P_new: F64, hit: NDArray[np.bool_], rows: I64, dets: I64,
+                meas: MeasurementBatch, sensor_col: int, scanning: bool,
+                max_range: float | None) -> None:
+        """Write posteriors of updated tracks and the hit/miss bookkeeping of this look."""
+        tab = self.table
+        if not tab.n:
+            return
+        t = meas.t
+        tab.x[rows] = x_new[rows]
+        tab.P[rows] = P_new[rows]
+        tab.t[rows] = t
+        tab.t_update[rows] = t
+        tab.misses[rows] = 0
+        tab.hits[rows] += 1
+        tab.sources[rows, sensor_col] = True
+        looked = hit.copy()
+        if scanning:
+            # A full look: every track it could have seen and did not is missed.
+            missed = ~hit
+            if max_range is not None and meas.sensor_frame is not None:
+                rng = np.linalg.norm(meas.sensor_frame.site_to_local(x_new[:, :3]), axis=1)
+                missed &= rng <= max_range
+            tab.misses[missed] += 1
+            looked |= missed
+        tab.looks[looked] = (tab.looks[looked] << np.uint32(1)) | hit[looked].astype(np.uint32)
+        tab.n_looks[looked] = np.minimum(tab.n_looks[looked] + 1, 32)
+
+        # Identity travels with the detection that carries it.
+        with_ident = meas.ident[dets] >= 0
+        if with_ident.any():
+            new_ident = meas.ident[dets[with_ident]]
+            holders = np.isin(tab.ident, new_ident)
+            tab.ident[holders] = NO_IDENT  # an identity moving to another track leaves the old
+            tab.ident[rows[with_ident]] = new_ident
+
+    def _initiate(self, meas: MeasurementBatch, fresh: I64,
+                  sensor_col: int) -> tuple[tuple[int, ...], F64]:
+        """Start tentative tracks; returns their ids and largest position variances (m²)."""
+        tab = self.table
+        if not len(fresh):
+            return (), np.zeros(0)
+        x0, P0 = initial_states(meas, fresh, self.cfg.init_speed_sigma, self.cfg.init_vspeed_sigma)
+        ids = np.arange(self._next_id, self._next_id + len(fresh), dtype=np.int64)
+        self._next_id += len(fresh)
+        new_ident = meas.ident[fresh]
+        given = new_ident[new_ident >= 0]
+        if len(given):
+            tab.ident[np.isin(tab.ident, given)] = NO_IDENT
+        rows = tab.append(ids, x0, P0, meas.t)
+        tab.looks[rows] = 1
+        tab.n_looks[rows] = 1
+        tab.hits[rows] = 1
+        tab.status[rows] = TENTATIVE
+        tab.ident[rows] = new_ident
+        tab.sources[rows, sensor_col] = True
+        self.counters["tracks_created"] += len(fresh)
+        return tuple(int(i) for i in ids), np.diagonal(P0[:, :3, :3], axis1=1, axis2=2).max(axis=1)
+
+    def _apply_life_cycle(self, t: float, pos_var: F64) -> tuple[int, ...]:
+        """Confirm, coast and delete; ``pos_var`` (N,) is each track's largest position
+        variance at ``t`` (m²)."""
+        tab = self.table
+        if not tab.n:
+            return ()
+        pos_sigma = np.sqrt(pos_var)
+        old = tab.status.copy()
+        tab.status[:] = next_status(old, tab.looks, tab.misses, t - tab.t_update, pos_sigma,
+                                    self.cfg)
+        self.counters["tracks_confirmed"] += int(((old == TENTATIVE) & (tab.status == 1)).sum())
+        gone = tab.status == DELETED
+        if not gone.any():
+            return ()
+        rows = np.flatnonzero(gone)
+        dt = np.maximum(t - tab.t[rows], 0.0)
+        x, P = cv_predict(tab.x[rows], tab.P[rows], dt, self.cfg.accel_noise_h,
+                          self.cfg.accel_noise_v)
+        self._deleted.extend(self._export(rows, x, P, tab.status[rows]))
+        ids = tuple(int(i) for i in tab.ids[rows])
+        self.counters["tracks_deleted"] += len(rows)
+        tab.keep(~gone)
+        return ids
+
+    # ------------------------------------------------------------------ helpers
+
+    def _sensor_col(self, sensor: str) -> int:
+        col = self._sensor_index.get(sensor)
+        if col is None:
+            col = self._sensor_index[sensor] = len(self._sensor_names)
+            self._sensor_names.append(sensor)
+        return col
+
+    def _identity_pairs(self, meas: MeasurementBatch) -> tuple[I64, I64] | None:
+        """(track row, det) pairs that share an identity key, found by sorted lookup."""
+        tab = self.table
+        with_ident = np.flatnonzero(meas.ident >= 0)
+        if not len(with_ident) or not tab.n:
+            return None
+        order = np.argsort(tab.ident, kind="stable")
+        sorted_ident = tab.ident[order]
+        pos = np.searchsorted(sorted_ident, meas.ident[with_ident])
+        pos = np.minimum(pos, tab.n - 1)
+        match = sorted_ident[pos] == meas.ident[with_ident]
+        return order[pos[match]].astype(np.int64), with_ident[match]
+
+    def _remember_idents(self, batch: wire.Detections, meas: MeasurementBatch) -> None:
+        for j in np.flatnonzero(meas.ident >= 0):
+            det = batch.dets[int(meas.source[j])]
+            assert det.ident is not None
+            key = int(meas.ident[j])
+            prev = self._ident_info.get(key)
+            ident = det.ident
+            if prev is not None:  # one message may carry the callsign, another the position
+                ident = wire.Ident(
+                    icao=ident.icao or prev.icao,
+                    callsign=ident.callsign or prev.callsign,
+                    rid=ident.rid or prev.rid,
+                    operator_lla=ident.operator_lla or prev.operator_lla,
+                )
+            self._ident_info[key] = ident
+
+    def _export(self, rows: I64, x: F64, P: F64, status: NDArray[np.int8]) -> list[wire.Track]:
+        """Contract tracks for table ``rows`` with states x (K,6) and covariances P (K,6,6)."""
+        tab = self.table
+        if not len(rows):
+            return []
+        lla = self.site.enu_to_lla(x[:, :3])
+        sig = np.sqrt(np.maximum(np.diagonal(P[:, :3, :3], axis1=1, axis2=2), 0.0))
+        names = np.asarray(self._sensor_names + [""] * (tab.sources.shape[1] - len(self._sensor_names)))
+        out: list[wire.Track] = []
+        ids = tab.ids[rows].tolist()
+        t_upd = tab.t_update[rows].tolist()
+        idents = tab.ident[rows].tolist()
+        src = tab.sources[rows]
+        x_l, lla_l, sig_l, st = x.tolist(), lla.tolist(), sig.tolist(), status.tolist()
+        for k in range(len(rows)):
+            ident = self._ident_info.get(idents[k]) if idents[k] >= 0 else None
+            out.append(wire.Track(
+                id=ids[k],
+                status=STATUS_NAMES[st[k]],
+                lla=(lla_l[k][0], lla_l[k][1], lla_l[k][2]),
+                enu=(x_l[k][0], x_l[k][1], x_l[k][2]),
+                vel=(x_l[k][3], x_l[k][4], x_l[k][5]),
+                pos_sigma=(sig_l[k][0], sig_l[k][1], sig_l[k][2]),
+                t_update=t_upd[k],
+                sources=tuple(names[src[k]].tolist()),
+                class_probs=wire.NEUTRAL_CLASS,
+                ident=ident,
+            ))
+        return out

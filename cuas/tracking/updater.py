@@ -1,0 +1,46 @@
+"""Kalman (and extended Kalman) update, batched over track–detection pairs.
+
+The covariance update is the Joseph form, (I − KH) P (I − KH)ᵀ + K R Kᵀ, and the result is
+re-symmetrised: over days of operation the simple form (I − KH) P loses symmetry and positive
+definiteness to rounding, and a tracker that runs at a stadium all weekend must not.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+F64 = NDArray[np.float64]
+
+
+def innovation_covariance(P: F64, H: F64, R: F64) -> F64:
+    """S = H P Hᵀ + R for stacked P (K,n,n), H (K,m,n), R (K,m,m)."""
+    S = H @ P @ np.swapaxes(H, 1, 2) + R
+    return 0.5 * (S + np.swapaxes(S, 1, 2))
+
+
+def mahalanobis2(y: F64, S: F64) -> F64:
+    """Squared Mahalanobis distances yᵀ S⁻¹ y for residuals y (K,m) and covariances S (K,m,m)."""
+    if len(y) == 0:
+        return np.zeros(0)
+    sol = np.linalg.solve(S, y[:, :, None])[:, :, 0]
+    return np.einsum("km,km->k", y, sol)
+
+
+def kalman_update(x: F64, P: F64, y: F64, H: F64, R: F64, S: F64 | None = None) -> tuple[F64, F64]:
+    """Posterior states (K,n) and covariances (K,n,n) given residuals y = z − h(x) (K,m).
+
+    ``S`` may be passed when the caller already computed it for gating.
+    """
+    if S is None:
+        S = innovation_covariance(P, H, R)
+    Ht = np.swapaxes(H, 1, 2)
+    PHt = P @ Ht
+    # K = P Hᵀ S⁻¹, computed as a solve: S Kᵀ = H P (S and P symmetric).
+    K = np.swapaxes(np.linalg.solve(S, np.swapaxes(PHt, 1, 2)), 1, 2)
+    x_new = x + np.einsum("knm,km->kn", K, y)
+    eye = np.eye(P.shape[1])
+    IKH = eye - K @ H
+    P_new = IKH @ P @ np.swapaxes(IKH, 1, 2) + K @ R @ np.swapaxes(K, 1, 2)
+    P_new = 0.5 * (P_new + np.swapaxes(P_new, 1, 2))
+    return x_new, P_new
