@@ -1,0 +1,34 @@
+# Two commands do all set-up on a fresh machine (see README.md):
+#   make run    the main job: the bundled Wembley recording through the tracker, then scored
+#   make test   lint, type-check and the whole test suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	@mkdir -p out
+	$(BIN)/cuas replay recordings/wembley-demo.mcap --offline --config configs/wembley.toml \
+		--tracks-out out/wembley-demo.tracks.jsonl
+	$(BIN)/cuas eval --truth recordings/wembley-demo.truth.jsonl \
+		--tracks out/wembley-demo.tracks.jsonl
+
+test: $(STAMP)
+	$(BIN)/ruff check cuas tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python benchmarks/bench_tracker.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache .hypothesis

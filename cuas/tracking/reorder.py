@@ -1,0 +1,98 @@
+"""Reorder buffer: asynchronous sensors' batches, released to the tracker in time order.
+
+Sensors stamp batches with their measurement time and deliver them with different latencies.
+The buffer holds each batch until no earlier batch can still arrive within the lateness window
+(behind the newest time seen, or behind the wall clock when running live), then releases it.
+A batch that arrives after a later one was released is dropped and counted, as is a batch
+implausibly far in the future (a sensor with a wrong clock must not drag every track with it).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+from collections import Counter
+from collections.abc import Callable
+from typing import Generic, Protocol, TypeVar
+
+log = logging.getLogger(__name__)
+
+
+class Timed(Protocol):
+    @property
+    def t(self) -> float: ...
+
+
+B = TypeVar("B", bound=Timed)
+
+
+class ReorderBuffer(Generic[B]):
+    """Releases pushed items in order of ``t`` (UTC s) once they are ``lateness_s`` old.
+
+    ``clock`` (live mode) gives the current UTC time; without it (offline replay) the newest
+    time pushed so far stands in for the clock. ``max_items`` bounds memory: when full, the
+    oldest item is released early rather than anything being lost.
+    """
+
+    def __init__(self, lateness_s: float, max_future_s: float,
+                 clock: Callable[[], float] | None = None, max_items: int = 100_000) -> None:
+        self.lateness_s = lateness_s
+        self.max_future_s = max_future_s
+        self.clock = clock
+        self.max_items = max_items
+        self.counters: Counter[str] = Counter()
+        self._heap: list[tuple[float, int, B]] = []
+        self._arrival = itertools.count()
+        self._newest: float | None = None
+        self._released_until: float | None = None
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def push(self, item: B) -> list[B]:
+        """Add one item; returns the items now due, in time order (possibly none).
+
+        An item older than what was already released, or too far ahead of the clock, is
+        dropped and counted (``dropped_late``, ``dropped_future``).
+        """
+        t = item.t
+        now = self.clock() if self.clock is not None else self._newest
+        if now is not None and t > now + self.max_future_s:
+            self.counters["dropped_future"] += 1
+            log.warning("dropped a batch %.1f s ahead of the clock", t - now)
+            return []
+        if self._released_until is not None and t < self._released_until:
+            self.counters["dropped_late"] += 1
+            log.info("dropped a batch %.3f s late", self._released_until - t)
+            return []
+        self.counters["accepted"] += 1
+        heapq.heappush(self._heap, (t, next(self._arrival), item))
+        if self._newest is None or t > self._newest:
+            self._newest = t
+        return self.due()
+
+    def due(self) -> list[B]:
+        """Items whose lateness window has passed (live mode: call this on a timer too)."""
+        now = self.clock() if self.clock is not None else self._newest
+        if now is None:
+            return []
+        horizon = now - self.lateness_s
+        out: list[B] = []
+        while self._heap and (self._heap[0][0] <= horizon or len(self._heap) > self.max_items):
+            if len(self._heap) > self.max_items and self._heap[0][0] > horizon:
+                self.counters["released_early"] += 1
+            out.append(self._pop())
+        return out
+
+    def flush(self) -> list[B]:
+        """Release everything still held, in time order (end of a recording, shutdown)."""
+        out: list[B] = []
+        while self._heap:
+            out.append(self._pop())
+        return out
+
+    def _pop(self) -> B:
+        t, _, item = heapq.heappop(self._heap)
+        self._released_until = t
+        return item
