@@ -1,0 +1,224 @@
+"""Behaviour of the whole tracker on hand-built situations with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pymap3d
+import pytest
+
+from cuas import wire
+from cuas.config import Config, SensorConfig, TrackerConfig
+from cuas.tracking import Tracker
+from tests.tracking.helpers import T0, batch, check_table_invariants, enu_det
+
+
+def live(tracker: Tracker, status: str | None = None) -> list[wire.Track]:
+    snap = tracker.snapshot()
+    return [t for t in snap.tracks if t.status != "deleted" and (status is None or t.status == status)]
+
+
+def test_single_target_is_confirmed_after_m_of_n_and_follows_truth() -> None:
+    rng = np.random.default_rng(1)
+    tracker = Tracker()
+    x0, v = np.array([100.0, -50.0, 120.0]), np.array([12.0, 3.0, 0.5])
+    for k in range(30):
+        z = x0 + v * k + rng.normal(0, 5.0, 3)
+        tracker.process(batch(T0 + k, [enu_det(z)], seq=k))
+        if k == 1:
+            assert live(tracker, "confirmed") == []
+        check_table_invariants(tracker)
+    tracks = live(tracker, "confirmed")
+    assert len(tracks) == 1
+    assert np.linalg.norm(np.array(tracks[0].enu) - (x0 + v * 29)) < 15.0
+    assert np.linalg.norm(np.array(tracks[0].vel) - v) < 4.0
+    assert tracks[0].sources == ("radar-1",)
+
+
+def test_confirmation_needs_m_hits() -> None:
+    cfg = Config(tracker=TrackerConfig(confirm_m=3, confirm_n=5))
+    tracker = Tracker(cfg)
+    for k in range(3):
+        tracker.process(batch(T0 + k, [enu_det([0.0, 0.0, 100.0])]))
+        status = live(tracker)[0].status
+        assert status == ("confirmed" if k == 2 else "tentative")
+
+
+def test_coasting_then_deletion_and_ids_never_reused() -> None:
+    tracker = Tracker(Config(tracker=TrackerConfig(delete_misses_confirmed=3)))
+    for k in range(5):
+        tracker.process(batch(T0 + k, [enu_det([0.0, 0.0, 100.0])]))
+    (first,) = live(tracker)
+    tracker.process(batch(T0 + 5, []))
+    assert live(tracker)[0].status == "coasting"
+    tracker.process(batch(T0 + 6, []))
+    tracker.process(batch(T0 + 7, []))
+    snap = tracker.snapshot()
+    assert [(t.id, t.status) for t in snap.tracks] == [(first.id, "deleted")]
+    assert tracker.snapshot().tracks == ()  # a deleted track appears exactly once
+    tracker.process(batch(T0 + 8, [enu_det([0.0, 0.0, 100.0])]))
+    assert live(tracker)[0].id > first.id
+
+
+def test_coasting_track_recovers_on_a_hit() -> None:
+    tracker = Tracker()
+    for k in range(5):
+        tracker.process(batch(T0 + k, [enu_det([10.0 * k, 0.0, 100.0])]))
+    tracker.process(batch(T0 + 5, []))
+    assert live(tracker)[0].status == "coasting"
+    tracker.process(batch(T0 + 6, [enu_det([60.0, 0.0, 100.0])]))
+    assert live(tracker)[0].status == "confirmed"
+
+
+def test_cooperative_sensor_does_not_make_misses() -> None:
+    # ADS-B reports one aircraft per message: silence about the others is not a miss.
+    tracker = Tracker()
+    for k in range(5):
+        tracker.process(batch(T0 + k, [enu_det([0.0, 0.0, 100.0])]))
+    for k in range(5, 9):
+        tracker.process(batch(T0 + k * 0.2 + 4, [enu_det([5000.0, 0.0, 900.0], sigma=20.0)],
+                              sensor="adsb-1", kind="adsb"))
+    assert tracker.table.misses[0] == 0
+
+
+def test_time_based_deletion_for_tracks_no_sensor_looks_at() -> None:
+    tracker = Tracker()
+    for k in range(5):
+        tracker.process(batch(T0 + k, [enu_det([0.0, 0.0, 100.0])], sensor="adsb-1", kind="adsb"))
+    assert len(live(tracker)) == 1
+    tracker.process(batch(T0 + 60, [enu_det([9000.0, 0.0, 900.0])], sensor="adsb-1", kind="adsb"))
+    snap = tracker.snapshot()
+    assert any(t.status == "deleted" for t in snap.tracks)
+
+
+def test_crossing_targets_keep_their_ids() -> None:
+    rng = np.random.default_rng(4)
+    tracker = Tracker()
+    a0, av = np.array([-300.0, 0.0, 100.0]), np.array([15.0, 0.0, 0.0])
+    b0, bv = np.array([300.0, 0.0, 100.0]), np.array([-15.0, 0.0, 0.0])
+    ids_a: set[int] = set()
+    for k in range(40):
+        za = a0 + av * k + rng.normal(0, 4, 3)
+        zb = b0 + bv * k + rng.normal(0, 4, 3)
+        tracker.process(batch(T0 + k, [enu_det(za, 4.0), enu_det(zb, 4.0)]))
+        apart = np.linalg.norm((a0 + av * k) - (b0 + bv * k)) > 60.0
+        if k > 5 and apart:  # who is nearest to A, away from the crossing itself
+            tracks = live(tracker, "confirmed")
+            dist = [np.linalg.norm(np.array(t.enu) - (a0 + av * k)) for t in tracks]
+            ids_a.add(tracks[int(np.argmin(dist))].id)
+    assert len(ids_a) == 1
+    assert len(live(tracker, "confirmed")) == 2
+
+
+def test_velocity_measurement_is_used_from_the_first_detection() -> None:
+    tracker = Tracker()
+    det = enu_det([0.0, 0.0, 500.0], sigma=20.0, vel=(50.0, -10.0, 0.0), vel_sigma=(1.0, 1.0, 1.0))
+    tracker.process(batch(T0, [det], sensor="adsb-1", kind="adsb"))
+    (trk,) = live(tracker)
+    assert trk.vel == pytest.approx((50.0, -10.0, 0.0))
+
+
+def adsb(t: float, icao: str, enu: list[float], callsign: str | None = None) -> wire.Detections:
+    ident = wire.Ident(icao=icao, callsign=callsign)
+    return batch(t, [enu_det(enu, sigma=15.0, ident=ident)], sensor="adsb-1", kind="adsb")
+
+
+def test_identity_keeps_two_close_aircraft_apart() -> None:
+    tracker = Tracker()
+    for k in range(10):
+        # Two aircraft 40 m apart, well inside each other's gate: identity decides.
+        tracker.process(adsb(T0 + k, "4ca1fa", [100.0 * k, 0.0, 1000.0], "EIN12"))
+        tracker.process(adsb(T0 + k + 0.5, "400f01", [100.0 * k + 50.0, 40.0, 1000.0]))
+        check_table_invariants(tracker)
+    tracks = {t.ident.icao: t for t in live(tracker) if t.ident is not None}
+    assert set(tracks) == {"4ca1fa", "400f01"}
+    assert len(live(tracker)) == 2
+    assert tracks["4ca1fa"].ident is not None and tracks["4ca1fa"].ident.callsign == "EIN12"
+
+
+def test_identity_is_kept_by_one_track_after_a_jump() -> None:
+    tracker = Tracker()
+    for k in range(5):
+        tracker.process(adsb(T0 + k, "4ca1fa", [100.0 * k, 0.0, 1000.0]))
+    tracker.process(adsb(T0 + 6, "4ca1fa", [50_000.0, 0.0, 1000.0]))  # a bad position
+    check_table_invariants(tracker)
+    holders = [t for t in live(tracker) if t.ident is not None]
+    assert len(holders) == 1
+
+
+def test_range_azimuth_elevation_radar_tracks_a_target() -> None:
+    origin = (51.5581, -0.2790, 135.0)
+    cfg = Config(sensors={"radar-north": SensorConfig(id="radar-north", kind="radar", origin=origin)})
+    tracker = Tracker(cfg)
+    rng = np.random.default_rng(9)
+    lat0, lon0, h0 = cfg.site.lat, cfg.site.lon, cfg.site.h
+    for k in range(25):
+        enu = np.array([-400.0 + 10.0 * k, 300.0, 150.0])
+        lat, lon, h = pymap3d.enu2geodetic(*enu, lat0, lon0, h0)
+        az, el, rng_m = pymap3d.geodetic2aer(lat, lon, h, *origin)
+        z = (float(rng_m) + rng.normal(0, 5), float(az) + rng.normal(0, 0.2),
+             float(el) + rng.normal(0, 0.3))
+        sig = (5.0, 0.2, 0.3)
+        det = wire.Detection(frame="rae", z=z, sigma=sig,
+                             R=(25.0, 0, 0, 0, 0.04, 0, 0, 0, 0.09))
+        tracker.process(batch(T0 + k, [det], sensor="radar-north", kind="radar"))
+        check_table_invariants(tracker)
+    (trk,) = live(tracker, "confirmed")
+    assert np.linalg.norm(np.array(trk.enu) - [-160.0, 300.0, 150.0]) < 12.0
+    assert np.linalg.norm(np.array(trk.vel) - [10.0, 0.0, 0.0]) < 4.0
+    assert trk.lla[0] == pytest.approx(pymap3d.enu2geodetic(*trk.enu, lat0, lon0, h0)[0])
+
+
+def test_rae_without_origin_is_a_counted_drop() -> None:
+    tracker = Tracker()
+    det = wire.Detection(frame="rae", z=(500.0, 10.0, 5.0), sigma=(5.0, 0.2, 0.3),
+                         R=(25.0, 0, 0, 0, 0.04, 0, 0, 0, 0.09))
+    result = tracker.process(batch(T0, [det], sensor="mystery", kind="radar"))
+    assert result.accepted and result.dropped_detections == 1
+    assert tracker.counters["detections_dropped"] == 1
+    assert tracker.n_tracks == 0
+
+
+def test_older_batch_is_dropped_and_counted() -> None:
+    tracker = Tracker()
+    tracker.process(batch(T0 + 10, [enu_det([0.0, 0.0, 100.0])]))
+    result = tracker.process(batch(T0 + 5, [enu_det([0.0, 0.0, 100.0])]))
+    assert not result.accepted
+    assert tracker.counters["batches_dropped_late"] == 1
+    assert tracker.n_tracks == 1
+
+
+def test_empty_batches_and_rf_presence_change_nothing() -> None:
+    tracker = Tracker()
+    tracker.process(batch(T0, []))
+    rf = wire.Detection(frame="none", z=(), attrs={"freq_hz": 868e6})
+    tracker.process(batch(T0 + 1, [rf], sensor="rf-1", kind="rf"))
+    assert tracker.n_tracks == 0
+    assert tracker.counters["detections_nonpositional"] == 1
+
+
+def test_detection_far_from_the_site_is_dropped() -> None:
+    tracker = Tracker()
+    det = wire.Detection(frame="lla", z=(-33.9, 151.2, 50.0), sigma=(10.0, 10.0, 10.0),
+                         R=(100.0, 0, 0, 0, 100.0, 0, 0, 0, 100.0))
+    result = tracker.process(batch(T0, [det], sensor="adsb-1", kind="adsb"))
+    assert result.dropped_detections == 1 and tracker.n_tracks == 0
+
+
+def test_angle_only_detection_updates_but_never_starts_a_track() -> None:
+    origin = (51.5560, -0.2796, 90.0)
+    cfg = Config(sensors={"cam": SensorConfig(id="cam", kind="camera", origin=origin,
+                                              scanning=False)})
+    tracker = Tracker(cfg)
+    cam = wire.Detection(frame="ae", z=(45.0, 10.0), sigma=(0.1, 0.1), R=(0.01, 0, 0, 0.01))
+    tracker.process(batch(T0, [cam], sensor="cam", kind="camera"))
+    assert tracker.n_tracks == 0
+    # A track at az 45, el ~10 deg from the site origin, then the camera sees it.
+    target = [300.0, 300.0, 74.8]
+    for k in range(3):
+        tracker.process(batch(T0 + 1 + k, [enu_det(target, sigma=20.0)]))
+    before = tracker.table.P[0].copy()
+    tracker.process(batch(T0 + 4, [cam], sensor="cam", kind="camera"))
+    assert tracker.n_tracks == 1
+    assert tracker.counters["associations"] == 3  # two radar updates, then the camera
+    assert np.trace(tracker.table.P[0][:3, :3]) < np.trace(before[:3, :3]) + 50.0
+    assert "cam" in live(tracker)[0].sources
