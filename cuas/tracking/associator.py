@@ -38,10 +38,17 @@ def gnn_assign(track: I64, det: I64, cost: F64, miss_cost: F64, n_tracks: int, n
     _, label = connected_components(graph, directed=False)
     comp = label[track]
     pairs_per_comp = np.bincount(comp, minlength=int(label.max()) + 1)
-    single = pairs_per_comp[comp] == 1
-    chosen = [np.flatnonzero(single)]
+    size = pairs_per_comp[comp]
+    chosen = [np.flatnonzero(size == 1)]
+    # Two pairs in one component always share a track or a detection, so exactly one of them
+    # can be kept, and the cheaper one is optimal (both are inside their gates): no solver.
+    two = np.flatnonzero(size == 2)
+    if len(two):
+        order = two[np.argsort(comp[two], kind="stable")]
+        first, second = order[0::2], order[1::2]
+        chosen.append(np.where(cost[first] <= cost[second], first, second))
 
-    multi = np.flatnonzero(~single)
+    multi = np.flatnonzero(size > 2)
     if len(multi):
         order = multi[np.argsort(comp[multi], kind="stable")]
         bounds = np.flatnonzero(np.diff(comp[order])) + 1

@@ -30,14 +30,14 @@ I64 = NDArray[np.int64]
 @dataclass(frozen=True, slots=True)
 class Hypotheses:
     """Gated pairs: track row, detection index, squared Mahalanobis distance, and what the
-    updater needs again (residual y (K,3), H (K,3,6), S (K,3,3); angle-only rows padded)."""
+    updater needs again (residual y (K,3), H (K,3,6), S⁻¹ (K,3,3); angle-only rows padded)."""
 
     track: I64
     det: I64
     d2: F64
     y: F64
     H: F64
-    S: F64
+    S_inv: F64
 
     @classmethod
     def empty(cls) -> Hypotheses:
@@ -155,16 +155,17 @@ def hypothesise(x: F64, P: F64, batch: MeasurementBatch, gate: dict[int, float],
     dj = np.concatenate(dj_parts) if dj_parts else np.zeros(0, dtype=np.int64)
     if len(ti) == 0:
         return Hypotheses.empty()
-    # The same pair may come from both the geometric and the identity route.
-    key = ti * max(batch.m, 1) + dj
-    _, first = np.unique(key, return_index=True)
-    ti, dj = ti[first], dj[first]
+    if extra_pairs is not None and len(extra_pairs[0]):
+        # The same pair may come from both the geometric and the identity route.
+        key = ti * max(batch.m, 1) + dj
+        _, first = np.unique(key, return_index=True)
+        ti, dj = ti[first], dj[first]
 
     k = len(ti)
     d2 = np.empty(k)
     y = np.zeros((k, 3))
     H = np.zeros((k, 3, 6))
-    S = np.zeros((k, 3, 3))
+    S_inv = np.zeros((k, 3, 3))
     for code in (FRAME_POS, FRAME_RAE, FRAME_AE):
         sel = np.flatnonzero(batch.model[dj] == code)
         if not len(sel):
@@ -173,11 +174,9 @@ def hypothesise(x: F64, P: F64, batch: MeasurementBatch, gate: dict[int, float],
         m = model.dim
         zhat, Hm = model.predict(x[ti[sel]])
         ym = wrap_residual(batch.z[dj[sel], :m] - zhat, model.angular)
-        Sm = innovation_covariance(P[ti[sel]], Hm, batch.R[dj[sel], :m, :m])
-        d2[sel] = mahalanobis2(ym, Sm)
+        Sm_inv = np.linalg.inv(innovation_covariance(P[ti[sel]], Hm, batch.R[dj[sel], :m, :m]))
+        d2[sel] = mahalanobis2(ym, Sm_inv)
         y[sel, :m] = ym
         H[sel, :m] = Hm
-        S[sel, :m, :m] = Sm
-        if m < 3:
-            S[sel, m:, m:] = np.eye(3 - m)
-    return Hypotheses(ti, dj, d2, y, H, S)
+        S_inv[sel, :m, :m] = Sm_inv
+    return Hypotheses(ti, dj, d2, y, H, S_inv)

@@ -64,7 +64,14 @@ def cv_predict(x: F64, P: F64, dt: F64, q_h: float, q_v: float) -> tuple[F64, F6
     P_new[:, POS, VEL] = BdC
     P_new[:, VEL, POS] = np.swapaxes(BdC, 1, 2)
     P_new[:, VEL, VEL] = C
-    P_new += cv_process_noise(dt, q_h, q_v)
+    # Add Q on its four diagonals in place instead of building it (hot path).
+    q = np.array([q_h, q_h, q_v])
+    idx = np.arange(3)
+    P_new[:, idx, idx] += (dt**3 / 3.0)[:, None] * q
+    cross = (dt**2 / 2.0)[:, None] * q
+    P_new[:, idx, idx + 3] += cross
+    P_new[:, idx + 3, idx] += cross
+    P_new[:, idx + 3, idx + 3] += dt[:, None] * q
     return x_new, P_new
 
 

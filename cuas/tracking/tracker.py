@@ -36,6 +36,26 @@ I64 = NDArray[np.int64]
 #: than the ordinary gate (in squared Mahalanobis distance): the identity is strong evidence,
 #: but a jump of kilometres is a spoof or a decoding error, not the same aircraft.
 IDENTITY_GATE_FACTOR = 100.0
+#: Deleted tracks waiting for the next snapshot to report them, at most.
+MAX_DELETED_HELD = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class _Rows:
+    """A copy of some table rows, with states predicted to an output time."""
+
+    ids: I64
+    x: F64
+    P: F64
+    status: NDArray[np.int8]
+    t_update: F64
+    ident: I64
+    sources: NDArray[np.bool_]
+
+    @classmethod
+    def of(cls, tab: TrackTable, rows: I64, x: F64, P: F64) -> _Rows:
+        return cls(tab.ids[rows], x, P, tab.status[rows], tab.t_update[rows], tab.ident[rows],
+                   tab.sources[rows])
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +86,8 @@ class Tracker:
         self._ident_info: dict[int, wire.Ident] = {}
         self._sensor_index: dict[str, int] = {}
         self._sensor_names: list[str] = []
-        self._deleted: list[wire.Track] = []
+        self._deleted: list[_Rows] = []
+        self._n_deleted_held = 0
         self._gate = {d: float(chi2.ppf(self.cfg.gate_probability, d)) for d in (1, 2, 3)}
         self._warned_origin: set[str] = set()
 
@@ -106,11 +127,13 @@ class Tracker:
         if tab.n:
             dt = np.maximum(t - tab.t, 0.0)
             x, P = cv_predict(tab.x, tab.P, dt, self.cfg.accel_noise_h, self.cfg.accel_noise_v)
-            live = self._export(np.arange(tab.n), x, P, tab.status)
+            live = self._export(_Rows.of(tab, np.arange(tab.n), x, P))
         else:
             live = []
-        tracks = tuple(self._deleted) + tuple(live)
+        gone = [trk for block in self._deleted for trk in self._export(block)]
+        tracks = tuple(gone) + tuple(live)
         self._deleted = []
+        self._n_deleted_held = 0
         return wire.Tracks(src=src or self.config.daemon_id, seq=seq, t=t, tracks=tracks)
 
     @property
@@ -193,7 +216,7 @@ class Tracker:
             c = chosen[sel]
             x_u[sel], P_u[sel] = kalman_update(
                 x[sel], P[sel], hyp.y[c, :m], hyp.H[c, :m], meas.R[dets[sel], :m, :m],
-                hyp.S[c, :m, :m],
+                hyp.S_inv[c, :m, :m],
             )
         with_vel = np.flatnonzero(meas.has_vel[dets])
         if len(with_vel):
@@ -281,7 +304,7 @@ class Tracker:
         dt = np.maximum(t - tab.t[rows], 0.0)
         x, P = cv_predict(tab.x[rows], tab.P[rows], dt, self.cfg.accel_noise_h,
                           self.cfg.accel_noise_v)
-        self._deleted.extend(self._export(rows, x, P, tab.status[rows]))
+        self._hold_deleted(_Rows.of(tab, rows, x, P))
         ids = tuple(int(i) for i in tab.ids[rows])
         self.counters["tracks_deleted"] += len(rows)
         tab.keep(~gone)
@@ -325,21 +348,32 @@ class Tracker:
                 )
             self._ident_info[key] = ident
 
-    def _export(self, rows: I64, x: F64, P: F64, status: NDArray[np.int8]) -> list[wire.Track]:
-        """Contract tracks for table ``rows`` with states x (K,6) and covariances P (K,6,6)."""
-        tab = self.table
-        if not len(rows):
+    def _hold_deleted(self, block: _Rows) -> None:
+        """Keep deleted tracks until the next snapshot reports them, within a memory bound
+        (a caller that never asks for snapshots must not make the tracker grow)."""
+        self._deleted.append(block)
+        self._n_deleted_held += len(block.ids)
+        while self._n_deleted_held > MAX_DELETED_HELD and len(self._deleted) > 1:
+            old = self._deleted.pop(0)
+            self._n_deleted_held -= len(old.ids)
+            self.counters["deleted_not_reported"] += len(old.ids)
+
+    def _export(self, rows: _Rows) -> list[wire.Track]:
+        """Contract tracks for a block of rows (states already predicted to the output time)."""
+        if not len(rows.ids):
             return []
+        x, P = rows.x, rows.P
         lla = self.site.enu_to_lla(x[:, :3])
         sig = np.sqrt(np.maximum(np.diagonal(P[:, :3, :3], axis1=1, axis2=2), 0.0))
-        names = np.asarray(self._sensor_names + [""] * (tab.sources.shape[1] - len(self._sensor_names)))
+        n_cols = rows.sources.shape[1]
+        names = np.asarray(self._sensor_names[:n_cols] + [""] * (n_cols - len(self._sensor_names)))
         out: list[wire.Track] = []
-        ids = tab.ids[rows].tolist()
-        t_upd = tab.t_update[rows].tolist()
-        idents = tab.ident[rows].tolist()
-        src = tab.sources[rows]
-        x_l, lla_l, sig_l, st = x.tolist(), lla.tolist(), sig.tolist(), status.tolist()
-        for k in range(len(rows)):
+        ids = rows.ids.tolist()
+        t_upd = rows.t_update.tolist()
+        idents = rows.ident.tolist()
+        src = rows.sources
+        x_l, lla_l, sig_l, st = x.tolist(), lla.tolist(), sig.tolist(), rows.status.tolist()
+        for k in range(len(ids)):
             ident = self._ident_info.get(idents[k]) if idents[k] >= 0 else None
             out.append(wire.Track(
                 id=ids[k],

@@ -19,25 +19,22 @@ def innovation_covariance(P: F64, H: F64, R: F64) -> F64:
     return 0.5 * (S + np.swapaxes(S, 1, 2))
 
 
-def mahalanobis2(y: F64, S: F64) -> F64:
-    """Squared Mahalanobis distances yᵀ S⁻¹ y for residuals y (K,m) and covariances S (K,m,m)."""
-    if len(y) == 0:
-        return np.zeros(0)
-    sol = np.linalg.solve(S, y[:, :, None])[:, :, 0]
-    return np.einsum("km,km->k", y, sol)
+def mahalanobis2(y: F64, S_inv: F64) -> F64:
+    """Squared Mahalanobis distances yᵀ S⁻¹ y for residuals y (K,m) and inverse innovation
+    covariances S⁻¹ (K,m,m)."""
+    return np.einsum("ki,kij,kj->k", y, S_inv, y)
 
 
-def kalman_update(x: F64, P: F64, y: F64, H: F64, R: F64, S: F64 | None = None) -> tuple[F64, F64]:
+def kalman_update(x: F64, P: F64, y: F64, H: F64, R: F64,
+                  S_inv: F64 | None = None) -> tuple[F64, F64]:
     """Posterior states (K,n) and covariances (K,n,n) given residuals y = z − h(x) (K,m).
 
-    ``S`` may be passed when the caller already computed it for gating.
+    ``S_inv`` (the inverse innovation covariance) may be passed when the caller already
+    computed it for gating: one inversion per pair serves both.
     """
-    if S is None:
-        S = innovation_covariance(P, H, R)
-    Ht = np.swapaxes(H, 1, 2)
-    PHt = P @ Ht
-    # K = P Hᵀ S⁻¹, computed as a solve: S Kᵀ = H P (S and P symmetric).
-    K = np.swapaxes(np.linalg.solve(S, np.swapaxes(PHt, 1, 2)), 1, 2)
+    if S_inv is None:
+        S_inv = np.linalg.inv(innovation_covariance(P, H, R))
+    K = P @ np.swapaxes(H, 1, 2) @ S_inv
     x_new = x + np.einsum("knm,km->kn", K, y)
     eye = np.eye(P.shape[1])
     IKH = eye - K @ H
