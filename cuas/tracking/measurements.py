@@ -27,6 +27,12 @@ FRAME_AE: Final = 2
 
 #: A detection farther than this from the site origin (m) is not a target of this site.
 MAX_SITE_DISTANCE_M: Final = 500_000.0
+#: Heights (m, site ENU up) outside which no airborne target can be: below the deepest valley
+#: near any site, above what any aircraft a C-UAS system tracks can reach.
+MIN_UP_M: Final = -2_000.0
+MAX_UP_M: Final = 40_000.0
+#: No aircraft a C-UAS site tracks is faster than this (m/s); faster velocity reports are bogus.
+MAX_SPEED_MS: Final = 1_000.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +44,8 @@ class MeasurementBatch:
     covariance (``ae`` padded). ``pos``/``pos_cov`` are the site-ENU point and its covariance
     (NaN for ``ae``, which fixes no point). ``vel``/``vel_R`` are NaN/zero where absent.
     ``ident`` indexes the tracker's identity registry (-1 = none); ``source`` is the detection's
-    index in the message.
+    index in the message. ``n_dropped`` counts detections left out; ``drop_reasons`` says why
+    (and names velocities that were ignored as implausible).
     """
 
     t: float
@@ -95,6 +102,7 @@ def to_measurements(
         for frame in ("rae", "ae"):
             for i in groups.pop(frame, ()):
                 reasons.append(f"dets[{i}]: frame {frame} needs the sensor origin")
+    n_no_origin = len(reasons)
 
     # One block of rows per frame, built with comprehensions rather than per-row appends: a
     # radar scan can hold thousands of plots.
@@ -155,6 +163,17 @@ def to_measurements(
     if far.any():
         reasons.extend(f"dets[{sources[i]}]: more than {MAX_SITE_DISTANCE_M / 1000:.0f} km from the site"
                        for i in np.flatnonzero(far))
+    up = pos[:, 2]
+    implausible = has_point & ~far & ((up < MIN_UP_M) | (up > MAX_UP_M))
+    if implausible.any():
+        reasons.extend(f"dets[{sources[i]}]: {up[i]:.0f} m above the site is not airspace"
+                       for i in np.flatnonzero(implausible))
+        far |= implausible
+    too_fast = has_vel & (np.linalg.norm(np.nan_to_num(vel), axis=1) > MAX_SPEED_MS)
+    if too_fast.any():  # keep the position, distrust the velocity
+        reasons.extend(f"dets[{sources[i]}]: velocity over {MAX_SPEED_MS:.0f} m/s ignored"
+                       for i in np.flatnonzero(too_fast))
+        has_vel &= ~too_fast
 
     keep = ~far
     return MeasurementBatch(
@@ -173,6 +192,6 @@ def to_measurements(
         source=sources[keep],
         sensor_frame=sensor_frame,
         n_nonpositional=n_nonpos,
-        n_dropped=len(reasons),
+        n_dropped=n_no_origin + int(far.sum()),
         drop_reasons=tuple(reasons),
     )

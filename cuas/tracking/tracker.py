@@ -8,6 +8,7 @@ ask it for a ``tracks`` snapshot at any time at or after the last batch.
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from dataclasses import dataclass
 
@@ -89,7 +90,7 @@ class Tracker:
         self._deleted: list[_Rows] = []
         self._n_deleted_held = 0
         self._gate = {d: float(chi2.ppf(self.cfg.gate_probability, d)) for d in (1, 2, 3)}
-        self._warned_origin: set[str] = set()
+        self._warned_drop: set[str] = set()
 
     # ------------------------------------------------------------------ public API
 
@@ -107,8 +108,8 @@ class Tracker:
         meas = to_measurements(batch, self.site, sensor.origin, self._ident_index)
         if meas.n_dropped:
             self.counters["detections_dropped"] += meas.n_dropped
-            if batch.sensor not in self._warned_origin:
-                self._warned_origin.add(batch.sensor)
+            if batch.sensor not in self._warned_drop:
+                self._warned_drop.add(batch.sensor)
                 log.warning("sensor %s: dropped detections: %s", batch.sensor, meas.drop_reasons[0])
         self.counters["detections_nonpositional"] += meas.n_nonpositional
         self.counters["detections_used"] += meas.m
@@ -121,8 +122,8 @@ class Tracker:
     def snapshot(self, t: float | None = None, src: str | None = None, seq: int = 0) -> wire.Tracks:
         """All live tracks predicted to ``t`` (default: the last batch time), plus each track
         deleted since the previous snapshot, once, with status ``deleted``."""
-        if t is None:
-            t = self.time if self.time is not None else 0.0
+        if t is None:  # before any batch, "now" is the only honest time
+            t = self.time if self.time is not None else time.time()
         tab = self.table
         if tab.n:
             dt = np.maximum(t - tab.t, 0.0)
