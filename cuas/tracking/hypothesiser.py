@@ -21,7 +21,7 @@ from scipy.spatial import cKDTree
 
 from cuas.tracking.measurements import FRAME_AE, FRAME_POS, FRAME_RAE, MeasurementBatch
 from cuas.tracking.models import AzElModel, PositionModel, RangeAzElModel, wrap_residual
-from cuas.tracking.updater import innovation_covariance, mahalanobis2
+from cuas.tracking.updater import innovation_covariance, inverse, mahalanobis2
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
@@ -174,7 +174,7 @@ def hypothesise(x: F64, P: F64, batch: MeasurementBatch, gate: dict[int, float],
         m = model.dim
         zhat, Hm = model.predict(x[ti[sel]])
         ym = wrap_residual(batch.z[dj[sel], :m] - zhat, model.angular)
-        Sm_inv = np.linalg.inv(innovation_covariance(P[ti[sel]], Hm, batch.R[dj[sel], :m, :m]))
+        Sm_inv = inverse(innovation_covariance(P[ti[sel]], Hm, batch.R[dj[sel], :m, :m]))
         d2[sel] = mahalanobis2(ym, Sm_inv)
         y[sel, :m] = ym
         H[sel, :m] = Hm

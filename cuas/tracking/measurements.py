@@ -123,7 +123,8 @@ def to_measurements(
         row += len(idx)
         dim = 2 if f == "ae" else 3
         z[rows, :dim] = _stack((dets[i].z for i in idx), len(idx), dim)
-        R[rows, :dim, :dim] = _stack((dets[i].R for i in idx), len(idx), dim * dim).reshape(
+        # The wire module fills R for every positional detection.
+        R[rows, :dim, :dim] = _stack((dets[i].R or () for i in idx), len(idx), dim * dim).reshape(
             -1, dim, dim)
         if f == "ae":
             R[rows, 2, 2] = 1.0  # padding only, keeps the block invertible; never used

@@ -41,6 +41,20 @@ class TrackTable:
         ("_ident", (), np.int64, NO_IDENT),  # index into the tracker's identity registry
     )
 
+    # The backing arrays (capacity rows); created from _FIELDS in __init__.
+    _x: F64
+    _P: F64
+    _t: F64
+    _t_update: F64
+    _t_birth: F64
+    _ids: NDArray[np.int64]
+    _status: NDArray[np.int8]
+    _looks: NDArray[np.uint32]
+    _n_looks: NDArray[np.int16]
+    _hits: NDArray[np.int32]
+    _misses: NDArray[np.int16]
+    _ident: NDArray[np.int64]
+
     def __init__(self, capacity: int = 64, n_sensors: int = 8) -> None:
         self.n = 0
         self._cap = max(1, capacity)

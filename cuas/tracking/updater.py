@@ -19,6 +19,12 @@ def innovation_covariance(P: F64, H: F64, R: F64) -> F64:
     return 0.5 * (S + np.swapaxes(S, 1, 2))
 
 
+def inverse(S: F64) -> F64:
+    """Inverses of stacked square matrices S (K,m,m) (as filterpy, an explicit inverse: it
+    serves both the gate and the gain)."""
+    return np.asarray(np.linalg.inv(S), dtype=np.float64)
+
+
 def mahalanobis2(y: F64, S_inv: F64) -> F64:
     """Squared Mahalanobis distances yᵀ S⁻¹ y for residuals y (K,m) and inverse innovation
     covariances S⁻¹ (K,m,m)."""
@@ -33,7 +39,7 @@ def kalman_update(x: F64, P: F64, y: F64, H: F64, R: F64,
     computed it for gating: one inversion per pair serves both.
     """
     if S_inv is None:
-        S_inv = np.linalg.inv(innovation_covariance(P, H, R))
+        S_inv = inverse(innovation_covariance(P, H, R))
     K = P @ np.swapaxes(H, 1, 2) @ S_inv
     x_new = x + np.einsum("knm,km->kn", K, y)
     eye = np.eye(P.shape[1])
