@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import reprlib
 import tomllib
 import types
 import typing
@@ -23,6 +24,10 @@ from cuas.errors import ConfigError
 #: Wembley Stadium, London: centre spot of the pitch. Height above the WGS-84 ellipsoid:
 #: ground ~44 m above mean sea level plus ~46 m geoid undulation in north-west London.
 WEMBLEY = (51.5560, -0.2796, 90.0)
+
+#: ``daemon_id`` is the ``src`` of every message the daemon publishes, and the wire schema
+#: (``wire.schema.json``) caps ``src`` at 128 characters.
+MAX_DAEMON_ID = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +154,22 @@ def reference_config() -> Config:
 
 T = TypeVar("T")
 
+_REPR = reprlib.Repr()
+_REPR.maxstring = 60
+_REPR.maxother = 60
+
+
+def _brief(value: Any) -> str:
+    """A short repr for an error message.
+
+    A plain ``!r`` raised ValueError for an integer of more than 4300 digits (``parse_config``
+    takes any mapping, not only what tomllib produced) and printed huge values whole.
+    """
+    try:
+        return _REPR.repr(value)
+    except (ValueError, RecursionError):
+        return f"<{type(value).__name__}>"
+
 
 def _coerce(value: Any, tp: Any, key: str, path: str | None) -> Any:
     origin = typing.get_origin(tp)
@@ -160,25 +181,29 @@ def _coerce(value: Any, tp: Any, key: str, path: str | None) -> Any:
         return _coerce(value, inner[0], key, path)
     if tp is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"expected true or false, got {value!r}", path=path, key=key)
+            raise ConfigError(f"expected true or false, got {_brief(value)}", path=path, key=key)
         return value
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"expected an integer, got {value!r}", path=path, key=key)
+            raise ConfigError(f"expected an integer, got {_brief(value)}", path=path, key=key)
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"expected a number, got {value!r}", path=path, key=key)
-        if not math.isfinite(value):
-            raise ConfigError(f"expected a finite number, got {value!r}", path=path, key=key)
-        return float(value)
+            raise ConfigError(f"expected a number, got {_brief(value)}", path=path, key=key)
+        try:
+            f = float(value)
+        except OverflowError:  # an integer beyond float range: isfinite() raised it bare
+            raise ConfigError("number too large", path=path, key=key) from None
+        if not math.isfinite(f):
+            raise ConfigError(f"expected a finite number, got {_brief(value)}", path=path, key=key)
+        return f
     if tp is str:
         if not isinstance(value, str) or not value:
-            raise ConfigError(f"expected a non-empty string, got {value!r}", path=path, key=key)
+            raise ConfigError(f"expected a non-empty string, got {_brief(value)}", path=path, key=key)
         return value
     if origin is tuple:
         if not isinstance(value, list) or len(value) != len(args):
-            raise ConfigError(f"expected a list of {len(args)} values, got {value!r}",
+            raise ConfigError(f"expected a list of {len(args)} values, got {_brief(value)}",
                               path=path, key=key)
         return tuple(_coerce(v, a, f"{key}[{i}]", path) for i, (v, a) in enumerate(zip(value, args, strict=True)))
     raise ConfigError(f"unsupported type for {key}", path=path, key=key)  # pragma: no cover
@@ -186,7 +211,7 @@ def _coerce(value: Any, tp: Any, key: str, path: str | None) -> Any:
 
 def _build(cls: type[T], table: Any, key: str, path: str | None, **extra: Any) -> T:
     if not isinstance(table, dict):
-        raise ConfigError(f"expected a table, got {table!r}", path=path, key=key)
+        raise ConfigError(f"expected a table, got {_brief(table)}", path=path, key=key)
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     kwargs: dict[str, Any] = dict(extra)
@@ -203,6 +228,8 @@ def _build(cls: type[T], table: Any, key: str, path: str | None, **extra: Any) -
 
 def parse_config(doc: Mapping[str, Any], path: str | None = None) -> Config:
     """Validate a parsed TOML document into a :class:`Config`."""
+    if not isinstance(doc, Mapping):
+        raise ConfigError(f"expected a table, got {_brief(doc)}", path=path)
     known = {"site", "tracker", "bus", "sensors", "daemon_id"}
     for k in doc:
         if k not in known:
@@ -225,6 +252,8 @@ def parse_config(doc: Mapping[str, Any], path: str | None = None) -> Config:
             raise ConfigError("must be > 0", path=path, key=f"sensors.{sid}.max_range_m")
         sensors[sid] = sensor
     daemon_id = _coerce(doc.get("daemon_id", "cuas"), str, "daemon_id", path)
+    if len(daemon_id) > MAX_DAEMON_ID:
+        raise ConfigError(f"longer than {MAX_DAEMON_ID} characters", path=path, key="daemon_id")
     return Config(site=site, tracker=tracker, bus=bus, sensors=sensors, daemon_id=daemon_id,
                   path=path)
 
@@ -234,11 +263,25 @@ def load_config(path: str | Path) -> Config:
     p = str(path)
     try:
         with open(p, "rb") as fh:
-            doc = tomllib.load(fh)
+            data = fh.read()
     except FileNotFoundError:
         raise ConfigError("file not found", path=p) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"not valid TOML: {exc}", path=p) from None
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", path=p) from None
+    except ValueError as exc:  # open() rejects a path with a NUL byte with ValueError
+        raise ConfigError(f"cannot open: {exc}", path=p) from None
+    # Reading and parsing are separate so that each failure below is reported for what it is.
+    # Before, invalid UTF-8 (UnicodeDecodeError: tomllib decodes the bytes itself), deeply
+    # nested arrays or inline tables (RecursionError: tomllib parses them recursively) and an
+    # integer literal of more than 4300 digits (a plain ValueError from int()) escaped bare.
+    try:
+        doc = tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not valid UTF-8 (byte {exc.start})", path=p) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", path=p) from None
+    except RecursionError:
+        raise ConfigError("not valid TOML: nested too deeply", path=p) from None
+    except ValueError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", path=p) from None
     return parse_config(doc, p)

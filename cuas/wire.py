@@ -12,6 +12,7 @@ north, up at the site origin; azimuth from true north clockwise.
 from __future__ import annotations
 
 import math
+import reprlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, TypeAlias
@@ -32,6 +33,18 @@ MAX_ITEMS: Final = 200_000
 T_MIN: Final = 946_684_800.0
 T_MAX: Final = 4_102_444_800.0
 MAX_STR: Final = 256
+#: Longest ``src`` (``wire.schema.json`` says ``maxLength: 128``; what we accept we must be able to
+#: re-emit as schema-valid).
+MAX_SRC: Final = 128
+#: Plausible 1-sigma bounds of a measurement component (m or degrees). Below SIGMA_MIN the
+#: square underflows towards 0 (``sigma=1e-200`` used to give ``R == 0``); above SIGMA_MAX it is
+#: no measurement at all. ``R`` entries are bounded by their squares, which also keeps numpy
+#: from overflowing (and warning) while checking symmetry and definiteness.
+SIGMA_MIN: Final = 1e-9
+SIGMA_MAX: Final = 1e7
+#: ``attrs`` is free-form but still bad input if it is absurd: nesting deeper than this (which
+#: breaks ``repr`` with RecursionError), NaN/inf, integers msgpack cannot re-encode.
+MAX_ATTRS_DEPTH: Final = 16
 
 Frame: TypeAlias = Literal["lla", "enu", "rae", "ae", "none"]
 FRAMES: Final[tuple[str, ...]] = ("lla", "enu", "rae", "ae", "none")
@@ -163,6 +176,22 @@ NEUTRAL_CLASS: Final[Mapping[str, float]] = {c: 0.25 for c in CLASSES}
 
 # --------------------------------------------------------------------------- validation helpers
 
+_REPR = reprlib.Repr()
+_REPR.maxstring = 60
+_REPR.maxother = 60
+
+
+def _brief(v: Any) -> str:
+    """A short repr of an untrusted value for an error message.
+
+    A plain ``!r`` of hostile input raised RecursionError (1000-deep lists, which msgpack
+    happily unpacks), ValueError (ints of more than 4300 digits) or produced megabytes of text.
+    """
+    try:
+        return _REPR.repr(v)
+    except (ValueError, RecursionError):
+        return f"<{type(v).__name__}>"
+
 
 def _need(d: Mapping[str, Any], key: str, where: str) -> Any:
     try:
@@ -182,23 +211,37 @@ def _str(v: Any, key: str, *, allow_empty: bool = False) -> str:
         raise DecodeError("must not be empty", key=key)
     if len(v) > MAX_STR:
         raise DecodeError(f"longer than {MAX_STR} characters", key=key)
+    _utf8(v, key)
     return v
+
+
+def _utf8(v: str, key: str) -> None:
+    # JSON (a JSON Lines recording) can carry lone surrogates ("\ud800"); accepting them made
+    # encode() of the decoded message raise UnicodeEncodeError.
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError:
+        raise DecodeError("not valid Unicode (lone surrogate)", key=key) from None
 
 
 def _int(v: Any, key: str, *, minimum: int | None = 0) -> int:
     if isinstance(v, bool) or not isinstance(v, int):
         raise DecodeError(f"expected an integer, got {type(v).__name__}", key=key, data=v)
+    # Magnitude first: formatting an int of more than 4300 digits raises ValueError.
+    if not -(2**63) <= v < 2**63:
+        raise DecodeError("integer out of the 64-bit range", key=key)
     if minimum is not None and v < minimum:
         raise DecodeError(f"must be >= {minimum}, got {v}", key=key, data=v)
-    if v >= 2**63:
-        raise DecodeError("integer too large", key=key, data=v)
     return v
 
 
 def _float(v: Any, key: str) -> float:
     if isinstance(v, bool) or not isinstance(v, int | float):
         raise DecodeError(f"expected a number, got {type(v).__name__}", key=key, data=v)
-    f = float(v)
+    try:
+        f = float(v)
+    except OverflowError:  # an int beyond float range, e.g. 10**400 from JSON
+        raise DecodeError("number too large", key=key) from None
     if not math.isfinite(f):
         raise DecodeError(f"must be finite, got {f}", key=key, data=v)
     return f
@@ -230,11 +273,57 @@ def _vec3(v: Any, key: str) -> Vec3:
     return (a, b, c)
 
 
+def _azimuth(a: float) -> float:
+    """``a`` normalised to [0, 360): ``-1e-20 % 360.0`` rounds to 360.0, so clamp that case."""
+    a = a % 360.0
+    return 0.0 if a >= 360.0 else a
+
+
 def _time(v: Any, key: str) -> float:
     t = _float(v, key)
     if not T_MIN <= t < T_MAX:
         raise DecodeError(f"timestamp {t} is outside 2000..2100 (UTC seconds)", key=key, data=v)
     return t
+
+
+def _free_form(attrs: Mapping[str, Any], key: str) -> None:
+    """Check a free-form ``attrs`` map without recursion (see :data:`MAX_ATTRS_DEPTH`).
+
+    Scalars are checked in place and only containers are pushed, so a long list of numbers
+    costs one isinstance chain per element and no key strings.
+    """
+    stack: list[tuple[Any, str, int]] = [(attrs, key, 1)]
+    while stack:
+        node, where, depth = stack.pop()
+        is_map = isinstance(node, dict)
+        for name, x in node.items() if is_map else enumerate(node):
+            if is_map and not isinstance(name, str):
+                raise DecodeError("map keys must be strings", key=where, data=name)
+            if x is None or isinstance(x, bool | bytes):
+                continue
+            if isinstance(x, float):
+                if not math.isfinite(x):
+                    raise DecodeError(f"must be finite, got {x}", key=_sub(where, name))
+            elif isinstance(x, int):
+                if not -(2**63) <= x < 2**64:
+                    raise DecodeError("integer out of the 64-bit range", key=_sub(where, name))
+            elif isinstance(x, str):
+                _utf8(x, _sub(where, name))
+            elif isinstance(x, list | tuple | dict):
+                if depth >= MAX_ATTRS_DEPTH:
+                    raise DecodeError(f"nested deeper than {MAX_ATTRS_DEPTH}",
+                                      key=_sub(where, name))
+                stack.append((x, _sub(where, name), depth + 1))
+            else:
+                raise DecodeError(f"unsupported value of type {type(x).__name__}",
+                                  key=_sub(where, name))
+        if is_map:
+            for name in node:
+                _utf8(name, where)
+
+
+def _sub(where: str, name: str | int) -> str:
+    return f"{where}[{name}]" if isinstance(name, int) else f"{where}.{name}"
 
 
 def _map(v: Any, key: str) -> Mapping[str, Any]:
@@ -275,10 +364,19 @@ def _covariance(
         for i, s in enumerate(sig):
             if s <= 0.0:
                 raise DecodeError(f"sigma must be > 0, got {s}", key=f"{key}.sigma[{i}]")
-            if s > 1e7:
+            if s < SIGMA_MIN:
+                raise DecodeError(f"sigma {s} is absurdly small", key=f"{key}.sigma[{i}]")
+            if s > SIGMA_MAX:
                 raise DecodeError(f"sigma {s} is absurdly large", key=f"{key}.sigma[{i}]")
     if R is not None:
         r = _floats(R, f"{key}.R", dim * dim)
+        for i, x in enumerate(r):
+            if abs(x) > SIGMA_MAX * SIGMA_MAX:
+                raise DecodeError(f"entry {x} is absurdly large", key=f"{key}.R[{i}]")
+        for i in range(dim):
+            if r[i * dim + i] < SIGMA_MIN * SIGMA_MIN:
+                raise DecodeError("diagonal entry is not a plausible variance",
+                                  key=f"{key}.R[{i * dim + i}]")
         mat = np.asarray(r, dtype=np.float64).reshape(dim, dim)
         if not np.allclose(mat, mat.T, rtol=1e-9, atol=1e-12 * max(1.0, float(np.abs(mat).max()))):
             raise DecodeError("R is not symmetric", key=f"{key}.R", data=r)
@@ -289,17 +387,21 @@ def _covariance(
         return sig, r
     if sig is None:
         raise DecodeError("a positional detection needs sigma or R", key=f"{key}.sigma")
-    r = tuple(
-        (sig[i] * sig[i] if i == j else 0.0) for i in range(dim) for j in range(dim)
-    )
-    return sig, r
+    return sig, _diag(sig)
+
+
+def _diag(sig: Sequence[float]) -> tuple[float, ...]:
+    """The row-major covariance ``diag(sig**2)`` (the ``R`` of a detection that sent ``sigma``)."""
+    dim = len(sig)
+    return tuple((sig[i] * sig[i] if i == j else 0.0) for i in range(dim) for j in range(dim))
 
 
 def _detection(v: Any, key: str) -> Detection:
     m = _map(v, key)
     frame = _need(m, "frame", key)
     if frame not in FRAMES:
-        raise DecodeError(f"unknown frame {frame!r}; expected one of {FRAMES}", key=f"{key}.frame")
+        raise DecodeError(f"unknown frame {_brief(frame)}; expected one of {FRAMES}",
+                          key=f"{key}.frame")
     dim = FRAME_DIM[frame]
     z_raw = _need(m, "z", key)
     z = _floats(z_raw, f"{key}.z", dim)
@@ -310,11 +412,11 @@ def _detection(v: Any, key: str) -> Detection:
             raise DecodeError(f"range must be > 0, got {z[0]}", key=f"{key}.z[0]")
         if not -90.0 <= z[2] <= 90.0:
             raise DecodeError(f"elevation {z[2]} outside [-90, 90]", key=f"{key}.z[2]")
-        z = (z[0], z[1] % 360.0, z[2])
+        z = (z[0], _azimuth(z[1]), z[2])
     elif frame == "ae":
         if not -90.0 <= z[1] <= 90.0:
             raise DecodeError(f"elevation {z[1]} outside [-90, 90]", key=f"{key}.z[1]")
-        z = (z[0] % 360.0, z[1])
+        z = (_azimuth(z[0]), z[1])
     sigma, R = (None, None)
     if dim:
         sigma, R = _covariance(m.get("sigma"), m.get("R"), dim, key)
@@ -325,7 +427,8 @@ def _detection(v: Any, key: str) -> Detection:
     if vel_sigma is not None and min(vel_sigma) <= 0.0:
         raise DecodeError("vel_sigma must be > 0", key=f"{key}.vel_sigma", data=vs)
     ident = m.get("ident")
-    attrs = m.get("attrs", {})
+    attrs = _map(m.get("attrs", {}), f"{key}.attrs")
+    _free_form(attrs, f"{key}.attrs")
     return Detection(
         frame=frame,
         z=z,
@@ -334,7 +437,7 @@ def _detection(v: Any, key: str) -> Detection:
         vel=vel_t,
         vel_sigma=vel_sigma,
         ident=_ident(ident, f"{key}.ident") if ident is not None else None,
-        attrs=_map(attrs, f"{key}.attrs"),
+        attrs=attrs,
     )
 
 
@@ -352,7 +455,7 @@ def _strs(v: Any, key: str) -> tuple[str, ...]:
 
 def _choice(v: Any, key: str, choices: Sequence[str]) -> str:
     if v not in choices:
-        raise DecodeError(f"{v!r} is not one of {tuple(choices)}", key=key, data=v)
+        raise DecodeError(f"{_brief(v)} is not one of {tuple(choices)}", key=key, data=v)
     return str(v)
 
 
@@ -369,14 +472,18 @@ def _track(v: Any, key: str) -> Track:
     malicious = _need(m, "malicious", key)
     if not isinstance(malicious, bool):
         raise DecodeError("expected a boolean", key=f"{key}.malicious", data=malicious)
+    pos_sigma = _vec3(_need(m, "pos_sigma", key), f"{key}.pos_sigma")
+    if min(pos_sigma) < 0.0:  # a standard deviation is never negative
+        raise DecodeError("pos_sigma must be >= 0", key=f"{key}.pos_sigma", data=pos_sigma)
     return Track(
         id=_int(_need(m, "id", key), f"{key}.id"),
         status=_choice(_need(m, "status", key), f"{key}.status", TRACK_STATUSES),
         lla=_lla(_need(m, "lla", key), f"{key}.lla"),
         enu=_vec3(_need(m, "enu", key), f"{key}.enu"),
         vel=_vec3(_need(m, "vel", key), f"{key}.vel"),
-        pos_sigma=_vec3(_need(m, "pos_sigma", key), f"{key}.pos_sigma"),
-        t_update=_float(_need(m, "t_update", key), f"{key}.t_update"),
+        pos_sigma=pos_sigma,
+        # A timestamp like ``t``: 1970 or 2200 is a broken clock, not a last update.
+        t_update=_time(_need(m, "t_update", key), f"{key}.t_update"),
         sources=_strs(_need(m, "sources", key), f"{key}.sources"),
         class_probs=probs,
         threat=_choice(_need(m, "threat", key), f"{key}.threat", THREAT_LEVELS),
@@ -398,9 +505,12 @@ def from_dict(d: Any) -> Message:
     m = _map(d, "")
     v = _need(m, "v", "")
     if v != VERSION or isinstance(v, bool):
-        raise DecodeError(f"unsupported contract version {v!r} (this reader speaks {VERSION})", key="v")
+        raise DecodeError(
+            f"unsupported contract version {_brief(v)} (this reader speaks {VERSION})", key="v")
     mtype = _str(_need(m, "type", ""), "type")
     src = _str(_need(m, "src", ""), "src")
+    if len(src) > MAX_SRC:
+        raise DecodeError(f"longer than {MAX_SRC} characters", key="src")
     seq = _int(_need(m, "seq", ""), "seq")
     t = _time(_need(m, "t", ""), "t")
     if mtype == "detections":
@@ -466,7 +576,9 @@ def _detection_dict(d: Detection) -> dict[str, Any]:
     out: dict[str, Any] = {"frame": d.frame, "z": list(d.z)}
     if d.sigma is not None:
         out["sigma"] = list(d.sigma)
-    elif d.R is not None:
+    # R goes out too unless it is exactly what the reader rebuilds from sigma: when both were
+    # sent, R wins, and dropping it silently replaced a full covariance by diag(sigma^2).
+    if d.R is not None and (d.sigma is None or tuple(d.R) != _diag(d.sigma)):
         out["R"] = list(d.R)
     if d.vel is not None:
         out["vel"] = list(d.vel)
@@ -526,8 +638,9 @@ def decode(payload: bytes) -> Message:
     """
     if not isinstance(payload, bytes | bytearray | memoryview):
         raise DecodeError(f"payload must be bytes, got {type(payload).__name__}")
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise DecodeError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
+    size = payload.nbytes if isinstance(payload, memoryview) else len(payload)
+    if size > MAX_PAYLOAD_BYTES:
+        raise DecodeError(f"payload of {size} bytes exceeds {MAX_PAYLOAD_BYTES}")
     try:
         obj = msgpack.unpackb(
             payload,
@@ -535,7 +648,9 @@ def decode(payload: bytes) -> Message:
             strict_map_key=True,
         )
     except Exception as exc:  # msgpack raises several unrelated types for bad input
-        raise DecodeError(f"not a msgpack map: {exc}", data=bytes(payload[:64])) from None
+        # Some msgpack errors (StackError for nesting deeper than its stack) have no text.
+        raise DecodeError(f"not a msgpack map: {str(exc) or type(exc).__name__}",
+                          data=bytes(payload[:64])) from None
     return from_dict(obj)
 
 
