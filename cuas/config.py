@@ -93,8 +93,8 @@ class TrackerConfig:
         if not 1 <= self.confirm_m <= self.confirm_n <= 32:
             raise ConfigError("need 1 <= confirm_m <= confirm_n <= 32", key="tracker.confirm_m")
         for name in ("coast_misses", "delete_misses_tentative", "delete_misses_confirmed"):
-            if getattr(self, name) < 1:
-                raise ConfigError("must be >= 1", key=f"tracker.{name}")
+            if not 1 <= getattr(self, name) <= 10_000:  # the miss counter is 16-bit
+                raise ConfigError("must lie in [1, 10000]", key=f"tracker.{name}")
 
 
 #: Sensor kinds whose every batch is a full look at their coverage (a miss means something);

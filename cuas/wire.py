@@ -33,6 +33,10 @@ MAX_ITEMS: Final = 200_000
 T_MIN: Final = 946_684_800.0
 T_MAX: Final = 4_102_444_800.0
 MAX_STR: Final = 256
+#: Sanity bounds on measurements (enu coordinates and ranges in m, velocities in m/s): beyond
+#: them a value is a unit error or garbage, and letting it through would overflow the filter.
+MAX_DISTANCE_M: Final = 1e8
+MAX_SPEED_MS: Final = 1e5
 #: Longest ``src`` (``wire.schema.json`` says ``maxLength: 128``; what we accept we must be able to
 #: re-emit as schema-valid).
 MAX_SRC: Final = 128
@@ -407,9 +411,14 @@ def _detection(v: Any, key: str) -> Detection:
     z = _floats(z_raw, f"{key}.z", dim)
     if frame == "lla":
         z = _lla(z_raw, f"{key}.z")
+    elif frame == "enu":
+        for i, c in enumerate(z):
+            if abs(c) > MAX_DISTANCE_M:
+                raise DecodeError(f"{c} m is beyond any sensor's reach", key=f"{key}.z[{i}]")
     elif frame == "rae":
-        if z[0] <= 0.0:
-            raise DecodeError(f"range must be > 0, got {z[0]}", key=f"{key}.z[0]")
+        if not 0.0 < z[0] <= MAX_DISTANCE_M:
+            raise DecodeError(f"range must lie in (0, {MAX_DISTANCE_M:g}] m, got {z[0]}",
+                              key=f"{key}.z[0]")
         if not -90.0 <= z[2] <= 90.0:
             raise DecodeError(f"elevation {z[2]} outside [-90, 90]", key=f"{key}.z[2]")
         z = (z[0], _azimuth(z[1]), z[2])
@@ -422,10 +431,14 @@ def _detection(v: Any, key: str) -> Detection:
         sigma, R = _covariance(m.get("sigma"), m.get("R"), dim, key)
     vel = m.get("vel")
     vel_t = _vec3(vel, f"{key}.vel") if vel is not None else None
+    if vel_t is not None and max(abs(c) for c in vel_t) > MAX_SPEED_MS:
+        raise DecodeError(f"a speed over {MAX_SPEED_MS:g} m/s is not a measurement",
+                          key=f"{key}.vel")
     vs = m.get("vel_sigma")
     vel_sigma = _vec3(vs, f"{key}.vel_sigma") if vs is not None else None
-    if vel_sigma is not None and min(vel_sigma) <= 0.0:
-        raise DecodeError("vel_sigma must be > 0", key=f"{key}.vel_sigma", data=vs)
+    if vel_sigma is not None and not all(SIGMA_MIN <= c <= MAX_SPEED_MS for c in vel_sigma):
+        raise DecodeError(f"vel_sigma must lie in [{SIGMA_MIN:g}, {MAX_SPEED_MS:g}] m/s",
+                          key=f"{key}.vel_sigma")
     ident = m.get("ident")
     attrs = _map(m.get("attrs", {}), f"{key}.attrs")
     _free_form(attrs, f"{key}.attrs")

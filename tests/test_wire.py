@@ -264,7 +264,7 @@ def detections_(draw: st.DrawFn) -> wire.Detection:
     if frame == "lla":
         z = draw(llas)
     elif frame == "enu":
-        z = draw(vec3s)
+        z = draw(st.tuples(*[_finite(-wire.MAX_DISTANCE_M, wire.MAX_DISTANCE_M)] * 3))
     elif frame == "rae":
         z = (draw(_finite(1e-3, 1e6)), draw(azimuths), draw(elevations))
     elif frame == "ae":
@@ -280,7 +280,7 @@ def detections_(draw: st.DrawFn) -> wire.Detection:
         R = draw(spd_matrices(len(z))) if how != "sigma" else _diag(sigma or ())
     return wire.Detection(
         frame=frame, z=z, R=R, sigma=sigma,
-        vel=draw(st.none() | vec3s),
+        vel=draw(st.none() | st.tuples(*[_finite(-wire.MAX_SPEED_MS, wire.MAX_SPEED_MS)] * 3)),
         vel_sigma=draw(st.none() | st.tuples(_finite(1e-3, 1e3), _finite(1e-3, 1e3),
                                              _finite(1e-3, 1e3))),
         ident=draw(st.none() | idents),
@@ -899,3 +899,17 @@ def test_error_messages_stay_short() -> None:
     assert exc.key == "state" and len(str(exc)) < 300
     exc = _rejects(wire.from_dict, _det_msg({"frame": HUGE, "z": []}))
     assert exc.key == "dets[0].frame" and len(str(exc)) < 300
+
+
+@pytest.mark.parametrize(("det", "key"), [
+    ({"frame": "enu", "z": [1e9, 0.0, 0.0], "sigma": [1.0, 1.0, 1.0]}, "dets[0].z[0]"),
+    ({"frame": "rae", "z": [1e9, 10.0, 1.0], "sigma": [1.0, 1.0, 1.0]}, "dets[0].z[0]"),
+    ({"frame": "enu", "z": [0.0, 0.0, 0.0], "sigma": [1.0, 1.0, 1.0], "vel": [1e300, 0.0, 0.0]},
+     "dets[0].vel"),
+    ({"frame": "enu", "z": [0.0, 0.0, 0.0], "sigma": [1.0, 1.0, 1.0], "vel": [1.0, 0.0, 0.0],
+      "vel_sigma": [1e300, 1.0, 1.0]}, "dets[0].vel_sigma"),
+])
+def test_absurd_magnitudes_are_rejected_before_they_reach_the_filter(det: dict[str, Any],
+                                                                    key: str) -> None:
+    exc = _rejects(wire.from_dict, _det_msg(det))
+    assert exc.key == key
