@@ -171,8 +171,19 @@ class Tracker:
         pick = np.flatnonzero(ok)
         cost = np.where(same[pick], -gate[pick], hyp.d2[pick])  # a kept identity always wins
 
-        # Associator: global nearest neighbour per independent cluster.
-        chosen = pick[gnn_assign(hyp.track[pick], hyp.det[pick], cost, gate[pick], n, meas.m)]
+        # Associator: global nearest neighbour per independent cluster, established tracks
+        # first. A tentative track born of clutter is wide and would otherwise bid for (and
+        # win) a confirmed track's detection; it only gets what the confirmed ones leave.
+        firm = tab.status[hyp.track[pick]] != TENTATIVE if n else np.zeros(0, dtype=bool)
+        first = np.flatnonzero(firm)
+        chosen_first = first[gnn_assign(hyp.track[pick[first]], hyp.det[pick[first]],
+                                        cost[first], gate[pick[first]], n, meas.m)]
+        taken = np.zeros(meas.m, dtype=bool)
+        taken[hyp.det[pick[chosen_first]]] = True
+        second = np.flatnonzero(~firm & ~taken[hyp.det[pick]])
+        chosen_second = second[gnn_assign(hyp.track[pick[second]], hyp.det[pick[second]],
+                                          cost[second], gate[pick[second]], n, meas.m)]
+        chosen = pick[np.concatenate([chosen_first, chosen_second])]
         rows = hyp.track[chosen]
         dets = hyp.det[chosen]
 
