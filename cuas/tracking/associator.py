@@ -30,30 +30,36 @@ def gnn_assign(track: I64, det: I64, cost: F64, miss_cost: F64, n_tracks: int, n
     k = len(track)
     if k == 0:
         return np.zeros(0, dtype=np.int64)
-    # Nodes: tracks 0..n_tracks-1, detections n_tracks..n_tracks+n_dets-1.
-    graph = coo_matrix(
-        (np.ones(k, dtype=np.int8), (track, det + n_tracks)),
-        shape=(n_tracks + n_dets, n_tracks + n_dets),
-    )
-    _, label = connected_components(graph, directed=False)
-    comp = label[track]
-    pairs_per_comp = np.bincount(comp, minlength=int(label.max()) + 1)
-    size = pairs_per_comp[comp]
-    chosen = [np.flatnonzero(size == 1)]
-    # Two pairs in one component always share a track or a detection, so exactly one of them
-    # can be kept, and the cheaper one is optimal (both are inside their gates): no solver.
-    two = np.flatnonzero(size == 2)
-    if len(two):
-        order = two[np.argsort(comp[two], kind="stable")]
-        first, second = order[0::2], order[1::2]
-        chosen.append(np.where(cost[first] <= cost[second], first, second))
-
-    multi = np.flatnonzero(size > 2)
-    if len(multi):
-        order = multi[np.argsort(comp[multi], kind="stable")]
-        bounds = np.flatnonzero(np.diff(comp[order])) + 1
-        for group in np.split(order, bounds):
-            chosen.append(_solve_cluster(group, track, det, cost, miss_cost))
+    # A pair whose track and detection appear in no other pair is decided already; only the
+    # rest need a graph at all (at a site with spread-out targets, that is nearly none).
+    t_deg = np.bincount(track, minlength=n_tracks)
+    d_deg = np.bincount(det, minlength=n_dets)
+    lone = (t_deg[track] == 1) & (d_deg[det] == 1)
+    chosen = [np.flatnonzero(lone)]
+    rest = np.flatnonzero(~lone)
+    if len(rest):
+        # Nodes: tracks 0..n_tracks-1, detections n_tracks..n_tracks+n_dets-1.
+        graph = coo_matrix(
+            (np.ones(len(rest), dtype=np.int8), (track[rest], det[rest] + n_tracks)),
+            shape=(n_tracks + n_dets, n_tracks + n_dets),
+        )
+        _, label = connected_components(graph, directed=False)
+        comp = label[track[rest]]
+        size = np.bincount(comp)[comp]
+        # Two pairs in one component always share a track or a detection, so exactly one of
+        # them can be kept, and the cheaper one is optimal (both are inside their gates).
+        two = rest[size == 2]
+        if len(two):
+            order = np.argsort(comp[size == 2], kind="stable")
+            first, second = two[order[0::2]], two[order[1::2]]
+            chosen.append(np.where(cost[first] <= cost[second], first, second))
+        multi = rest[size > 2]
+        if len(multi):
+            mcomp = comp[size > 2]
+            order = np.argsort(mcomp, kind="stable")
+            bounds = np.flatnonzero(np.diff(mcomp[order])) + 1
+            for group in np.split(multi[order], bounds):
+                chosen.append(_solve_cluster(group, track, det, cost, miss_cost))
     return np.sort(np.concatenate(chosen))
 
 

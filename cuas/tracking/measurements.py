@@ -9,7 +9,7 @@ over the detections of a message: it is the boundary where typed messages become
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -94,9 +94,14 @@ def to_measurements(
     sensor_frame = site.sensor(sensor_origin) if sensor_origin is not None else None
     dets = batch.dets
     reasons: list[str] = []
-    groups: dict[str, list[int]] = {}
-    for i, det in enumerate(dets):
-        groups.setdefault(det.frame, []).append(i)
+    frames = [d.frame for d in dets]
+    groups: dict[str, Sequence[int]]
+    if frames and frames.count(frames[0]) == len(frames):  # the usual case: one frame
+        groups = {frames[0]: range(len(dets))}
+    else:
+        groups = {}
+        for i, frame in enumerate(frames):
+            groups.setdefault(frame, []).append(i)  # type: ignore[attr-defined]
     n_nonpos = len(groups.pop("none", ()))
     if sensor_frame is None:
         for frame in ("rae", "ae"):
@@ -108,7 +113,8 @@ def to_measurements(
     # radar scan can hold thousands of plots.
     codes = {"enu": FRAME_POS, "lla": FRAME_POS, "rae": FRAME_RAE, "ae": FRAME_AE}
     order = [f for f in ("enu", "lla", "rae", "ae") if f in groups]
-    sources = np.asarray([i for f in order for i in groups[f]], dtype=np.int64)
+    sources = (np.concatenate([np.asarray(groups[f], dtype=np.int64) for f in order])
+               if order else np.zeros(0, dtype=np.int64))
     m = len(sources)
     model = np.concatenate([np.full(len(groups[f]), codes[f], dtype=np.int8) for f in order]
                            ) if m else np.zeros(0, dtype=np.int8)
@@ -141,22 +147,25 @@ def to_measurements(
             J = sensor_frame.rotation.T @ rae_jacobian(z[rows])
             pos_cov[rows] = J @ R[rows] @ np.swapaxes(J, 1, 2)
 
-    kept = [dets[i] for i in sources.tolist()]
+    kept = dets if m == len(dets) else [dets[i] for i in sources.tolist()]
     vels = [d.vel for d in kept]
-    has_vel = np.fromiter((v is not None for v in vels), dtype=bool, count=m)
+    has_vel = np.zeros(m, dtype=bool)
     vel = np.full((m, 3), np.nan)
     vel_R = np.zeros((m, 3, 3))
-    if has_vel.any():
-        vel[has_vel] = np.asarray([v for v in vels if v is not None])
-        vs = np.asarray([d.vel_sigma if d.vel_sigma is not None else (default_vel_sigma,) * 3
-                         for d in kept if d.vel is not None])
+    if vels.count(None) != m:  # only cooperative sensors and some radars measure velocity
+        with_vel = [j for j, v in enumerate(vels) if v is not None]
+        has_vel[with_vel] = True
+        vel[with_vel] = np.asarray([vels[j] for j in with_vel])
+        vs = np.asarray([kept[j].vel_sigma or (default_vel_sigma,) * 3 for j in with_vel])
         diag = np.arange(3)
-        vel_R[np.flatnonzero(has_vel)[:, None], diag, diag] = vs**2
+        vel_R[np.asarray(with_vel)[:, None], diag, diag] = vs**2
     ident = np.full(m, -1, dtype=np.int64)
-    keys = [d.ident.key if d.ident is not None else None for d in kept]
-    for j, key in enumerate(keys):
-        if key is not None:
-            ident[j] = ident_index.setdefault(key, len(ident_index))
+    idents = [d.ident for d in kept]
+    if idents.count(None) != m:
+        for j, idn in enumerate(idents):
+            key = idn.key if idn is not None else None
+            if key is not None:
+                ident[j] = ident_index.setdefault(key, len(ident_index))
 
     far = np.zeros(m, dtype=bool)
     has_point = model != FRAME_AE
