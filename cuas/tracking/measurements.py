@@ -147,7 +147,7 @@ def to_measurements(
             J = sensor_frame.rotation.T @ rae_jacobian(z[rows])
             pos_cov[rows] = J @ R[rows] @ np.swapaxes(J, 1, 2)
 
-    kept = dets if m == len(dets) else [dets[i] for i in sources.tolist()]
+    kept = dets if len(order) == 1 and m == len(dets) else [dets[i] for i in sources.tolist()]
     vels = [d.vel for d in kept]
     has_vel = np.zeros(m, dtype=bool)
     vel = np.full((m, 3), np.nan)
@@ -166,6 +166,15 @@ def to_measurements(
             key = idn.key if idn is not None else None
             if key is not None:
                 ident[j] = ident_index.setdefault(key, len(ident_index))
+        # One aircraft cannot be in two places in one look: a repeated identity in a batch is
+        # a feed error, and only its first detection keeps the identity.
+        valid = np.flatnonzero(ident >= 0)
+        _, first = np.unique(ident[valid], return_index=True)
+        repeated = np.setdiff1d(valid, valid[first])
+        if len(repeated):
+            ident[repeated] = -1
+            reasons.extend(f"dets[{sources[j]}]: identity repeated in one batch, ignored"
+                           for j in repeated)
 
     far = np.zeros(m, dtype=bool)
     has_point = model != FRAME_AE

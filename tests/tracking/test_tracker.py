@@ -222,3 +222,26 @@ def test_angle_only_detection_updates_but_never_starts_a_track() -> None:
     assert tracker.counters["associations"] == 3  # two radar updates, then the camera
     assert np.trace(tracker.table.P[0][:3, :3]) < np.trace(before[:3, :3]) + 50.0
     assert "cam" in live(tracker)[0].sources
+
+
+def test_mixed_frames_in_one_batch_keep_each_detection_its_identity() -> None:
+    tracker = Tracker()
+    lla = wire.Detection(frame="lla", z=(51.5600, -0.2796, 1000.0), sigma=(15.0,) * 3,
+                         R=(225.0, 0, 0, 0, 225.0, 0, 0, 0, 225.0),
+                         ident=wire.Ident(icao="4ca1fa", callsign="EIN12"))
+    plot = enu_det([-500.0, 200.0, 80.0])
+    tracker.process(batch(T0, [lla, plot], sensor="fused", kind="adsb"))
+    check_table_invariants(tracker)
+    by_ident = {t.ident.icao if t.ident else None: t for t in live(tracker)}
+    assert set(by_ident) == {"4ca1fa", None}
+    assert by_ident["4ca1fa"].enu[1] == pytest.approx(445.0, abs=5.0)  # 0.004 deg north
+
+
+def test_an_identity_repeated_in_one_batch_is_held_by_one_track() -> None:
+    tracker = Tracker()
+    ident = wire.Ident(icao="4ca1fa")
+    dets = [enu_det([0.0, 0.0, 900.0], ident=ident), enu_det([3000.0, 0.0, 900.0], ident=ident)]
+    tracker.process(batch(T0, dets, sensor="adsb-1", kind="adsb"))
+    check_table_invariants(tracker)
+    assert tracker.n_tracks == 2
+    assert sum(t.ident is not None for t in live(tracker)) == 1
