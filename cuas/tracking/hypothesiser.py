@@ -174,7 +174,12 @@ def hypothesise(x: F64, P: F64, batch: MeasurementBatch, gate: dict[int, float],
         m = model.dim
         zhat, Hm = model.predict(x[ti[sel]])
         ym = wrap_residual(batch.z[dj[sel], :m] - zhat, model.angular)
-        Sm_inv = inverse(innovation_covariance(P[ti[sel]], Hm, batch.R[dj[sel], :m, :m]))
+        Rm = batch.R[dj[sel], :m, :m]
+        if model.selects is not None:  # H picks state components: H P Hᵀ is a slice
+            Sm = P[ti[sel], model.selects, model.selects] + Rm
+            Sm_inv = inverse(0.5 * (Sm + np.swapaxes(Sm, 1, 2)))
+        else:
+            Sm_inv = inverse(innovation_covariance(P[ti[sel]], Hm, Rm))
         d2[sel] = mahalanobis2(ym, Sm_inv)
         y[sel, :m] = ym
         H[sel, :m] = Hm

@@ -83,6 +83,8 @@ class PositionModel:
 
     dim = 3
     angular = np.zeros(3, dtype=bool)
+    #: H selects these state components (the Kalman products become slices).
+    selects: slice | None = POS
 
     def predict(self, x: F64) -> tuple[F64, F64]:
         """Predicted measurements (K,3) and Jacobians H (K,3,6) for states x (K,6)."""
@@ -100,6 +102,7 @@ class RangeAzElModel:
 
     dim = 3
     angular = np.array([False, True, False])
+    selects: slice | None = None
 
     def __init__(self, sensor: SensorFrame) -> None:
         self.sensor = sensor
@@ -135,6 +138,7 @@ class AzElModel:
 
     dim = 2
     angular = np.array([True, False])
+    selects: slice | None = None
 
     def __init__(self, sensor: SensorFrame) -> None:
         self._rae = RangeAzElModel(sensor)

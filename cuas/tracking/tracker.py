@@ -21,10 +21,16 @@ from cuas.config import Config, reference_config
 from cuas.geo import SiteFrame
 from cuas.tracking.associator import gnn_assign
 from cuas.tracking.deleter import next_status
-from cuas.tracking.hypothesiser import hypothesise
+from cuas.tracking.hypothesiser import Hypotheses, hypothesise
 from cuas.tracking.initiator import initial_states
-from cuas.tracking.measurements import FRAME_AE, MeasurementBatch, to_measurements
-from cuas.tracking.models import cv_predict
+from cuas.tracking.measurements import (
+    FRAME_AE,
+    FRAME_POS,
+    FRAME_RAE,
+    MeasurementBatch,
+    to_measurements,
+)
+from cuas.tracking.models import POS, VEL, cv_predict
 from cuas.tracking.state import DELETED, NO_IDENT, STATUS_NAMES, TENTATIVE, TrackTable
 from cuas.tracking.updater import kalman_update
 
@@ -190,7 +196,7 @@ class Tracker:
         # Updater.
         x_new, P_new = x_pred.copy(), P_pred.copy()
         if len(rows):
-            x_u, P_u = self._update(x_pred[rows], P_pred[rows], meas, dets, hyp, chosen, dims[chosen])
+            x_u, P_u = self._update(x_pred[rows], P_pred[rows], meas, dets, hyp, chosen)
             good = np.all(np.isfinite(x_u), axis=1) & np.all(np.isfinite(P_u), axis=(1, 2))
             if not good.all():
                 self.counters["updates_rejected_numeric"] += int((~good).sum())
@@ -214,29 +220,26 @@ class Tracker:
         return StepResult(t, True, assigned=len(rows), created=created, deleted=deleted,
                           dropped_detections=meas.n_dropped)
 
-    def _update(self, x: F64, P: F64, meas: MeasurementBatch, dets: I64, hyp: object,
-                chosen: I64, dims: I64) -> tuple[F64, F64]:
-        from cuas.tracking.hypothesiser import Hypotheses
-
-        assert isinstance(hyp, Hypotheses)
+    def _update(self, x: F64, P: F64, meas: MeasurementBatch, dets: I64, hyp: Hypotheses,
+                chosen: I64) -> tuple[F64, F64]:
+        """Posteriors of the chosen pairs (tracks' predicted x (K,6), P (K,6,6))."""
         x_u = np.empty_like(x)
         P_u = np.empty_like(P)
-        for m in (2, 3):
-            sel = np.flatnonzero(dims == m)
+        model = meas.model[dets]
+        for code, m, selects in ((FRAME_POS, 3, POS), (FRAME_RAE, 3, None), (FRAME_AE, 2, None)):
+            sel = np.flatnonzero(model == code)
             if not len(sel):
                 continue
             c = chosen[sel]
             x_u[sel], P_u[sel] = kalman_update(
                 x[sel], P[sel], hyp.y[c, :m], hyp.H[c, :m], meas.R[dets[sel], :m, :m],
-                hyp.S_inv[c, :m, :m],
+                hyp.S_inv[c, :m, :m], selects=selects,
             )
         with_vel = np.flatnonzero(meas.has_vel[dets])
-        if len(with_vel):
-            Hv = np.zeros((len(with_vel), 3, 6))
-            Hv[:, 0, 3] = Hv[:, 1, 4] = Hv[:, 2, 5] = 1.0
+        if len(with_vel):  # a second, sequential update: the noises are independent
             y = meas.vel[dets[with_vel]] - x_u[with_vel, 3:]
             x_u[with_vel], P_u[with_vel] = kalman_update(
-                x_u[with_vel], P_u[with_vel], y, Hv, meas.vel_R[dets[with_vel]]
+                x_u[with_vel], P_u[with_vel], y, None, meas.vel_R[dets[with_vel]], selects=VEL
             )
         return x_u, P_u
 

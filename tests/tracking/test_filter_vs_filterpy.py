@@ -7,7 +7,7 @@ from filterpy.kalman import KalmanFilter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cuas.tracking.models import cv_predict, cv_process_noise, cv_transition_matrix
+from cuas.tracking.models import POS, cv_predict, cv_process_noise, cv_transition_matrix
 from cuas.tracking.updater import innovation_covariance, kalman_update
 
 TOL = 1e-9
@@ -51,6 +51,10 @@ def test_batched_predict_update_equals_filterpy(seed, k, q_h, q_v, pos_scale):
     x_pred, P_pred = cv_predict(x, P, dt, q_h, q_v)
     H = np.broadcast_to(np.hstack([np.eye(3), np.zeros((3, 3))]), (k, 3, 6)).copy()
     x_post, P_post = kalman_update(x_pred, P_pred, z - x_pred[:, :3], H, R)
+    # The sliced path the tracker uses for position measurements must agree with the generic.
+    x_fast, P_fast = kalman_update(x_pred, P_pred, z - x_pred[:, :3], None, R, selects=POS)
+    assert np.allclose(x_fast, x_post, rtol=0, atol=TOL * max(1.0, np.abs(x_post).max()))
+    assert np.allclose(P_fast, P_post, rtol=0, atol=TOL * max(1.0, np.abs(P_post).max()))
 
     for i in range(k):
         rx, rP, ux, uP = reference(x[i], P[i], dt[i], q_h, q_v, z[i], R[i])
