@@ -84,6 +84,9 @@ def xpub_socket(ctx: zmq.asyncio.Context, endpoint: str, *, hwm: int = DEFAULT_H
     wait for its subscriber before sending: what a PUB sends before the subscription arrives
     is silently lost (ZeroMQ's slow-joiner effect), and a replay must lose nothing."""
     sock = ctx.socket(zmq.XPUB)
+    # Pass every subscription up, repeats included: after the subscriber restarts, its
+    # fresh subscription is the only sign that it is back.
+    sock.setsockopt(zmq.XPUB_VERBOSE, 1)
     sock.setsockopt(zmq.SNDHWM, hwm)
     sock.setsockopt(zmq.LINGER, 5000)
     sock.connect(endpoint)

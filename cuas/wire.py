@@ -170,6 +170,8 @@ class Status:
     state: str
     uptime_s: float
     counters: Mapping[str, int]
+    #: Optional (contract addition): when each input was last heard from, by sensor id (UTC s).
+    last_seen: Mapping[str, float] = field(default_factory=dict)
     type: Literal["status"] = "status"
 
 
@@ -568,6 +570,8 @@ def from_dict(d: Any) -> Message:
             state=_choice(_need(m, "state", ""), "state", STATES),
             uptime_s=uptime,
             counters={k: _int(c, f"counters.{k}") for k, c in counters.items()},
+            last_seen={k: _float(v, f"last_seen.{k}")
+                       for k, v in _map(m.get("last_seen", {}), "last_seen").items()},
         )
     raise DecodeError(f"unknown message type {mtype!r}", key="type", data=mtype)
 
@@ -641,6 +645,8 @@ def to_dict(msg: Message) -> dict[str, Any]:
             out["zone"] = msg.zone
     else:
         out.update(state=msg.state, uptime_s=msg.uptime_s, counters=dict(msg.counters))
+        if msg.last_seen:
+            out["last_seen"] = dict(msg.last_seen)
     return out
 
 

@@ -20,6 +20,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "replay": ("cuas.cli.replay", "replay a recording through the tracker"),
     "sim": ("cuas.cli.sim", "simulate a seeded scenario: a recording plus its ground truth"),
     "eval": ("cuas.cli.evaluate", "score a tracks file against ground truth (GOSPA, ID switches)"),
+    "run": ("cuas.cli.run", "run the fusion daemon"),
+    "check": ("cuas.cli.check", "validate a site configuration without starting anything"),
+    "tracks": ("cuas.cli.tracks", "live view of the daemon's tracks and alerts (--json for scripts)"),
 }
 
 

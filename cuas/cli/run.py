@@ -1,0 +1,39 @@
+"""``cuas run``: the fusion daemon."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from cuas.config import load_config, reference_config
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="CFG",
+                        help="site configuration (TOML); default: the reference site")
+    parser.add_argument("--det-endpoint", metavar="URL",
+                        help="bind the detection endpoint here (overrides the config)")
+    parser.add_argument("--trk-endpoint", metavar="URL",
+                        help="bind the track endpoint here (overrides the config)")
+    parser.add_argument("--snapshot-hz", type=float, default=2.0,
+                        help="tracks snapshots per second (default 2)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from cuas import bus
+    from cuas.daemon import serve
+
+    config = load_config(args.config) if args.config else reference_config()
+    if not args.snapshot_hz > 0:
+        print("cuas run: error: --snapshot-hz must be > 0", file=sys.stderr)
+        return 2
+    eps = bus.endpoints(config, args.det_endpoint, args.trk_endpoint)
+    print(f"cuas run: detections on {eps.detections}, tracks on {eps.tracks} (Ctrl-C stops)",
+          file=sys.stderr)
+    state = asyncio.run(serve(config, eps, snapshot_hz=args.snapshot_hz))
+    c = state.counters
+    print(f"cuas run: stopped; received {c['received']}, fused {c['batches_fused']} batches, "
+          f"dropped {c['dropped_malformed']} malformed, {c['dropped_overflow']} on overflow",
+          file=sys.stderr)
+    return 0

@@ -1,0 +1,335 @@
+"""The live fusion daemon: detections in on ZeroMQ, tracks, alerts and status out.
+
+Tasks on one asyncio loop:
+
+* the receiver reads the detection endpoint, validates each message once, keeps per-sensor
+  health (last seen, sequence gaps) and puts batches on a bounded queue that drops its oldest
+  entry, counted and logged, rather than grow with a backlog;
+* the fuser moves batches through the reorder buffer into the tracker;
+* the publisher sends ``tracks`` snapshots at the configured rate (and right after an alert),
+  ``status`` heartbeats every second, and re-publishes every accepted detections payload
+  byte-for-byte on the track endpoint so that a recorder there captures the whole picture.
+
+A malformed message is a counted, rate-limited log line, never an exception that escapes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import signal
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import zmq
+import zmq.asyncio
+
+from cuas import bus, wire
+from cuas.config import Config
+from cuas.errors import DecodeError
+from cuas.tracking import Tracker
+from cuas.tracking.reorder import ReorderBuffer
+
+log = logging.getLogger(__name__)
+
+#: A stream whose timestamps are further than this from the wall clock is a replay of the
+#: past (or a sensor with a wrong clock): the daemon then keeps time by the stream itself.
+REPLAY_SKEW_S = 60.0
+
+
+class RateLimitedLog:
+    """Logs each cause at most once per ``period_s``, saying how many were suppressed."""
+
+    def __init__(self, logger: logging.Logger, period_s: float = 1.0) -> None:
+        self.logger = logger
+        self.period_s = period_s
+        self._last: dict[str, float] = {}
+        self._suppressed: Counter[str] = Counter()
+
+    def warning(self, cause: str, message: str, *args: object) -> None:
+        now = time.monotonic()
+        if now - self._last.get(cause, -1e9) >= self.period_s:
+            extra = self._suppressed.pop(cause, 0)
+            suffix = f" (and {extra} more since the last report)" if extra else ""
+            self.logger.warning(message + suffix, *args)
+            self._last[cause] = now
+        else:
+            self._suppressed[cause] += 1
+
+
+@dataclass
+class SensorHealth:
+    """What the daemon knows of one sensor's feed."""
+
+    last_seen: float = 0.0  # wall clock, UTC s
+    last_seq: int | None = None
+    received: int = 0
+    seq_gaps: int = 0  # messages missing according to `seq`
+
+
+@dataclass
+class DaemonState:
+    """Counters and health, shared by the tasks (one event loop, so no locks)."""
+
+    counters: Counter[str] = field(default_factory=Counter)
+    sensors: dict[str, SensorHealth] = field(default_factory=dict)
+    started: float = field(default_factory=time.time)
+
+
+class Daemon:
+    """The fusion daemon on one asyncio loop. ``await daemon.run(stop)`` until ``stop`` is set."""
+
+    def __init__(self, config: Config, endpoints: bus.Endpoints, *, snapshot_hz: float = 2.0,
+                 status_period_s: float = 1.0, queue_size: int = 10_000,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.endpoints = endpoints
+        self.snapshot_hz = snapshot_hz
+        self.status_period_s = status_period_s
+        self.clock = clock
+        self.state = DaemonState()
+        self.tracker = Tracker(config)
+        self.buffer: ReorderBuffer[wire.Detections] = ReorderBuffer(
+            config.tracker.lateness_s, config.tracker.max_future_s, clock=self._stream_clock)
+        self._queue: collections.deque[tuple[wire.Detections, bytes]] = collections.deque()
+        self._queue_size = queue_size
+        self._wake = asyncio.Event()
+        self._snapshot_now = asyncio.Event()
+        self._rlog = RateLimitedLog(log)
+        self._seq = Counter[str]()
+        self._pub: zmq.asyncio.Socket | None = None
+        self._last_arrival = time.monotonic()
+        self._replay_mode = False
+        self.ready = asyncio.Event()
+        self.bound = endpoints
+
+    # ------------------------------------------------------------------ time
+
+    def _stream_clock(self) -> float:
+        """Live, the wall clock; for a stream far from it (a replay), the stream's own time."""
+        newest = self.tracker.time
+        now = self.clock()
+        if self._replay_mode and newest is not None:
+            return newest
+        return now
+
+    def now(self) -> float:
+        """The time snapshots are predicted to (UTC s)."""
+        t = self._stream_clock()
+        return max(t, self.tracker.time) if self.tracker.time is not None else t
+
+    # ------------------------------------------------------------------ run
+
+    async def run(self, stop: asyncio.Event) -> DaemonState:
+        """Bind, serve until ``stop`` is set, then flush what is owed and close."""
+        ctx = zmq.asyncio.Context()
+        sub = bus.sub_socket(ctx, self.endpoints.detections, bind=True, topics=("det.", "status."))
+        self._pub = bus.pub_socket(ctx, self.endpoints.tracks, bind=True)
+        # What was really bound (a port of 0 or * in the config becomes a real one).
+        self.bound = bus.Endpoints(sub.getsockopt_string(zmq.LAST_ENDPOINT),
+                                   self._pub.getsockopt_string(zmq.LAST_ENDPOINT))
+        log.info("listening for detections on %s, publishing tracks on %s",
+                 self.bound.detections, self.bound.tracks)
+        self.ready.set()
+        tasks = [
+            asyncio.create_task(self._receive(sub), name="receive"),
+            asyncio.create_task(self._fuse(), name="fuse"),
+            asyncio.create_task(self._publish_snapshots(), name="snapshots"),
+            asyncio.create_task(self._publish_status(), name="status"),
+        ]
+        try:
+            stopped = asyncio.create_task(stop.wait())
+            done, _ = await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task is not stopped and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+            stopped.cancel()
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            # Flush what is owed: queued and buffered batches, the final picture, a last status.
+            self._drain_queue()
+            self._process(self.buffer.flush())
+            await self._send(self.tracker.snapshot(self.now(), seq=self._next_seq("trk")))
+            await self._send(self._status("down"))
+            sub.close(0)
+            self._pub.close(linger=1000)
+            ctx.term()
+        return self.state
+
+    # ------------------------------------------------------------------ receive
+
+    async def _receive(self, sub: zmq.asyncio.Socket) -> None:
+        counters = self.state.counters
+        while True:
+            parts = await sub.recv_multipart(copy=True)
+            counters["received"] += 1
+            self._last_arrival = time.monotonic()
+            size = sum(len(p) for p in parts)
+            counters["received_bytes"] += size
+            try:
+                topic, msg = bus.parse_frames(parts)
+            except DecodeError as exc:
+                counters["dropped_malformed"] += 1
+                self._rlog.warning("malformed", "dropped a malformed message (%d bytes): %s",
+                                   size, exc)
+                continue
+            if isinstance(msg, wire.Status):
+                self._health(msg.src).last_seen = self.clock()
+                continue
+            if not isinstance(msg, wire.Detections):
+                counters["dropped_wrong_type"] += 1
+                self._rlog.warning("type", "dropped a %s message on the detection endpoint",
+                                   msg.type)
+                continue
+            if topic != f"det.{msg.sensor}":
+                counters["topic_mismatch"] += 1
+            self._account(msg)
+            if len(self._queue) >= self._queue_size:
+                self._queue.popleft()
+                counters["dropped_overflow"] += 1
+                self._rlog.warning("overflow", "detection queue full (%d): dropped the oldest "
+                                   "batch", self._queue_size)
+            self._queue.append((msg, parts[1]))
+            self._wake.set()
+            if counters["received"] % 64 == 0:
+                await asyncio.sleep(0)  # let the fuser run during a flood
+
+    def _health(self, sensor: str) -> SensorHealth:
+        health = self.state.sensors.get(sensor)
+        if health is None:
+            if len(self.state.sensors) >= 1024:  # a sender inventing ids must not grow this
+                self.state.counters["sensors_untracked"] += 1
+                return SensorHealth()
+            health = self.state.sensors[sensor] = SensorHealth()
+        return health
+
+    def _account(self, msg: wire.Detections) -> None:
+        health = self._health(msg.sensor)
+        health.last_seen = self.clock()
+        health.received += 1
+        if health.last_seq is not None and msg.seq > health.last_seq + 1:
+            health.seq_gaps += msg.seq - health.last_seq - 1
+            self.state.counters["seq_gaps"] += msg.seq - health.last_seq - 1
+        health.last_seq = msg.seq
+        skew = abs(msg.t - self.clock())
+        self._replay_mode = skew > REPLAY_SKEW_S
+
+    # ------------------------------------------------------------------ fuse
+
+    def _drain_queue(self) -> None:
+        while self._queue:
+            msg, payload = self._queue.popleft()
+            if self._pub is not None:
+                with contextlib.suppress(zmq.ZMQError):  # full or closing: the recorder's loss
+                    self._pub.send_multipart([f"det.{msg.sensor}".encode(), payload],
+                                             flags=zmq.NOBLOCK)
+            self._process(self.buffer.push(msg))
+
+    def _process(self, batches: list[wire.Detections]) -> None:
+        for batch in batches:
+            result = self.tracker.process(batch)
+            if result.accepted:
+                self.state.counters["batches_fused"] += 1
+            else:
+                self.state.counters["dropped_late"] += 1
+
+    async def _fuse(self) -> None:
+        tick = max(0.01, min(0.1, self.config.tracker.lateness_s / 2))
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=tick)
+            self._wake.clear()
+            self._drain_queue()
+            self._process(self.buffer.due())
+            idle = time.monotonic() - self._last_arrival
+            if self._replay_mode and len(self.buffer) and idle > max(0.2, 2 * tick):
+                # A replay that paused or ended: its own clock has stopped, so release.
+                self._process(self.buffer.flush())
+            await asyncio.sleep(0)
+
+    # ------------------------------------------------------------------ publish
+
+    def _next_seq(self, stream: str) -> int:
+        seq = self._seq[stream]
+        self._seq[stream] += 1
+        return seq
+
+    async def _send(self, msg: wire.Message) -> None:
+        if self._pub is None:
+            return
+        try:
+            await self._pub.send_multipart(bus.frames(msg))
+            self.state.counters[f"published_{msg.type}"] += 1
+        except zmq.ZMQError as exc:
+            self.state.counters["publish_errors"] += 1
+            self._rlog.warning("publish", "could not publish %s: %s", msg.type, exc)
+
+    async def _publish_snapshots(self) -> None:
+        period = 1.0 / self.snapshot_hz if self.snapshot_hz > 0 else 0.5
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._snapshot_now.wait(), timeout=period)
+            self._snapshot_now.clear()
+            if self.tracker.time is None and not self.tracker.n_tracks:
+                continue  # nothing fused yet: an empty picture at an unknown time says nothing
+            await self._send(self.tracker.snapshot(self.now(), seq=self._next_seq("trk")))
+
+    async def publish_alert(self, track_id: int, threat: str, previous: str,
+                            reasons: tuple[str, ...], zone: str | None = None) -> None:
+        """Publish an ``alert`` and, right after it, a fresh ``tracks`` snapshot."""
+        alert = wire.Alert(src=self.config.daemon_id, seq=self._next_seq("alert"), t=self.now(),
+                           track_id=track_id, threat=threat, previous=previous, reasons=reasons,
+                           zone=zone)
+        await self._send(alert)
+        self._snapshot_now.set()
+
+    def _status(self, state: str | None = None) -> wire.Status:
+        counters: dict[str, int] = dict(self.state.counters)
+        for name, value in self.tracker.counters.items():
+            counters[f"tracker_{name}"] = value
+        for name, value in self.buffer.counters.items():
+            counters[f"reorder_{name}"] = value
+        counters["dropped_late"] = counters.get("dropped_late", 0) + self.buffer.counters[
+            "dropped_late"]
+        counters["dropped_future"] = self.buffer.counters["dropped_future"]
+        counters["queue_depth"] = len(self._queue)
+        counters["tracks"] = self.tracker.n_tracks
+        now = self.clock()
+        last_seen: dict[str, float] = {}
+        for sensor, health in self.state.sensors.items():
+            counters[f"sensor.{sensor}.received"] = health.received
+            counters[f"sensor.{sensor}.seq_gaps"] = health.seq_gaps
+            last_seen[sensor] = health.last_seen
+        stale = any(now - seen > 10.0 for seen in last_seen.values())
+        return wire.Status(
+            src=self.config.daemon_id, seq=self._next_seq("status"), t=now,
+            state=state or ("degraded" if stale else "ok"),
+            uptime_s=max(0.0, now - self.state.started), counters=counters, last_seen=last_seen,
+        )
+
+    async def _publish_status(self) -> None:
+        while True:
+            await self._send(self._status())
+            await asyncio.sleep(self.status_period_s)
+
+
+async def serve(config: Config, endpoints: bus.Endpoints, *, snapshot_hz: float = 2.0) -> DaemonState:
+    """Run a daemon until SIGINT or SIGTERM; returns its final counters."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    daemon = Daemon(config, endpoints, snapshot_hz=snapshot_hz)
+    try:
+        return await daemon.run(stop)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
