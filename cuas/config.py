@@ -130,12 +130,30 @@ class BusConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class DaemonConfig:
+    """The fusion daemon's publishing and buffering."""
+
+    #: Most tracks snapshots per second (one follows soon after each change, up to this rate).
+    snapshot_hz: float = 2.0
+    #: Largest number of received batches waiting for the tracker; beyond it the oldest is
+    #: dropped and counted.
+    queue_size: int = 10_000
+
+    def __post_init__(self) -> None:
+        if not 0.01 <= self.snapshot_hz <= 1000.0:
+            raise ConfigError("must lie in [0.01, 1000]", key="daemon.snapshot_hz")
+        if not 1 <= self.queue_size <= 10_000_000:
+            raise ConfigError("must lie in [1, 10000000]", key="daemon.queue_size")
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """A whole site configuration."""
 
     site: SiteConfig = field(default_factory=SiteConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     bus: BusConfig = field(default_factory=BusConfig)
+    daemon: DaemonConfig = field(default_factory=DaemonConfig)
     sensors: Mapping[str, SensorConfig] = field(default_factory=dict)
     #: The id this daemon publishes under (`src` of tracks and status).
     daemon_id: str = "cuas"
@@ -230,13 +248,14 @@ def parse_config(doc: Mapping[str, Any], path: str | None = None) -> Config:
     """Validate a parsed TOML document into a :class:`Config`."""
     if not isinstance(doc, Mapping):
         raise ConfigError(f"expected a table, got {_brief(doc)}", path=path)
-    known = {"site", "tracker", "bus", "sensors", "daemon_id"}
+    known = {"site", "tracker", "bus", "daemon", "sensors", "daemon_id"}
     for k in doc:
         if k not in known:
             raise ConfigError(f"unknown section (known: {', '.join(sorted(known))})", path=path, key=k)
     site = _build(SiteConfig, doc.get("site", {}), "site", path)
     tracker = _build(TrackerConfig, doc.get("tracker", {}), "tracker", path)
     bus = _build(BusConfig, doc.get("bus", {}), "bus", path)
+    daemon = _build(DaemonConfig, doc.get("daemon", {}), "daemon", path)
     sensors_doc = doc.get("sensors", {})
     if not isinstance(sensors_doc, dict):
         raise ConfigError("expected a table of sensors", path=path, key="sensors")
@@ -254,7 +273,8 @@ def parse_config(doc: Mapping[str, Any], path: str | None = None) -> Config:
     daemon_id = _coerce(doc.get("daemon_id", "cuas"), str, "daemon_id", path)
     if len(daemon_id) > MAX_DAEMON_ID:
         raise ConfigError(f"longer than {MAX_DAEMON_ID} characters", path=path, key="daemon_id")
-    return Config(site=site, tracker=tracker, bus=bus, sensors=sensors, daemon_id=daemon_id,
+    return Config(site=site, tracker=tracker, bus=bus, daemon=daemon, sensors=sensors,
+                  daemon_id=daemon_id,
                   path=path)
 
 

@@ -83,12 +83,15 @@ class DaemonState:
 class Daemon:
     """The fusion daemon on one asyncio loop. ``await daemon.run(stop)`` until ``stop`` is set."""
 
-    def __init__(self, config: Config, endpoints: bus.Endpoints, *, snapshot_hz: float = 2.0,
-                 status_period_s: float = 1.0, queue_size: int = 10_000,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, config: Config, endpoints: bus.Endpoints, *,
+                 snapshot_hz: float | None = None, status_period_s: float = 1.0,
+                 queue_size: int | None = None, clock: Callable[[], float] = time.time) -> None:
+        """``snapshot_hz`` and ``queue_size`` default to the configuration's ``[daemon]``."""
         self.config = config
         self.endpoints = endpoints
-        self.snapshot_hz = snapshot_hz
+        self.snapshot_hz = snapshot_hz if snapshot_hz is not None else config.daemon.snapshot_hz
+        if not self.snapshot_hz > 0:
+            raise ValueError("snapshot_hz must be > 0")
         self.status_period_s = status_period_s
         self.clock = clock
         self.state = DaemonState()
@@ -96,9 +99,10 @@ class Daemon:
         self.buffer: ReorderBuffer[wire.Detections] = ReorderBuffer(
             config.tracker.lateness_s, config.tracker.max_future_s, clock=self._stream_clock)
         self._queue: collections.deque[tuple[wire.Detections, bytes]] = collections.deque()
-        self._queue_size = queue_size
+        self._queue_size = queue_size if queue_size is not None else config.daemon.queue_size
         self._wake = asyncio.Event()
         self._snapshot_now = asyncio.Event()
+        self._alerted = False
         self._rlog = RateLimitedLog(log)
         self._seq = Counter[str]()
         self._pub: zmq.asyncio.Socket | None = None
@@ -238,6 +242,7 @@ class Daemon:
             result = self.tracker.process(batch)
             if result.accepted:
                 self.state.counters["batches_fused"] += 1
+                self._snapshot_now.set()
             else:
                 self.state.counters["dropped_late"] += 1
 
@@ -273,13 +278,21 @@ class Daemon:
             self._rlog.warning("publish", "could not publish %s: %s", msg.type, exc)
 
     async def _publish_snapshots(self) -> None:
-        period = 1.0 / self.snapshot_hz if self.snapshot_hz > 0 else 0.5
+        """A snapshot soon after the picture changes, at most ``snapshot_hz`` times a second,
+        and at least that often while anything is tracked (a late joiner needs no more)."""
+        period = 1.0 / self.snapshot_hz
+        last = 0.0
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._snapshot_now.wait(), timeout=period)
+            wait = last + period - time.monotonic()
+            if wait > 0 and not self._alerted:
+                await asyncio.sleep(wait)
             self._snapshot_now.clear()
+            self._alerted = False
             if self.tracker.time is None and not self.tracker.n_tracks:
                 continue  # nothing fused yet: an empty picture at an unknown time says nothing
+            last = time.monotonic()
             await self._send(self.tracker.snapshot(self.now(), seq=self._next_seq("trk")))
 
     async def publish_alert(self, track_id: int, threat: str, previous: str,
@@ -289,6 +302,7 @@ class Daemon:
                            track_id=track_id, threat=threat, previous=previous, reasons=reasons,
                            zone=zone)
         await self._send(alert)
+        self._alerted = True
         self._snapshot_now.set()
 
     def _status(self, state: str | None = None) -> wire.Status:
@@ -321,7 +335,8 @@ class Daemon:
             await asyncio.sleep(self.status_period_s)
 
 
-async def serve(config: Config, endpoints: bus.Endpoints, *, snapshot_hz: float = 2.0) -> DaemonState:
+async def serve(config: Config, endpoints: bus.Endpoints, *,
+                snapshot_hz: float | None = None) -> DaemonState:
     """Run a daemon until SIGINT or SIGTERM; returns its final counters."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

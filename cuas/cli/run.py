@@ -16,8 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="bind the detection endpoint here (overrides the config)")
     parser.add_argument("--trk-endpoint", metavar="URL",
                         help="bind the track endpoint here (overrides the config)")
-    parser.add_argument("--snapshot-hz", type=float, default=2.0,
-                        help="tracks snapshots per second (default 2)")
+    parser.add_argument("--snapshot-hz", type=float,
+                        help="most tracks snapshots per second (overrides daemon.snapshot_hz)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -25,8 +25,8 @@ def run(args: argparse.Namespace) -> int:
     from cuas.daemon import serve
 
     config = load_config(args.config) if args.config else reference_config()
-    if not args.snapshot_hz > 0:
-        print("cuas run: error: --snapshot-hz must be > 0", file=sys.stderr)
+    if args.snapshot_hz is not None and not 0 < args.snapshot_hz <= 1000:
+        print("cuas run: error: --snapshot-hz must lie in (0, 1000]", file=sys.stderr)
         return 2
     eps = bus.endpoints(config, args.det_endpoint, args.trk_endpoint)
     print(f"cuas run: detections on {eps.detections}, tracks on {eps.tracks} (Ctrl-C stops)",
