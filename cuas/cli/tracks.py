@@ -1,0 +1,316 @@
+"""``cuas tracks``: the operator's live view of the daemon's tracks, alerts and heartbeats.
+
+Subscribes to ``trk``, ``alert`` and ``status.`` on the tracks endpoint. In a terminal it
+redraws a table in place (:func:`cuas.operator.render_table`); with ``--json`` it prints each
+message as one JSON line, ``{"topic": ..., "msg": {...}}``, for scripts. Malformed messages are
+counted and skipped. :func:`watch` is the same loop for use inside another event loop (the
+``cuas demo`` command runs it beside the daemon).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Final, TextIO
+
+import zmq
+import zmq.asyncio
+
+from cuas import bus, wire
+from cuas.config import load_config, reference_config
+from cuas.errors import DecodeError
+from cuas.operator import MAX_ALERTS_SHOWN, render_table
+
+log = logging.getLogger(__name__)
+
+TOPICS: Final = ("trk", "alert", "status.")
+#: Shortest interval between two redraws of the table (s): at most 5 per second.
+MIN_REDRAW_S: Final = 0.2
+#: Longest interval between two redraws (s), so that ages (and a stale feed) keep moving.
+MAX_REDRAW_S: Final = 1.0
+
+# ANSI control sequences for the in-place view.
+_CLEAR: Final = "\x1b[2J"
+_HOME: Final = "\x1b[H"
+_EOL: Final = "\x1b[K"  # erase to the end of the line
+_EOS: Final = "\x1b[J"  # erase to the end of the screen
+_HIDE_CURSOR: Final = "\x1b[?25l"
+_SHOW_CURSOR: Final = "\x1b[?25h"
+
+
+@dataclass(slots=True)
+class WatchSummary:
+    """What a :func:`watch` saw: valid messages by kind, malformed ones, and why it ended."""
+
+    tracks: int = 0
+    alerts: int = 0
+    statuses: int = 0
+    #: Messages dropped as malformed (bad frames, invalid payload, topic not matching the type).
+    bad: int = 0
+    last_error: str | None = None
+    #: Ended because ``timeout_s`` passed (rather than ``count`` or the stop event).
+    timed_out: bool = False
+
+    @property
+    def messages(self) -> int:
+        """Valid messages received."""
+        return self.tracks + self.alerts + self.statuses
+
+
+def use_color(out: TextIO) -> bool:
+    """ANSI colour on ``out``: a terminal, ``NO_COLOR`` unset or empty, ``TERM`` not ``dumb``."""
+    return _interactive(out) and not os.environ.get("NO_COLOR")
+
+
+def _interactive(out: TextIO) -> bool:
+    try:
+        return out.isatty() and os.environ.get("TERM") != "dumb"
+    except (AttributeError, ValueError):  # a closed or fake stream
+        return False
+
+
+def _size(out: TextIO) -> tuple[int, int]:
+    """(columns, lines) of the terminal behind ``out``; unbounded height when not a terminal."""
+    try:
+        size = os.get_terminal_size(out.fileno())
+        return size.columns, size.lines
+    except (AttributeError, ValueError, OSError):
+        return 160, 10_000
+
+
+class _View:
+    """The latest state of the feed, and drawing it to ``out``."""
+
+    def __init__(self, out: TextIO, *, endpoint: str, color: bool | None) -> None:
+        self.out = out
+        self.endpoint = endpoint
+        self.interactive = _interactive(out)
+        self.color = use_color(out) if color is None else color
+        self.tracks: wire.Tracks | None = None
+        self.alerts: deque[wire.Alert] = deque(maxlen=MAX_ALERTS_SHOWN)
+        self.statuses: dict[str, wire.Status] = {}
+        self.last_draw = -float("inf")
+        self.dirty = True
+        self.frames = 0
+
+    def update(self, msg: wire.Message) -> None:
+        if isinstance(msg, wire.Tracks):
+            self.tracks = msg
+        elif isinstance(msg, wire.Alert):
+            self.alerts.append(msg)
+        elif isinstance(msg, wire.Status):
+            self.statuses[msg.src] = msg
+        self.dirty = True
+
+    def status(self) -> wire.Status | None:
+        """The heartbeat of the daemon publishing the tracks, else the latest one."""
+        if self.tracks is not None and self.tracks.src in self.statuses:
+            return self.statuses[self.tracks.src]
+        return max(self.statuses.values(), key=lambda s: s.t, default=None)
+
+    def due(self, mono: float) -> float:
+        """Seconds until the next redraw is due (0: now)."""
+        if self.dirty:
+            return max(0.0, self.last_draw + MIN_REDRAW_S - mono)
+        if self.interactive:  # keep the ages moving
+            return max(0.0, self.last_draw + MAX_REDRAW_S - mono)
+        return float("inf")
+
+    def draw(self, mono: float, bad: int) -> None:
+        width, height = _size(self.out)
+        # One column short of the edge: writing the last column puts some terminals in a
+        # pending-wrap state in which the erase-to-end-of-line below eats that character.
+        text = render_table(self.tracks, now=time.time(), alerts=tuple(self.alerts),
+                            status=self.status(), width=width - 1, height=height,
+                            color=self.color, bad=bad, endpoint=self.endpoint)
+        if self.interactive:
+            prefix = (_CLEAR + _HIDE_CURSOR) if self.frames == 0 else ""
+            self.out.write(prefix + _HOME + text.replace("\n", _EOL + "\n") + _EOL + _EOS)
+        else:
+            self.out.write(("\n" if self.frames else "") + text + "\n")
+        self.out.flush()
+        self.frames += 1
+        self.last_draw = mono
+        self.dirty = False
+
+    def close(self) -> None:
+        if self.interactive and self.frames:
+            self.out.write(_SHOW_CURSOR + "\n")
+            self.out.flush()
+
+
+async def watch(
+    endpoint: str,
+    *,
+    json_out: bool = False,
+    count: int | None = None,
+    timeout_s: float | None = None,
+    out: TextIO | None = None,
+    stop: asyncio.Event | None = None,
+    ctx: zmq.asyncio.Context | None = None,
+    color: bool | None = None,
+) -> WatchSummary:
+    """Subscribe to ``endpoint`` and show what arrives until one of: ``count`` ``trk`` messages
+    received, ``timeout_s`` seconds passed (wall time since the start), ``stop`` set.
+
+    With ``json_out`` each valid message is written to ``out`` (default stdout) as one JSON
+    line and flushed; otherwise the table is drawn (in place when ``out`` is a terminal, at
+    most 5 times per second; frame after frame otherwise). ``color`` None: decided from
+    ``out`` and ``NO_COLOR``. ``ctx`` is the ZeroMQ context to use (not terminated here);
+    by default the process-wide one. Malformed messages never end the watch.
+    """
+    out = sys.stdout if out is None else out
+    stop = asyncio.Event() if stop is None else stop
+    ctx = zmq.asyncio.Context.instance() if ctx is None else ctx
+    summary = WatchSummary()
+    view = None if json_out else _View(out, endpoint=endpoint, color=color)
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    sock = bus.sub_socket(ctx, endpoint, bind=False, topics=TOPICS)
+    stopper = asyncio.ensure_future(stop.wait())
+    receiver: asyncio.Future[list[bytes]] | None = None
+    try:
+        while not stop.is_set():
+            mono = time.monotonic()
+            if view is not None and view.due(mono) == 0.0:
+                view.draw(mono, summary.bad)
+            wait = view.due(mono) if view is not None else float("inf")
+            if deadline is not None:
+                if mono >= deadline:
+                    summary.timed_out = True
+                    break
+                wait = min(wait, deadline - mono)
+            if receiver is None:
+                receiver = asyncio.ensure_future(sock.recv_multipart())
+            waiting: set[asyncio.Future[Any]] = {receiver, stopper}
+            done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED,
+                                         timeout=None if wait == float("inf") else wait)
+            if receiver not in done:
+                continue
+            parts, receiver = receiver.result(), None
+            msg = _decode(parts, summary)
+            if msg is None:
+                if view is not None:
+                    view.dirty = True  # the header shows the count of malformed messages
+                continue
+            topic, message = msg
+            if view is not None:
+                view.update(message)
+            else:
+                out.write(json.dumps({"topic": topic, "msg": wire.to_dict(message)}) + "\n")
+                out.flush()
+            if count is not None and summary.tracks >= count:
+                break
+    finally:
+        for fut in (receiver, stopper):
+            if fut is not None and not fut.done():
+                fut.cancel()
+        sock.close(linger=0)
+        if view is not None:
+            with contextlib.suppress(ValueError, OSError):  # out closed under us
+                if view.dirty or not view.frames:
+                    view.draw(time.monotonic(), summary.bad)
+                view.close()
+    return summary
+
+
+def _decode(parts: list[bytes], summary: WatchSummary) -> tuple[str, wire.Message] | None:
+    """Topic and message of received frames, counting it in ``summary``; None if malformed."""
+    try:
+        topic, msg = bus.parse_frames(parts)
+        expected = wire.topic_for(msg)
+        if topic != expected:
+            raise DecodeError(f"a {msg.type} message on topic {topic!r} (expected {expected!r})",
+                              key="topic")
+    except DecodeError as exc:
+        summary.bad += 1
+        summary.last_error = str(exc)
+        log.warning("skipped a malformed message: %s", exc)
+        return None
+    if isinstance(msg, wire.Tracks):
+        summary.tracks += 1
+    elif isinstance(msg, wire.Alert):
+        summary.alerts += 1
+    elif isinstance(msg, wire.Status):
+        summary.statuses += 1
+    return topic, msg
+
+
+def _positive_int(text: str) -> int:
+    n = int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {n}")
+    return n
+
+
+def _positive_float(text: str) -> float:
+    x = float(text)
+    if not x > 0 or x == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return x
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="CFG", help="site configuration (TOML); "
+                        "default: the reference site, Wembley Stadium")
+    parser.add_argument("--trk-endpoint", metavar="URL",
+                        help="ZeroMQ endpoint of the daemon's tracks (default: bus.tracks of "
+                        "the configuration)")
+    parser.add_argument("--json", action="store_true",
+                        help='print each message as one JSON line {"topic": ..., "msg": {...}}')
+    parser.add_argument("--count", type=_positive_int, metavar="N",
+                        help="exit after N tracks snapshots")
+    parser.add_argument("--timeout", type=_positive_float, metavar="S",
+                        help="exit after S seconds (status 1 if nothing at all arrived)")
+
+
+def endpoint_of(args: argparse.Namespace) -> str:
+    """The tracks endpoint: ``--trk-endpoint``, else ``bus.tracks`` of ``--config``, else the
+    reference default."""
+    config = load_config(args.config) if args.config else reference_config()
+    return bus.endpoints(config, tracks=args.trk_endpoint).tracks
+
+
+async def _main(args: argparse.Namespace, endpoint: str) -> WatchSummary:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    handled: list[signal.Signals] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+            handled.append(sig)
+        except (ValueError, RuntimeError, NotImplementedError):  # not the main thread; Windows
+            pass
+    try:
+        return await watch(endpoint, json_out=args.json, count=args.count,
+                           timeout_s=args.timeout, stop=stop)
+    finally:
+        for sig in handled:
+            loop.remove_signal_handler(sig)
+
+
+def run(args: argparse.Namespace) -> int:
+    endpoint = endpoint_of(args)
+    try:
+        summary = asyncio.run(_main(args, endpoint))
+    except zmq.ZMQError as exc:
+        print(f"cuas tracks: error: cannot subscribe to {endpoint}: {exc}", file=sys.stderr)
+        return 1
+    bad = f"; {summary.bad} malformed skipped (last: {summary.last_error})" if summary.bad else ""
+    if summary.timed_out and summary.messages == 0:
+        print(f"cuas tracks: nothing valid received from {endpoint} in {args.timeout:g} s "
+              f"(is the daemon running and publishing there? see --trk-endpoint, bus.tracks)"
+              f"{bad}", file=sys.stderr)
+        return 1
+    if args.json or bad:
+        print(f"cuas tracks: {summary.tracks} trk, {summary.alerts} alert, "
+              f"{summary.statuses} status{bad}", file=sys.stderr)
+    return 0
