@@ -316,17 +316,19 @@ class Daemon:
         counters["dropped_future"] = self.buffer.counters["dropped_future"]
         counters["queue_depth"] = len(self._queue)
         counters["tracks"] = self.tracker.n_tracks
-        now = self.clock()
+        wall = self.clock()
         last_seen: dict[str, float] = {}
         for sensor, health in self.state.sensors.items():
             counters[f"sensor.{sensor}.received"] = health.received
             counters[f"sensor.{sensor}.seq_gaps"] = health.seq_gaps
             last_seen[sensor] = health.last_seen
-        stale = any(now - seen > 10.0 for seen in last_seen.values())
+        stale = any(wall - seen > 10.0 for seen in last_seen.values())
+        # `t` is the daemon's own notion of now: the stream's time while replaying the past,
+        # so that a console compares it with the snapshots' times, not with the wall clock.
         return wire.Status(
-            src=self.config.daemon_id, seq=self._next_seq("status"), t=now,
+            src=self.config.daemon_id, seq=self._next_seq("status"), t=self.now(),
             state=state or ("degraded" if stale else "ok"),
-            uptime_s=max(0.0, now - self.state.started), counters=counters, last_seen=last_seen,
+            uptime_s=max(0.0, wall - self.state.started), counters=counters, last_seen=last_seen,
         )
 
     async def _publish_status(self) -> None:

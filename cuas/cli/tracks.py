@@ -90,8 +90,11 @@ def _size(out: TextIO) -> tuple[int, int]:
 class _View:
     """The latest state of the feed, and drawing it to ``out``."""
 
-    def __init__(self, out: TextIO, *, endpoint: str, color: bool | None) -> None:
+    def __init__(self, out: TextIO, *, endpoint: str, color: bool | None,
+                 feed_clock: bool = False) -> None:
         self.out = out
+        self.feed_clock = feed_clock
+        self._tracks_wall = 0.0
         self.endpoint = endpoint
         self.interactive = _interactive(out)
         self.color = use_color(out) if color is None else color
@@ -105,11 +108,19 @@ class _View:
     def update(self, msg: wire.Message) -> None:
         if isinstance(msg, wire.Tracks):
             self.tracks = msg
+            self._tracks_wall = time.time()
         elif isinstance(msg, wire.Alert):
             self.alerts.append(msg)
         elif isinstance(msg, wire.Status):
             self.statuses[msg.src] = msg
         self.dirty = True
+
+    def now(self) -> float:
+        """The time ages are measured against: the wall clock, or, following a replay of the
+        past, the feed's own clock (its last snapshot time plus the wall time since)."""
+        if self.feed_clock and self.tracks is not None:
+            return self.tracks.t + (time.time() - self._tracks_wall)
+        return time.time()
 
     def status(self) -> wire.Status | None:
         """The heartbeat of the daemon publishing the tracks, else the latest one."""
@@ -129,7 +140,7 @@ class _View:
         width, height = _size(self.out)
         # One column short of the edge: writing the last column puts some terminals in a
         # pending-wrap state in which the erase-to-end-of-line below eats that character.
-        text = render_table(self.tracks, now=time.time(), alerts=tuple(self.alerts),
+        text = render_table(self.tracks, now=self.now(), alerts=tuple(self.alerts),
                             status=self.status(), width=width - 1, height=height,
                             color=self.color, bad=bad, endpoint=self.endpoint)
         if self.interactive:
@@ -158,6 +169,7 @@ async def watch(
     stop: asyncio.Event | None = None,
     ctx: zmq.asyncio.Context | None = None,
     color: bool | None = None,
+    feed_clock: bool = False,
 ) -> WatchSummary:
     """Subscribe to ``endpoint`` and show what arrives until one of: ``count`` ``trk`` messages
     received, ``timeout_s`` seconds passed (wall time since the start), ``stop`` set.
@@ -166,13 +178,14 @@ async def watch(
     line and flushed; otherwise the table is drawn (in place when ``out`` is a terminal, at
     most 5 times per second; frame after frame otherwise). ``color`` None: decided from
     ``out`` and ``NO_COLOR``. ``ctx`` is the ZeroMQ context to use (not terminated here);
-    by default the process-wide one. Malformed messages never end the watch.
+    by default the process-wide one. ``feed_clock`` measures ages by the feed's own clock
+    (for a replay of the past). Malformed messages never end the watch.
     """
     out = sys.stdout if out is None else out
     stop = asyncio.Event() if stop is None else stop
     ctx = zmq.asyncio.Context.instance() if ctx is None else ctx
     summary = WatchSummary()
-    view = None if json_out else _View(out, endpoint=endpoint, color=color)
+    view = None if json_out else _View(out, endpoint=endpoint, color=color, feed_clock=feed_clock)
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     sock = bus.sub_socket(ctx, endpoint, bind=False, topics=TOPICS)
     stopper = asyncio.ensure_future(stop.wait())
