@@ -17,7 +17,8 @@ from cuas.errors import CuasError
 
 #: name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "replay": ("cuas.cli.replay", "replay a recording through the tracker"),
+    "replay": ("cuas.cli.replay", "replay a recording through the tracker, or onto the bus"),
+    "record": ("cuas.cli.record", "record everything on the bus into an MCAP file"),
     "sim": ("cuas.cli.sim", "simulate a seeded scenario: a recording plus its ground truth"),
     "eval": ("cuas.cli.evaluate", "score a tracks file against ground truth (GOSPA, ID switches)"),
     "run": ("cuas.cli.run", "run the fusion daemon"),
