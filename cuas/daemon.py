@@ -113,18 +113,19 @@ class Daemon:
 
     # ------------------------------------------------------------------ time
 
-    def _stream_clock(self) -> float:
-        """Live, the wall clock; for a stream far from it (a replay), the stream's own time."""
-        newest = self.tracker.time
-        now = self.clock()
-        if self._replay_mode and newest is not None:
-            return newest
-        return now
+    def _stream_clock(self) -> float | None:
+        """Live, the wall clock; for a stream far from it (a replay of the past), None: the
+        reorder buffer then keeps time by the newest batch it has seen."""
+        return None if self._replay_mode else self.clock()
 
     def now(self) -> float:
-        """The time snapshots are predicted to (UTC s)."""
-        t = self._stream_clock()
-        return max(t, self.tracker.time) if self.tracker.time is not None else t
+        """The time snapshots are predicted to (UTC s): the wall clock live, the time of the
+        last fused batch in a replay."""
+        fused = self.tracker.time
+        if self._replay_mode and fused is not None:
+            return fused
+        wall = self.clock()
+        return max(wall, fused) if fused is not None else wall
 
     # ------------------------------------------------------------------ run
 

@@ -30,13 +30,14 @@ B = TypeVar("B", bound=Timed)
 class ReorderBuffer(Generic[B]):
     """Releases pushed items in order of ``t`` (UTC s) once they are ``lateness_s`` old.
 
-    ``clock`` (live mode) gives the current UTC time; without it (offline replay) the newest
-    time pushed so far stands in for the clock. ``max_items`` bounds memory: when full, the
+    ``clock`` (live mode) gives the current UTC time; without it (offline replay), or when it
+    returns None, the newest time pushed so far stands in for the clock. ``max_items`` bounds memory: when full, the
     oldest item is released early rather than anything being lost.
     """
 
     def __init__(self, lateness_s: float, max_future_s: float,
-                 clock: Callable[[], float] | None = None, max_items: int = 100_000) -> None:
+                 clock: Callable[[], float | None] | None = None,
+                 max_items: int = 100_000) -> None:
         self.lateness_s = lateness_s
         self.max_future_s = max_future_s
         self.clock = clock
@@ -57,7 +58,7 @@ class ReorderBuffer(Generic[B]):
         dropped and counted (``dropped_late``, ``dropped_future``).
         """
         t = item.t
-        now = self.clock() if self.clock is not None else self._newest
+        now = self._now()
         if now is not None and t > now + self.max_future_s:
             self.counters["dropped_future"] += 1
             log.warning("dropped a batch %.1f s ahead of the clock", t - now)
@@ -74,7 +75,7 @@ class ReorderBuffer(Generic[B]):
 
     def due(self) -> list[B]:
         """Items whose lateness window has passed (live mode: call this on a timer too)."""
-        now = self.clock() if self.clock is not None else self._newest
+        now = self._now()
         if now is None:
             return []
         horizon = now - self.lateness_s
@@ -91,6 +92,10 @@ class ReorderBuffer(Generic[B]):
         while self._heap:
             out.append(self._pop())
         return out
+
+    def _now(self) -> float | None:
+        now = self.clock() if self.clock is not None else None
+        return now if now is not None else self._newest
 
     def _pop(self) -> B:
         t, _, item = heapq.heappop(self._heap)
