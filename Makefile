@@ -1,5 +1,5 @@
 # Two commands do all set-up on a fresh machine (see README.md):
-#   make run    the main job: the bundled Wembley recording through the tracker, then scored
+#   make run    the main job: the daemon on the bundled Wembley recording, live view, scored
 #   make test   lint, type-check and the whole test suite
 PYTHON ?= python3
 VENV   := .venv
@@ -15,11 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	@mkdir -p out
-	$(BIN)/cuas replay recordings/wembley-demo.mcap --offline --config configs/wembley.toml \
-		--tracks-out out/wembley-demo.tracks.jsonl
-	$(BIN)/cuas eval --truth recordings/wembley-demo.truth.jsonl \
-		--tracks out/wembley-demo.tracks.jsonl
+	$(BIN)/cuas demo
 
 test: $(STAMP)
 	$(BIN)/ruff check cuas tests benchmarks

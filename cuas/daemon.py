@@ -98,7 +98,7 @@ class Daemon:
         self.tracker = Tracker(config)
         self.buffer: ReorderBuffer[wire.Detections] = ReorderBuffer(
             config.tracker.lateness_s, config.tracker.max_future_s, clock=self._stream_clock)
-        self._queue: collections.deque[tuple[wire.Detections, bytes]] = collections.deque()
+        self._queue: collections.deque[wire.Detections] = collections.deque()
         self._queue_size = queue_size if queue_size is not None else config.daemon.queue_size
         self._wake = asyncio.Event()
         self._snapshot_now = asyncio.Event()
@@ -141,7 +141,7 @@ class Daemon:
                  self.bound.detections, self.bound.tracks)
         self.ready.set()
         tasks = [
-            asyncio.create_task(self._receive(sub), name="receive"),
+            asyncio.create_task(self._receive(sub, self._pub), name="receive"),
             asyncio.create_task(self._fuse(), name="fuse"),
             asyncio.create_task(self._publish_snapshots(), name="snapshots"),
             asyncio.create_task(self._publish_status(), name="status"),
@@ -171,7 +171,7 @@ class Daemon:
 
     # ------------------------------------------------------------------ receive
 
-    async def _receive(self, sub: zmq.asyncio.Socket) -> None:
+    async def _receive(self, sub: zmq.asyncio.Socket, pub: zmq.asyncio.Socket) -> None:
         counters = self.state.counters
         while True:
             parts = await sub.recv_multipart(copy=True)
@@ -197,12 +197,17 @@ class Daemon:
             if topic != f"det.{msg.sensor}":
                 counters["topic_mismatch"] += 1
             self._account(msg)
+            # The recorder's copy: as received, before any queue can drop it.
+            try:
+                pub.send_multipart([parts[0], parts[1]], flags=zmq.NOBLOCK)
+            except zmq.ZMQError:
+                counters["republish_errors"] += 1
             if len(self._queue) >= self._queue_size:
                 self._queue.popleft()
                 counters["dropped_overflow"] += 1
                 self._rlog.warning("overflow", "detection queue full (%d): dropped the oldest "
                                    "batch", self._queue_size)
-            self._queue.append((msg, parts[1]))
+            self._queue.append(msg)
             self._wake.set()
             if counters["received"] % 64 == 0:
                 await asyncio.sleep(0)  # let the fuser run during a flood
@@ -229,14 +234,14 @@ class Daemon:
 
     # ------------------------------------------------------------------ fuse
 
-    def _drain_queue(self) -> None:
-        while self._queue:
-            msg, payload = self._queue.popleft()
-            if self._pub is not None:
-                with contextlib.suppress(zmq.ZMQError):  # full or closing: the recorder's loss
-                    self._pub.send_multipart([f"det.{msg.sensor}".encode(), payload],
-                                             flags=zmq.NOBLOCK)
+    def _drain_queue(self, limit: int | None = None) -> None:
+        """Move up to ``limit`` queued batches (all by default) into the reorder buffer and
+        fuse whatever it releases."""
+        n = 0
+        while self._queue and (limit is None or n < limit):
+            msg = self._queue.popleft()
             self._process(self.buffer.push(msg))
+            n += 1
 
     def _process(self, batches: list[wire.Detections]) -> None:
         for batch in batches:
@@ -253,7 +258,9 @@ class Daemon:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=tick)
             self._wake.clear()
-            self._drain_queue()
+            while self._queue:
+                self._drain_queue(limit=32)
+                await asyncio.sleep(0)  # snapshots and heartbeats go on during a flood
             self._process(self.buffer.due())
             idle = time.monotonic() - self._last_arrival
             if self._replay_mode and len(self.buffer) and idle > max(0.2, 2 * tick):

@@ -237,3 +237,39 @@ def test_an_alert_is_published_with_a_fresh_snapshot_right_after() -> None:
         ctx.term()
 
     run_async(main)
+
+
+def test_live_stream_stamped_now_is_fused_within_the_lateness_window() -> None:
+    import time
+
+    from cuas.config import Config, TrackerConfig
+
+    config = Config(tracker=TrackerConfig(lateness_s=0.05))
+
+    async def main() -> None:
+        ctx = zmq.asyncio.Context()
+        daemon = Daemon(config, LOOPBACK, snapshot_hz=50.0)
+        stop = asyncio.Event()
+        task = asyncio.create_task(daemon.run(stop))
+        await daemon.ready.wait()
+        client = Client(ctx, daemon)
+        await client.ready()
+        for k in range(6):  # a target flying east at 10 m/s, one look every 0.1 s
+            now = time.time()
+            det = wire.Detection(frame="enu", z=(1.0 * k, 0.0, 100.0), sigma=(2.0,) * 3,
+                                 R=(4.0, 0, 0, 0, 4.0, 0, 0, 0, 4.0))
+            batch = wire.Detections(src="radar-1", seq=k, t=now, sensor="radar-1",
+                                    kind="radar", dets=(det,))
+            await client.pub.send_multipart(bus.frames(batch))
+            await asyncio.sleep(0.1)
+        msg = await client.next(lambda topic, m: isinstance(m, wire.Tracks) and any(
+            t.status == "confirmed" for t in m.tracks), timeout_s=5.0)
+        assert isinstance(msg, wire.Tracks)
+        assert abs(msg.t - time.time()) < 1.0  # live: snapshots are predicted to now
+        assert daemon.state.counters["batches_fused"] == 6
+        stop.set()
+        await asyncio.wait_for(task, 10)
+        client.close()
+        ctx.term()
+
+    run_async(main)

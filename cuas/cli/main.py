@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "record": ("cuas.cli.record", "record everything on the bus into an MCAP file"),
     "sim": ("cuas.cli.sim", "simulate a seeded scenario: a recording plus its ground truth"),
     "eval": ("cuas.cli.evaluate", "score a tracks file against ground truth (GOSPA, ID switches)"),
+    "demo": ("cuas.cli.demo", "the daemon on the bundled stadium recording, with the live view"),
     "run": ("cuas.cli.run", "run the fusion daemon"),
     "check": ("cuas.cli.check", "validate a site configuration without starting anything"),
     "tracks": ("cuas.cli.tracks", "live view of the daemon's tracks and alerts (--json for scripts)"),

@@ -1,0 +1,144 @@
+"""``cuas demo``: the whole system on the bundled stadium recording, no hardware.
+
+Starts the fusion daemon on loopback, replays the recording onto its detection endpoint,
+shows the operator's live view (on a terminal), and ends with a summary: tracks, alerts, and
+the evaluation against the recording's ground truth when it has one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_RECORDING = ROOT / "recordings" / "wembley-demo.mcap"
+DEFAULT_CONFIG = ROOT / "configs" / "wembley.toml"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--recording", metavar="FILE", default=str(DEFAULT_RECORDING),
+                        help="recording to replay (default: the bundled Wembley recording)")
+    parser.add_argument("--truth", metavar="TRUTH",
+                        help="ground truth to score against (default: <recording>.truth.jsonl "
+                             "beside it, when present)")
+    parser.add_argument("--config", metavar="CFG",
+                        help="site configuration (default: configs/wembley.toml)")
+    parser.add_argument("--speed", type=float, default=10.0,
+                        help="replay speed: 1 real time, X times faster, 0 as fast as possible "
+                             "(default 10)")
+    parser.add_argument("--tracks-out", metavar="OUT.jsonl",
+                        help="also write every tracks snapshot received (JSON Lines)")
+    parser.add_argument("--no-view", action="store_true",
+                        help="no live table, only the summary")
+
+
+def _truth_for(recording: Path) -> Path | None:
+    stem = recording.name.split(".")[0]
+    candidate = recording.with_name(f"{stem}.truth.jsonl")
+    return candidate if candidate.exists() else None
+
+
+def run(args: argparse.Namespace) -> int:
+    from cuas.config import load_config, reference_config
+
+    recording = Path(args.recording)
+    if args.config:
+        config = load_config(args.config)
+    elif DEFAULT_CONFIG.exists():
+        config = load_config(DEFAULT_CONFIG)
+    else:
+        config = reference_config()
+    if args.speed < 0:
+        print("cuas demo: error: --speed must be >= 0", file=sys.stderr)
+        return 2
+    truth = Path(args.truth) if args.truth else _truth_for(recording)
+    view = not args.no_view and sys.stdout.isatty()
+    return asyncio.run(_demo(recording, truth, config, args.speed, view, args.tracks_out))
+
+
+async def _demo(recording: Path, truth_path: Path | None, config: object, speed: float,
+                view: bool, tracks_out: str | None) -> int:
+    import zmq.asyncio
+
+    from cuas import bus, wire
+    from cuas.bus_replay import replay_on_bus
+    from cuas.cli.tracks import watch
+    from cuas.config import Config
+    from cuas.daemon import Daemon
+    from cuas.operator import render_table
+
+    assert isinstance(config, Config)
+    # Ephemeral loopback ports: the demo must not collide with a daemon already running.
+    loopback = bus.Endpoints("tcp://127.0.0.1:*", "tcp://127.0.0.1:*")
+    # Keep about two snapshots per second of the recording's own time.
+    snapshot_hz = min(50.0, max(config.daemon.snapshot_hz, 2.0 * (speed or 25.0)))
+    daemon = Daemon(config, loopback, snapshot_hz=snapshot_hz)
+    stop_daemon = asyncio.Event()
+    daemon_task = asyncio.create_task(daemon.run(stop_daemon))
+    await asyncio.wait_for(daemon.ready.wait(), 10)
+
+    ctx = zmq.asyncio.Context()
+    snapshots: list[wire.Tracks] = []
+    alerts: list[wire.Alert] = []
+    collector = bus.sub_socket(ctx, daemon.bound.tracks, bind=False, topics=("trk", "alert"))
+
+    async def collect() -> None:
+        while True:
+            topic, msg = bus.parse_frames(await collector.recv_multipart())
+            if isinstance(msg, wire.Tracks):
+                snapshots.append(msg)
+            elif isinstance(msg, wire.Alert):
+                alerts.append(msg)
+
+    collect_task = asyncio.create_task(collect())
+    stop_view = asyncio.Event()
+    view_task = (asyncio.create_task(watch(daemon.bound.tracks, stop=stop_view, ctx=ctx,
+                                           feed_clock=True)) if view else None)
+    await asyncio.sleep(0.3)  # let the subscribers join before the first detection
+    started = time.monotonic()
+    try:
+        summary = await replay_on_bus(recording, daemon.bound.detections, speed=speed,
+                                      wait_s=10.0, progress=not view)
+        # The replay has ended: let the daemon release what it buffered and publish it.
+        await asyncio.sleep(1.0)
+    finally:
+        stop_view.set()
+        if view_task is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(view_task, 5)
+        stop_daemon.set()
+        state = await asyncio.wait_for(daemon_task, 20)
+        await asyncio.sleep(0.2)  # the final snapshot
+        collect_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await collect_task
+        collector.close(0)
+        ctx.term()
+    elapsed = time.monotonic() - started
+
+    if tracks_out:
+        with open(tracks_out, "w", encoding="utf-8") as fh:
+            for snap in snapshots:
+                fh.write(json.dumps(wire.to_dict(snap), separators=(",", ":")) + "\n")
+    last = snapshots[-1] if snapshots else None
+    if last is not None and not view:
+        print(render_table(last, now=last.t, alerts=tuple(alerts[-5:]), width=120, height=40))
+    ids = {t.id for s in snapshots for t in s.tracks if t.status in ("confirmed", "coasting")}
+    c = state.counters
+    print(f"\ncuas demo: replayed {summary.sent} detection messages from {recording.name} in "
+          f"{elapsed:.1f} s; the daemon fused {c['batches_fused']} batches, dropped "
+          f"{c['dropped_malformed']} malformed, {c['dropped_overflow']} on overflow, "
+          f"{c['dropped_late'] + daemon.buffer.counters['dropped_late']} late; "
+          f"{len(ids)} confirmed tracks; {len(alerts)} alerts; {len(snapshots)} snapshots")
+    if truth_path is not None and snapshots:
+        from cuas.evaluation import evaluate, format_report, read_truth, tracks_from_messages
+
+        ev = evaluate(read_truth(truth_path), tracks_from_messages(snapshots))
+        print(f"\nAgainst the truth in {truth_path.name} (live snapshots):")
+        print(format_report(ev), end="")
+    return 0
