@@ -102,6 +102,63 @@ class TrackerConfig:
 SCANNING_KINDS = frozenset({"radar", "camera", "sim"})
 
 
+#: Formats the ADS-B adapter reads (``auto``: detected from the first bytes).
+ADSB_FORMATS = ("auto", "beast", "sbs")
+
+
+@dataclass(frozen=True, slots=True)
+class AdsbConfig:
+    """``[sensors.<id>.adsb]``: the ADS-B adapter's feed and decoding (degrees, metres, s)."""
+
+    #: ``tcp://HOST:PORT`` of a dump1090/readsb feed (Beast 30005, SBS 30003) or a capture file.
+    source: str | None = None
+    format: str = "auto"
+    #: Zone of the SBS feed's time stamps (SBS-1 sends local time without a zone): an IANA
+    #: name such as ``Europe/Moscow``, or ``UTC``.
+    sbs_timezone: str = "UTC"
+    #: UTC time (s) of the first frame of a Beast capture file (default: a 10-digit Unix time
+    #: in the file name, else the file's modification time).
+    start_time: float | None = None
+    #: Receiver position [lat, lon]: a CPR reference for an aircraft's first message, used only
+    #: when given (never a default that may be far away), and only for solutions within
+    #: ``reference_range_km`` of it.
+    reference: tuple[float, float] | None = None
+    reference_range_km: float = 300.0
+    #: Per-aircraft decoding state is forgotten after this much silence (s).
+    evict_after_s: float = 60.0
+    #: Horizontal 1-sigma (m) when a message gives no accuracy (NACp/NIC/NUCp), and for SBS.
+    default_sigma_m: float = 100.0
+
+
+def _adsb(table: Any, key: str, path: str | None) -> AdsbConfig:
+    """Validate a ``[sensors.<id>.adsb]`` table."""
+    cfg = _build(AdsbConfig, table, key, path)
+    if cfg.format not in ADSB_FORMATS:
+        raise ConfigError(f"unknown format (known: {', '.join(ADSB_FORMATS)})", path=path,
+                          key=f"{key}.format")
+    try:
+        import zoneinfo
+
+        zoneinfo.ZoneInfo(cfg.sbs_timezone)
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+        raise ConfigError(f"unknown time zone {_brief(cfg.sbs_timezone)}", path=path,
+                          key=f"{key}.sbs_timezone") from None
+    if cfg.reference is not None and not (-90 <= cfg.reference[0] <= 90
+                                          and -180 <= cfg.reference[1] <= 180):
+        raise ConfigError("must be [lat, lon] in degrees", path=path, key=f"{key}.reference")
+    # CPR local decoding is unambiguous only within half a latitude zone (3 degrees, ~333 km).
+    if not 0 < cfg.reference_range_km <= 300.0:
+        raise ConfigError("must lie in (0, 300] km", path=path, key=f"{key}.reference_range_km")
+    if not 1.0 <= cfg.evict_after_s <= 86_400.0:
+        raise ConfigError("must lie in [1, 86400] s", path=path, key=f"{key}.evict_after_s")
+    if not 1.0 <= cfg.default_sigma_m <= 100_000.0:
+        raise ConfigError("must lie in [1, 100000] m", path=path, key=f"{key}.default_sigma_m")
+    if cfg.start_time is not None and not 946_684_800.0 <= cfg.start_time < 4_102_444_800.0:
+        raise ConfigError("must be UTC seconds within 2000..2100", path=path,
+                          key=f"{key}.start_time")
+    return cfg
+
+
 @dataclass(frozen=True, slots=True)
 class SensorConfig:
     """A sensor known to the site: where it is and how its batches are to be read."""
@@ -114,6 +171,8 @@ class SensorConfig:
     scanning: bool | None = None
     #: Tracks beyond this range (m) from the sensor are not counted as missed by it.
     max_range_m: float | None = None
+    #: ADS-B adapter settings (``[sensors.<id>.adsb]``), for ``cuas sensor adsb``.
+    adsb: AdsbConfig | None = None
 
     @property
     def is_scanning(self) -> bool:
@@ -261,7 +320,11 @@ def parse_config(doc: Mapping[str, Any], path: str | None = None) -> Config:
         raise ConfigError("expected a table of sensors", path=path, key="sensors")
     sensors: dict[str, SensorConfig] = {}
     for sid, table in sensors_doc.items():
-        sensor = _build(SensorConfig, table, f"sensors.{sid}", path, id=sid)
+        extra: dict[str, Any] = {}
+        if isinstance(table, dict) and "adsb" in table:
+            extra["adsb"] = _adsb(table["adsb"], f"sensors.{sid}.adsb", path)
+            table = {k: v for k, v in table.items() if k != "adsb"}
+        sensor = _build(SensorConfig, table, f"sensors.{sid}", path, id=sid, **extra)
         if sensor.origin is not None:
             lat, lon, h = sensor.origin
             if not (-90 <= lat <= 90 and -180 <= lon <= 180 and -12_000 <= h <= 100_000):
