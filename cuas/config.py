@@ -205,6 +205,86 @@ class DaemonConfig:
             raise ConfigError("must lie in [1, 10000000]", key="daemon.queue_size")
 
 
+#: Threat levels in rising order (the contract's ``threat`` values).
+THREAT_LEVELS = ("none", "low", "medium", "high", "critical")
+#: Zone kinds. ``no_fly``: no drone may be here; ``perimeter``: a security ring around the
+#: venue; ``takeoff_exclusion``: where a launch is itself a threat; ``crowd``: people below.
+ZONE_KINDS = ("no_fly", "perimeter", "takeoff_exclusion", "crowd")
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneConfig:
+    """A zone: a horizontal polygon with a height band and its rule.
+
+    ``enu`` vertices are metres east/north of the site origin; ``lla`` vertices are
+    [lat, lon] degrees (exactly one of the two is given). ``floor_m``/``ceiling_m`` are heights
+    above the site origin (m). ``level`` is the least threat of a likely drone inside;
+    ``crowd`` marks people below (loitering over it is a threat of its own).
+    """
+
+    id: str
+    label: str = ""
+    kind: str = "no_fly"
+    enu: tuple[tuple[float, float], ...] | None = None
+    lla: tuple[tuple[float, float], ...] | None = None
+    floor_m: float = -100.0
+    ceiling_m: float = 10_000.0
+    level: str = "high"
+    crowd: bool = False
+
+    @property
+    def name(self) -> str:
+        """What an operator reads: the label, or the id."""
+        return self.label or self.id
+
+
+@dataclass(frozen=True, slots=True)
+class AssetConfig:
+    """A protected asset: a point (``enu`` metres, or ``lla`` [lat, lon, h]) and a radius (m)."""
+
+    id: str
+    label: str = ""
+    enu: tuple[float, float, float] | None = None
+    lla: tuple[float, float, float] | None = None
+    radius_m: float = 0.0
+
+    @property
+    def name(self) -> str:
+        return self.label or self.id
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityList:
+    """Remote ID serials and ICAO addresses (6 lower-case hex), each with a label for people."""
+
+    rid: Mapping[str, str] = field(default_factory=dict)
+    icao: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ClassifyConfig:
+    """Classifier and threat settings (seconds, probabilities in [0, 1])."""
+
+    #: Turn classification and threat off: tracks then carry the contract's neutral values.
+    enabled: bool = True
+    #: A level may fall only after the score has stayed below its threshold (less
+    #: ``hysteresis``) for ``hold_s`` seconds; rising is immediate.
+    hysteresis: float = 0.08
+    hold_s: float = 5.0
+    #: An RF control link heard within this many seconds counts as active.
+    rf_window_s: float = 5.0
+    #: A Remote ID report farther than this from its track (m) disagrees with it.
+    rid_mismatch_m: float = 60.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.hysteresis <= 0.5:
+            raise ConfigError("must lie in [0, 0.5]", key="classify.hysteresis")
+        for name in ("hold_s", "rf_window_s", "rid_mismatch_m"):
+            v = getattr(self, name)
+            if not 0.0 <= v <= 86_400.0:
+                raise ConfigError("must lie in [0, 86400]", key=f"classify.{name}")
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     """A whole site configuration."""
@@ -214,6 +294,12 @@ class Config:
     bus: BusConfig = field(default_factory=BusConfig)
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
     sensors: Mapping[str, SensorConfig] = field(default_factory=dict)
+    classify: ClassifyConfig = field(default_factory=ClassifyConfig)
+    zones: tuple[ZoneConfig, ...] = ()
+    assets: tuple[AssetConfig, ...] = ()
+    #: Friendly aircraft and drones (police, broadcasters, the venue's own) and known hostiles.
+    allow: IdentityList = field(default_factory=IdentityList)
+    deny: IdentityList = field(default_factory=IdentityList)
     #: The id this daemon publishes under (`src` of tracks and status).
     daemon_id: str = "cuas"
     path: str | None = None
@@ -307,7 +393,8 @@ def parse_config(doc: Mapping[str, Any], path: str | None = None) -> Config:
     """Validate a parsed TOML document into a :class:`Config`."""
     if not isinstance(doc, Mapping):
         raise ConfigError(f"expected a table, got {_brief(doc)}", path=path)
-    known = {"site", "tracker", "bus", "daemon", "sensors", "daemon_id"}
+    known = {"site", "tracker", "bus", "daemon", "sensors", "daemon_id", "classify", "zones",
+             "assets", "allow", "deny"}
     for k in doc:
         if k not in known:
             raise ConfigError(f"unknown section (known: {', '.join(sorted(known))})", path=path, key=k)
@@ -336,9 +423,108 @@ def parse_config(doc: Mapping[str, Any], path: str | None = None) -> Config:
     daemon_id = _coerce(doc.get("daemon_id", "cuas"), str, "daemon_id", path)
     if len(daemon_id) > MAX_DAEMON_ID:
         raise ConfigError(f"longer than {MAX_DAEMON_ID} characters", path=path, key="daemon_id")
+    classify = _build(ClassifyConfig, doc.get("classify", {}), "classify", path)
+    zones = tuple(_zone(zid, table, path) for zid, table in _tables(doc, "zones", path))
+    assets = tuple(_asset(aid, table, path) for aid, table in _tables(doc, "assets", path))
     return Config(site=site, tracker=tracker, bus=bus, daemon=daemon, sensors=sensors,
-                  daemon_id=daemon_id,
-                  path=path)
+                  daemon_id=daemon_id, classify=classify, zones=zones, assets=assets,
+                  allow=_identity_list(doc, "allow", path),
+                  deny=_identity_list(doc, "deny", path), path=path)
+
+
+def _tables(doc: Mapping[str, Any], section: str, path: str | None) -> list[tuple[str, Any]]:
+    tables = doc.get(section, {})
+    if not isinstance(tables, dict):
+        raise ConfigError(f"expected a table of {section}", path=path, key=section)
+    return list(tables.items())
+
+
+def _points(value: Any, width: int, key: str, path: str | None) -> tuple[tuple[float, ...], ...]:
+    if not isinstance(value, list):
+        raise ConfigError(f"expected a list of [{width} numbers], got {_brief(value)}",
+                          path=path, key=key)
+    tp: Any = tuple.__class_getitem__((float,) * width)
+    return tuple(_coerce(v, tp, f"{key}[{i}]", path) for i, v in enumerate(value))
+
+
+def _zone(zid: str, table: Any, path: str | None) -> ZoneConfig:
+    """A zone table, with its vertices checked: 3 or more, one frame, a valid simple polygon."""
+    key = f"zones.{zid}"
+    if not isinstance(table, dict):
+        raise ConfigError(f"expected a table, got {_brief(table)}", path=path, key=key)
+    plain = {k: v for k, v in table.items() if k not in ("enu", "lla")}
+    zone = _build(ZoneConfig, plain, key, path, id=zid)
+    have = [f for f in ("enu", "lla") if f in table]
+    if len(have) != 1:
+        raise ConfigError("give the vertices as exactly one of enu or lla", path=path,
+                          key=f"{key}.enu")
+    frame = have[0]
+    pts = _points(table[frame], 2, f"{key}.{frame}", path)
+    if len(pts) < 3:
+        raise ConfigError("a polygon needs at least 3 vertices", path=path, key=f"{key}.{frame}")
+    if frame == "lla" and not all(-90 <= a <= 90 and -180 <= b <= 180 for a, b in pts):
+        raise ConfigError("vertices must be [lat, lon] in degrees", path=path, key=f"{key}.lla")
+    if frame == "enu" and not all(abs(a) <= 1e6 and abs(b) <= 1e6 for a, b in pts):
+        raise ConfigError("vertices must lie within 1000 km of the site", path=path,
+                          key=f"{key}.enu")
+    import shapely  # only sites with zones pay for it
+
+    if not shapely.Polygon(pts).is_valid:
+        raise ConfigError("the polygon crosses itself or has no area", path=path,
+                          key=f"{key}.{frame}")
+    if zone.kind not in ZONE_KINDS:
+        raise ConfigError(f"unknown kind (known: {', '.join(ZONE_KINDS)})", path=path,
+                          key=f"{key}.kind")
+    if zone.level not in THREAT_LEVELS:
+        raise ConfigError(f"unknown level (known: {', '.join(THREAT_LEVELS)})", path=path,
+                          key=f"{key}.level")
+    if not zone.floor_m < zone.ceiling_m:
+        raise ConfigError("floor_m must be below ceiling_m", path=path, key=f"{key}.floor_m")
+    pairs = tuple((float(a), float(b)) for a, b in pts)
+    if frame == "enu":
+        return dataclasses.replace(zone, enu=pairs)
+    return dataclasses.replace(zone, lla=pairs)
+
+
+def _asset(aid: str, table: Any, path: str | None) -> AssetConfig:
+    key = f"assets.{aid}"
+    asset = _build(AssetConfig, table, key, path, id=aid)
+    if (asset.enu is None) == (asset.lla is None):
+        raise ConfigError("give the position as exactly one of enu or lla", path=path,
+                          key=f"{key}.enu")
+    if asset.lla is not None and not (-90 <= asset.lla[0] <= 90 and -180 <= asset.lla[1] <= 180):
+        raise ConfigError("must be [lat, lon, h] in degrees and metres", path=path,
+                          key=f"{key}.lla")
+    if asset.enu is not None and not all(abs(c) <= 1e6 for c in asset.enu):
+        raise ConfigError("must lie within 1000 km of the site", path=path, key=f"{key}.enu")
+    if not 0.0 <= asset.radius_m <= 100_000.0:
+        raise ConfigError("must lie in [0, 100000]", path=path, key=f"{key}.radius_m")
+    return asset
+
+
+def _identity_list(doc: Mapping[str, Any], section: str, path: str | None) -> IdentityList:
+    """``[allow]``/``[deny]``: tables ``rid`` and ``icao`` mapping an identity to a label."""
+    table = doc.get(section, {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"expected a table, got {_brief(table)}", path=path, key=section)
+    out: dict[str, dict[str, str]] = {"rid": {}, "icao": {}}
+    for kind, entries in table.items():
+        if kind not in out:
+            raise ConfigError("unknown key (known: icao, rid)", path=path, key=f"{section}.{kind}")
+        if not isinstance(entries, dict):
+            raise ConfigError("expected a table of identity = \"label\"", path=path,
+                              key=f"{section}.{kind}")
+        for ident, label in entries.items():
+            k = f"{section}.{kind}.{ident}"
+            label = _coerce(label, str, k, path)
+            if kind == "icao":
+                if len(ident) != 6 or any(c not in "0123456789abcdefABCDEF" for c in ident):
+                    raise ConfigError("an ICAO address is 6 hex characters", path=path, key=k)
+                ident = ident.lower()
+            elif not ident or len(ident) > 256:
+                raise ConfigError("a Remote ID serial is 1 to 256 characters", path=path, key=k)
+            out[kind][ident] = label
+    return IdentityList(rid=out["rid"], icao=out["icao"])
 
 
 def load_config(path: str | Path) -> Config:

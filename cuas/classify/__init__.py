@@ -1,2 +1,12 @@
-"""Track classification and threat assessment. Until the classifier lands, tracks carry the
-contract's neutral values (uniform class probabilities, threat ``none``)."""
+"""Track classification and threat assessment.
+
+:class:`~cuas.classify.classifier.Classifier` turns every track of a snapshot into class
+probabilities over ``uav``, ``bird``, ``manned``, ``clutter`` (a naive-Bayes sum of clipped
+log-likelihood ratios whose shapes live in ``likelihoods.toml``), a threat level with
+hysteresis from the site's zones, assets and allow/deny lists, ``malicious`` at ``high`` and
+above, reasons an operator can act on, and alerts. The tracker runs it once per snapshot.
+"""
+
+from cuas.classify.classifier import AlertEvent, Classification, Classifier, TrackInputs
+
+__all__ = ["AlertEvent", "Classification", "Classifier", "TrackInputs"]

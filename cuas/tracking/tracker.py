@@ -11,12 +11,15 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.stats import chi2
 
 from cuas import wire
+from cuas.classify.classifier import AlertEvent, Classification, Classifier, TrackInputs
+from cuas.classify.inputs import ICAO, RID, IdentReports, RfLog, RfReport
 from cuas.config import Config, reference_config
 from cuas.geo import SiteFrame
 from cuas.tracking.associator import gnn_assign
@@ -31,7 +34,15 @@ from cuas.tracking.measurements import (
     to_measurements,
 )
 from cuas.tracking.models import POS, VEL, cv_predict
-from cuas.tracking.state import DELETED, NO_IDENT, STATUS_NAMES, TENTATIVE, TrackTable
+from cuas.tracking.state import (
+    COASTING,
+    CONFIRMED,
+    DELETED,
+    NO_IDENT,
+    STATUS_NAMES,
+    TENTATIVE,
+    TrackTable,
+)
 from cuas.tracking.updater import kalman_update
 
 log = logging.getLogger(__name__)
@@ -58,11 +69,29 @@ class _Rows:
     t_update: F64
     ident: I64
     sources: NDArray[np.bool_]
+    t_birth: F64
+    looks: NDArray[np.uint32]
+    n_looks: NDArray[np.int16]
 
     @classmethod
     def of(cls, tab: TrackTable, rows: I64, x: F64, P: F64) -> _Rows:
         return cls(tab.ids[rows], x, P, tab.status[rows], tab.t_update[rows], tab.ident[rows],
-                   tab.sources[rows])
+                   tab.sources[rows], tab.t_birth[rows], tab.looks[rows], tab.n_looks[rows])
+
+    @classmethod
+    def concat(cls, blocks: list[_Rows]) -> _Rows:
+        """One block of several (the sources matrix may have grown between them)."""
+        if len(blocks) == 1:
+            return blocks[0]
+        width = max(b.sources.shape[1] for b in blocks)
+
+        def cat(name: str) -> Any:
+            return np.concatenate([getattr(b, name) for b in blocks])
+
+        src = np.concatenate([np.pad(b.sources, ((0, 0), (0, width - b.sources.shape[1])))
+                              for b in blocks])
+        return cls(cat("ids"), cat("x"), cat("P"), cat("status"), cat("t_update"), cat("ident"),
+                   src, cat("t_birth"), cat("looks"), cat("n_looks"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +110,9 @@ class StepResult:
 class Tracker:
     """Batched multi-target Kalman tracker over a site's ENU frame (metres, seconds UTC)."""
 
-    def __init__(self, config: Config | None = None) -> None:
+    def __init__(self, config: Config | None = None, *, classify: bool | None = None) -> None:
+        """``classify`` (default: the configuration's ``classify.enabled``) runs the classifier
+        on every snapshot; without it tracks carry the contract's neutral values."""
         self.config = config if config is not None else reference_config()
         self.cfg = self.config.tracker
         self.site = SiteFrame(self.config.site)
@@ -97,6 +128,12 @@ class Tracker:
         self._n_deleted_held = 0
         self._gate = {d: float(chi2.ppf(self.cfg.gate_probability, d)) for d in (1, 2, 3)}
         self._warned_drop: set[str] = set()
+        # What the classifier reads besides states; the numeric core never uses these.
+        self.ident_reports = IdentReports()
+        self.rf_log = RfLog()
+        enabled = self.config.classify.enabled if classify is None else classify
+        self.classifier = Classifier(self.config, self.site) if enabled else None
+        self._alerts: list[AlertEvent] = []
 
     # ------------------------------------------------------------------ public API
 
@@ -118,6 +155,8 @@ class Tracker:
                 self._warned_drop.add(batch.sensor)
                 log.warning("sensor %s: dropped detections: %s", batch.sensor, meas.drop_reasons[0])
         self.counters["detections_nonpositional"] += meas.n_nonpositional
+        if meas.n_nonpositional:
+            self._remember_rf(batch)
         self.counters["detections_used"] += meas.m
         self._remember_idents(batch, meas)
         result = self._step(meas, sensor.is_scanning, sensor.max_range_m)
@@ -131,17 +170,24 @@ class Tracker:
         if t is None:  # before any batch, "now" is the only honest time
             t = self.time if self.time is not None else time.time()
         tab = self.table
+        blocks = list(self._deleted)
         if tab.n:
             dt = np.maximum(t - tab.t, 0.0)
             x, P = cv_predict(tab.x, tab.P, dt, self.cfg.accel_noise_h, self.cfg.accel_noise_v)
-            live = self._export(_Rows.of(tab, np.arange(tab.n), x, P))
-        else:
-            live = []
-        gone = [trk for block in self._deleted for trk in self._export(block)]
-        tracks = tuple(gone) + tuple(live)
+            blocks.append(_Rows.of(tab, np.arange(tab.n), x, P))
         self._deleted = []
         self._n_deleted_held = 0
-        return wire.Tracks(src=src or self.config.daemon_id, seq=seq, t=t, tracks=tracks)
+        tracks: list[wire.Track] = []
+        if blocks:
+            rows = _Rows.concat(blocks)
+            result = self._classify(t, rows)
+            tracks = self._export(rows, result)
+        return wire.Tracks(src=src or self.config.daemon_id, seq=seq, t=t, tracks=tuple(tracks))
+
+    def take_alerts(self) -> list[AlertEvent]:
+        """Alerts raised by the snapshots since the last call (oldest first)."""
+        alerts, self._alerts = self._alerts, []
+        return alerts
 
     @property
     def n_tracks(self) -> int:
@@ -362,6 +408,12 @@ class Tracker:
                     operator_lla=ident.operator_lla or prev.operator_lla,
                 )
             self._ident_info[key] = ident
+            if det.ident.icao is not None:
+                self.ident_reports.record(key, ICAO, det.ident.icao, ident.callsign, batch.t,
+                                          meas.pos[j], meas.vel[j])
+            elif det.ident.rid is not None:
+                self.ident_reports.record(key, RID, det.ident.rid, None, batch.t, meas.pos[j],
+                                          meas.vel[j])
 
     def _hold_deleted(self, block: _Rows) -> None:
         """Keep deleted tracks until the next snapshot reports them, within a memory bound
@@ -373,8 +425,34 @@ class Tracker:
             self._n_deleted_held -= len(old.ids)
             self.counters["deleted_not_reported"] += len(old.ids)
 
-    def _export(self, rows: _Rows) -> list[wire.Track]:
-        """Contract tracks for a block of rows (states already predicted to the output time)."""
+    def _classify(self, t: float, rows: _Rows) -> Classification | None:
+        """Run the classifier once over every row of a snapshot (deleted ones included)."""
+        if self.classifier is None:
+            return None
+        var_pos = np.maximum(np.diagonal(rows.P[:, :3, :3], axis1=1, axis2=2), 0.0)
+        var_vel = np.maximum(np.diagonal(rows.P[:, 3:, 3:], axis1=1, axis2=2), 0.0)
+        hits = np.bitwise_count(rows.looks) if hasattr(np, "bitwise_count") else np.asarray(
+            [bin(v).count("1") for v in rows.looks.tolist()], dtype=np.int64)
+        inp = TrackInputs(
+            t=t, ids=rows.ids, x=rows.x, pos_sigma=np.sqrt(var_pos), vel_sigma=np.sqrt(var_vel),
+            firm=(rows.status == CONFIRMED) | (rows.status == COASTING),
+            deleted=rows.status == DELETED, t_birth=rows.t_birth,
+            hit_ratio=hits / np.maximum(rows.n_looks, 1), n_sources=rows.sources.sum(axis=1)
+            .astype(np.float64), ident=rows.ident)
+        result = self.classifier.classify(inp, self.ident_reports, self.rf_log.reports)
+        self._alerts.extend(result.alerts)
+        del self._alerts[:-10_000]  # a caller that never takes alerts must not make this grow
+        return result
+
+    def _remember_rf(self, batch: wire.Detections) -> None:
+        """Keep positionless detections (RF presence) for the classifier."""
+        for det in batch.dets:
+            if det.frame == "none":
+                self.rf_log.add(RfReport.from_attrs(batch.t, batch.sensor, det.attrs))
+
+    def _export(self, rows: _Rows, cls: Classification | None = None) -> list[wire.Track]:
+        """Contract tracks for a block of rows (states already predicted to the output time),
+        with the classifier's results when there are any."""
         if not len(rows.ids):
             return []
         x, P = rows.x, rows.P
@@ -388,8 +466,18 @@ class Tracker:
         idents = rows.ident.tolist()
         src = rows.sources
         x_l, lla_l, sig_l, st = x.tolist(), lla.tolist(), sig.tolist(), rows.status.tolist()
+        if cls is not None:
+            probs = cls.probs.tolist()
+            levels = [wire.THREAT_LEVELS[v] for v in cls.level.tolist()]
+            malicious = cls.malicious.tolist()
+            reasons = cls.reasons
         for k in range(len(ids)):
             ident = self._ident_info.get(idents[k]) if idents[k] >= 0 else None
+            if cls is not None:
+                extra = {"class_probs": dict(zip(wire.CLASSES, probs[k], strict=True)),
+                         "threat": levels[k], "malicious": malicious[k], "reasons": reasons[k]}
+            else:
+                extra = {"class_probs": wire.NEUTRAL_CLASS}
             out.append(wire.Track(
                 id=ids[k],
                 status=STATUS_NAMES[st[k]],
@@ -399,7 +487,7 @@ class Tracker:
                 pos_sigma=(sig_l[k][0], sig_l[k][1], sig_l[k][2]),
                 t_update=t_upd[k],
                 sources=tuple(names[src[k]].tolist()),
-                class_probs=wire.NEUTRAL_CLASS,
                 ident=ident,
+                **extra,
             ))
         return out

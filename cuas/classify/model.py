@@ -1,0 +1,128 @@
+"""The evidence model: likelihood shapes read from ``likelihoods.toml`` and their naive-Bayes
+combination into class probabilities over ``uav``, ``bird``, ``manned``, ``clutter``.
+
+Every term is a clipped log-likelihood ratio per class; terms add (naive Bayes: features are
+treated as independent given the class, which is what keeps each term explainable), a missing
+feature (NaN) adds nothing, and a softmax of prior plus terms gives probabilities summing to 1.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+from numpy.typing import NDArray
+
+from cuas.errors import ConfigError
+
+F64 = NDArray[np.float64]
+
+CLASSES: Final = ("uav", "bird", "manned", "clutter")
+UAV, BIRD, MANNED, CLUTTER = range(4)
+
+
+@dataclass(frozen=True, slots=True)
+class Curve:
+    """A piecewise-linear log-likelihood ratio per class over breakpoints ``x`` (feature unit)."""
+
+    name: str
+    unit: str
+    x: F64  # (B,) ascending
+    llr: F64  # (4, B), class order CLASSES
+    clip: float
+
+    def __call__(self, v: F64) -> F64:
+        """(N,) feature values -> (N, 4) clipped terms; NaN rows give 0 (no evidence)."""
+        out = np.empty((len(v), 4))
+        missing = ~np.isfinite(v)
+        vv = np.where(missing, self.x[0], v)
+        for c in range(4):
+            out[:, c] = np.interp(vv, self.x, self.llr[c])
+        np.clip(out, -self.clip, self.clip, out=out)
+        out[missing] = 0.0
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceModel:
+    """All shapes of one likelihood file."""
+
+    log_prior: F64  # (4,)
+    curves: dict[str, Curve]
+    adsb: F64  # (4,) constant terms
+    remote_id: F64
+    rf_link: F64
+    rf_onset: F64
+    rf_onset_s: float
+    rf_protocol: F64
+    rf_protocols: frozenset[str]
+    source: str
+
+
+def _vec(table: Any, where: str, path: str) -> F64:
+    if not isinstance(table, dict) or set(table) != set(CLASSES):
+        raise ConfigError(f"needs exactly the classes {', '.join(CLASSES)}", path=path, key=where)
+    vals = [table[c] for c in CLASSES]
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in vals):
+        raise ConfigError("expected numbers", path=path, key=where)
+    return np.asarray(vals, dtype=np.float64)
+
+
+def load_model(path: str | Path | None = None) -> EvidenceModel:
+    """Read a likelihood file (default: the packaged ``likelihoods.toml``), checking its shape."""
+    if path is None:
+        ref = resources.files("cuas.classify").joinpath("likelihoods.toml")
+        text, where = ref.read_text(encoding="utf-8"), "cuas/classify/likelihoods.toml"
+    else:
+        where = str(path)
+        text = Path(path).read_text(encoding="utf-8")
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", path=where) from None
+    if tuple(doc.get("classes", ())) != CLASSES:
+        raise ConfigError(f"classes must be {list(CLASSES)}", path=where, key="classes")
+    prior = _vec(doc.get("prior"), "prior", where)
+    if not (prior > 0).all():
+        raise ConfigError("prior probabilities must be > 0", path=where, key="prior")
+    curves: dict[str, Curve] = {}
+    for name, t in doc.get("features", {}).items():
+        key = f"features.{name}"
+        x = np.asarray(t.get("x", ()), dtype=np.float64)
+        llr = np.asarray([t.get(c, ()) for c in CLASSES], dtype=np.float64)
+        if x.ndim != 1 or len(x) < 2 or not (np.diff(x) > 0).all():
+            raise ConfigError("x must be 2 or more ascending breakpoints", path=where,
+                              key=f"{key}.x")
+        if llr.shape != (4, len(x)) or not np.isfinite(llr).all():
+            raise ConfigError("every class needs one finite value per breakpoint", path=where,
+                              key=key)
+        clip = float(t.get("clip", 2.0))
+        curves[name] = Curve(name, str(t.get("unit", "")), x, llr, clip)
+    ev = doc.get("evidence", {})
+    return EvidenceModel(
+        log_prior=np.log(prior / prior.sum()),
+        curves=curves,
+        adsb=_vec(ev.get("adsb"), "evidence.adsb", where),
+        remote_id=_vec(ev.get("remote_id"), "evidence.remote_id", where),
+        rf_link=_vec(ev.get("rf_link"), "evidence.rf_link", where),
+        rf_onset=_vec(ev.get("rf_onset"), "evidence.rf_onset", where),
+        rf_onset_s=float(ev.get("rf_onset_s", 10.0)),
+        rf_protocol=_vec(ev.get("rf_protocol"), "evidence.rf_protocol", where),
+        rf_protocols=frozenset(str(p).lower() for p in ev.get("rf_protocols", ())),
+        source=where,
+    )
+
+
+def combine(log_prior: F64, terms: F64) -> F64:
+    """Class probabilities (N, 4) from the log prior (4,) and summed terms (N, 4).
+
+    A softmax, shifted by each row's maximum so that large terms cannot overflow.
+    """
+    z = terms + log_prior
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
