@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("cuas.cli.run", "run the fusion daemon"),
     "check": ("cuas.cli.check", "validate a site configuration without starting anything"),
     "tracks": ("cuas.cli.tracks", "live view of the daemon's tracks and alerts (--json for scripts)"),
+    "sensor": ("cuas.cli.sensor", "run a sensor adapter (adsb, ...) publishing detections"),
 }
 
 

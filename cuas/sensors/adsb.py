@@ -308,7 +308,7 @@ class BeastClock:
     counter puts it more than ``max_dev_s`` from the mapping is an outlier: it gets the arrival
     time (or the last good time) and is counted; when the whole window disagrees with the mapping
     (the receiver restarted) the mapping jumps, counted as a reset. Counter steps backwards
-    (dump1090 does not emit frames in timestamp order) are counted, and harmless.
+    (dump1090 does not emit frames in timestamp order) are harmless; :meth:`note_order` counts them.
     """
 
     def __init__(self, *, epoch: float | None = None, window: int = 63,
@@ -326,11 +326,19 @@ class BeastClock:
         self.outliers = 0
         self.resets = 0
 
+    def note_order(self, ticks: Sequence[int]) -> None:
+        """Count the counter's backward steps over every frame of a batch (in arrival order)."""
+        last = self._last_ticks
+        back = 0
+        for tk in ticks:
+            if tk < last:
+                back += 1
+            last = tk
+        self._last_ticks = last
+        self.backward += back
+
     def utc(self, ticks: int, rx: float | None = None) -> float:
         """UTC seconds of a frame with counter ``ticks`` received at ``rx`` (None: from a file)."""
-        if ticks < self._last_ticks:
-            self.backward += 1
-        self._last_ticks = ticks
         raw = ticks / BEAST_HZ
         ref = rx if rx is not None else self._last_t
         if ticks == 0:  # feeders without a counter send 0

@@ -224,6 +224,7 @@ class AdsbSource:
                 self._clock = BeastClock(epoch=epoch)
             clock = self._clock
             frames, rest = parse_beast(buf, self.framing)
+            clock.note_order([f.ticks for f in frames])
 
             def times(ticks: int) -> float:
                 return clock.utc(ticks, rx)

@@ -3,7 +3,7 @@ the receiver clock mapping, CPR decoding against rs1090."""
 
 from __future__ import annotations
 
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta, timezone
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -116,7 +116,7 @@ def test_lone_escapes_lose_only_their_frame_and_are_counted(
 @settings(max_examples=300)
 def test_sbs_random_bytes_never_raise(buf: bytes) -> None:
     stats = FramingStats()
-    recs, rest = parse_sbs(buf + b"\n", timezone.utc, stats)
+    recs, rest = parse_sbs(buf + b"\n", UTC, stats)
     assert rest == b"" and stats.frames == len(recs)
 
 
@@ -125,7 +125,7 @@ SBS = (b"MSG,3,1,1,71BE34,1,2018/04/03,19:02:28.951,2018/04/10,14:29:43.170,,350
 
 
 def test_sbs_local_time_is_read_in_the_configured_zone() -> None:
-    (utc,), _ = parse_sbs(SBS, timezone.utc)
+    (utc,), _ = parse_sbs(SBS, UTC)
     (msk,), _ = parse_sbs(SBS, timezone(timedelta(hours=3)))
     assert utc.t - msk.t == pytest.approx(3 * 3600)
     assert utc.icao == "71be34" and utc.lat == pytest.approx(59.73459)
@@ -134,7 +134,7 @@ def test_sbs_local_time_is_read_in_the_configured_zone() -> None:
 
 def test_sbs_partial_and_bad_lines() -> None:
     stats = FramingStats()
-    recs, rest = parse_sbs(b"MSG,3,bad\nSTA,,,\n" + SBS + SBS[:20], timezone.utc, stats)
+    recs, rest = parse_sbs(b"MSG,3,bad\nSTA,,,\n" + SBS + SBS[:20], UTC, stats)
     assert len(recs) == 1 and rest == SBS[:20]
     assert stats.bad_frames == 1 and stats.unknown_frames == 1
 
@@ -152,6 +152,7 @@ def test_clock_file_mode_anchors_and_rejects_outliers() -> None:
     assert clk.utc(t0) == pytest.approx(1e9)
     assert clk.utc(t0 + 6_000_000) == pytest.approx(1e9 + 0.5)
     assert clk.utc(t0 + 5_000_000) == pytest.approx(1e9 + 5 / 12)  # backwards: fine
+    clk.note_order([t0, t0 + 6_000_000, t0 + 5_000_000])
     assert clk.backward == 1
     assert clk.utc(t0 + 12_000_000 * 3600) == pytest.approx(1e9 + 5 / 12)  # one bad frame
     assert clk.outliers == 1
