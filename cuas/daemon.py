@@ -163,6 +163,7 @@ class Daemon:
             self._drain_queue()
             self._process(self.buffer.flush())
             await self._send(self.tracker.snapshot(self.now(), seq=self._next_seq("trk")))
+            await self._publish_alerts()
             await self._send(self._status("down"))
             sub.close(0)
             self._pub.close(linger=1000)
@@ -302,6 +303,15 @@ class Daemon:
                 continue  # nothing fused yet: an empty picture at an unknown time says nothing
             last = time.monotonic()
             await self._send(self.tracker.snapshot(self.now(), seq=self._next_seq("trk")))
+            await self._publish_alerts()
+
+    async def _publish_alerts(self) -> None:
+        """Publish what the classifier raised while building the last snapshot: one alert per
+        track per level rise or zone entered (the classifier's hysteresis keeps it so)."""
+        for event in self.tracker.take_alerts():
+            self.state.counters["alerts"] += 1
+            await self.publish_alert(event.track_id, event.threat, event.previous,
+                                     event.reasons, event.zone)
 
     async def publish_alert(self, track_id: int, threat: str, previous: str,
                             reasons: tuple[str, ...], zone: str | None = None) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO
 
 from cuas import wire
+from cuas.classify import AlertEvent
 from cuas.config import Config, reference_config
 from cuas.errors import DecodeError
 from cuas.recording import RecordingReader, iter_messages
@@ -61,10 +62,13 @@ def replay_detections(path: str | os.PathLike[str],
 
 
 def replay_offline(path: str | os.PathLike[str], out: IO[str], config: Config | None = None,
-                   on_snapshot: Callable[[wire.Tracks], None] | None = None) -> ReplaySummary:
+                   on_snapshot: Callable[[wire.Tracks], None] | None = None,
+                   on_alert: Callable[[AlertEvent, float], None] | None = None) -> ReplaySummary:
     """Run a recording's detections through the tracker and write tracks JSON Lines to ``out``.
 
-    ``config`` defaults to the reference site. ``on_snapshot`` (optional) sees each snapshot.
+    ``config`` defaults to the reference site. ``on_snapshot`` (optional) sees each snapshot;
+    ``on_alert`` (optional) each alert the classifier raised with it, and the snapshot's time.
+    Classification is part of the tracker's snapshot, so it is as deterministic as the tracks.
     """
     cfg = config if config is not None else reference_config()
     tracker = Tracker(cfg)
@@ -85,6 +89,10 @@ def replay_offline(path: str | os.PathLike[str], out: IO[str], config: Config | 
             out.write("\n")
             if on_snapshot is not None:
                 on_snapshot(snap)
+            for event in tracker.take_alerts():
+                counters["alerts"] += 1
+                if on_alert is not None:
+                    on_alert(event, batch.t)
 
     for batch in replay_detections(path, counters):
         run(buffer.push(batch))
