@@ -47,6 +47,9 @@ LOITER_HOVER_S = 5.0
 #: Time-to-asset (s) -> threat score of an approach (scaled by how drone-like the track is).
 TTA_S = np.asarray([0.0, 30.0, 60.0, 120.0, 300.0])
 TTA_SCORE = np.asarray([0.85, 0.7, 0.5, 0.3, 0.0])
+#: The drone probability at which threat terms start to count, and where they count fully.
+G_LOW = 0.1
+G_HIGH = 0.6
 #: Most a track with a friendly (allow-listed, not spoofed) or ADS-B identity can score.
 FRIENDLY_CAP = 0.3
 DENY_SCORE = 0.95
@@ -264,7 +267,9 @@ class Classifier:
 
         # Threat score.
         p_uav = probs[:, UAV]
-        g = np.clip((p_uav - 0.3) / 0.4, 0.0, 1.0)  # how drone-like: 0 at p<=0.3, 1 at p>=0.7
+        # How drone-like, as a weight on every threat term: 0 at p<=0.1, 1 at p>=0.6. Over a
+        # crowd an even chance of a drone is already worth a flag; a likely bird is not.
+        g = np.clip((p_uav - G_LOW) / (G_HIGH - G_LOW), 0.0, 1.0)
         geo = self.geometry
         inside = geo.inside(inp.x[:, :3])
         zone_lvl = np.where(inside, geo.zone_level[None, :], 0) if geo.n_zones else np.zeros(
