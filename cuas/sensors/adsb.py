@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from cuas import wire
 from cuas.config import AdsbConfig
@@ -50,11 +50,13 @@ _MAX_ESCAPED: Final = 2 + 2 * (6 + 1 + 14)
 BEAST_HZ: Final = 12_000_000.0
 
 
-@dataclass(frozen=True, slots=True)
-class BeastFrame:
+class BeastFrame(NamedTuple):
     """One Beast frame: ``kind`` 1 (Mode A/C), 2 (56-bit Mode S) or 3 (112-bit Mode S),
     ``ticks`` the receiver's 48-bit 12 MHz counter, ``signal`` 0..255 (dump1090 and readsb
-    send round(sqrt(power) * 255)), ``msg`` the message bytes."""
+    send round(sqrt(power) * 255)), ``msg`` the message bytes.
+
+    Immutable like the frozen dataclasses elsewhere, but a NamedTuple: one is built per frame,
+    hundreds of thousands a second, at a third of a frozen dataclass's cost."""
 
     kind: int
     ticks: int
@@ -89,117 +91,74 @@ def parse_beast(buf: bytes, stats: FramingStats | None = None) -> tuple[list[Bea
     """
     st = stats if stats is not None else FramingStats()
     frames: list[BeastFrame] = []
+    # Splitting on 0x1a in C leaves one token per frame (type byte + body) in a clean stream,
+    # so the common case costs one length check; an escaped 0x1a shows up as an empty token
+    # followed by the rest of the body, and is stitched back together on the slow path.
+    toks = buf.split(b"\x1a")
+    ntok = len(toks)
+    st.garbage_bytes += len(toks[0])
     append = frames.append
-    n = len(buf)
-    find = buf.find
-    i = find(b"\x1a")
-    if i < 0:
-        st.garbage_bytes += n
-        return frames, b""
-    st.garbage_bytes += i
-    while i < n:
-        # here buf[i] == ESC: the start of a frame
-        if i + 1 >= n:
-            return frames, buf[i:]
-        typ = buf[i + 1]
-        if typ == ESC:  # an escaped 0x1a where a frame should start: garbage
-            st.garbage_bytes += 2
-            j = find(b"\x1a", i + 2)
-            if j < 0:
-                st.garbage_bytes += n - i - 2
-                return frames, b""
-            st.garbage_bytes += j - i - 2
-            i = j
+    new = tuple.__new__
+    lengths = _BEAST_LEN
+    k = 1
+    while k < ntok:
+        tok = toks[k]  # follows a 0x1a taken as a frame start
+        if not tok:
+            if k + 1 >= ntok:  # the buffer ends with this 0x1a
+                return frames, b"\x1a"
+            # 0x1a 0x1a where a frame should start: an escaped byte outside any frame; it and
+            # what follows up to the next 0x1a are garbage.
+            st.garbage_bytes += 2 + len(toks[k + 1])
+            k += 2
             continue
-        mlen = _BEAST_LEN.get(typ)
+        mlen = lengths.get(tok[0])
         if mlen is None:
-            # Another type (readsb status/receiver-id frames): skip to the next frame start.
-            j = _next_start(buf, i + 2)
-            if j < 0:
-                if n - i > _MAX_ESCAPED:
+            # Another type (readsb status/receiver-id frames): skip it and its escaped bytes.
+            j = k + 1
+            while j + 1 < ntok and not toks[j]:
+                j += 2
+            if j >= ntok or (j + 1 == ntok and not toks[j]):
+                rest = b"\x1a" + b"\x1a".join(toks[k:])
+                if len(rest) > _MAX_ESCAPED:
                     st.unknown_frames += 1
                     return frames, b""
-                return frames, buf[i:]
+                return frames, rest
             st.unknown_frames += 1
-            i = j
+            k = j
             continue
-        body = 7 + mlen
-        end = i + 2 + body
-        if end > n:
-            # Incomplete; but if a lone escape already shows the frame is cut, resync now.
-            cut = _lone_escape(buf, i + 2, n)
-            if cut is None:
-                return frames, buf[i:]
-            st.bad_frames += 1
-            i = cut
-            continue
-        if find(b"\x1a", i + 2, end) < 0:  # fast path: no escapes in the body
-            raw = buf[i + 2:end]
-            nxt = end
-        else:
-            got = _unescape(buf, i + 2, body)
-            if got is None:  # ran out of bytes
-                return frames, buf[i:]
-            if isinstance(got, int):  # lone escape at got: the frame was cut
-                st.bad_frames += 1
-                i = got
-                continue
-            raw, nxt = got
-        append(BeastFrame(typ - 0x30, int.from_bytes(raw[:6], "big"), raw[6], raw[7:]))
-        st.frames += 1
-        if nxt < n and buf[nxt] != ESC:
-            j = find(b"\x1a", nxt)
-            if j < 0:
-                st.garbage_bytes += n - nxt
-                return frames, b""
-            st.garbage_bytes += j - nxt
-            nxt = j
-        i = nxt
-    return frames, b""
-
-
-def _next_start(buf: bytes, k: int) -> int:
-    """Index of the next 0x1a not followed by another 0x1a (a frame start), or -1."""
-    n = len(buf)
-    while True:
-        k = buf.find(b"\x1a", k)
-        if k < 0 or k + 1 >= n:
-            return -1 if k < 0 else k
-        if buf[k + 1] != ESC:
-            return k
-        k += 2
-
-
-def _lone_escape(buf: bytes, k: int, n: int) -> int | None:
-    """Index of the first lone 0x1a in buf[k:n] (one followed by something else), or None."""
-    while True:
-        k = buf.find(b"\x1a", k, n)
-        if k < 0 or k + 1 >= n:
-            return None
-        if buf[k + 1] != ESC:
-            return k
-        k += 2
-
-
-def _unescape(buf: bytes, k: int, want: int) -> tuple[bytes, int] | int | None:
-    """``want`` body bytes from ``k``, un-doubling 0x1a. Returns (body, next index), the index
-    of a lone 0x1a (cut frame), or None when the buffer ends first."""
-    out = bytearray()
-    n = len(buf)
-    while len(out) < want:
-        if k >= n:
-            return None
-        b = buf[k]
-        if b == ESC:
-            if k + 1 >= n:
-                return None
-            if buf[k + 1] != ESC:
-                return k
-            k += 2
-        else:
+        full = 7 + mlen
+        extra = len(tok) - 1 - full
+        if extra >= 0:  # fast path: no escape in the body
+            append(new(BeastFrame, (tok[0] - 0x30, int.from_bytes(tok[1:7], "big"), tok[7],
+                                    tok[8:8 + mlen])))
+            st.frames += 1
+            if extra:
+                st.garbage_bytes += extra
             k += 1
-        out.append(b)
-    return bytes(out), k
+            continue
+        body = tok[1:]
+        j = k + 1
+        cut = False
+        while len(body) < full:
+            if j >= ntok or (j + 1 == ntok and not toks[j]):
+                # Out of bytes (possibly in the middle of an escape pair): wait for more.
+                return frames, b"\x1a" + b"\x1a".join(toks[k:])
+            if toks[j]:  # a lone 0x1a: the frame was cut, and that 0x1a starts the next
+                cut = True
+                break
+            body += b"\x1a" + toks[j + 1]
+            j += 2
+        if cut:
+            st.bad_frames += 1
+            k = j
+            continue
+        append(new(BeastFrame, (tok[0] - 0x30, int.from_bytes(body[:6], "big"), body[6],
+                                body[7:full])))
+        st.frames += 1
+        if len(body) > full:
+            st.garbage_bytes += len(body) - full
+        k = j
+    return frames, b""
 
 
 # --------------------------------------------------------------------------- SBS framing
@@ -510,11 +469,13 @@ class _Aircraft:
     odd: tuple[int, int, float] | None = None
     pos: tuple[float, float, float] | None = None  # lat, lon, t of the last position
     callsign: str | None = None
+    callsign_t: float = 0.0
     vel: tuple[float, float, float] | None = None  # ve, vn, vu (m/s)
     vel_t: float = 0.0
     vel_sigma: float | None = None
     geo_minus_baro_ft: float | None = None
     nacp: int | None = None
+    nacp_t: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -532,6 +493,7 @@ class DecodeStats:
     modeac: int = 0
     short: int = 0
     skipped: int = 0  # long frames of other DFs / type codes: not needed for positions
+    redundant: int = 0  # DF17 messages that would only refresh fresh state: not decoded
     decoded: int = 0
     crc_fail: int = 0
     decode_errors: int = 0
@@ -549,6 +511,10 @@ class DecodeStats:
 PAIR_MAX_S: Final = 10.0
 #: A velocity older than this is not attached to a position (s).
 VEL_MAX_AGE_S: Final = 5.0
+#: Velocity messages are decoded at most this often per aircraft (s); they come at ~2 Hz.
+VEL_REFRESH_S: Final = 1.0
+#: A known callsign or accuracy (NACp) is re-read at most this often per aircraft (s).
+STATIC_REFRESH_S: Final = 30.0
 #: Fastest plausible aircraft (m/s), for rejecting a CPR solution that jumps.
 MAX_AIRCRAFT_SPEED: Final = 600.0
 
@@ -571,18 +537,36 @@ class AdsbDecoder:
         import rs1090
 
         st = self.stats
+        kinds = [fr[0] for fr in frames]
+        st.modeac += kinds.count(1)
+        st.short += kinds.count(2)
         keep: list[BeastFrame] = []
+        when: list[float] = []
+        aircraft = self.aircraft
         for fr in frames:
-            if fr.kind == 3:
-                m = fr.msg
-                if m[0] >> 3 == 17 and m[4] >> 3 in _WANTED_TC:
-                    keep.append(fr)
-                else:
-                    st.skipped += 1
-            elif fr.kind == 2:
-                st.short += 1
-            else:
-                st.modeac += 1
+            if fr[0] != 3:
+                continue
+            m = fr[3]
+            tc = m[4] >> 3
+            if m[0] >> 3 != 17 or tc not in _WANTED_TC:
+                st.skipped += 1
+                continue
+            t = times(fr[1])
+            if tc < 9 or tc == 19 or tc > 28:
+                # Messages that only refresh what the aircraft's state already knows are not
+                # decoded (rs1090 costs ~12 us a message): velocity heard < 1 s ago, a known
+                # callsign or accuracy heard < 30 s ago. Positions are always decoded.
+                ac = aircraft.get(m[1:4].hex())
+                if ac is not None and (
+                    (tc == 19 and 0.0 <= t - ac.vel_t < VEL_REFRESH_S)
+                    or (tc < 9 and ac.callsign is not None
+                        and 0.0 <= t - ac.callsign_t < STATIC_REFRESH_S)
+                    or (tc > 28 and ac.nacp is not None
+                        and 0.0 <= t - ac.nacp_t < STATIC_REFRESH_S)):
+                    st.redundant += 1
+                    continue
+            keep.append(fr)
+            when.append(t)
         if not keep:
             return []
         hexes = [fr.msg.hex() for fr in keep]
@@ -601,12 +585,12 @@ class AdsbDecoder:
                     st.decode_errors += 1
                     decoded.append(None)
         out: list[Position] = []
-        for fr, d in zip(keep, decoded, strict=True):
+        for fr, t, d in zip(keep, when, decoded, strict=True):
             if d is None:
                 st.crc_fail += 1
                 continue
             st.decoded += 1
-            p = self._message(d, times(fr.ticks), fr.signal)
+            p = self._message(d, t, fr[2])
             if p is not None:
                 out.append(p)
         return out
@@ -644,10 +628,12 @@ class AdsbDecoder:
             cs = (d.get("callsign") or "").strip("_ #").strip()
             if cs:
                 ac.callsign = cs
+                ac.callsign_t = t
         elif bds in ("65", "62"):
             nacp = d.get("NACp")
             if isinstance(nacp, int) and nacp > 0:
                 ac.nacp = nacp
+                ac.nacp_t = t
         elif bds == "06":
             self.stats.surface_skipped += 1
         return None
@@ -731,7 +717,6 @@ class AdsbDecoder:
             vs = (s, s, 1.0)
         return wire.Detection(
             frame="lla", z=(pos[0], pos[1], h), sigma=(sh, sh, sv),
-            R=(sh * sh, 0.0, 0.0, 0.0, sh * sh, 0.0, 0.0, 0.0, sv * sv),
             vel=vel, vel_sigma=vs,
             ident=wire.Ident(icao=icao, callsign=ac.callsign), attrs=attrs,
         )
@@ -766,7 +751,6 @@ class AdsbDecoder:
                 vel, vs = ac.vel, (5.0, 5.0, 1.0)
             det = wire.Detection(
                 frame="lla", z=(r.lat, r.lon, r.altitude_ft * FT), sigma=(sh, sh, SIGMA_V_BARO),
-                R=(sh * sh, 0.0, 0.0, 0.0, sh * sh, 0.0, 0.0, 0.0, SIGMA_V_BARO ** 2),
                 vel=vel, vel_sigma=vs,
                 ident=wire.Ident(icao=r.icao, callsign=ac.callsign), attrs=attrs)
             out.append(Position(r.t, det))
