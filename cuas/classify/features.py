@@ -27,6 +27,8 @@ HOVER_MIN_HEIGHT = 3.0
 MIN_SEGMENT_M = 2.0
 #: Straightness needs a path at least this long (m) and this many times the position sigma.
 MIN_PATH_M = 20.0
+#: Mean earth radius (m), for the curvature correction of heights.
+EARTH_RADIUS_M = 6_371_000.0
 #: Velocity is a feature only once the filter knows it to this 1-sigma (m/s); a new track's
 #: velocity is a guess.
 MAX_VEL_SIGMA = 5.0
@@ -38,7 +40,7 @@ class Features:
 
     speed: F64  # horizontal speed, m/s
     climb: F64  # |vertical speed|, m/s
-    height: F64  # height above the site origin, m
+    height: F64  # height above the site origin's ground, m (curvature-corrected)
     turn_rate: F64  # mean absolute turn rate over the window, deg/s
     straightness: F64  # net / path length over the window, 0..1
     hover_s: F64  # time spent hovering within the window, s
@@ -112,7 +114,9 @@ def features(t: float, x: F64, pos_sigma: F64, vel_sigma: F64, t_birth: F64, hit
     vel_known = np.hypot(vel_sigma[:, 0], vel_sigma[:, 1]) <= MAX_VEL_SIGMA
     speed = np.where(vel_known, np.hypot(x[:, 3], x[:, 4]), np.nan)
     climb = np.where(vel_sigma[:, 2] <= MAX_VEL_SIGMA, np.abs(x[:, 5]), np.nan)
-    height = x[:, 2].copy()
+    # ENU "up" drops below the geodetic height with range (earth curvature: ~785 m at 100 km);
+    # adding r^2 / 2R restores height above the site's ground to metres out to ~200 km.
+    height = x[:, 2] + (x[:, 0] ** 2 + x[:, 1] ** 2) / (2.0 * EARTH_RADIUS_M)
 
     seg = P[:, 1:, :2] - P[:, :-1, :2]  # (N, D-1, 2)
     seg_ok = V[:, 1:] & V[:, :-1]
