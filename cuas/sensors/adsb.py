@@ -717,6 +717,9 @@ class AdsbDecoder:
             vs = (s, s, 1.0)
         return wire.Detection(
             frame="lla", z=(pos[0], pos[1], h), sigma=(sh, sh, sv),
+            # R as the wire reader builds it from sigma: in-process consumers (the tracker)
+            # read R, and the encoder leaves it out again since it equals diag(sigma^2).
+            R=(sh * sh, 0.0, 0.0, 0.0, sh * sh, 0.0, 0.0, 0.0, sv * sv),
             vel=vel, vel_sigma=vs,
             ident=wire.Ident(icao=icao, callsign=ac.callsign), attrs=attrs,
         )
@@ -751,6 +754,7 @@ class AdsbDecoder:
                 vel, vs = ac.vel, (5.0, 5.0, 1.0)
             det = wire.Detection(
                 frame="lla", z=(r.lat, r.lon, r.altitude_ft * FT), sigma=(sh, sh, SIGMA_V_BARO),
+                R=(sh * sh, 0.0, 0.0, 0.0, sh * sh, 0.0, 0.0, 0.0, SIGMA_V_BARO ** 2),
                 vel=vel, vel_sigma=vs,
                 ident=wire.Ident(icao=r.icao, callsign=ac.callsign), attrs=attrs)
             out.append(Position(r.t, det))

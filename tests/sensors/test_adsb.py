@@ -359,3 +359,64 @@ def test_framing_stats_are_in_status_counters() -> None:
     stats = FramingStats(frames=3, garbage_bytes=2)
     assert stats.as_counters() == {"frames": 3, "garbage_bytes": 2, "bad_frames": 0,
                                    "unknown_frames": 0}
+
+
+def test_tracks_keep_icao_and_callsign() -> None:
+    """The tracker makes tracks of the adapter's detections and keeps their identity (site
+    near the receiver, Pulkovo; the first 20 s of the capture)."""
+    from cuas.config import Config, SiteConfig
+    from cuas.tracking import Tracker
+
+    positions = sorted(decode_file(BEAST), key=lambda p: p.t)
+    positions = [p for p in positions if p.t < positions[0].t + 20.0]
+    tracker = Tracker(Config(site=SiteConfig(name="pulkovo", lat=59.80, lon=30.27, h=80.0)))
+    for i, p in enumerate(positions):
+        tracker.process(wire.Detections(src="adsb", seq=i + 1, t=p.t, sensor="adsb",
+                                        kind="adsb", dets=(p.det,)))
+    _, ref_calls = oracle()
+    live = [t for t in tracker.snapshot().tracks if t.status != "deleted"]
+    idents = {t.ident.icao: t.ident.callsign for t in live if t.ident is not None}
+    assert len(idents) >= 9
+    assert all(ref_calls[icao] == cs for icao, cs in idents.items() if cs)
+    assert sum(1 for t in live if t.status == "confirmed") >= 8
+
+
+def test_silent_aircraft_are_evicted() -> None:
+    from cuas.config import AdsbConfig
+
+    dec = AdsbDecoder(AdsbConfig(evict_after_s=5.0))
+    clock = BeastClock(epoch=file_epoch(BEAST))
+    frames, _ = parse_beast(BEAST.read_bytes())
+    dec.feed_beast(frames[:3000], lambda ticks: clock.utc(ticks, None))
+    assert dec.aircraft
+    last = max(ac.last_seen for ac in dec.aircraft.values())
+    n = len(dec.aircraft)
+    older = sum(1 for ac in dec.aircraft.values() if ac.last_seen < last - 1.0)
+    assert dec.evict(last + 4.0) == older < n  # silent for more than 5 s
+    assert dec.evict(last + 5.0 + 1e-3) == n - older
+    assert not dec.aircraft and dec.stats.evicted > 0
+
+
+def test_receiver_reference_is_used_only_when_configured_and_in_range() -> None:
+    """An aircraft's first, unpaired position message: no fix without a reference; with the
+    receiver's position configured, rs1090's own reference decoding of it."""
+    import rs1090
+
+    from cuas.config import AdsbConfig
+    from cuas.sensors.adsb import BeastFrame
+
+    frames, _ = parse_beast(BEAST.read_bytes())
+    first = next(f for f in frames if f.kind == 3 and f.msg[0] >> 3 == 17
+                 and 9 <= f.msg[4] >> 3 <= 18 and f.msg[1:4].hex() == "71be34")
+    assert rs1090.decode(first.msg.hex())["icao24"] == "71be34"
+    one = [BeastFrame(3, first.ticks, first.signal, first.msg)]
+    assert AdsbDecoder().feed_beast(one, lambda _t: 1522782149.0) == []
+    near = AdsbDecoder(AdsbConfig(reference=(59.80, 30.27)))
+    (p,) = near.feed_beast(one, lambda _t: 1522782149.0)
+    assert near.stats.cpr_reference == 1
+    own = rs1090.decode(first.msg.hex(), reference=(59.80, 30.27))
+    assert p.det.z[:2] == pytest.approx((own["latitude"], own["longitude"]), abs=1e-9)
+    ref_pos, _ = oracle()  # dump1090's first fix, a pair later (0.3 s, < 300 m on)
+    assert min(distance_m(p.det.z[:2], (lat, lon)) for _, lat, lon, _ in ref_pos["71be34"]) < 300
+    far = AdsbDecoder(AdsbConfig(reference=(51.5, -0.3), reference_range_km=300.0))
+    assert far.feed_beast(one, lambda _t: 1522782149.0) == []  # London: out of range
