@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import sys
 import time
@@ -85,7 +86,9 @@ async def _demo(recording: Path, truth_path: Path | None, config: object, speed:
     ctx = zmq.asyncio.Context()
     snapshots: list[wire.Tracks] = []
     alerts: list[wire.Alert] = []
-    collector = bus.sub_socket(ctx, daemon.bound.tracks, bind=False, topics=("trk", "alert"))
+    statuses: list[wire.Status] = []
+    collector = bus.sub_socket(ctx, daemon.bound.tracks, bind=False,
+                               topics=("trk", "alert", "status."))
 
     async def collect() -> None:
         while True:
@@ -94,6 +97,8 @@ async def _demo(recording: Path, truth_path: Path | None, config: object, speed:
                 snapshots.append(msg)
             elif isinstance(msg, wire.Alert):
                 alerts.append(msg)
+            elif isinstance(msg, wire.Status):
+                statuses[:] = [msg]
 
     collect_task = asyncio.create_task(collect())
     stop_view = asyncio.Event()
@@ -127,7 +132,11 @@ async def _demo(recording: Path, truth_path: Path | None, config: object, speed:
                 fh.write(json.dumps(wire.to_dict(snap), separators=(",", ":")) + "\n")
     last = snapshots[-1] if snapshots else None
     if last is not None and not view:
-        print(render_table(last, now=last.t, alerts=tuple(alerts[-5:]), width=120, height=40))
+        # The closing picture: established tracks only (tentative ones are mostly clutter).
+        firm = dataclasses.replace(last, tracks=tuple(
+            t for t in last.tracks if t.status in ("confirmed", "coasting")))
+        print(render_table(firm, now=last.t, alerts=tuple(alerts[-5:]), width=120, height=40,
+                           status=statuses[-1] if statuses else None))
     ids = {t.id for s in snapshots for t in s.tracks if t.status in ("confirmed", "coasting")}
     c = state.counters
     print(f"\ncuas demo: replayed {summary.sent} detection messages from {recording.name} in "
