@@ -103,14 +103,15 @@ SCANNING_KINDS = frozenset({"radar", "camera", "sim"})
 
 
 #: Formats the ADS-B adapter reads (``auto``: detected from the first bytes).
-ADSB_FORMATS = ("auto", "beast", "sbs")
+ADSB_FORMATS = ("auto", "beast", "sbs", "avr")
 
 
 @dataclass(frozen=True, slots=True)
 class AdsbConfig:
     """``[sensors.<id>.adsb]``: the ADS-B adapter's feed and decoding (degrees, metres, s)."""
 
-    #: ``tcp://HOST:PORT`` of a dump1090/readsb feed (Beast 30005, SBS 30003) or a capture file.
+    #: ``tcp://HOST:PORT`` of a dump1090/readsb feed (Beast 30005, SBS 30003, AVR 30002) or a
+    #: capture file.
     source: str | None = None
     format: str = "auto"
     #: Zone of the SBS feed's time stamps (SBS-1 sends local time without a zone): an IANA

@@ -1,10 +1,11 @@
-"""ADS-B adapter: Beast (port 30005) or SBS-1 BaseStation (port 30003) feeds from dump1090 or
-readsb, decoded with rs1090, published as ``detections`` (``kind`` ``adsb``, frame ``lla``).
+"""ADS-B adapter: Beast (port 30005), SBS-1 BaseStation (port 30003) or AVR hex (port 30002)
+feeds from dump1090 or readsb, decoded with rs1090, published as ``detections`` (``kind``
+``adsb``, frame ``lla``).
 
 Layers, each testable on its own:
 
 * framing (pure, bytes in, frames and the unconsumed rest out): :func:`parse_beast`,
-  :func:`parse_sbs`; garbage, lone escape bytes and cut frames are skipped and counted;
+  :func:`parse_sbs`, :func:`parse_avr`; garbage, lone escape bytes and cut frames are skipped and counted;
 * :class:`BeastClock`: the receiver's free-running 12 MHz counter mapped to UTC;
 * :class:`AdsbDecoder`: Mode S fields decoded by rs1090 in batches (its CRC check included),
   CPR positions resolved per aircraft (global from an even/odd pair, else local against the
@@ -159,6 +160,54 @@ def parse_beast(buf: bytes, stats: FramingStats | None = None) -> tuple[list[Bea
             st.garbage_bytes += len(body) - full
         k = j
     return frames, b""
+
+
+# --------------------------------------------------------------------------- AVR framing
+
+#: AVR hex lengths (characters) -> Beast frame kind: Mode A/C, 56-bit and 112-bit Mode S.
+_AVR_KIND: Final = {4: 1, 14: 2, 28: 3}
+_HEX_CHARS: Final = frozenset(b"0123456789abcdefABCDEF")
+
+
+def parse_avr(buf: bytes, stats: FramingStats | None = None) -> tuple[list[BeastFrame], bytes]:
+    """Split AVR hex text (dump1090's port 30002: ``*<hex>;`` per line, or ``@<12 hex
+    counter><hex>;`` with the receiver's 12 MHz counter, or ``<<12 hex counter><2 hex
+    signal><hex>;``) into frames; returns (frames, rest). Without a counter ``ticks`` is 0 and
+    the signal 0. Malformed lines are counted as bad, other text as garbage. Never raises."""
+    st = stats if stats is not None else FramingStats()
+    frames: list[BeastFrame] = []
+    end = buf.rfind(b"\n")
+    if end < 0:
+        if len(buf) > 256:  # no AVR line is this long: garbage
+            st.garbage_bytes += len(buf)
+            return frames, b""
+        return frames, buf
+    for line in buf[:end].split(b"\n"):
+        line = line.strip()
+        if not line:
+            continue
+        lead = line[:1]
+        if lead not in (b"*", b"@", b"<") or not line.endswith(b";"):
+            st.garbage_bytes += len(line)
+            continue
+        body = line[1:-1]
+        ticks = signal = 0
+        if lead != b"*":
+            head = 14 if lead == b"<" else 12
+            if len(body) < head or not _HEX_CHARS.issuperset(body[:head]):
+                st.bad_frames += 1
+                continue
+            ticks = int(body[:12], 16)
+            if lead == b"<":
+                signal = int(body[12:14], 16)
+            body = body[head:]
+        kind = _AVR_KIND.get(len(body))
+        if kind is None or not _HEX_CHARS.issuperset(body):
+            st.bad_frames += 1
+            continue
+        frames.append(BeastFrame(kind, ticks, signal, bytes.fromhex(body.decode("ascii"))))
+        st.frames += 1
+    return frames, buf[end + 1:]
 
 
 # --------------------------------------------------------------------------- SBS framing
@@ -788,16 +837,17 @@ class _Feed:
 
 
 def detect_format(head: bytes) -> str:
-    """``beast`` or ``sbs`` from the first bytes of a capture; raises ValueError otherwise."""
+    """``beast``, ``sbs`` or ``avr`` from the first bytes of a capture; raises ValueError
+    otherwise."""
     s = head.lstrip(b"\r\n")
     if s[:1] == b"\x1a":
         return "beast"
     if s.startswith((b"MSG,", b"SEL,", b"ID,", b"AIR,", b"STA,", b"CLK,")):
         return "sbs"
-    if s[:1] in (b"*", b"@", b":"):
-        raise ValueError("AVR hex (port 30002) is not supported yet; use Beast (30005) or "
-                         "SBS (30003)")
-    raise ValueError("neither Beast binary (starts with 0x1a) nor SBS text (starts with MSG,)")
+    if s[:1] in (b"*", b"@", b"<"):
+        return "avr"
+    raise ValueError("neither Beast binary (starts with 0x1a), SBS text (starts with MSG,) nor "
+                     "AVR hex (starts with *, @ or <)")
 
 
 def file_epoch(path: Path) -> float | None:

@@ -21,7 +21,7 @@ import zoneinfo
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import BinaryIO, Final
 from urllib.parse import urlsplit
 
 import zmq
@@ -39,6 +39,7 @@ from cuas.sensors.adsb import (
     Position,
     detect_format,
     file_epoch,
+    parse_avr,
     parse_beast,
     parse_sbs,
 )
@@ -83,7 +84,7 @@ class AdsbSource:
     ``source``: ``tcp://HOST:PORT`` (live, reconnecting with back-off 0.5 s doubling to 10 s,
     ``status`` ``degraded`` while down) or a capture file (published to the end, paced by its
     time stamps at ``speed`` times real time, 0 as fast as possible). ``fmt``: ``beast``,
-    ``sbs`` or ``auto`` (detected from the first bytes). ``wait_s``: how long a file waits for
+    ``sbs``, ``avr`` or ``auto`` (detected from the first bytes). ``wait_s``: how long a file waits for
     the daemon's subscription (live feeds wait as long as it takes).
     """
 
@@ -151,6 +152,7 @@ class AdsbSource:
     async def run(self, stop: asyncio.Event | None = None) -> SourceSummary:
         """Publish until the file ends, or (live) until ``stop`` is set."""
         stop = stop if stop is not None else asyncio.Event()
+        fh = None if self.live else self._open_file(Path(self.source))  # fail before waiting
         own_ctx = self._ctx is None
         ctx = zmq.asyncio.Context() if self._ctx is None else self._ctx
         sock = self._sock = bus.xpub_socket(ctx, self.endpoint, hwm=self._hwm)
@@ -162,12 +164,14 @@ class AdsbSource:
             await self._wait_subscriber(stop)
             self.subscribed.set()
             status_task = asyncio.create_task(self._status_loop(), name="adsb-status")
-            if self.live:
+            if fh is None:
                 await self._run_live(stop)
             else:
-                await self._run_file(Path(self.source), stop)
+                await self._run_file(fh, stop)
             linger_ms = 30_000
         finally:
+            if fh is not None:
+                fh.close()
             if status_task is not None:
                 status_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -213,7 +217,7 @@ class AdsbSource:
 
     def _decode(self, fmt: str, buf: bytes, rx: float | None) -> tuple[list[Position], bytes]:
         """Deframe and decode ``buf``; returns positions and the unconsumed rest."""
-        if fmt == "beast":
+        if fmt in ("beast", "avr"):
             if self._clock is None:
                 epoch = None
                 if rx is None:
@@ -223,7 +227,7 @@ class AdsbSource:
                         epoch = p.stat().st_mtime
                 self._clock = BeastClock(epoch=epoch)
             clock = self._clock
-            frames, rest = parse_beast(buf, self.framing)
+            frames, rest = (parse_beast if fmt == "beast" else parse_avr)(buf, self.framing)
             clock.note_order([f.ticks for f in frames])
 
             def times(ticks: int) -> float:
@@ -246,11 +250,22 @@ class AdsbSource:
 
     # ------------------------------------------------------------------ file
 
-    async def _run_file(self, path: Path, stop: asyncio.Event) -> None:
+    def _open_file(self, path: Path) -> BinaryIO:
+        """Open a capture and settle its format (raises :class:`CuasError` naming the file)."""
         try:
             fh = path.open("rb")
         except OSError as exc:
             raise CuasError(f"cannot read {path}: {exc.strerror}") from None
+        if self.fmt == "auto":
+            try:
+                self.fmt = detect_format(fh.read(64))
+            except ValueError as exc:
+                fh.close()
+                raise CuasError(f"{path}: {exc}; give --format") from None
+            fh.seek(0)
+        return fh
+
+    async def _run_file(self, fh: BinaryIO, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
         self.state = "ok"
         first_t: float | None = None
@@ -258,30 +273,23 @@ class AdsbSource:
         started = loop.time()
         sent = 0
         rest = b""
-        with fh:
-            head = fh.read(CHUNK)
-            if self.fmt == "auto":
-                try:
-                    self.fmt = detect_format(head)
-                except ValueError as exc:
-                    raise CuasError(f"{path}: {exc}; give --format") from None
-            chunk = head
-            while chunk and not stop.is_set():
-                positions, rest = self._decode(self.fmt, rest + chunk, None)
-                for p in positions:
-                    if first_t is None:
-                        first_t = high = p.t
-                        started = loop.time()
-                    high = max(high, p.t)
-                    if self.speed > 0:
-                        delay = started + (high - first_t) / self.speed - loop.time()
-                        if delay > 0:
-                            await asyncio.sleep(delay)
-                    elif sent % _YIELD_EVERY == _YIELD_EVERY - 1:
-                        await asyncio.sleep(0)
-                    await self._publish([p])
-                    sent += 1
-                chunk = fh.read(CHUNK)
+        chunk = fh.read(CHUNK)
+        while chunk and not stop.is_set():
+            positions, rest = self._decode(self.fmt, rest + chunk, None)
+            for p in positions:
+                if first_t is None:
+                    first_t = high = p.t
+                    started = loop.time()
+                high = max(high, p.t)
+                if self.speed > 0:
+                    delay = started + (high - first_t) / self.speed - loop.time()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                elif sent % _YIELD_EVERY == _YIELD_EVERY - 1:
+                    await asyncio.sleep(0)
+                await self._publish([p])
+                sent += 1
+            chunk = fh.read(CHUNK)
         if rest:
             self.framing.bad_frames += 1  # the file ends inside a frame
 
@@ -383,7 +391,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(Beast 30005 or SBS 30003), or a capture file (overrides the config)")
     parser.add_argument("--publish", metavar="URL",
                         help="the daemon's detection endpoint (overrides the config)")
-    parser.add_argument("--format", choices=("auto", "beast", "sbs"),
+    parser.add_argument("--format", choices=("auto", "beast", "sbs", "avr"),
                         help="feed format (default: the config's, else detected)")
     parser.add_argument("--speed", type=float, metavar="X", default=1.0,
                         help="files: 1 real time (default), X times faster, 0 as fast as possible")

@@ -420,3 +420,18 @@ def test_receiver_reference_is_used_only_when_configured_and_in_range() -> None:
     assert min(distance_m(p.det.z[:2], (lat, lon)) for _, lat, lon, _ in ref_pos["71be34"]) < 300
     far = AdsbDecoder(AdsbConfig(reference=(51.5, -0.3), reference_range_km=300.0))
     assert far.feed_beast(one, lambda _t: 1522782149.0) == []  # London: out of range
+
+
+def test_avr_capture_decodes_like_beast(tmp_path: Path) -> None:
+    """The Beast capture rewritten as AVR with counter and signal (``<...;``) gives the same
+    positions through the adapter's file path."""
+    frames, _ = parse_beast(BEAST.read_bytes())
+    avr = tmp_path / "ulss7-1522782148.avr"
+    avr.write_text("".join(f"<{f.ticks:012X}{f.signal:02X}{f.msg.hex().upper()};\n"
+                           for f in frames))
+    src = AdsbSource(str(avr), "tcp://127.0.0.1:1", sensor_id="avr")
+    src.fmt = "avr"
+    positions, rest = src._decode("avr", avr.read_bytes(), None)
+    assert rest == b""
+    want = decode_file(BEAST)
+    assert [(p.t, p.det.z) for p in positions] == [(p.t, p.det.z) for p in want]
