@@ -150,6 +150,7 @@ class Classifier:
         self._state = _Keyed(
             level=(np.int8, -1, ()), below=(np.float64, np.nan, ()),
             announced=(np.int8, 0, ()), zones_seen=(np.int64, 0, ()),
+            loiter_since=(np.float64, np.nan, ()),
         )
         # Allow/deny per identity registry index, resolved once per identity.
         self._lists_n = 0
@@ -160,6 +161,13 @@ class Classifier:
         self._rf_seen_t = -np.inf
         self._rf_onset = -np.inf
         self._rf_last: RfReport | None = None
+        # Reason texts: per zone, per identity, and formatted ones by their rounded numbers.
+        self._zone_text = np.asarray(
+            [f"inside the {nm} ({KIND_WORDS.get(k, 'zone')})" for nm, k in
+             zip(self.geometry.zone_names, self.geometry.zone_kinds, strict=True)] or [""],
+            dtype=object)
+        self._id_cache: dict[tuple[str, int], str] = {}
+        self._text_cache: dict[tuple[object, ...], str] = {}
 
     # ------------------------------------------------------------------ identity lists
 
@@ -295,6 +303,9 @@ class Classifier:
 
         # Levels with hysteresis; caps at once.
         st = self._state.gather(inp.ids)
+        # Loitering began a window before it was first seen (the window is what showed it).
+        since = st["loiter_since"].astype(np.float64)
+        since = np.where(loiter, np.where(np.isnan(since), t - f.window_s, since), np.nan)
         level, below = threat.hysteresis(t, score, st["level"].astype(np.int8),
                                          st["below"].astype(np.float64), self.cfg.hysteresis,
                                          self.cfg.hold_s)
@@ -303,7 +314,8 @@ class Classifier:
         malicious = level >= threat.MALICIOUS_LEVEL
 
         reasons = self._reasons(
-            n, probs, kin, f, g, inside, top_zone, c_zone, appr, c_appr, loiter, c_loiter,
+            n, probs, kin, f, g, inside, top_zone, c_zone, appr, c_appr, loiter, t - since,
+            c_loiter,
             no_rid, rid, icao, allow, deny, mismatch, miss_m, rf_on, last, inp.ident, idents)
 
         # Alerts: a level rise (once per change) or a zone entered (once per zone per track),
@@ -327,7 +339,7 @@ class Classifier:
         announced = np.where(eligible, level, announced).astype(np.int8)
         zones_seen = np.where(eligible & (level > threat.NONE), zones_seen | bits, zones_seen)
         self._state.store(inp.ids, {"level": level, "below": below, "announced": announced,
-                                    "zones_seen": zones_seen}, keep)
+                                    "zones_seen": zones_seen, "loiter_since": since}, keep)
         return Classification(inp.ids, probs, score, level, malicious, inside, reasons,
                               tuple(alerts), f)
 
@@ -335,84 +347,129 @@ class Classifier:
 
     def _reasons(self, n: int, probs: F64, kin: F64, f: Features, g: F64, inside: B,
                  top_zone: I64, c_zone: F64, appr: Approach, c_appr: F64, loiter: B,
-                 c_loiter: F64, no_rid: B, rid: B, icao: B, allow: B, deny: B, mismatch: B,
+                 loiter_s: F64, c_loiter: F64, no_rid: B, rid: B, icao: B, allow: B, deny: B, mismatch: B,
                  miss_m: F64, rf_on: B, rf_last: RfReport | None, ident: I64,
                  idents: IdentReports | None) -> tuple[tuple[str, ...], ...]:
-        """Short sentences per track, strongest first. The only per-track Python loop: text
-        cannot be vectorised, so every number it needs is computed above."""
-        geo = self.geometry
+        """Short sentences per track, strongest first.
+
+        Each kind of reason is a column of a weight matrix (0 = absent) and of a text matrix;
+        texts are gathered from per-zone, per-identity and per-percentage tables or formatted
+        from rounded numbers through a cache, so the only per-track Python left is slicing the
+        sorted row into a tuple.
+        """
+        W = np.zeros((n, _N_SLOTS))
+        T = np.full((n, _N_SLOTS), "", dtype=object)
+        rows = np.arange(n)
         best = np.argmax(probs, axis=1)
-        p_best = probs[np.arange(n), best]
-        in_any: B = np.asarray(inside.any(axis=1))
-        # The kinematic term that most supports each track's best class, as a short phrase.
-        hover: NDArray[np.bool_] = np.asarray(np.nan_to_num(f.hover_s) >= 3.0)
-        rf_text = f"{rf_last.describe()} control link active" if rf_last is not None else ""
-        rf_w = float(self.model.rf_link[UAV]) * 0.4
-        out: list[tuple[str, ...]] = []
-        lists_label = self._label
-        for k in range(n):
-            items: list[tuple[float, str]] = []
-            i = int(ident[k])
-            if deny[k]:
-                items.append((1.0, f"{self._ident_text(idents, i)} on deny list: "
-                                   f"{lists_label[i]}"))
-            if mismatch[k]:
-                items.append((0.9, f"Remote ID position {miss_m[k]:.0f} m off the track: "
-                                   "possible spoof"))
-            if loiter[k]:
-                items.append((c_loiter[k] + 0.01, f"loitering over the crowd for "
-                                                  f"{f.window_s[k]:.0f} s"))
-            if in_any[k]:
-                z = int(top_zone[k])
-                items.append((c_zone[k], f"inside the {geo.zone_names[z]} "
-                                         f"({KIND_WORDS.get(geo.zone_kinds[z], 'zone')})"))
-            if c_appr[k] > 0:
-                a = geo.asset_names[int(appr.asset[k])]
-                if appr.tta[k] <= 0:
-                    items.append((c_appr[k], f"over {a}"))
-                else:
-                    items.append((c_appr[k], f"closing at {appr.closing[k]:.0f} m/s, "
-                                             f"{appr.tta[k]:.0f} s to {a}"))
-            if allow[k] and not deny[k]:
-                items.append((0.95, f"{self._ident_text(idents, i)} on allow list: "
-                                    f"{lists_label[i]}"))
-            if icao[k]:
-                items.append((0.8, f"ADS-B {self._ident_text(idents, i, bare=True)}: "
-                                   "manned aircraft"))
-            elif rid[k] and not allow[k] and not deny[k]:
-                items.append((0.5, f"Remote ID {self._ident_text(idents, i, bare=True)}"))
-            elif no_rid[k] and g[k] > 0:
-                items.append((0.45 * g[k] + 0.05, "no Remote ID"))
-            if rf_on[k] and rf_text and best[k] == UAV:
-                items.append((rf_w, rf_text))
-            items.append((0.3, f"likely {CLASS_WORDS[int(best[k])]} ({p_best[k]:.0%})"))
-            items.append(self._motion_phrase(k, int(best[k]), kin, f, hover))
-            items.sort(key=lambda it: -it[0])
-            out.append(tuple(text for w, text in items[:MAX_REASONS] if text and w > 0))
-        return tuple(out)
 
-    @staticmethod
-    def _motion_phrase(k: int, cls: int, kin: F64, f: Features, hover: NDArray[np.bool_]
-                       ) -> tuple[float, str]:
-        h = f.height[k]
-        if cls == CLUTTER:
-            if f.age[k] < 5.0:
-                return 0.2, "short-lived track"
-            if f.n_sources[k] <= 1 and f.hit_ratio[k] < 0.7:
-                return 0.2, "single-sensor track, detected intermittently"
-        if hover[k]:
-            return 0.25, f"hovering at {h:.0f} m for {f.hover_s[k]:.0f} s"
-        if np.isfinite(f.speed[k]):
-            return 0.2 * min(1.0, abs(float(kin[k, cls])) + 0.2), \
-                f"{f.speed[k]:.0f} m/s at {h:.0f} m"
-        return 0.0, ""
+        def put(slot: int, where: B, weight: F64 | float, texts: object) -> NDArray[np.int64]:
+            idx = np.flatnonzero(where)
+            if len(idx):
+                W[idx, slot] = weight if np.isscalar(weight) else np.asarray(weight)[idx]
+                T[idx, slot] = texts(idx) if callable(texts) else texts
+            return idx
 
-    @staticmethod
-    def _ident_text(idents: IdentReports | None, i: int, bare: bool = False) -> str:
-        if idents is None or i < 0 or i >= idents.n:
+        put(_DENY, deny, 1.0, lambda idx: [self._id_text(idents, i, "deny") for i in
+                                           ident[idx].tolist()])
+        put(_SPOOF, mismatch, 0.9, lambda idx: [
+            f"Remote ID position {m:.0f} m off the track: possible spoof"
+            for m in miss_m[idx].tolist()])
+        put(_LOITER, loiter, c_loiter + 0.01, lambda idx: [
+            f"loitering over the crowd for {w:.0f} s" for w in loiter_s[idx].tolist()])
+        put(_ZONE, c_zone > 0, c_zone, lambda idx: self._zone_text[top_zone[idx]])
+        put(_APPROACH, c_appr > 0, c_appr, lambda idx: self._approach_texts(appr, idx))
+        put(_ALLOW, allow & ~deny, 0.95, lambda idx: [self._id_text(idents, i, "allow") for i in
+                                                      ident[idx].tolist()])
+        put(_ADSB, icao, 0.8, lambda idx: [self._id_text(idents, i, "adsb") for i in
+                                           ident[idx].tolist()])
+        put(_RID, rid & ~allow & ~deny, 0.5, lambda idx: [
+            self._id_text(idents, i, "rid") for i in ident[idx].tolist()])
+        put(_NO_RID, no_rid & (g > 0), 0.45 * g + 0.05, "no Remote ID")
+        if rf_last is not None:
+            put(_RF, rf_on & (best == UAV), float(self.model.rf_link[UAV]) * 0.4,
+                f"{rf_last.describe()} control link active")
+        pct = np.rint(probs[rows, best] * 100).astype(np.int64)
+        W[:, _CLASS] = 0.3
+        T[:, _CLASS] = _CLASS_TEXT[best, pct]
+        self._motion(W, T, best, kin, f)
+
+        order = np.argsort(-W, axis=1, kind="stable")[:, :MAX_REASONS]
+        count = np.minimum((W > 0).sum(axis=1), MAX_REASONS)
+        picked = np.take_along_axis(T, order, axis=1).tolist()
+        return tuple(tuple(r[:c]) for r, c in zip(picked, count.tolist(), strict=True))
+
+    def _motion(self, W: F64, T: NDArray[np.object_], best: I64, kin: F64, f: Features) -> None:
+        """The kinematic or track-quality phrase that goes with each track's best class."""
+        clutter = best == CLUTTER
+        short = clutter & (f.age < 5.0)
+        patchy = clutter & ~short & (f.n_sources <= 1) & (f.hit_ratio < 0.7)
+        W[short, _MOTION], T[short, _MOTION] = 0.2, "short-lived track"
+        W[patchy, _MOTION] = 0.2
+        T[patchy, _MOTION] = "single-sensor track, detected intermittently"
+        rest = ~short & ~patchy
+        hover = rest & (np.nan_to_num(f.hover_s) >= 3.0)
+        moving = rest & ~hover & np.isfinite(f.speed)
+        cache = self._text_cache
+        if len(cache) > 100_000:  # bounded: rounded values repeat, but not forever
+            cache.clear()
+        idx = np.flatnonzero(hover)
+        if len(idx):
+            W[idx, _MOTION] = 0.25
+            h = np.rint(f.height[idx]).astype(np.int64).tolist()
+            d = np.rint(f.hover_s[idx]).astype(np.int64).tolist()
+            T[idx, _MOTION] = [cache.get(("h", a, b)) or cache.setdefault(
+                ("h", a, b), f"hovering at {a} m for {b} s") for a, b in zip(h, d, strict=True)]
+        idx = np.flatnonzero(moving)
+        if len(idx):
+            support = np.abs(kin[idx, best[idx]])
+            W[idx, _MOTION] = 0.2 * np.minimum(1.0, support + 0.2)
+            v = np.rint(f.speed[idx]).astype(np.int64).tolist()
+            h = np.rint(f.height[idx]).astype(np.int64).tolist()
+            T[idx, _MOTION] = [cache.get(("m", a, b)) or cache.setdefault(
+                ("m", a, b), f"{a} m/s at {b} m") for a, b in zip(v, h, strict=True)]
+
+    def _approach_texts(self, appr: Approach, idx: NDArray[np.int64]) -> list[str]:
+        cache = self._text_cache
+        names = self.geometry.asset_names
+        a = appr.asset[idx].tolist()
+        v = np.rint(appr.closing[idx]).astype(np.int64).tolist()
+        s = np.rint(np.where(appr.tta[idx] > 0, appr.tta[idx], -1.0)).astype(np.int64).tolist()
+        out = []
+        for ai, vi, si in zip(a, v, s, strict=True):
+            key = ("a", ai, vi, si)
+            text = cache.get(key)
+            if text is None:
+                text = cache[key] = (f"over {names[ai]}" if si < 0 else
+                                     f"closing at {vi} m/s, {si} s to {names[ai]}")
+            out.append(text)
+        return out
+
+    def _id_text(self, idents: IdentReports | None, i: int, what: str) -> str:
+        """An identity's sentence of kind ``what`` (deny, allow, adsb, rid), cached."""
+        key = (what, i)
+        text = self._id_cache.get(key)
+        if text is not None:
+            return text
+        if idents is None or not 0 <= i < idents.n:
             return "identity"
         value = idents.value[i]
-        if idents.kind[i] == ICAO:
+        named = f"ICAO {value}" if idents.kind[i] == ICAO else f"Remote ID {value}"
+        if what == "deny":
+            text = f"{named} on deny list: {self._label[i]}"
+        elif what == "allow":
+            text = f"{named} on allow list: {self._label[i]}"
+        elif what == "adsb":
             cs = idents.callsign[i]
-            return (f"{cs} ({value})" if cs else value) if bare else f"ICAO {value}"
-        return value if bare else f"Remote ID {value}"
+            text = f"ADS-B {f'{cs} ({value})' if cs else value}: manned aircraft"
+        else:
+            text = f"Remote ID {value}"
+        if what != "adsb" or idents.callsign[i]:  # a callsign may still arrive
+            self._id_cache[key] = text
+        return text
+
+
+_DENY, _SPOOF, _LOITER, _ZONE, _APPROACH, _ALLOW, _ADSB, _RID, _NO_RID, _RF, _CLASS, _MOTION = \
+    range(12)
+_N_SLOTS = 12
+_CLASS_TEXT = np.asarray([[f"likely {CLASS_WORDS[c]} ({p}%)" for p in range(101)]
+                          for c in range(4)], dtype=object)

@@ -55,14 +55,15 @@ class Features:
 
 
 class History:
-    """Recent site-ENU positions of each track (ring buffer of ``depth`` samples, one sample per
-    snapshot at most every ``min_dt`` seconds)."""
+    """Recent site-ENU positions of each track: a ring buffer of ``depth`` samples, one per
+    snapshot at most every ``min_dt`` seconds. East, north and up are separate (N, depth) arrays
+    so that every feature works on contiguous memory."""
 
-    def __init__(self, depth: int = 24, min_dt: float = 0.5) -> None:
+    def __init__(self, depth: int = 12, min_dt: float = 1.0) -> None:
         self.depth = depth
         self.min_dt = min_dt
         self.ids = np.zeros(0, dtype=np.int64)  # sorted ascending
-        self.pos = np.zeros((0, depth, 3))
+        self.pos = np.zeros((3, 0, depth))  # e, n, u
         self.count = np.zeros(0, dtype=np.int64)
         self.t = np.full(depth, np.nan)
         self.head = depth - 1
@@ -75,84 +76,108 @@ class History:
         r = np.minimum(np.searchsorted(self.ids, ids), len(self.ids) - 1)
         return np.where(self.ids[r] == ids, r, -1)
 
-    def update(self, t: float, ids: I64, pos: F64, keep: B) -> tuple[F64, F64, B]:
+    def update(self, t: float, ids: I64, pos: F64, keep: B) -> Window:
         """Add the snapshot at ``t`` (ids (N,), positions (N,3)); keep only rows where ``keep``.
 
-        Returns the window for the given rows, oldest first: positions (N,D,3), sample times
-        (D,) and a validity mask (N,D).
+        Returns the window of the given rows, oldest sample first.
         """
         n, d = len(ids), self.depth
-        rows = self.rows_of(ids)
-        found = rows >= 0
-        hist = np.zeros((n, d, 3))
-        count = np.zeros(n, dtype=np.int64)
-        hist[found] = self.pos[rows[found]]
-        count[found] = self.count[rows[found]]
+        if n == len(self.ids) and np.array_equal(ids, self.ids):  # the usual case: same tracks
+            hist, count = self.pos, self.count  # written in place: they are replaced below
+        else:
+            rows = self.rows_of(ids)
+            found = rows >= 0
+            hist = np.zeros((3, n, d))
+            count = np.zeros(n, dtype=np.int64)
+            hist[:, found] = self.pos[:, rows[found]]
+            count[found] = self.count[rows[found]]
         if t >= self.last_t + self.min_dt:  # all tracks share the sample
             self.head = (self.head + 1) % d
-            self.t[self.head] = t
             self.last_t = t
-            hist[:, self.head] = pos
             count = np.minimum(count + 1, d)
         else:  # too soon: refresh the newest sample instead of adding one
-            self.t[self.head] = t
-            hist[:, self.head] = pos
             count = np.maximum(count, 1)
-        order = np.argsort(ids[keep], kind="stable")
-        self.ids = ids[keep][order]
-        self.pos = hist[keep][order]
-        self.count = count[keep][order]
-        slots = (self.head + 1 + np.arange(d)) % d  # oldest .. newest
+        self.t[self.head] = t
+        hist[:, :, self.head] = pos.T
+        if keep.all() and (n < 2 or bool((ids[1:] > ids[:-1]).all())):
+            self.ids, self.pos, self.count = ids.copy(), hist, count
+        else:
+            order = np.argsort(ids[keep], kind="stable")
+            self.ids = ids[keep][order]
+            self.pos = hist[:, keep][:, order]
+            self.count = count[keep][order]
+        if self.head == d - 1:
+            ordered, times = hist, self.t.copy()
+        else:
+            slots = (self.head + 1 + np.arange(d)) % d  # oldest .. newest
+            ordered, times = hist[:, :, slots], self.t[slots]
         valid = np.arange(d)[None, :] >= (d - count)[:, None]
-        return hist[:, slots], self.t[slots], valid
+        return Window(ordered[0], ordered[1], ordered[2], times, valid, count)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Positions (N, D) per axis, oldest first; sample times (D,); validity (N, D); counts."""
+
+    e: F64
+    n: F64
+    u: F64
+    t: F64
+    valid: B
+    count: I64
 
 
 def features(t: float, x: F64, pos_sigma: F64, vel_sigma: F64, t_birth: F64, hit_ratio: F64,
-             n_sources: F64, window: tuple[F64, F64, B]) -> Features:
+             n_sources: F64, w: Window) -> Features:
     """All features of N tracks: states ``x`` (N,6) predicted to ``t``, their 1-sigmas (N,3)."""
-    P, T, V = window
-    vel_known = np.hypot(vel_sigma[:, 0], vel_sigma[:, 1]) <= MAX_VEL_SIGMA
-    speed = np.where(vel_known, np.hypot(x[:, 3], x[:, 4]), np.nan)
+    n_tr, d = w.e.shape
+    vel_known = vel_sigma[:, 0] ** 2 + vel_sigma[:, 1] ** 2 <= MAX_VEL_SIGMA**2
+    speed = np.where(vel_known, np.sqrt(x[:, 3] ** 2 + x[:, 4] ** 2), np.nan)
     climb = np.where(vel_sigma[:, 2] <= MAX_VEL_SIGMA, np.abs(x[:, 5]), np.nan)
     # ENU "up" drops below the geodetic height with range (earth curvature: ~785 m at 100 km);
     # adding r^2 / 2R restores height above the site's ground to metres out to ~200 km.
     height = x[:, 2] + (x[:, 0] ** 2 + x[:, 1] ** 2) / (2.0 * EARTH_RADIUS_M)
 
-    seg = P[:, 1:, :2] - P[:, :-1, :2]  # (N, D-1, 2)
-    seg_ok = V[:, 1:] & V[:, :-1]
-    dt = np.diff(T)
-    dt = np.where(np.isfinite(dt) & (dt > 0), dt, np.nan)
-    length = np.hypot(seg[..., 0], seg[..., 1])
-    path = np.where(seg_ok, length, 0.0).sum(axis=1)
-    n_valid = V.sum(axis=1)
-    first = P.shape[1] - n_valid  # index of each track's oldest valid sample
-    oldest = P[np.arange(len(P)), np.minimum(first, P.shape[1] - 1), :2]
-    net = np.hypot(*(P[:, -1, :2] - oldest).T) if len(P) else np.zeros(0)
-    long_enough = path >= np.maximum(MIN_PATH_M, 3.0 * np.hypot(pos_sigma[:, 0], pos_sigma[:, 1]))
+    V = w.valid
+    de = np.diff(w.e, axis=1)  # (N, D-1) segments
+    dn = np.diff(w.n, axis=1)
+    seg_ok = V[:, :-1]  # validity is a suffix, so a segment is valid when its start is
+    dt = np.diff(w.t)
+    dt = np.where(np.isfinite(dt) & (dt > 0), dt, 0.0)
+    length = np.sqrt(de * de + dn * dn)
+    length[~seg_ok] = 0.0
+    path = length.sum(axis=1)
+    first = np.minimum(d - w.count, d - 1)  # each track's oldest valid sample
+    r = np.arange(n_tr)
+    net_e = w.e[:, -1] - w.e[r, first]
+    net_n = w.n[:, -1] - w.n[r, first]
+    net = np.sqrt(net_e * net_e + net_n * net_n)
+    sig_h2 = pos_sigma[:, 0] ** 2 + pos_sigma[:, 1] ** 2
+    long_enough = path >= np.maximum(MIN_PATH_M, 3.0 * np.sqrt(sig_h2))
     with np.errstate(invalid="ignore", divide="ignore"):
         straight = np.where(long_enough, np.minimum(net / path, 1.0), np.nan)
 
-        moving = seg_ok & (length >= MIN_SEGMENT_M)
-        heading = np.degrees(np.arctan2(seg[..., 0], seg[..., 1]))
-        dh = np.abs((np.diff(heading, axis=1) + 180.0) % 360.0 - 180.0)
+        # Turn between consecutive moving segments: the angle between them, from their cross
+        # and dot products (one arctan2, no heading wrap-around).
+        moving = length >= MIN_SEGMENT_M
         pair = moving[:, 1:] & moving[:, :-1]
-        turn_time = np.where(pair, dt[None, 1:], 0.0)
-        turned = np.where(pair, dh, 0.0).sum(axis=1)
-        span = np.nansum(turn_time, axis=1)
-        turn = np.where((pair.sum(axis=1) >= 2) & (span > 0), turned / span, np.nan)
+        cross = de[:, :-1] * dn[:, 1:] - dn[:, :-1] * de[:, 1:]
+        dot = de[:, :-1] * de[:, 1:] + dn[:, :-1] * dn[:, 1:]
+        turned = np.where(pair, np.abs(np.arctan2(cross, dot)), 0.0).sum(axis=1)
+        span = (pair * dt[None, 1:]).sum(axis=1)
+        turn = np.where((pair.sum(axis=1) >= 2) & (span > 0), np.degrees(turned) / span, np.nan)
 
-        seg_speed = length / dt[None, :]
-        low = seg_ok & (seg_speed < HOVER_SPEED) & (P[:, 1:, 2] > HOVER_MIN_HEIGHT)
-        hover = np.where(low, dt[None, :], 0.0)
-        hover_s = np.where(seg_ok.any(axis=1), np.nansum(hover, axis=1), np.nan)
+        slow = seg_ok & (length < HOVER_SPEED * dt[None, :]) & (w.u[:, 1:] > HOVER_MIN_HEIGHT)
+        hover_s = np.where(w.count >= 2, (slow * dt[None, :]).sum(axis=1), np.nan)
 
-        w = V.astype(np.float64)
-        nv = np.maximum(n_valid, 1)[:, None]
-        mean = (P[..., :2] * w[..., None]).sum(axis=1) / nv
-        dev = ((P[..., :2] - mean[:, None, :]) ** 2).sum(axis=2)
-        rg = np.sqrt((dev * w).sum(axis=1) / nv[:, 0])
-        t_old = T[np.minimum(first, len(T) - 1)] if len(T) else np.zeros(0)
-        window_s = np.where(n_valid >= 2, T[-1] - t_old, 0.0)
+        # Radius of gyration from first and second moments over the valid samples.
+        k = np.maximum(w.count, 1)
+        e0 = np.where(V, w.e - w.e[:, -1:], 0.0)  # relative to the newest, for precision
+        n0 = np.where(V, w.n - w.n[:, -1:], 0.0)
+        me, mn = e0.sum(axis=1) / k, n0.sum(axis=1) / k
+        var = (e0 * e0).sum(axis=1) / k - me * me + (n0 * n0).sum(axis=1) / k - mn * mn
+        rg = np.sqrt(np.maximum(var, 0.0))
+        window_s = np.where(w.count >= 2, w.t[-1] - w.t[first], 0.0)
     return Features(speed=speed, climb=climb, height=height, turn_rate=turn,
                     straightness=straight, hover_s=hover_s, loiter_radius=rg,
                     window_s=np.nan_to_num(window_s), age=np.maximum(t - t_birth, 0.0),

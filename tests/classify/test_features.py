@@ -15,6 +15,7 @@ def run(paths: np.ndarray, dt: float = 1.0, vel: np.ndarray | None = None):
     n, k, _ = paths.shape
     h = History(depth=24, min_dt=0.5)
     ids = np.arange(1, n + 1)
+    window = None
     for j in range(k):
         window = h.update(T0 + j * dt, ids, paths[:, j], np.ones(n, bool))
     x = np.zeros((n, 6))
@@ -54,7 +55,7 @@ def test_history_is_bounded_and_evicts_deleted_tracks() -> None:
     ids = np.arange(1, 101)
     for j in range(50):
         h.update(T0 + j, ids, np.zeros((100, 3)), np.ones(100, bool))
-    assert h.pos.shape == (100, 8, 3) and h.count.max() == 8
+    assert h.pos.shape == (3, 100, 8) and h.count.max() == 8
     keep = ids % 2 == 0  # odd ids reported deleted this time
     h.update(T0 + 50, ids, np.zeros((100, 3)), keep)
     assert h.ids.tolist() == ids[keep].tolist()
@@ -67,4 +68,4 @@ def test_snapshots_faster_than_min_dt_refresh_rather_than_add() -> None:
     ids = np.array([7])
     for j in range(10):
         h.update(T0 + 0.1 * j, ids, np.full((1, 3), float(j)), np.ones(1, bool))
-    assert h.count.tolist() == [1] and h.pos[0, h.head, 0] == 9.0
+    assert h.count.tolist() == [1] and h.pos[0, 0, h.head] == 9.0

@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""Benchmark: classifying N tracks per update (the issue's target: 1,000 tracks in < 5 ms).
+
+The tracks are spread over the Wembley reference site (configs/wembley.toml: four zones, two
+assets, allow and deny lists), from hovering at 30 m to airliners at 10 km, a tenth of them with
+an ICAO address or Remote ID serial, while an RF control link is active. Every update moves
+them on by dt and calls ``Classifier.classify`` once (features, evidence, threat, hysteresis,
+reasons, alerts). Prints the median and p95 per update, warm-up updates excluded, and the same
+with the reason sentences skipped (the one per-track Python loop), to show where time goes.
+
+Run ``python benchmarks/bench_classify.py [--tracks 1000] [--updates 300]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+try:
+    import cuas  # noqa: F401
+except ImportError:  # run from a checkout without `pip install -e .`
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from cuas.classify import Classifier, TrackInputs
+from cuas.classify.inputs import ICAO, RID, IdentReports, RfReport
+from cuas.config import load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+T0 = 1_800_000_000.0
+
+
+def scene(n: int, seed: int = 7) -> tuple[np.ndarray, TrackInputs, IdentReports]:
+    rng = np.random.default_rng(seed)
+    x = np.zeros((n, 6))
+    x[:, :2] = rng.uniform(-3000, 3000, (n, 2))
+    x[:, 2] = rng.choice([30.0, 80.0, 300.0, 10_000.0], n) + rng.normal(0, 5, n)
+    speed = rng.choice([0.2, 8.0, 15.0, 230.0], n)
+    heading = rng.uniform(0, 2 * np.pi, n)
+    x[:, 3], x[:, 4] = speed * np.sin(heading), speed * np.cos(heading)
+    ident = np.full(n, -1, dtype=np.int64)
+    reports = IdentReports()
+    with_id = rng.random(n) < 0.1
+    for k, row in enumerate(np.flatnonzero(with_id)):
+        kind = ICAO if x[row, 2] > 1000 else RID
+        value = f"{0x400000 + k:06x}" if kind == ICAO else f"SN{k:08d}"
+        reports.record(k, kind, value, None, T0, x[row, :3], x[row, 3:])
+        ident[row] = k
+    inp = TrackInputs(
+        t=T0, ids=np.arange(1, n + 1, dtype=np.int64), x=x, pos_sigma=np.full((n, 3), 5.0),
+        vel_sigma=np.full((n, 3), 1.0), firm=np.ones(n, bool), deleted=np.zeros(n, bool),
+        t_birth=np.full(n, T0 - 30.0), hit_ratio=np.full(n, 0.9), n_sources=np.full(n, 1.0),
+        ident=ident)
+    return x, inp, reports
+
+
+def run(n: int, updates: int, warmup: int, with_reasons: bool) -> np.ndarray:
+    cfg = load_config(ROOT / "configs" / "wembley.toml")
+    clf = Classifier(cfg)
+    if not with_reasons:
+        clf._reasons = lambda n, *a, **k: ((),) * n  # type: ignore[method-assign]
+    x, inp, reports = scene(n)
+    rf = [RfReport(T0, "rf-1", 868e6, None, "fhss")]
+    dt = 1.0
+    times = []
+    for j in range(updates + warmup):
+        t = T0 + j * dt
+        x = x.copy()
+        x[:, :3] += x[:, 3:] * dt
+        step = TrackInputs(t, inp.ids, x, inp.pos_sigma, inp.vel_sigma, inp.firm, inp.deleted,
+                           inp.t_birth, inp.hit_ratio, inp.n_sources, inp.ident)
+        rf.append(RfReport(t, "rf-1", 868e6, None, "fhss"))
+        t0 = time.perf_counter()
+        clf.classify(step, reports, rf[-4:])
+        if j >= warmup:
+            times.append(time.perf_counter() - t0)
+    return np.asarray(times) * 1e3
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tracks", type=int, nargs="+", default=[100, 1000, 5000])
+    ap.add_argument("--updates", type=int, default=300)
+    ap.add_argument("--warmup", type=int, default=30)
+    args = ap.parse_args()
+    print(f"{'tracks':>7} {'median ms':>10} {'p95 ms':>8} {'no-reasons median':>18} "
+          f"{'per track us':>13}")
+    for n in args.tracks:
+        full = run(n, args.updates, args.warmup, True)
+        bare = run(n, args.updates, args.warmup, False)
+        print(f"{n:>7} {np.median(full):>10.2f} {np.percentile(full, 95):>8.2f} "
+              f"{np.median(bare):>18.2f} {1e3 * np.median(full) / n:>13.2f}")
+
+
+if __name__ == "__main__":
+    main()
