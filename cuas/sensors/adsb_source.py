@@ -194,10 +194,14 @@ class AdsbSource:
                     f"nobody subscribed to {topic!r} at {self.endpoint} within {self.wait_s:g} s: "
                     "is the daemon running (`cuas run`) and bound to that detection endpoint?")
             return
+        waited = 0
         while not stop.is_set():
-            if await bus.wait_for_subscriber(self._sock, topic, 10.0):
+            if await bus.wait_for_subscriber(self._sock, topic, 1.0):
                 return
-            log.warning("waiting for a subscriber to %s at %s", topic, self.endpoint)
+            waited += 1
+            if waited % 10 == 0:
+                log.warning("waiting %d s for a subscriber to %s at %s", waited, topic,
+                            self.endpoint)
 
     async def _publish(self, positions: list[Position]) -> None:
         assert self._sock is not None
@@ -210,7 +214,16 @@ class AdsbSource:
             except Exception:  # never one bad value stopping the feed
                 self.counters["encode_errors"] += 1
                 continue
-            await send_nodrop(self._sock, parts)
+            if self.live:
+                # Live, a full queue (the daemon gone, TCP not yet aware) must not stop the
+                # feed being read: drop and count instead of waiting.
+                try:
+                    await self._sock.send_multipart(parts, flags=zmq.DONTWAIT, copy=False)
+                except zmq.Again:
+                    self.counters["dropped_queue_full"] += 1
+                    continue
+            else:
+                await send_nodrop(self._sock, parts)
             self.counters["published"] += 1
 
     # ------------------------------------------------------------------ decoding

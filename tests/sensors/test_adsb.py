@@ -435,3 +435,29 @@ def test_avr_capture_decodes_like_beast(tmp_path: Path) -> None:
     assert rest == b""
     want = decode_file(BEAST)
     assert [(p.t, p.det.z) for p in positions] == [(p.t, p.det.z) for p in want]
+
+
+def test_cli_takes_source_and_endpoint_from_the_site_config(tmp_path: Path) -> None:
+    ctx = zmq.Context()
+    sub = ctx.socket(zmq.SUB)
+    sub.setsockopt(zmq.SUBSCRIBE, b"det.")
+    sub.bind(LOOPBACK_ANY)
+    endpoint = sub.getsockopt_string(zmq.LAST_ENDPOINT)
+    cfg = tmp_path / "site.toml"
+    cfg.write_text(f'[bus]\ndetections = "{endpoint}"\n\n[sensors.roof]\nkind = "adsb"\n\n'
+                   f'[sensors.roof.adsb]\nsource = "{DATA / "beastblackbox_extract_71be34.beast"}"\n')
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "cuas.cli.main", "sensor", "adsb",
+                                 "--config", str(cfg), "--speed", "0"],
+                                stderr=subprocess.PIPE, text=True)
+        topics = set()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and (proc.poll() is None or sub.poll(300)):
+            if sub.poll(50):
+                topics.add(sub.recv_multipart()[0])
+        _, err = proc.communicate(timeout=10)
+        assert proc.returncode == 0, err
+        assert topics == {b"det.roof"}
+    finally:
+        sub.close(0)
+        ctx.term()
