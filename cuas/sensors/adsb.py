@@ -5,7 +5,8 @@ feeds from dump1090 or readsb, decoded with rs1090, published as ``detections`` 
 Layers, each testable on its own:
 
 * framing (pure, bytes in, frames and the unconsumed rest out): :func:`parse_beast`,
-  :func:`parse_sbs`, :func:`parse_avr`; garbage, lone escape bytes and cut frames are skipped and counted;
+  :func:`parse_sbs`, :func:`parse_avr`; garbage, lone escape bytes and cut frames are skipped
+  and counted;
 * :class:`BeastClock`: the receiver's free-running 12 MHz counter mapped to UTC;
 * :class:`AdsbDecoder`: Mode S fields decoded by rs1090 in batches (its CRC check included),
   CPR positions resolved per aircraft (global from an even/odd pair, else local against the
@@ -23,22 +24,19 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-import logging
 import math
 import re
 import statistics
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, Final, NamedTuple
 
 from cuas import wire
 from cuas.config import AdsbConfig
-
-log = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------- Beast framing
 
@@ -312,19 +310,22 @@ class BeastClock:
     Live (``rx`` = wall-clock arrival time given): the offset UTC - counter is the median of the
     last ``window`` samples (arrival - counter), moved towards by at most ``max_step_s`` per
     update, so one late, early or corrupt frame cannot move it far. Without ``rx`` (a capture
-    file) the offset is anchored at the first frame (``epoch``) and kept. In both, a frame whose
-    counter puts it more than ``max_dev_s`` from the mapping is an outlier: it gets the arrival
-    time (or the last good time) and is counted; when the whole window disagrees with the mapping
-    (the receiver restarted) the mapping jumps, counted as a reset. Counter steps backwards
+    file) the offset is anchored at the first frame (``epoch``) and kept. A frame whose counter
+    puts it more than ``max_dev_s`` from its arrival (live), or before the last good time by
+    more than ``max_dev_s`` or after it by more than ``max_gap_s`` (file), is an outlier: it gets
+    the arrival time (or the last good time) and is counted; when a whole window disagrees with
+    the mapping (the receiver restarted) the mapping jumps, counted as a reset. Counter steps backwards
     (dump1090 does not emit frames in timestamp order) are harmless; :meth:`note_order` counts them.
     """
 
     def __init__(self, *, epoch: float | None = None, window: int = 63,
-                 max_step_s: float = 0.05, max_dev_s: float = 2.0) -> None:
+                 max_step_s: float = 0.05, max_dev_s: float = 2.0,
+                 max_gap_s: float = 600.0) -> None:
         self.epoch = epoch
         self.offset: float | None = None
         self.max_step_s = max_step_s
         self.max_dev_s = max_dev_s
+        self.max_gap_s = max_gap_s
         self._samples: deque[float] = deque(maxlen=window)
         self._since = 0
         self._strikes = 0
@@ -369,7 +370,10 @@ class BeastClock:
                 else:
                     self.offset += max(-self.max_step_s, min(self.max_step_s, d))
         t = raw + self.offset
-        if ref is not None and abs(t - ref) > self.max_dev_s:
+        # Live, the arrival time bounds a frame's time both ways. In a file a quiet spell is
+        # a forward jump, not a fault: only going back, or ahead by more than max_gap_s, is.
+        if ref is not None and (t < ref - self.max_dev_s or t > ref + (
+                self.max_dev_s if rx is not None else self.max_gap_s)):
             self.outliers += 1
             if rx is None:
                 # A file has no other clock: a long run of consistent outliers is a restart of
@@ -552,6 +556,7 @@ class DecodeStats:
     cpr_reference: int = 0
     cpr_rejected: int = 0
     cpr_waiting: int = 0  # position messages waiting for their pair
+    no_altitude: int = 0  # airborne position messages without an altitude
     surface_skipped: int = 0
     evicted: int = 0
 
@@ -693,7 +698,7 @@ class AdsbDecoder:
         lat_cpr, lon_cpr, parity = d.get("lat_cpr"), d.get("lon_cpr"), d.get("parity")
         alt = d.get("altitude")
         if lat_cpr is None or lon_cpr is None or alt is None:
-            st.cpr_waiting += 1  # no altitude: not a usable airborne position
+            st.no_altitude += 1  # altitude not available: no 3-D position to publish
             return None
         odd = parity == "odd"
         if odd:
@@ -719,6 +724,9 @@ class AdsbDecoder:
                 pos, how = cand, "reference"
         if pos is None:
             st.cpr_waiting += 1
+            return None
+        if not (-90.0 <= pos[0] <= 90.0 and -180.0 <= pos[1] <= 180.0):
+            st.cpr_rejected += 1  # a local decode near a pole can leave the globe
             return None
         if ac.pos is not None:
             dt = abs(t - ac.pos[2])
@@ -825,15 +833,6 @@ class AdsbDecoder:
         if now - self._last_evict >= 1.0 or now < self._last_evict:
             self._last_evict = now
             self.evict(now)
-
-
-@dataclass(slots=True)
-class _Feed:
-    """Framing state of one connection or file."""
-
-    fmt: str
-    rest: bytes = b""
-    framing: FramingStats = field(default_factory=FramingStats)
 
 
 def detect_format(head: bytes) -> str:

@@ -159,6 +159,14 @@ def test_clock_file_mode_anchors_and_rejects_outliers() -> None:
     assert clk.utc(t0 + 12_000_000 * 3600) == pytest.approx(1e9 + 5 / 12)  # one bad frame
     assert clk.outliers == 1
     assert clk.utc(t0 + 12_000_000) == pytest.approx(1e9 + 1.0)
+    assert clk.utc(t0 + 12_000_000 * 31) == pytest.approx(1e9 + 31.0)  # a quiet spell
+    assert clk.outliers == 1
+    # The receiver restarts: its counter begins again near 0. After a window of consistent
+    # outliers the mapping re-anchors and continues from the last good time.
+    for k in range(63):
+        clk.utc(12_000_000 * 5 + k * 1200)
+    assert clk.resets == 1
+    assert clk.utc(12_000_000 * 6) == pytest.approx(1e9 + 31.0 + 1.0 - 62 * 1e-4)
 
 
 def test_clock_live_median_is_not_moved_by_one_bad_frame() -> None:
