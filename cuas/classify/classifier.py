@@ -31,6 +31,7 @@ from cuas.classify.model import (
 )
 from cuas.classify.zones import Approach, SiteGeometry
 from cuas.config import Config
+from cuas.errors import ConfigError
 from cuas.geo import SiteFrame
 
 F64 = NDArray[np.float64]
@@ -58,6 +59,8 @@ RID_MISMATCH_BUMP = 0.15
 #: A Remote ID report older than this (s) is not compared with its track.
 RID_FRESH_S = 5.0
 
+#: Features whose terms describe motion (the rest describe track quality).
+KINEMATIC = frozenset({"speed", "height", "climb", "turn_rate", "straightness", "hover_s"})
 CLASS_WORDS = {UAV: "a drone", BIRD: "a bird", MANNED: "a manned aircraft", CLUTTER: "clutter"}
 KIND_WORDS = {"no_fly": "no-fly zone", "perimeter": "perimeter", "crowd": "crowd area",
               "takeoff_exclusion": "take-off exclusion zone"}
@@ -121,6 +124,8 @@ class _Keyed:
 
     def gather(self, ids: I64) -> dict[str, NDArray[np.generic]]:
         n = len(ids)
+        if n == len(self.ids) and np.array_equal(ids, self.ids):  # the usual case
+            return {k: v.copy() for k, v in self.cols.items()}
         out = {k: np.full((n, *shape), fill, dtype=dt) for k, (dt, fill, shape) in
                self.spec.items()}
         if len(self.ids) and n:
@@ -167,6 +172,12 @@ class Classifier:
              zip(self.geometry.zone_names, self.geometry.zone_kinds, strict=True)] or [""],
             dtype=object)
         self._id_cache: dict[tuple[str, int], str] = {}
+        known = set(Features.__slots__)
+        bad = [nm for nm in self.model.curves if nm not in known]
+        if bad:
+            raise ConfigError(f"no such feature: {', '.join(bad)} (known: "
+                              f"{', '.join(sorted(known))})", path=self.model.source,
+                              key="features")
         self._text_cache: dict[tuple[object, ...], str] = {}
 
     # ------------------------------------------------------------------ identity lists
@@ -219,16 +230,14 @@ class Classifier:
                      inp.n_sources, window)
         m = self.model
 
-        # Kinematic and quality terms.
+        # Kinematic and quality terms (one np.interp per class and curve: measured faster than
+        # evaluating all curves in one gather).
         terms = np.zeros((n, 4))
         kin = np.zeros((n, 4))
         for name, curve in m.curves.items():
-            v = getattr(f, name, None)
-            if v is None:
-                continue
-            term = curve(v)
+            term = curve(getattr(f, name))
             terms += term
-            if name in ("speed", "height", "climb", "turn_rate", "straightness", "hover_s"):
+            if name in KINEMATIC:
                 kin += term
 
         # Cooperative identity.
@@ -240,22 +249,23 @@ class Classifier:
         miss_m = np.zeros(n)
         if idents is not None and has_id.any():
             self._lists(idents)
-            idx = np.where(has_id, inp.ident, 0)
-            ok = has_id & (idx < idents.n)
-            kind[ok] = idents.kind[idx[ok]]
-            allow[ok] = self._allow[idx[ok]]
-            deny[ok] = self._deny[idx[ok]]
+            rows = np.flatnonzero(has_id & (inp.ident < idents.n))
+            idx = inp.ident[rows]
+            kind[rows] = idents.kind[idx]
+            allow[rows] = self._allow[idx]
+            deny[rows] = self._deny[idx]
             # Remote ID: where the broadcast says the drone is, propagated to t, vs the track.
             age = t - idents.t[idx]
             rep_pos = idents.pos[idx] + np.nan_to_num(idents.vel[idx]) * np.clip(age, 0, None)[
                 :, None]
-            off = np.linalg.norm(rep_pos - inp.x[:, :3], axis=1)
+            off = np.linalg.norm(rep_pos - inp.x[rows, :3], axis=1)
             # Only a track that other sensors also see can disagree with its broadcast.
-            judge = (ok & (kind == RID) & (inp.n_sources >= 2) & (age <= RID_FRESH_S)
+            judge = ((kind[rows] == RID) & (inp.n_sources[rows] >= 2) & (age <= RID_FRESH_S)
                      & np.isfinite(off))
-            mismatch = judge & (off > np.maximum(self.cfg.rid_mismatch_m,
-                                                 3 * np.linalg.norm(inp.pos_sigma, axis=1)))
-            miss_m = np.where(mismatch, off, 0.0)
+            bad = judge & (off > np.maximum(self.cfg.rid_mismatch_m,
+                                            3 * np.linalg.norm(inp.pos_sigma[rows], axis=1)))
+            mismatch[rows] = bad
+            miss_m[rows] = np.where(bad, off, 0.0)
         icao = kind == ICAO
         rid = kind == RID
         terms[icao] += m.adsb

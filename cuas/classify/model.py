@@ -39,11 +39,12 @@ class Curve:
         """(N,) feature values -> (N, 4) clipped terms; NaN rows give 0 (no evidence)."""
         out = np.empty((len(v), 4))
         missing = ~np.isfinite(v)
-        vv = np.where(missing, self.x[0], v)
+        vv = np.where(missing, self.x[0], v) if missing.any() else v
         for c in range(4):
             out[:, c] = np.interp(vv, self.x, self.llr[c])
         np.clip(out, -self.clip, self.clip, out=out)
-        out[missing] = 0.0
+        if missing.any():
+            out[missing] = 0.0
         return out
 
 
