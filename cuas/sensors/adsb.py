@@ -485,6 +485,9 @@ _NUCP_HPL: Final = {9: 7.5, 8: 25.0, 7: 185.2, 6: 370.4, 5: 926.0, 4: 1852.0, 3:
                     2: 18520.0, 1: 37040.0}
 #: NACv -> 95 % horizontal velocity error bound (m/s).
 _NACV: Final = {4: 0.3, 3: 1.0, 2: 3.0, 1: 10.0}
+#: Signal byte -> power in dB below full scale: dump1090 and readsb send
+#: round(sqrt(power) * 255), so 20 log10(signal / 255).
+_RSSI_DBFS: Final = [round(20.0 * math.log10(max(i, 1) / 255.0), 1) for i in range(256)]
 #: A 2-D 95 % radius is 2.45 sigma of each axis.
 _R95_TO_SIGMA: Final = 1.0 / 2.45
 #: Floor of the horizontal sigma (m): CPR quantisation (~5 m) and the aircraft's motion during
@@ -529,6 +532,7 @@ class _Aircraft:
     geo_minus_baro_ft: float | None = None
     nacp: int | None = None
     nacp_t: float = 0.0
+    ident: wire.Ident | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -764,9 +768,8 @@ class AdsbDecoder:
                               self.settings.default_sigma_m)
         if signal is not None:
             attrs["signal"] = signal
-            if signal > 0:
-                # dump1090/readsb send round(sqrt(power) * 255): power in dB below full scale.
-                attrs["rssi_dbfs"] = round(20.0 * math.log10(signal / 255.0), 1)
+            if 0 < signal < 256:
+                attrs["rssi_dbfs"] = _RSSI_DBFS[signal]
         vel = vs = None
         if ac.vel is not None and abs(t - ac.vel_t) <= VEL_MAX_AGE_S:
             vel = ac.vel
@@ -778,8 +781,15 @@ class AdsbDecoder:
             # read R, and the encoder leaves it out again since it equals diag(sigma^2).
             R=(sh * sh, 0.0, 0.0, 0.0, sh * sh, 0.0, 0.0, 0.0, sv * sv),
             vel=vel, vel_sigma=vs,
-            ident=wire.Ident(icao=icao, callsign=ac.callsign), attrs=attrs,
+            ident=self._ident(icao, ac), attrs=attrs,
         )
+
+    @staticmethod
+    def _ident(icao: str, ac: _Aircraft) -> wire.Ident:
+        """The aircraft's identity, rebuilt only when its callsign changes."""
+        if ac.ident is None or ac.ident.callsign != ac.callsign:
+            ac.ident = wire.Ident(icao=icao, callsign=ac.callsign)
+        return ac.ident
 
     # ---- SBS
 
