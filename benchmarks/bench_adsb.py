@@ -36,8 +36,14 @@ CAPTURE = DATA / "beastblackbox_ulss7_1522782148.beast"
 CHUNK = 65536
 
 
-def _receiver(endpoint_q: Any, count_q: Any, stop_ev: Any) -> None:
+def _receiver(endpoint_q: Any, count_q: Any, stop_ev: Any, avoid_cpu: int) -> None:
     import zmq
+
+    # Off the measured core when there is another: the receiver stands for the daemon.
+    if hasattr(os, "sched_getaffinity"):
+        others = os.sched_getaffinity(0) - {avoid_cpu}
+        if others:
+            os.sched_setaffinity(0, others)
 
     ctx = zmq.Context()
     sub = ctx.socket(zmq.SUB)
@@ -77,7 +83,7 @@ def main() -> int:
     endpoint_q = ctx_mp.Queue()
     count_q = ctx_mp.Queue()
     stop_ev = ctx_mp.Event()
-    rx = ctx_mp.Process(target=_receiver, args=(endpoint_q, count_q, stop_ev), daemon=True)
+    rx = ctx_mp.Process(target=_receiver, args=(endpoint_q, count_q, stop_ev, args.cpu), daemon=True)
     rx.start()
     endpoint = endpoint_q.get(timeout=10)
     if hasattr(os, "sched_setaffinity"):
