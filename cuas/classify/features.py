@@ -45,6 +45,7 @@ class Features:
     straightness: F64  # net / path length over the window, 0..1
     hover_s: F64  # time spent hovering within the window, s
     loiter_radius: F64  # horizontal radius of gyration over the window, m
+    displacement: F64  # horizontal distance from the window's oldest sample to the newest, m
     window_s: F64  # time spanned by the track's history, s
     age: F64  # s since the track was born
     hit_ratio: F64  # fraction of recent looks that hit
@@ -179,6 +180,6 @@ def features(t: float, x: F64, pos_sigma: F64, vel_sigma: F64, t_birth: F64, hit
         rg = np.sqrt(np.maximum(var, 0.0))
         window_s = np.where(w.count >= 2, w.t[-1] - w.t[first], 0.0)
     return Features(speed=speed, climb=climb, height=height, turn_rate=turn,
-                    straightness=straight, hover_s=hover_s, loiter_radius=rg,
+                    straightness=straight, hover_s=hover_s, loiter_radius=rg, displacement=net,
                     window_s=np.nan_to_num(window_s), age=np.maximum(t - t_birth, 0.0),
                     hit_ratio=hit_ratio, n_sources=n_sources)
