@@ -104,8 +104,8 @@ def _run_offline(args: argparse.Namespace, config: Config) -> int:
     print(
         f"replayed {summary.records} records in {elapsed:.2f} s: "
         f"{c.get('batches_processed', 0)} batches, {c.get('detections_used', 0)} detections, "
-        f"{c.get('tracks_created', 0)} tracks started, {c.get('tracks_confirmed', 0)} confirmed; "
-        f"{summary.snapshots} snapshots -> {args.tracks_out}",
+        f"{c.get('tracks_created', 0)} tracks started, {c.get('tracks_confirmed', 0)} confirmed, "
+        f"{c.get('alerts', 0)} alerts; {summary.snapshots} snapshots -> {args.tracks_out}",
         file=sys.stderr,
     )
     drops = {k: v for k, v in sorted(c.items())
