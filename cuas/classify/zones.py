@@ -93,7 +93,7 @@ class SiteGeometry:
         rel = self.asset_centre[None, :, :] - enu[:, None, :]  # (N, A, 3) towards the asset
         rng = np.linalg.norm(rel, axis=2)
         dist = np.maximum(rng - self.asset_radius[None, :], 0.0)
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             closing = np.where(rng > 0, (rel * vel[:, None, :]).sum(axis=2) / rng, 0.0)
             tta = np.where(dist <= 0, 0.0,
                            np.where(closing > MIN_CLOSING, dist / closing, np.inf))

@@ -10,6 +10,8 @@ from cuas.classify.inputs import ICAO, RID, IdentReports, RfReport
 from cuas.classify.model import BIRD, CLUTTER, MANNED, UAV
 from tests.classify.helpers import T0, inputs, site
 
+pytestmark = pytest.mark.filterwarnings("error")
+
 #: A target 400 m out (outside every zone), 60 m up, 10 m/s: ambiguous between bird and drone.
 BASE = [400.0, 400.0, 60.0, 7.0, 7.0, 0.0]
 

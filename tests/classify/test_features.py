@@ -4,8 +4,11 @@ the history's memory bound and eviction."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from cuas.classify.features import History, features
+
+pytestmark = pytest.mark.filterwarnings("error")
 
 T0 = 1_800_000_000.0
 

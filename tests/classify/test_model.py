@@ -15,6 +15,8 @@ from hypothesis.extra import numpy as hnp
 from cuas.classify.model import CLASSES, UAV, Curve, combine, load_model
 from cuas.errors import ConfigError
 
+pytestmark = pytest.mark.filterwarnings("error")
+
 PROPS = settings(max_examples=200, deadline=None, derandomize=True, database=None)
 
 

@@ -25,6 +25,8 @@ from cuas.tracking import Tracker
 from tests.classify import scenarios as S
 from tests.classify.helpers import T0, wembley
 
+pytestmark = pytest.mark.filterwarnings("error")
+
 LEVELS = wire.THREAT_LEVELS
 
 

@@ -24,6 +24,8 @@ from cuas.config import Config, parse_config
 from cuas.tracking import Tracker
 from tests.classify.helpers import T0, enu_batch, wembley
 
+pytestmark = pytest.mark.filterwarnings("error")
+
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 RTK = DATA / "video" / "albl-multiview-dataset3" / "trajectory" / "rtk.txt"
 SBS = DATA / "adsb" / "beastblackbox_ulss7_1522782148_decoded.sbs"

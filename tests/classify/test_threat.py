@@ -4,11 +4,14 @@ reasons and alerts."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from cuas.classify import Classifier
 from cuas.classify import threat as th
 from cuas.classify.inputs import ICAO, RID, IdentReports
 from tests.classify.helpers import T0, inputs, site
+
+pytestmark = pytest.mark.filterwarnings("error")
 
 #: A drone by any measure: it broadcasts Remote ID (which is not on any list).
 RID_DRONE = 0
