@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from cuas.classify import threat
-from cuas.classify.features import Features, History, features
+from cuas.classify.features import MAX_VEL_SIGMA, Features, History, features
 from cuas.classify.inputs import ICAO, RID, IdentReports, RfReport
 from cuas.classify.model import (
     BIRD,
@@ -58,6 +58,8 @@ NO_RID_BUMP = 0.1
 RID_MISMATCH_BUMP = 0.15
 #: A Remote ID report older than this (s) is not compared with its track.
 RID_FRESH_S = 5.0
+#: A Remote ID velocity this far (m/s, or 3 sigmas of the track's) from the track's disagrees.
+RID_MISMATCH_VEL = 5.0
 
 #: Features whose terms describe motion (the rest describe track quality).
 KINEMATIC = frozenset({"speed", "height", "climb", "turn_rate", "straightness", "hover_s"})
@@ -247,6 +249,7 @@ class Classifier:
         deny = np.zeros(n, dtype=bool)
         mismatch = np.zeros(n, dtype=bool)
         miss_m = np.zeros(n)
+        miss_v = np.zeros(n)
         if idents is not None and has_id.any():
             self._lists(idents)
             rows = np.flatnonzero(has_id & (inp.ident < idents.n))
@@ -264,8 +267,14 @@ class Classifier:
                      & np.isfinite(off))
             bad = judge & (off > np.maximum(self.cfg.rid_mismatch_m,
                                             3 * np.linalg.norm(inp.pos_sigma[rows], axis=1)))
-            mismatch[rows] = bad
+            # ... and the velocity it reports against the track's, once that is known.
+            dv = np.linalg.norm(idents.vel[idx] - inp.x[rows, 3:], axis=1)
+            vs = np.linalg.norm(inp.vel_sigma[rows], axis=1)
+            bad_v = judge & ~bad & np.isfinite(dv) & (vs <= MAX_VEL_SIGMA) & (
+                dv > np.maximum(RID_MISMATCH_VEL, 3 * vs))
+            mismatch[rows] = bad | bad_v
             miss_m[rows] = np.where(bad, off, 0.0)
+            miss_v[rows] = np.where(bad_v, dv, 0.0)
         icao = kind == ICAO
         rid = kind == RID
         terms[icao] += m.adsb
@@ -334,7 +343,8 @@ class Classifier:
         reasons = self._reasons(
             n, probs, kin, f, g, inside, top_zone, c_zone, appr, c_appr, loiter, t - since,
             c_loiter,
-            no_rid, rid, icao, allow, deny, mismatch, miss_m, rf_on, last, inp.ident, idents)
+            no_rid, rid, icao, allow, deny, mismatch, miss_m, miss_v, rf_on, last, inp.ident,
+            idents)
 
         # Alerts: a level rise (once per change) or a zone entered (once per zone per track),
         # for established tracks that are some threat at all.
@@ -369,7 +379,7 @@ class Classifier:
     def _reasons(self, n: int, probs: F64, kin: F64, f: Features, g: F64, inside: B,
                  top_zone: I64, c_zone: F64, appr: Approach, c_appr: F64, loiter: B,
                  loiter_s: F64, c_loiter: F64, no_rid: B, rid: B, icao: B, allow: B, deny: B, mismatch: B,
-                 miss_m: F64, rf_on: B, rf_last: RfReport | None, ident: I64,
+                 miss_m: F64, miss_v: F64, rf_on: B, rf_last: RfReport | None, ident: I64,
                  idents: IdentReports | None) -> tuple[tuple[str, ...], ...]:
         """Short sentences per track, strongest first.
 
@@ -393,10 +403,14 @@ class Classifier:
         put(_DENY, deny, 1.0, lambda idx: [self._id_text(idents, i, "deny") for i in
                                            ident[idx].tolist()])
         put(_SPOOF, mismatch, 0.9, lambda idx: [
-            f"Remote ID position {m:.0f} m off the track: possible spoof"
-            for m in miss_m[idx].tolist()])
+            f"Remote ID position {m:.0f} m off the track: possible spoof" if m > 0 else
+            f"Remote ID velocity {v:.0f} m/s off the track: possible spoof"
+            for m, v in zip(miss_m[idx].tolist(), miss_v[idx].tolist(), strict=True)])
+        crowd_zone = np.argmax(inside & self.geometry.zone_crowd[None, :], axis=1) \
+            if self.geometry.n_zones else np.zeros(n, dtype=np.int64)
         put(_LOITER, loiter, c_loiter + 0.01, lambda idx: [
-            f"loitering over the crowd for {w:.0f} s" for w in loiter_s[idx].tolist()])
+            f"loitering over the {self.geometry.zone_names[z]} for {w:.0f} s"
+            for z, w in zip(crowd_zone[idx].tolist(), loiter_s[idx].tolist(), strict=True)])
         put(_ZONE, c_zone > 0, c_zone, lambda idx: self._zone_text[top_zone[idx]])
         put(_APPROACH, c_appr > 0, c_appr, lambda idx: self._approach_texts(appr, idx))
         put(_ALLOW, allow & ~deny, 0.95, lambda idx: [self._id_text(idents, i, "allow") for i in

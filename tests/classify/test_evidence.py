@@ -65,6 +65,17 @@ def test_remote_id_disagreeing_with_the_track_is_suspicious() -> None:
     assert not any("spoof" in r for r in alone.reasons[0])
 
 
+def test_remote_id_velocity_disagreeing_with_the_track_is_suspicious() -> None:
+    # The broadcast is where the track is but says it flies north at 15 m/s; the track goes
+    # north-east at 10 m/s: 11 m/s apart.
+    c = Classifier(site()).classify(inputs(BASE, ident=[0]),
+                                    reports(RID, "SN1", BASE[:3], [0.0, 15.0, 0.0]))
+    assert "Remote ID velocity 11 m/s off the track: possible spoof" in c.reasons[0]
+    unsure = Classifier(site()).classify(inputs(BASE, ident=[0], vel_sigma=8.0),
+                                         reports(RID, "SN1", BASE[:3], [0.0, 15.0, 0.0]))
+    assert not any("spoof" in r for r in unsure.reasons[0])  # the track's velocity is a guess
+
+
 def test_rf_link_active_is_evidence_of_uav_and_timing_and_protocol_add() -> None:
     cfg = site()
     base = probs(Classifier(cfg))

@@ -77,8 +77,8 @@ def test_every_track_explains_itself() -> None:
     last = [k for k in snaps[-1].tracks if k.status != "deleted"][0]
     assert last.threat == "critical" and last.malicious
     # It has hovered over the pitch for the last 30 s (the window that showed it adds a few).
-    assert last.reasons[0] in ("loitering over the crowd for 33 s",
-                               "loitering over the crowd for 34 s")
+    assert last.reasons[0] in ("loitering over the stadium bowl for 33 s",
+                               "loitering over the stadium bowl for 34 s")
     assert last.reasons[1] == "inside the stadium bowl (no-fly zone)"
     assert "868 MHz FHSS control link active" in last.reasons
     assert "no Remote ID" in last.reasons
