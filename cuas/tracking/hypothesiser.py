@@ -26,6 +26,9 @@ from cuas.tracking.updater import innovation_covariance, inverse, mahalanobis2
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
 
+#: Below this many track×detection pairs the coarse gate compares every pair directly.
+SMALL_PROBLEM = 4096
+
 
 @dataclass(frozen=True, slots=True)
 class Hypotheses:
@@ -63,6 +66,11 @@ def candidate_pairs(track_pos: F64, track_radius2: F64, det_pos: F64, det_radius
     empty = np.zeros(0, dtype=np.int64)
     if n == 0 or m == 0:
         return empty, empty
+    if n * m <= SMALL_PROBLEM:
+        # A handful of tracks and plots: every pair at once is cheaper than building trees.
+        d2 = np.sum((track_pos[:, None, :] - det_pos[None, :, :]) ** 2, axis=2)
+        ti, dj = np.nonzero(d2 <= gate * (track_radius2[:, None] + det_radius2[None, :]))
+        return ti.astype(np.int64), dj.astype(np.int64)
     dr_max = float(det_radius2.max())
     reach = np.sqrt(gate * (track_radius2 + dr_max))
     tree_d = cKDTree(det_pos)

@@ -198,6 +198,7 @@ class Tracker:
     def _step(self, meas: MeasurementBatch, scanning: bool, max_range: float | None) -> StepResult:
         t = meas.t
         tab = self.table
+        expired = self._expire(t)
         n = tab.n
         sensor_col = self._sensor_col(meas.sensor)
         tab.ensure_sensors(len(self._sensor_names))
@@ -261,7 +262,7 @@ class Tracker:
         created, new_var = self._initiate(meas, fresh, sensor_col)
 
         # Deleter.
-        deleted = self._apply_life_cycle(t, np.concatenate([pos_var, new_var]))
+        deleted = expired + self._apply_life_cycle(t, np.concatenate([pos_var, new_var]))
         self.counters["associations"] += len(rows)
         return StepResult(t, True, assigned=len(rows), created=created, deleted=deleted,
                           dropped_detections=meas.n_dropped)
@@ -347,6 +348,32 @@ class Tracker:
         self.counters["tracks_created"] += len(fresh)
         return tuple(int(i) for i in ids), np.diagonal(P0[:, :3, :3], axis1=1, axis2=2).max(axis=1)
 
+    def _expire(self, t: float) -> tuple[int, ...]:
+        """Delete, before association, the tracks that have gone without a detection for
+        longer than their status allows at ``t``: a stale track must not grab a new plot."""
+        tab = self.table
+        if not tab.n:
+            return ()
+        limit = np.where(tab.status == TENTATIVE, self.cfg.delete_after_s_tentative,
+                         self.cfg.delete_after_s_confirmed)
+        gone = (t - tab.t_update) > limit
+        if not gone.any():
+            return ()
+        return self._remove(gone)
+
+    def _remove(self, gone: NDArray[np.bool_]) -> tuple[int, ...]:
+        """Mark rows ``gone`` deleted, hold them for the next snapshot, and drop them."""
+        tab = self.table
+        tab.status[gone] = DELETED
+        rows = np.flatnonzero(gone)
+        # A deleted track is reported where it was last seen, not extrapolated: after a long
+        # silence a prediction would be fiction (and could leave the atmosphere).
+        self._hold_deleted(_Rows.of(tab, rows, tab.x[rows].copy(), tab.P[rows].copy()))
+        ids = tuple(int(i) for i in tab.ids[rows])
+        self.counters["tracks_deleted"] += len(rows)
+        tab.keep(~gone)
+        return ids
+
     def _apply_life_cycle(self, t: float, pos_var: F64) -> tuple[int, ...]:
         """Confirm, coast and delete; ``pos_var`` (N,) is each track's largest position
         variance at ``t`` (m²)."""
@@ -361,15 +388,7 @@ class Tracker:
         gone = tab.status == DELETED
         if not gone.any():
             return ()
-        rows = np.flatnonzero(gone)
-        dt = np.maximum(t - tab.t[rows], 0.0)
-        x, P = cv_predict(tab.x[rows], tab.P[rows], dt, self.cfg.accel_noise_h,
-                          self.cfg.accel_noise_v)
-        self._hold_deleted(_Rows.of(tab, rows, x, P))
-        ids = tuple(int(i) for i in tab.ids[rows])
-        self.counters["tracks_deleted"] += len(rows)
-        tab.keep(~gone)
-        return ids
+        return self._remove(gone)
 
     # ------------------------------------------------------------------ helpers
 
