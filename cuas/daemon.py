@@ -254,10 +254,9 @@ class Daemon:
                 self.state.counters["dropped_late"] += 1
 
     async def _fuse(self) -> None:
-        tick = max(0.01, min(0.1, self.config.tracker.lateness_s / 2))
+        tick = max(0.001, min(0.1, self.config.tracker.lateness_s / 2))
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=tick)
+            await _wait_event(self._wake, tick)
             self._wake.clear()
             while self._queue:
                 self._drain_queue(limit=32)
@@ -288,12 +287,14 @@ class Daemon:
 
     async def _publish_snapshots(self) -> None:
         """A snapshot soon after the picture changes, at most ``snapshot_hz`` times a second,
-        and at least that often while anything is tracked (a late joiner needs no more)."""
+        and at least every ``max(1 / snapshot_hz, 0.5)`` s (a late joiner needs no more)."""
         period = 1.0 / self.snapshot_hz
+        # Unchanged pictures are repeated for late joiners only every half second or so,
+        # however high the rate for changes is set.
+        keepalive = max(period, 0.5)
         last = 0.0
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._snapshot_now.wait(), timeout=period)
+            await _wait_event(self._snapshot_now, keepalive)
             wait = last + period - time.monotonic()
             if wait > 0 and not self._alerted:
                 await asyncio.sleep(wait)
@@ -353,6 +354,15 @@ class Daemon:
         while True:
             await self._send(self._status())
             await asyncio.sleep(self.status_period_s)
+
+
+async def _wait_event(event: asyncio.Event, timeout_s: float) -> None:
+    """Wait for ``event`` at most ``timeout_s``. Not ``asyncio.wait_for``: on Python 3.11 it
+    swallows a cancellation that arrives as the event is set, and a task so spared keeps the
+    daemon from ever shutting down. ``asyncio.timeout`` propagates it."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout_s):
+            await event.wait()
 
 
 async def serve(config: Config, endpoints: bus.Endpoints, *,

@@ -273,3 +273,28 @@ def test_live_stream_stamped_now_is_fused_within_the_lateness_window() -> None:
         ctx.term()
 
     run_async(main)
+
+
+def test_event_waits_never_swallow_a_cancellation() -> None:
+    # Python 3.11's asyncio.wait_for drops a cancellation that arrives as the awaited event
+    # is set; a daemon task spared that way kept `cuas run` from ever stopping.
+    from cuas.daemon import _wait_event
+
+    async def main() -> None:
+        for _ in range(50):
+            event = asyncio.Event()
+
+            async def waiter(ev: asyncio.Event = event) -> None:
+                while True:
+                    await _wait_event(ev, 1.0)
+                    ev.clear()
+
+            task = asyncio.create_task(waiter())
+            await asyncio.sleep(0)
+            event.set()
+            await asyncio.sleep(0)
+            task.cancel()
+            done, _ = await asyncio.wait([task], timeout=2.0)
+            assert task in done and task.cancelled()
+
+    run_async(main, 30)
