@@ -461,3 +461,43 @@ def test_cli_takes_source_and_endpoint_from_the_site_config(tmp_path: Path) -> N
     finally:
         sub.close(0)
         ctx.term()
+
+
+def test_reconnect_backs_off_doubling_while_degraded() -> None:
+    """Nobody listens on the feed's port: attempts at 0, 0.5 and 1.5 s (then 3.5 s), with the
+    status saying degraded all along."""
+    import socket
+
+    # A port bound but not listening refuses connections, and nothing else can take it.
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+
+    async def main() -> tuple[dict[str, int], list[wire.Status]]:
+        ctx = zmq.asyncio.Context()
+        sub, endpoint = bound_sub(ctx)
+        stop = asyncio.Event()
+        statuses: list[wire.Status] = []
+        try:
+            src = AdsbSource(f"tcp://127.0.0.1:{port}", endpoint, sensor_id="down",
+                             context=ctx, status_period_s=0.2)
+            task = asyncio.create_task(src.run(stop))
+            # Use the SUB meanwhile: ZeroMQ sends its subscription from the calling thread.
+            while not src.subscribed.is_set():
+                await sub.poll(50)
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < 2.4:
+                await drain(sub, statuses, quiet_s=0.1)
+            counters = src.all_counters()
+            stop.set()
+            await task
+            return counters, statuses
+        finally:
+            ctx.destroy(linger=0)
+
+    try:
+        counters, statuses = run(main)
+    finally:
+        closed.close()
+    assert counters["connect_failures"] == 3 and counters.get("connects", 0) == 0
+    assert statuses and {s.state for s in statuses} == {"degraded"}
