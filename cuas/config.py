@@ -72,6 +72,9 @@ class TrackerConfig:
     delete_misses_confirmed: int = 6
     delete_after_s_tentative: float = 5.0
     delete_after_s_confirmed: float = 12.0
+    #: Tracks holding a cooperative identity (ICAO, Remote ID) outlive silence longer: an
+    #: aircraft heard only now and then is one aircraft, not a new track each time.
+    delete_after_s_identified: float = 60.0
     max_pos_sigma: float = 300.0
     #: Reorder buffer: how late a batch may arrive (s) before it is dropped as late.
     lateness_s: float = 0.5

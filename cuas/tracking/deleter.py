@@ -21,8 +21,16 @@ def popcount_window(looks: NDArray[np.uint32], window: int) -> NDArray[np.int64]
     return bits.sum(axis=1).astype(np.int64)
 
 
+def silence_limits(status: NDArray[np.int8], identified: NDArray[np.bool_],
+                   cfg: TrackerConfig) -> F64:
+    """How long (s) each track may go without a detection before it is deleted."""
+    firm = np.where(identified, cfg.delete_after_s_identified, cfg.delete_after_s_confirmed)
+    return np.where(status == TENTATIVE, cfg.delete_after_s_tentative, firm)
+
+
 def next_status(status: NDArray[np.int8], looks: NDArray[np.uint32], misses: NDArray[np.int16],
-                since_update: F64, pos_sigma_max: F64, cfg: TrackerConfig) -> NDArray[np.int8]:
+                since_update: F64, pos_sigma_max: F64, cfg: TrackerConfig,
+                identified: NDArray[np.bool_] | None = None) -> NDArray[np.int8]:
     """The status of each track after a batch (deleted ones marked ``DELETED``).
 
     ``since_update`` is the time (s) from each track's last detection to the batch;
@@ -30,6 +38,8 @@ def next_status(status: NDArray[np.int8], looks: NDArray[np.uint32], misses: NDA
     """
     new = status.copy()
     tent = status == TENTATIVE
+    silence_limit = silence_limits(
+        status, identified if identified is not None else np.zeros(len(status), dtype=bool), cfg)
     firm = (status == CONFIRMED) | (status == COASTING)
 
     confirm = tent & (popcount_window(looks, cfg.confirm_n) >= cfg.confirm_m)
@@ -43,7 +53,7 @@ def next_status(status: NDArray[np.int8], looks: NDArray[np.uint32], misses: NDA
     new[firm & ~coast] = CONFIRMED
     new[coast] = COASTING
     drop_firm = firm & (
-        (misses >= cfg.delete_misses_confirmed) | (since_update > cfg.delete_after_s_confirmed)
+        (misses >= cfg.delete_misses_confirmed) | (since_update > silence_limit)
     )
     new[drop_firm] = DELETED
     new[pos_sigma_max > cfg.max_pos_sigma] = DELETED

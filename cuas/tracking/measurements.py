@@ -31,6 +31,7 @@ MAX_SITE_DISTANCE_M: Final = 500_000.0
 #: near any site, above what any aircraft a C-UAS system tracks can reach.
 MIN_UP_M: Final = -2_000.0
 MAX_UP_M: Final = 40_000.0
+EARTH_RADIUS_M: Final = 6_371_000.0
 #: No aircraft a C-UAS site tracks is faster than this (m/s); faster velocity reports are bogus.
 MAX_SPEED_MS: Final = 1_000.0
 
@@ -183,7 +184,10 @@ def to_measurements(
         reasons.extend(f"dets[{sources[i]}]: more than {MAX_SITE_DISTANCE_M / 1000:.0f} km from the site"
                        for i in np.flatnonzero(far))
     up = pos[:, 2]
-    implausible = has_point & ~far & ((up < MIN_UP_M) | (up > MAX_UP_M))
+    # The local "up" of a distant aircraft drops with the Earth's curvature (d²/2R: 1.8 km
+    # at 150 km), so the floor follows it down.
+    floor = MIN_UP_M - np.sum(np.nan_to_num(pos[:, :2]) ** 2, axis=1) / (2.0 * EARTH_RADIUS_M)
+    implausible = has_point & ~far & ((up < floor) | (up > MAX_UP_M))
     if implausible.any():
         reasons.extend(f"dets[{sources[i]}]: {up[i]:.0f} m above the site is not airspace"
                        for i in np.flatnonzero(implausible))

@@ -23,7 +23,7 @@ from cuas.classify.inputs import ICAO, RID, IdentReports, RfLog, RfReport
 from cuas.config import Config, reference_config
 from cuas.geo import SiteFrame
 from cuas.tracking.associator import gnn_assign
-from cuas.tracking.deleter import next_status
+from cuas.tracking.deleter import next_status, silence_limits
 from cuas.tracking.hypothesiser import Hypotheses, hypothesise
 from cuas.tracking.initiator import initial_states
 from cuas.tracking.measurements import (
@@ -354,9 +354,7 @@ class Tracker:
         tab = self.table
         if not tab.n:
             return ()
-        limit = np.where(tab.status == TENTATIVE, self.cfg.delete_after_s_tentative,
-                         self.cfg.delete_after_s_confirmed)
-        gone = (t - tab.t_update) > limit
+        gone = (t - tab.t_update) > silence_limits(tab.status, tab.ident >= 0, self.cfg)
         if not gone.any():
             return ()
         return self._remove(gone)
@@ -383,7 +381,7 @@ class Tracker:
         pos_sigma = np.sqrt(pos_var)
         old = tab.status.copy()
         tab.status[:] = next_status(old, tab.looks, tab.misses, t - tab.t_update, pos_sigma,
-                                    self.cfg)
+                                    self.cfg, tab.ident >= 0)
         self.counters["tracks_confirmed"] += int(((old == TENTATIVE) & (tab.status == 1)).sum())
         gone = tab.status == DELETED
         if not gone.any():

@@ -245,3 +245,22 @@ def test_an_identity_repeated_in_one_batch_is_held_by_one_track() -> None:
     check_table_invariants(tracker)
     assert tracker.n_tracks == 2
     assert sum(t.ident is not None for t in live(tracker)) == 1
+
+
+def test_an_aircraft_heard_now_and_then_stays_one_track() -> None:
+    tracker = Tracker()
+    for k in range(4):
+        tracker.process(adsb(T0 + k, "4248e7", [100.0 * k, 0.0, 3000.0]))
+    first = live(tracker)[0].id
+    # 25 s of silence (beyond the 12 s an anonymous track would survive), then heard again.
+    tracker.process(adsb(T0 + 28, "4248e7", [2800.0, 0.0, 3000.0]))
+    assert [t.id for t in live(tracker)] == [first]
+
+
+def test_a_distant_aircraft_below_the_local_horizon_is_not_dropped() -> None:
+    # 200 km away at 1,000 m: the Earth's curvature puts it about 2.1 km below the site's
+    # tangent plane, yet it is airspace.
+    tracker = Tracker()
+    det = enu_det([200_000.0, 0.0, 1000.0 - 200_000.0**2 / (2 * 6_371_000.0)], sigma=50.0)
+    result = tracker.process(batch(T0, [det], sensor="adsb-1", kind="adsb"))
+    assert result.dropped_detections == 0 and tracker.n_tracks == 1
