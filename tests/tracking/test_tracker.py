@@ -264,3 +264,25 @@ def test_a_distant_aircraft_below_the_local_horizon_is_not_dropped() -> None:
     det = enu_det([200_000.0, 0.0, 1000.0 - 200_000.0**2 / (2 * 6_371_000.0)], sigma=50.0)
     result = tracker.process(batch(T0, [det], sensor="adsb-1", kind="adsb"))
     assert result.dropped_detections == 0 and tracker.n_tracks == 1
+
+
+def test_a_plot_joins_a_cooperative_aircraft_only_when_the_kinematics_agree() -> None:
+    tracker = Tracker()
+    for k in range(5):  # the police helicopter, ADS-B with velocity, 30 m/s east
+        det = enu_det([30.0 * k, 0.0, 300.0], sigma=10.0, vel=(30.0, 0.0, 0.0),
+                      vel_sigma=(1.0, 1.0, 1.0), ident=wire.Ident(icao="43c6e1"))
+        tracker.process(batch(T0 + k, [det], sensor="adsb-1", kind="adsb"))
+    # A radar plot 25 m from where the helicopter should be, moving the other way.
+    plot = enu_det([150.0, 25.0, 300.0], sigma=10.0, vel=(-10.0, 0.0, 0.0),
+                   vel_sigma=(1.0, 1.0, 1.0))
+    tracker.process(batch(T0 + 5, [plot], sensor="radar-1", kind="radar"))
+    tracks = live(tracker)
+    assert len(tracks) == 2  # the drone got its own track
+    heli = next(t for t in tracks if t.ident is not None)
+    assert heli.sources == ("adsb-1",)
+    # A plot that does agree (same place, same velocity) joins the helicopter's track.
+    agree = enu_det([180.0, 0.0, 300.0], sigma=10.0, vel=(30.0, 0.0, 0.0),
+                    vel_sigma=(1.0, 1.0, 1.0))
+    tracker.process(batch(T0 + 6, [agree], sensor="radar-2", kind="radar"))
+    heli = next(t for t in live(tracker) if t.ident is not None)
+    assert "radar-2" in heli.sources
