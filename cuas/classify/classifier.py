@@ -53,6 +53,8 @@ G_LOW = 0.25
 G_HIGH = 0.65
 #: Most a track with a friendly (allow-listed, not spoofed) or ADS-B identity can score.
 FRIENDLY_CAP = 0.3
+#: Most an anonymous track right where a friendly one is can score (`medium`).
+SHADOW_CAP = 0.5
 DENY_SCORE = 0.95
 NO_RID_BUMP = 0.1
 RID_MISMATCH_BUMP = 0.15
@@ -327,6 +329,9 @@ class Classifier:
         friendly = (allow | icao) & ~deny & ~mismatch
         score = np.where(deny, np.maximum(score, DENY_SCORE), score)
         score = np.clip(np.where(friendly, np.minimum(score, FRIENDLY_CAP), score), 0.0, 1.0)
+        shadow_of, shadow_d = self._shadows(inp, has_id, friendly)
+        shadow = shadow_of >= 0
+        score = np.where(shadow, np.minimum(score, SHADOW_CAP), score)
 
         # Levels with hysteresis; caps at once.
         st = self._state.gather(inp.ids)
@@ -336,7 +341,8 @@ class Classifier:
         level, below = threat.hysteresis(t, score, st["level"].astype(np.int8),
                                          st["below"].astype(np.float64), self.cfg.hysteresis,
                                          self.cfg.hold_s)
-        cap = np.where(friendly, threat.level_of(np.full(n, FRIENDLY_CAP)), threat.CRITICAL)
+        cap = np.where(friendly, threat.level_of(np.full(n, FRIENDLY_CAP)),
+                       np.where(shadow, threat.level_of(np.full(n, SHADOW_CAP)), threat.CRITICAL))
         level = np.minimum(level, cap).astype(np.int8)
         malicious = level >= threat.MALICIOUS_LEVEL
 
@@ -344,7 +350,7 @@ class Classifier:
             n, probs, kin, f, g, inside, top_zone, c_zone, appr, c_appr, loiter, t - since,
             c_loiter,
             no_rid, rid, icao, allow, deny, mismatch, miss_m, miss_v, rf_on, last, inp.ident,
-            idents)
+            idents, shadow_of, shadow_d, inp.ids)
 
         # Alerts: a level rise (once per change) or a zone entered (once per zone per track),
         # for established tracks that are some threat at all.
@@ -380,7 +386,8 @@ class Classifier:
                  top_zone: I64, c_zone: F64, appr: Approach, c_appr: F64, loiter: B,
                  loiter_s: F64, c_loiter: F64, no_rid: B, rid: B, icao: B, allow: B, deny: B, mismatch: B,
                  miss_m: F64, miss_v: F64, rf_on: B, rf_last: RfReport | None, ident: I64,
-                 idents: IdentReports | None) -> tuple[tuple[str, ...], ...]:
+                 idents: IdentReports | None, shadow_of: I64, shadow_d: F64,
+                 ids: I64) -> tuple[tuple[str, ...], ...]:
         """Short sentences per track, strongest first.
 
         Each kind of reason is a column of a weight matrix (0 = absent) and of a text matrix;
@@ -411,6 +418,10 @@ class Classifier:
         put(_LOITER, loiter, c_loiter + 0.01, lambda idx: [
             f"loitering over the {self.geometry.zone_names[z]} for {w:.0f} s"
             for z, w in zip(crowd_zone[idx].tolist(), loiter_s[idx].tolist(), strict=True)])
+        put(_SHADOW, shadow_of >= 0, 0.92, lambda idx: [
+            f"{d:.0f} m from track {ids[j]} ({self._friend_text(idents, int(ident[j]))}): "
+            "probably the same aircraft"
+            for d, j in zip(shadow_d[idx].tolist(), shadow_of[idx].tolist(), strict=True)])
         put(_ZONE, c_zone > 0, c_zone, lambda idx: self._zone_text[top_zone[idx]])
         put(_APPROACH, c_appr > 0, c_appr, lambda idx: self._approach_texts(appr, idx))
         put(_ALLOW, allow & ~deny, 0.95, lambda idx: [self._id_text(idents, i, "allow") for i in
@@ -463,6 +474,39 @@ class Classifier:
             T[idx, _MOTION] = [cache.get(("m", a, b)) or cache.setdefault(
                 ("m", a, b), f"{a} m/s at {b} m") for a, b in zip(v, h, strict=True)]
 
+    def _shadows(self, inp: TrackInputs, has_id: B, friendly: B) -> tuple[I64, F64]:
+        """For each anonymous track within reach of a friendly one, that track's row (else -1)
+        and the distance (m).
+
+        A radar plot of the venue's drone may run as a track of its own until the tracker has
+        merged it with the Remote ID track; it must not be flagged meanwhile. A hostile drone
+        flying in formation with a friendly one hides the same way, so the cap is `medium`,
+        which keeps it on the operator's screen, not `low`.
+        """
+        n = len(inp.ids)
+        shadow_of = np.full(n, -1, dtype=np.int64)
+        shadow_d = np.zeros(n)
+        fr = np.flatnonzero(friendly & ~inp.deleted)
+        anon = np.flatnonzero(~has_id & ~inp.deleted)
+        if not len(fr) or not len(anon):
+            return shadow_of, shadow_d
+        d = np.linalg.norm(inp.x[anon, None, :3] - inp.x[None, fr, :3], axis=2)  # (A, F)
+        j = np.argmin(d, axis=1)
+        dmin = d[np.arange(len(anon)), j]
+        reach = np.maximum(self.cfg.rid_mismatch_m,
+                           3.0 * np.linalg.norm(inp.pos_sigma[anon], axis=1))
+        near = dmin <= reach
+        shadow_of[anon[near]] = fr[j[near]]
+        shadow_d[anon[near]] = dmin[near]
+        return shadow_of, shadow_d
+
+    def _friend_text(self, idents: IdentReports | None, i: int) -> str:
+        if idents is None or not 0 <= i < idents.n:
+            return "friendly"
+        if i < len(self._label) and self._allow[i]:
+            return self._label[i]
+        return "ADS-B aircraft" if idents.kind[i] == ICAO else "friendly"
+
     def _approach_texts(self, appr: Approach, idx: NDArray[np.int64]) -> list[str]:
         cache = self._text_cache
         names = self.geometry.asset_names
@@ -503,8 +547,8 @@ class Classifier:
         return text
 
 
-_DENY, _SPOOF, _LOITER, _ZONE, _APPROACH, _ALLOW, _ADSB, _RID, _NO_RID, _RF, _CLASS, _MOTION = \
-    range(12)
-_N_SLOTS = 12
+(_DENY, _SPOOF, _SHADOW, _LOITER, _ZONE, _APPROACH, _ALLOW, _ADSB, _RID, _NO_RID, _RF, _CLASS,
+ _MOTION) = range(13)
+_N_SLOTS = 13
 _CLASS_TEXT = np.asarray([[f"likely {CLASS_WORDS[c]} ({p}%)" for p in range(101)]
                           for c in range(4)], dtype=object)

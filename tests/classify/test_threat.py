@@ -174,3 +174,14 @@ def test_state_of_deleted_tracks_is_evicted() -> None:
     clf.classify(inputs([[10, 10, 40, 0, 0, 0]] * 3))
     clf.classify(inputs([[10, 10, 40, 0, 0, 0]] * 3, t=T0 + 1, deleted=[False, True, False]))
     assert clf._state.ids.tolist() == [1, 3] and clf.history.ids.tolist() == [1, 3]
+
+
+def test_an_anonymous_track_on_top_of_a_friendly_one_is_not_flagged() -> None:
+    """The radar's own track of the venue drone, before the tracker merges it with the Remote
+    ID track: capped at medium, and it says why; one 70 m away is not covered."""
+    cfg = site(allow={"rid": {"VENUE-1": "venue drone"}})
+    x = [[10, 10, 40, 0, 0, 0], [14, 10, 41, 0, 0, 0], [-40, -40, 40, 0, 0, 0]]
+    c = Classifier(cfg).classify(inputs(x, ident=[0, -1, -1]), rid_reports(["VENUE-1"]))
+    assert c.malicious.tolist() == [False, False, True]
+    assert th.name(int(c.level[1])) == "medium"
+    assert c.reasons[1][0] == "4 m from track 1 (venue drone): probably the same aircraft"
