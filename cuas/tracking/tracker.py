@@ -54,8 +54,8 @@ I64 = NDArray[np.int64]
 #: than the ordinary gate (in squared Mahalanobis distance): the identity is strong evidence,
 #: but a jump of kilometres is a spoof or a decoding error, not the same aircraft.
 IDENTITY_GATE_FACTOR = 100.0
-#: Gate probability for an anonymous detection joining a track that holds an identity.
-STRICT_GATE_PROBABILITY = 0.99
+#: Velocity gate for an anonymous detection joining a track that holds an identity.
+VELOCITY_GATE_PROBABILITY = 0.99
 #: Deleted tracks waiting for the next snapshot to report them, at most.
 MAX_DELETED_HELD = 100_000
 
@@ -129,9 +129,7 @@ class Tracker:
         self._deleted: list[_Rows] = []
         self._n_deleted_held = 0
         self._gate = {d: float(chi2.ppf(self.cfg.gate_probability, d)) for d in (1, 2, 3)}
-        # Indexed by measurement dimension (0 and 1 unused).
-        self._strict_gate = np.array([np.inf] + [float(chi2.ppf(STRICT_GATE_PROBABILITY, d))
-                                                 for d in (1, 2, 3)])
+        self._velocity_gate = float(chi2.ppf(VELOCITY_GATE_PROBABILITY, 3))
         self._warned_drop: set[str] = set()
         # What the classifier reads besides states; the numeric core never uses these.
         self.ident_reports = IdentReports()
@@ -227,17 +225,17 @@ class Tracker:
         ok = np.where(same, hyp.d2 <= gate * IDENTITY_GATE_FACTOR, hyp.d2 <= gate) & ~clash
         ok &= np.isfinite(hyp.d2)
         # An anonymous plot near a cooperative aircraft (a drone under the police helicopter)
-        # joins the aircraft's track only when the kinematics agree closely: a tighter
-        # position gate and, when the plot carries a velocity, a velocity gate too.
+        # joins the aircraft's track only when the kinematics agree: when the plot carries a
+        # velocity, it must match the aircraft's too. (A tighter position gate alone was
+        # tried: it splits the aircraft's own plots off whenever it manoeuvres.)
         anon = (t_ident >= 0) & (d_ident < 0)
         if anon.any():
-            ok &= ~anon | (hyp.d2 <= self._strict_gate[dims])
             vel_check = np.flatnonzero(anon & meas.has_vel[hyp.det])
             if len(vel_check):
                 rows_v, dets_v = hyp.track[vel_check], hyp.det[vel_check]
                 dv = meas.vel[dets_v] - x_pred[rows_v, 3:]
                 Sv = P_pred[rows_v, 3:, 3:] + meas.vel_R[dets_v]
-                ok[vel_check] &= mahalanobis2(dv, inverse(Sv)) <= self._strict_gate[3]
+                ok[vel_check] &= mahalanobis2(dv, inverse(Sv)) <= self._velocity_gate
         pick = np.flatnonzero(ok)
         cost = np.where(same[pick], -gate[pick], hyp.d2[pick])  # a kept identity always wins
 

@@ -272,8 +272,8 @@ def test_a_plot_joins_a_cooperative_aircraft_only_when_the_kinematics_agree() ->
         det = enu_det([30.0 * k, 0.0, 300.0], sigma=10.0, vel=(30.0, 0.0, 0.0),
                       vel_sigma=(1.0, 1.0, 1.0), ident=wire.Ident(icao="43c6e1"))
         tracker.process(batch(T0 + k, [det], sensor="adsb-1", kind="adsb"))
-    # A radar plot 25 m from where the helicopter should be, moving the other way.
-    plot = enu_det([150.0, 25.0, 300.0], sigma=10.0, vel=(-10.0, 0.0, 0.0),
+    # A radar plot right where the helicopter should be, but moving the other way.
+    plot = enu_det([150.0, 5.0, 300.0], sigma=10.0, vel=(-10.0, 0.0, 0.0),
                    vel_sigma=(1.0, 1.0, 1.0))
     tracker.process(batch(T0 + 5, [plot], sensor="radar-1", kind="radar"))
     tracks = live(tracker)
