@@ -329,7 +329,8 @@ class Classifier:
         friendly = (allow | icao) & ~deny & ~mismatch
         score = np.where(deny, np.maximum(score, DENY_SCORE), score)
         score = np.clip(np.where(friendly, np.minimum(score, FRIENDLY_CAP), score), 0.0, 1.0)
-        shadow_of, shadow_d = self._shadows(inp, has_id, friendly)
+        # Only tracks the cap would change are looked at (it keeps this cheap).
+        shadow_of, shadow_d = self._shadows(inp, ~has_id & (score > SHADOW_CAP), friendly)
         shadow = shadow_of >= 0
         score = np.where(shadow, np.minimum(score, SHADOW_CAP), score)
 
@@ -474,9 +475,9 @@ class Classifier:
             T[idx, _MOTION] = [cache.get(("m", a, b)) or cache.setdefault(
                 ("m", a, b), f"{a} m/s at {b} m") for a, b in zip(v, h, strict=True)]
 
-    def _shadows(self, inp: TrackInputs, has_id: B, friendly: B) -> tuple[I64, F64]:
-        """For each anonymous track within reach of a friendly one, that track's row (else -1)
-        and the distance (m).
+    def _shadows(self, inp: TrackInputs, candidate: B, friendly: B) -> tuple[I64, F64]:
+        """For each candidate (anonymous) track within reach of a friendly one, that track's row
+        (else -1) and the distance (m).
 
         A radar plot of the venue's drone may run as a track of its own until the tracker has
         merged it with the Remote ID track; it must not be flagged meanwhile. A hostile drone
@@ -487,14 +488,18 @@ class Classifier:
         shadow_of = np.full(n, -1, dtype=np.int64)
         shadow_d = np.zeros(n)
         fr = np.flatnonzero(friendly & ~inp.deleted)
-        anon = np.flatnonzero(~has_id & ~inp.deleted)
+        anon = np.flatnonzero(candidate & ~inp.deleted)
         if not len(fr) or not len(anon):
             return shadow_of, shadow_d
-        d = np.linalg.norm(inp.x[anon, None, :3] - inp.x[None, fr, :3], axis=2)  # (A, F)
-        j = np.argmin(d, axis=1)
-        dmin = d[np.arange(len(anon)), j]
-        reach = np.maximum(self.cfg.rid_mismatch_m,
-                           3.0 * np.linalg.norm(inp.pos_sigma[anon], axis=1))
+        # Squared distances (A, F) axis by axis: contiguous and far cheaper than a 3-D norm.
+        d2 = np.zeros((len(anon), len(fr)))
+        for ax in range(3):
+            diff = inp.x[anon, ax][:, None] - inp.x[fr, ax][None, :]
+            d2 += diff * diff
+        j = np.argmin(d2, axis=1)
+        dmin = np.sqrt(d2[np.arange(len(anon)), j])
+        sig2 = (inp.pos_sigma[anon] ** 2).sum(axis=1)
+        reach = np.maximum(self.cfg.rid_mismatch_m, 3.0 * np.sqrt(sig2))
         near = dmin <= reach
         shadow_of[anon[near]] = fr[j[near]]
         shadow_d[anon[near]] = dmin[near]
