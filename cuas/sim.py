@@ -178,10 +178,11 @@ class SimParams:
             raise SimParamError("clutter_per_scan", f"must lie in [0, 1e6], got {self.clutter_per_scan}")
         if self.frame not in SIM_FRAMES:
             raise SimParamError("frame", f"{self.frame!r} is not one of {SIM_FRAMES}")
-        for name in ("sensor_id", "kind"):
+        # The sensor id is also the messages' `src`, which the contract caps shorter.
+        for name, limit in (("sensor_id", wire.MAX_SRC), ("kind", wire.MAX_STR)):
             v = getattr(self, name)
-            if not isinstance(v, str) or not 0 < len(v) <= wire.MAX_STR:
-                raise SimParamError(name, f"must be a non-empty string of <= {wire.MAX_STR} characters")
+            if not isinstance(v, str) or not 0 < len(v) <= limit:
+                raise SimParamError(name, f"must be a non-empty string of <= {limit} characters")
         if self.sensor_origin is not None:
             lat, lon, h = _triple("sensor_origin", self.sensor_origin)
             if not (-90 <= lat <= 90 and -180 <= lon <= 180 and -12_000 <= h <= 100_000):
