@@ -34,15 +34,13 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 import msgpack
 import zmq
 import zmq.asyncio
 
 from cuas import bus
-from cuas.recording import RecordingWriter, t_to_ns
+from cuas.recording import ClosesOnExit, RecordingWriter, t_to_ns
 
 __all__ = ["Recorder", "RecorderSummary", "payload_time_ns", "record"]
 
@@ -110,7 +108,7 @@ def payload_time_ns(payload: bytes) -> int | None:
     return ns if ns < _U64 else None
 
 
-class Recorder:
+class Recorder(ClosesOnExit):
     """Subscribe to the bus and write every message to an MCAP file.
 
     Sockets and file are opened in the constructor (so a bind or file error raises there, and
@@ -162,17 +160,6 @@ class Recorder:
         self.malformed = 0
         self._started = time.monotonic()
         self._summary: RecorderSummary | None = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def write(self, parts: Sequence[bytes], log_time_ns: int | None = None) -> bool:
         """Record one received message (its frames); False when it was dropped as malformed."""

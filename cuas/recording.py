@@ -461,7 +461,25 @@ def _u64(name: str, v: int) -> int:
     return v
 
 
-class RecordingWriter:
+class ClosesOnExit:
+    """Context management for anything with a ``close()``: ``with X(...) as x:`` closes it."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class RecordingWriter(ClosesOnExit):
     """Write the canonical MCAP recording (see the module docstring for the layout).
 
     ``chunk_size`` (bytes) and ``flush_interval_s`` (seconds) bound what a kill loses: the open
@@ -506,17 +524,6 @@ class RecordingWriter:
         self._opened_at: float | None = None  # time.monotonic() of the open chunk's first write
         self._closed = False
         self.messages = 0
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     @property
     def closed(self) -> bool:
@@ -600,7 +607,7 @@ class RecordingWriter:
             self._file.close()
 
 
-class JsonlWriter:
+class JsonlWriter(ClosesOnExit):
     """Write the JSON Lines form, one ``{"topic", "msg"}`` per line, flushed per line.
 
     The form has no receive time, so ``log_time_ns`` is ignored. A message whose ``attrs``
@@ -614,17 +621,6 @@ class JsonlWriter:
         except OSError as exc:
             raise RecordingError(f"{self.path}: cannot create recording: {exc.strerror or exc}") from exc
         self.messages = 0
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     @property
     def closed(self) -> bool:
