@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -60,6 +60,16 @@ class Client:
                     return msg
         raise AssertionError("nothing matching arrived in time")
 
+    async def send_all(self, batches: Sequence[wire.Detections]) -> wire.Tracks:
+        """Publish every batch, then wait for a snapshot at the last batch's time with tracks."""
+        for batch in batches:
+            await self.pub.send_multipart(bus.frames(batch))
+        last_t = batches[-1].t
+        msg = await self.next(lambda topic, m: isinstance(m, wire.Tracks) and m.t >= last_t
+                              and len(m.tracks) > 0)
+        assert isinstance(msg, wire.Tracks)
+        return msg
+
     def close(self) -> None:
         self.pub.close(0)
         self.sub.close(0)
@@ -78,11 +88,8 @@ def test_detections_in_tracks_out_matching_truth() -> None:
         async with running_daemon() as daemon:
             client = Client(ctx, daemon)
             await client.ready()
-            for batch in sim.batches:
-                await client.pub.send_multipart(bus.frames(batch))
+            msg = await client.send_all(sim.batches)
             last_t = sim.batches[-1].t
-            msg = await client.next(lambda topic, m: isinstance(m, wire.Tracks) and m.t >= last_t)
-            assert isinstance(msg, wire.Tracks)
             confirmed = [t for t in msg.tracks if t.status in ("confirmed", "coasting")]
             k = int(np.searchsorted(sim.truth.times, last_t))
             truth = sim.truth.enu[k][sim.truth.alive[k]]
@@ -105,10 +112,7 @@ def test_late_subscriber_gets_a_full_snapshot_and_status() -> None:
         async with running_daemon() as daemon:
             client = Client(ctx, daemon)
             await client.ready()
-            for batch in sim.batches:
-                await client.pub.send_multipart(bus.frames(batch))
-            await client.next(lambda topic, m: isinstance(m, wire.Tracks)
-                              and m.t >= sim.batches[-1].t)
+            await client.send_all(sim.batches)
             late = bus.sub_socket(ctx, daemon.bound.tracks, bind=False, topics=("trk", "status."))
             got: dict[str, wire.Message] = {}
             while len(got) < 2:
@@ -149,11 +153,7 @@ def test_bad_input_is_counted_and_never_stops_the_daemon() -> None:
             await client.ready()
             for parts in bad:
                 await client.pub.send_multipart(parts)
-            for batch in sim.batches:
-                await client.pub.send_multipart(bus.frames(batch))
-            msg = await client.next(lambda topic, m: isinstance(m, wire.Tracks)
-                                    and m.t >= sim.batches[-1].t and len(m.tracks) > 0)
-            assert isinstance(msg, wire.Tracks)
+            await client.send_all(sim.batches)
             c = daemon.state.counters
             assert c["dropped_malformed"] == len(bad)
             assert c["received"] == len(bad) + len(sim.batches)
@@ -208,11 +208,7 @@ def test_sensors_and_operators_survive_a_daemon_restart() -> None:
         async with running_daemon(fixed) as second:
             # The same sockets, never reopened: ZeroMQ reconnects them.
             assert await bus.wait_for_subscriber(client.pub, "det.", 10.0)
-            for batch in sim.batches[5:]:
-                await client.pub.send_multipart(bus.frames(batch))
-            msg = await client.next(lambda topic, m: isinstance(m, wire.Tracks)
-                                    and m.t >= sim.batches[-1].t and len(m.tracks) > 0)
-            assert isinstance(msg, wire.Tracks)
+            await client.send_all(sim.batches[5:])
             assert second.state.counters["received"] == len(sim.batches) - 5
         client.close()
         ctx.term()
