@@ -120,7 +120,8 @@ def parse_beast(buf: bytes, stats: FramingStats | None = None) -> tuple[list[Bea
                 rest = b"\x1a" + b"\x1a".join(toks[k:])
                 if len(rest) > _MAX_ESCAPED:
                     st.unknown_frames += 1
-                    return frames, b""
+                    # A trailing lone 0x1a may start the next frame: keep it, as for a known one.
+                    return frames, b"\x1a" if j < ntok else b""
                 return frames, rest
             st.unknown_frames += 1
             k = j
