@@ -164,6 +164,92 @@ def _adsb(table: Any, key: str, path: str | None) -> AdsbConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class SapientNodeConfig:
+    """``[sensors.<id>.sapient]``: a SAPIENT sensor module (ASM) known to the site; its
+    detections are published as sensor ``<id>`` and its range-bearing reports measured from the
+    sensor's ``origin`` when its StatusReport gives no node location."""
+
+    #: The module's SAPIENT node id (a UUID).
+    node_id: str = ""
+    #: Degrees added to the module's azimuths to give true-north azimuths, for modules that
+    #: report against magnetic north (the declination) or their platform's heading.
+    north_offset_deg: float | None = None
+    #: UTM zone (e.g. ``30U``) for UTM locations that do not name their own.
+    utm_zone: str | None = None
+
+
+def _sapient_node(table: Any, key: str, path: str | None) -> SapientNodeConfig:
+    """Validate a ``[sensors.<id>.sapient]`` table."""
+    import uuid
+
+    cfg = _build(SapientNodeConfig, table, key, path)
+    try:
+        uuid.UUID(cfg.node_id)
+    except ValueError:
+        raise ConfigError("must be the module's node id (a UUID)", path=path,
+                          key=f"{key}.node_id") from None
+    if cfg.north_offset_deg is not None and not -360.0 <= cfg.north_offset_deg <= 360.0:
+        raise ConfigError("must lie in [-360, 360] degrees", path=path,
+                          key=f"{key}.north_offset_deg")
+    return cfg
+
+
+@dataclass(frozen=True, slots=True)
+class SapientConfig:
+    """``[sapient]``: ``cuas sapient serve`` (a SAPIENT fusion node) and ``cuas sapient export``
+    (cuas reporting upward). Lengths in metres, angles in degrees."""
+
+    #: ``HOST:PORT`` that ``cuas sapient serve`` listens on for sensor modules.
+    listen: str = "127.0.0.1:5020"
+    #: ``HOST:PORT`` of the higher fusion node that ``cuas sapient export`` reports to.
+    export_to: str | None = None
+    #: Name of cuas as a SAPIENT node; its node id is a UUID derived from it unless given.
+    node_name: str = "cuas"
+    node_id: str | None = None
+    #: 1-sigma used when a report gives no error: horizontal position (m), angles (degrees),
+    #: and height (m) when a location has no z at all (it is then the site's height).
+    default_sigma_m: float = 25.0
+    default_angle_sigma_deg: float = 2.0
+    unknown_height_sigma_m: float = 300.0
+    #: Largest SAPIENT message accepted (bytes).
+    max_message_bytes: int = 1 << 20
+    #: Export tentative tracks too (default: confirmed and coasting ones only).
+    export_tentative: bool = False
+    #: Seconds between the StatusReports ``cuas sapient export`` sends upward.
+    status_interval_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        for name in ("default_sigma_m", "unknown_height_sigma_m"):
+            if not 0.1 <= getattr(self, name) <= 100_000.0:
+                raise ConfigError("must lie in [0.1, 100000] m", key=f"sapient.{name}")
+        if not 0.01 <= self.default_angle_sigma_deg <= 90.0:
+            raise ConfigError("must lie in [0.01, 90] degrees",
+                              key="sapient.default_angle_sigma_deg")
+        if not 64 <= self.max_message_bytes <= 64 << 20:
+            raise ConfigError("must lie in [64, 67108864] bytes", key="sapient.max_message_bytes")
+        if not 0.1 <= self.status_interval_s <= 3600.0:
+            raise ConfigError("must lie in [0.1, 3600] s", key="sapient.status_interval_s")
+        if self.node_id is not None:
+            import uuid
+
+            try:
+                uuid.UUID(self.node_id)
+            except ValueError:
+                raise ConfigError("must be a UUID", key="sapient.node_id") from None
+        for name in ("listen", "export_to"):
+            value = getattr(self, name)
+            if value is not None and not _is_host_port(value):
+                raise ConfigError(f"expected HOST:PORT, got {_brief(value)}",
+                                  key=f"sapient.{name}")
+
+
+def _is_host_port(text: str) -> bool:
+    """True for ``HOST:PORT`` with a port in 0..65535 (``[v6addr]:PORT`` allowed)."""
+    host, sep, port = text.rpartition(":")
+    return bool(sep and host and port.isdigit() and int(port) <= 65535)
+
+
+@dataclass(frozen=True, slots=True)
 class SensorConfig:
     """A sensor known to the site: where it is and how its batches are to be read."""
 
@@ -177,6 +263,8 @@ class SensorConfig:
     max_range_m: float | None = None
     #: ADS-B adapter settings (``[sensors.<id>.adsb]``), for ``cuas sensor adsb``.
     adsb: AdsbConfig | None = None
+    #: SAPIENT module settings (``[sensors.<id>.sapient]``), for ``cuas sapient serve``.
+    sapient: SapientNodeConfig | None = None
 
     @property
     def is_scanning(self) -> bool:
@@ -306,6 +394,8 @@ class Config:
     deny: IdentityList = field(default_factory=IdentityList)
     #: The id this daemon publishes under (`src` of tracks and status).
     daemon_id: str = "cuas"
+    #: ``cuas sapient serve`` / ``export`` settings (``[sapient]``).
+    sapient: SapientConfig = field(default_factory=SapientConfig)
     path: str | None = None
 
     def sensor(self, sensor_id: str, kind: str = "sim") -> SensorConfig:
@@ -398,7 +488,7 @@ def parse_config(doc: Mapping[str, Any], path: str | None = None) -> Config:
     if not isinstance(doc, Mapping):
         raise ConfigError(f"expected a table, got {_brief(doc)}", path=path)
     known = {"site", "tracker", "bus", "daemon", "sensors", "daemon_id", "classify", "zones",
-             "assets", "allow", "deny"}
+             "assets", "allow", "deny", "sapient"}
     for k in doc:
         if k not in known:
             raise ConfigError(f"unknown section (known: {', '.join(sorted(known))})", path=path, key=k)
@@ -415,6 +505,9 @@ def parse_config(doc: Mapping[str, Any], path: str | None = None) -> Config:
         if isinstance(table, dict) and "adsb" in table:
             extra["adsb"] = _adsb(table["adsb"], f"sensors.{sid}.adsb", path)
             table = {k: v for k, v in table.items() if k != "adsb"}
+        if isinstance(table, dict) and "sapient" in table:
+            extra["sapient"] = _sapient_node(table["sapient"], f"sensors.{sid}.sapient", path)
+            table = {k: v for k, v in table.items() if k != "sapient"}
         sensor = _build(SensorConfig, table, f"sensors.{sid}", path, id=sid, **extra)
         if sensor.origin is not None:
             lat, lon, h = sensor.origin
@@ -433,7 +526,9 @@ def parse_config(doc: Mapping[str, Any], path: str | None = None) -> Config:
     return Config(site=site, tracker=tracker, bus=bus, daemon=daemon, sensors=sensors,
                   daemon_id=daemon_id, classify=classify, zones=zones, assets=assets,
                   allow=_identity_list(doc, "allow", path),
-                  deny=_identity_list(doc, "deny", path), path=path)
+                  deny=_identity_list(doc, "deny", path),
+                  sapient=_build(SapientConfig, doc.get("sapient", {}), "sapient", path),
+                  path=path)
 
 
 def _tables(doc: Mapping[str, Any], section: str, path: str | None) -> list[tuple[str, Any]]:
