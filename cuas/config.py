@@ -250,6 +250,38 @@ def _is_host_port(text: str) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
+class RemoteIdConfig:
+    """``[sensors.<id>.remoteid]``: the Remote ID receiver (metres, seconds)."""
+
+    #: A pcap/pcapng capture file, ``iface:NAME`` (a monitor-mode Wi-Fi interface, Linux,
+    #: needs CAP_NET_RAW) or ``wardragon://HOST:PORT`` (a WarDragon/DragonSync ZeroMQ feed).
+    source: str | None = None
+    #: Horizontal 1-sigma (m) when a message's accuracy class is "unknown".
+    default_sigma_m: float = 50.0
+    #: Height above the WGS-84 ellipsoid (m) of the ground the drones take off from, used when a
+    #: message gives only a height above take-off or ground (default: the site origin's).
+    ground_h: float | None = None
+    #: A transmitter's decoding state (its ids, the operator) is forgotten after this silence.
+    evict_after_s: float = 120.0
+    #: At most one identity-only report (no valid position) per transmitter per this many s.
+    identity_period_s: float = 1.0
+
+
+def _remoteid(table: Any, key: str, path: str | None) -> RemoteIdConfig:
+    """Validate a ``[sensors.<id>.remoteid]`` table."""
+    cfg = _build(RemoteIdConfig, table, key, path)
+    if not 0.1 <= cfg.default_sigma_m <= 100_000.0:
+        raise ConfigError("must lie in [0.1, 100000] m", path=path, key=f"{key}.default_sigma_m")
+    if cfg.ground_h is not None and not -12_000.0 <= cfg.ground_h <= 10_000.0:
+        raise ConfigError("not a plausible height (m)", path=path, key=f"{key}.ground_h")
+    if not 1.0 <= cfg.evict_after_s <= 86_400.0:
+        raise ConfigError("must lie in [1, 86400] s", path=path, key=f"{key}.evict_after_s")
+    if not 0.0 <= cfg.identity_period_s <= 3_600.0:
+        raise ConfigError("must lie in [0, 3600] s", path=path, key=f"{key}.identity_period_s")
+    return cfg
+
+
+@dataclass(frozen=True, slots=True)
 class SensorConfig:
     """A sensor known to the site: where it is and how its batches are to be read."""
 
@@ -263,6 +295,8 @@ class SensorConfig:
     max_range_m: float | None = None
     #: ADS-B adapter settings (``[sensors.<id>.adsb]``), for ``cuas sensor adsb``.
     adsb: AdsbConfig | None = None
+    #: Remote ID receiver settings (``[sensors.<id>.remoteid]``), for ``cuas sensor remoteid``.
+    remoteid: RemoteIdConfig | None = None
     #: SAPIENT module settings (``[sensors.<id>.sapient]``), for ``cuas sapient serve``.
     sapient: SapientNodeConfig | None = None
 
@@ -505,6 +539,9 @@ def parse_config(doc: Mapping[str, Any], path: str | None = None) -> Config:
         if isinstance(table, dict) and "adsb" in table:
             extra["adsb"] = _adsb(table["adsb"], f"sensors.{sid}.adsb", path)
             table = {k: v for k, v in table.items() if k != "adsb"}
+        if isinstance(table, dict) and "remoteid" in table:
+            extra["remoteid"] = _remoteid(table["remoteid"], f"sensors.{sid}.remoteid", path)
+            table = {k: v for k, v in table.items() if k != "remoteid"}
         if isinstance(table, dict) and "sapient" in table:
             extra["sapient"] = _sapient_node(table["sapient"], f"sensors.{sid}.sapient", path)
             table = {k: v for k, v in table.items() if k != "sapient"}

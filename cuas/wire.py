@@ -49,6 +49,8 @@ SIGMA_MAX: Final = 1e7
 #: ``attrs`` is free-form but still bad input if it is absurd: nesting deeper than this (which
 #: breaks ``repr`` with RecursionError), NaN/inf, integers msgpack cannot re-encode.
 MAX_ATTRS_DEPTH: Final = 16
+#: Most ``ident.aliases`` of one identity (a drone has a handful of ids, not hundreds).
+MAX_ALIASES: Final = 16
 
 Frame: TypeAlias = Literal["lla", "enu", "rae", "ae", "none"]
 FRAMES: Final[tuple[str, ...]] = ("lla", "enu", "rae", "ae", "none")
@@ -66,12 +68,18 @@ Vec3: TypeAlias = tuple[float, float, float]
 
 @dataclass(frozen=True, slots=True)
 class Ident:
-    """Cooperative identity: ICAO address (6 lower-case hex), callsign, Remote ID serial, pilot."""
+    """Cooperative identity: ICAO address (6 lower-case hex), callsign, Remote ID serial, pilot.
+
+    ``aliases``: the other ids the same aircraft goes by (a Remote ID session id, CAA
+    registration, transmitter MAC), each as ``<type>:<value>`` such as ``caa:GBR-...`` or
+    ``mac:60:60:1f:...``; any one of them ties a report to the same identity.
+    """
 
     icao: str | None = None
     callsign: str | None = None
     rid: str | None = None
     operator_lla: Vec3 | None = None
+    aliases: tuple[str, ...] = ()
 
     @property
     def key(self) -> str | None:
@@ -81,6 +89,14 @@ class Ident:
         if self.rid is not None:
             return f"rid:{self.rid}"
         return None
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """Every identity key: :attr:`key` first, then one ``rid:<alias>`` per alias."""
+        key = self.key
+        if key is None:
+            return ()
+        return (key, *(f"rid:{a}" for a in self.aliases)) if self.aliases else (key,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,7 +373,14 @@ def _ident(v: Any, key: str) -> Ident:
         rid = _str(rid, f"{key}.rid")
     op = m.get("operator_lla")
     op_lla = _lla(op, f"{key}.operator_lla") if op is not None else None
-    return Ident(icao=icao, callsign=callsign, rid=rid, operator_lla=op_lla)
+    raw = m.get("aliases")
+    aliases: tuple[str, ...] = ()
+    if raw is not None:
+        if not isinstance(raw, list) or len(raw) > MAX_ALIASES:
+            raise DecodeError(f"expected a list of at most {MAX_ALIASES} strings",
+                              key=f"{key}.aliases", data=raw)
+        aliases = tuple(_str(a, f"{key}.aliases[{i}]") for i, a in enumerate(raw))
+    return Ident(icao=icao, callsign=callsign, rid=rid, operator_lla=op_lla, aliases=aliases)
 
 
 def _covariance(
@@ -586,6 +609,8 @@ def _ident_dict(i: Ident) -> dict[str, Any]:
         out["rid"] = i.rid
     if i.operator_lla is not None:
         out["operator_lla"] = list(i.operator_lla)
+    if i.aliases:
+        out["aliases"] = list(i.aliases)
     return out
 
 

@@ -14,6 +14,8 @@ import importlib
 KINDS: dict[str, tuple[str, str]] = {
     "adsb": ("cuas.sensors.adsb",
              "ADS-B from dump1090/readsb (Beast 30005, SBS 30003) or a capture file"),
+    "remoteid": ("cuas.sensors.remoteid",
+                 "Remote ID (ASTM F3411): pcap/pcapng, monitor-mode Wi-Fi or wardragon://HOST:PORT"),
 }
 
 
