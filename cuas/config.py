@@ -238,12 +238,12 @@ class SapientConfig:
                 raise ConfigError("must be a UUID", key="sapient.node_id") from None
         for name in ("listen", "export_to"):
             value = getattr(self, name)
-            if value is not None and not _is_host_port(value):
+            if value is not None and not is_host_port(value):
                 raise ConfigError(f"expected HOST:PORT, got {_brief(value)}",
                                   key=f"sapient.{name}")
 
 
-def _is_host_port(text: str) -> bool:
+def is_host_port(text: str) -> bool:
     """True for ``HOST:PORT`` with a port in 0..65535 (``[v6addr]:PORT`` allowed)."""
     host, sep, port = text.rpartition(":")
     return bool(sep and host and port.isdigit() and int(port) <= 65535)

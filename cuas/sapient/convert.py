@@ -1,0 +1,583 @@
+"""SAPIENT <-> wire contract, pure functions.
+
+Inbound: a DetectionReport (a ``location`` or a ``range_bearing``) becomes one contract
+``detections`` batch of one detection, measured at the message's timestamp:
+
+* ``LAT_LNG_DEG_M`` / ``LAT_LNG_RAD_M``: x is longitude, y latitude, z height (m) -> frame
+  ``lla``. ``UTM_M``: x easting, y northing (m) in the location's ``utm_zone`` (else the
+  module's configured zone) -> ``lla`` through pyproj. Errors are taken in the coordinate
+  system's own units (degrees, radians or metres) and turned into metres east, north, up.
+  A location with no z is put at the site's height with ``unknown_height_sigma_m``; a
+  ``WGS84_G`` (geoid) height is kept as given and flagged in ``attrs.height_datum``.
+* range-bearing in degrees or radians, metres or kilometres -> frame ``rae`` (range m, azimuth
+  and elevation degrees) from the module's location, or ``ae`` when no range is given. Azimuths
+  are turned to true north: ``GRID`` by the UTM meridian convergence at the module,
+  ``MAGNETIC`` and ``PLATFORM`` by the module's configured ``north_offset_deg``.
+* ``enu_velocity`` -> ``vel`` (m/s; km/h when the module registered ``SPEED_UNITS_KPH``).
+* classifications, behaviours, ``object_id``, ``id``, confidence -> ``attrs``.
+
+What cannot be placed honestly (no coordinate system, a 2-D range without elevation, a
+magnetic bearing with no declination, no module location for a range-bearing) raises
+:class:`ConversionError` with the reason; it is never guessed.
+
+Outbound: :class:`Reporter` turns ``tracks`` snapshots into DetectionReports (``LAT_LNG_DEG_M``
+/ ``WGS84_E`` locations, errors in degrees and metres) with the classifier's class and threat
+mapped onto SAPIENT classification and behaviour, and ``alert`` messages into Alerts.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from cuas import wire
+from cuas.config import SapientConfig, SiteConfig
+from cuas.errors import CuasError, DecodeError
+from cuas.sapient.proto import (
+    ICD_VERSION,
+    Alert,
+    DetectionReport,
+    Error,
+    Location,
+    Registration,
+    RegistrationAck,
+    SapientMessage,
+    StatusReport,
+    new_ulid,
+    ulid_at,
+)
+
+#: Metres per degree of latitude / of longitude at the equator (mean Earth radius); used only
+#: to turn coordinate errors into metres, where 0.5 % does not matter.
+M_PER_DEG: Final = 6_371_008.8 * math.pi / 180.0
+#: Longest free text copied into ``attrs`` (the contract's string limit is 256).
+MAX_TEXT: Final = 64
+#: Most classifications / behaviours copied into ``attrs``.
+MAX_LABELS: Final = 16
+
+#: cuas class -> SAPIENT classification type (the vocabulary cuas registers upward).
+CLASS_TO_SAPIENT: Final[Mapping[str, str]] = {
+    "uav": "UAV", "bird": "Bird", "manned": "Manned Aircraft", "clutter": "Clutter",
+}
+#: Threat level -> (SAPIENT behaviour type, alert type, alert priority).
+THREAT_TO_SAPIENT: Final[Mapping[str, tuple[str, int, int]]] = {
+    "none": ("Threat None", Alert.ALERT_TYPE_INFORMATION, Alert.DISCRETE_PRIORITY_LOW),
+    "low": ("Threat Low", Alert.ALERT_TYPE_INFORMATION, Alert.DISCRETE_PRIORITY_LOW),
+    "medium": ("Threat Medium", Alert.ALERT_TYPE_WARNING, Alert.DISCRETE_PRIORITY_MEDIUM),
+    "high": ("Threat High", Alert.ALERT_TYPE_WARNING, Alert.DISCRETE_PRIORITY_HIGH),
+    "critical": ("Threat Critical", Alert.ALERT_TYPE_CRITICAL, Alert.DISCRETE_PRIORITY_HIGH),
+}
+MALICIOUS_BEHAVIOUR: Final = "Malicious"
+#: Track status -> DetectionReport ``state`` (the ICD's "special case", e.g. object lost).
+STATE_FOR_STATUS: Final[Mapping[str, str]] = {
+    "tentative": "tentative", "confirmed": "", "coasting": "coasting", "deleted": "lost",
+}
+
+# Enum numbers of location.proto / range_bearing.proto used below.
+_LAT_LNG_DEG: Final = 1  # LOCATION_COORDINATE_SYSTEM_LAT_LNG_DEG_M
+_LAT_LNG_RAD: Final = 2  # LOCATION_COORDINATE_SYSTEM_LAT_LNG_RAD_M
+_UTM: Final = 5          # LOCATION_COORDINATE_SYSTEM_UTM_M
+_WGS84_G: Final = 2      # LOCATION_DATUM_WGS84_G
+_RB_TRUE: Final = 1
+_RB_MAGNETIC: Final = 2
+_RB_GRID: Final = 3
+_RB_PLATFORM: Final = 4
+_KM_SYSTEMS: Final = frozenset({3, 4})   # RANGE_BEARING_COORDINATE_SYSTEM_*_KM
+_RAD_SYSTEMS: Final = frozenset({2, 4})  # RANGE_BEARING_COORDINATE_SYSTEM_RADIANS_*
+
+
+class ConversionError(CuasError, ValueError):
+    """A valid SAPIENT message that cannot become a contract message; ``str`` says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class NodeInfo:
+    """What the fusion node knows of one sensor module (from its Registration, StatusReport
+    and the site configuration). ``origin``: (lat, lon, h) degrees and metres, or None."""
+
+    node_id: str
+    sensor_id: str
+    node_type: str = "unknown"
+    origin: tuple[float, float, float] | None = None
+    speed_factor: float = 1.0
+    utm_zone: str | None = None
+    north_offset_deg: float | None = None
+
+
+# --------------------------------------------------------------------------- time
+
+
+def to_unix(ts: Timestamp) -> float:
+    """A protobuf Timestamp as UTC seconds."""
+    return float(ts.seconds) + ts.nanos * 1e-9
+
+
+def timestamp(t: float) -> Timestamp:
+    """UTC seconds as a protobuf Timestamp."""
+    ts = Timestamp()
+    sec = math.floor(t)
+    ts.seconds = int(sec)
+    ts.nanos = min(999_999_999, int(round((t - sec) * 1e9)))
+    return ts
+
+
+# --------------------------------------------------------------------------- geodesy
+
+
+@functools.lru_cache(maxsize=16)
+def _utm_transformer(zone: int, south: bool) -> Any:
+    import pyproj  # part of the sapient extra; only UTM locations need it
+
+    epsg = (32700 if south else 32600) + zone
+    return pyproj.Transformer.from_crs(f"EPSG:{epsg}", "EPSG:4326", always_xy=True)
+
+
+def parse_utm_zone(text: str) -> tuple[int, bool]:
+    """``"30U"`` -> (30, False): the zone number and whether it is southern (latitude bands
+    C..M); a bare number is a northern zone."""
+    t = text.strip().upper()
+    digits = t[:2] if t[:2].isdigit() else t[:1]
+    band = t[len(digits):]
+    if not digits.isdigit() or not 1 <= int(digits) <= 60 or band not in _BANDS:
+        raise ConversionError(f"utm_zone {wire._brief(text)} is not a UTM zone such as 30U")
+    return int(digits), band != "" and band in "CDEFGHJKLM"
+
+
+#: UTM latitude bands (I and O are not used), or none.
+_BANDS: Final = ("", *"CDEFGHJKLMNPQRSTUVWX")
+
+
+def utm_to_lla(easting: float, northing: float, zone: str) -> tuple[float, float]:
+    """(lat, lon) degrees of a WGS-84 UTM position (m) in ``zone``."""
+    number, south = parse_utm_zone(zone)
+    lon, lat = _utm_transformer(number, south).transform(easting, northing)
+    if not (math.isfinite(lat) and math.isfinite(lon)):
+        raise ConversionError(f"UTM {easting:.1f} E {northing:.1f} N in zone {zone} is not a "
+                              "position on Earth")
+    return float(lat), float(lon)
+
+
+def grid_convergence_deg(lat: float, lon: float) -> float:
+    """Angle (degrees) from true north to UTM grid north at (lat, lon), in the point's own
+    zone: a grid azimuth plus this is a true azimuth."""
+    import pyproj
+
+    zone = min(60, int((lon + 180.0) // 6.0) + 1)
+    proj = pyproj.Proj(f"EPSG:{(32700 if lat < 0 else 32600) + zone}")
+    return float(proj.get_factors(lon, lat).meridian_convergence)
+
+
+def _finite(name: str, *values: float) -> None:
+    for v in values:
+        if not math.isfinite(v):
+            raise ConversionError(f"{name} is not a finite number")
+
+
+def location_to_lla(loc: Location, node: NodeInfo, settings: SapientConfig, site: SiteConfig
+                    ) -> tuple[tuple[float, float, float], tuple[float, float, float], dict[str, Any]]:
+    """A SAPIENT Location as (lat, lon, h), 1-sigma metres (E, N, U), and notes for attrs."""
+    cs = loc.coordinate_system
+    x, y = loc.x, loc.y
+    _finite("location.x/y", x, y)
+    notes: dict[str, Any] = {}
+    if cs in (_LAT_LNG_DEG, _LAT_LNG_RAD):
+        scale = 180.0 / math.pi if cs == _LAT_LNG_RAD else 1.0
+        lat, lon = y * scale, x * scale
+        if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
+            raise ConversionError(f"location lat {lat:.6g}, lon {lon:.6g} outside the Earth's "
+                                  "range (x is longitude, y latitude)")
+        coslat = max(0.01, math.cos(math.radians(lat)))
+        se = loc.x_error * scale * M_PER_DEG * coslat if loc.HasField("x_error") else None
+        sn = loc.y_error * scale * M_PER_DEG if loc.HasField("y_error") else None
+    elif cs == _UTM:
+        zone = loc.utm_zone or node.utm_zone
+        if not zone:
+            raise ConversionError("UTM location without utm_zone (and none configured for the "
+                                  f"module's sensor {node.sensor_id})")
+        lat, lon = utm_to_lla(x, y, zone)
+        se = loc.x_error if loc.HasField("x_error") else None
+        sn = loc.y_error if loc.HasField("y_error") else None
+    else:
+        raise ConversionError(f"location coordinate_system {cs} cannot be placed "
+                              "(unspecified or unknown)")
+    if loc.HasField("z"):
+        _finite("location.z", loc.z)
+        h = loc.z
+        su = loc.z_error if loc.HasField("z_error") else settings.default_sigma_m
+        if loc.datum == _WGS84_G:
+            notes["height_datum"] = "geoid"
+    else:
+        h, su = site.h, settings.unknown_height_sigma_m
+        notes["height"] = "unknown"
+    d = settings.default_sigma_m
+    sigma = (_sigma(se, d), _sigma(sn, d), _sigma(su, d))
+    if abs(h) > 100_000.0:
+        raise ConversionError(f"location height {h:.6g} m is not plausible")
+    return (lat, lon, h), sigma, notes
+
+
+def _sigma(value: float | None, default: float) -> float:
+    """A usable 1-sigma from a reported error: absent, zero, negative or absurd -> default."""
+    if value is None or not math.isfinite(value) or value <= 0:
+        return default
+    return min(max(float(value), wire.SIGMA_MIN * 10), wire.SIGMA_MAX / 10)
+
+
+
+def range_bearing_to_det(rb: Any, node: NodeInfo, settings: SapientConfig
+                         ) -> tuple[str, tuple[float, ...], tuple[float, ...]]:
+    """A SAPIENT RangeBearing as a contract (frame, z, sigma): ``rae`` or ``ae``."""
+    cs = rb.coordinate_system
+    if cs not in (1, 2, 3, 4):
+        raise ConversionError(f"range_bearing coordinate_system {cs} cannot be used "
+                              "(unspecified or unknown)")
+    if node.origin is None:
+        raise ConversionError(f"range-bearing report from node {node.node_id} whose location "
+                              "is unknown: send a StatusReport with node_location, or give "
+                              f"sensors.{node.sensor_id}.origin in the configuration")
+    if not rb.HasField("azimuth"):
+        raise ConversionError("range_bearing without azimuth")
+    ang = 180.0 / math.pi if cs in _RAD_SYSTEMS else 1.0
+    dist = 1000.0 if cs in _KM_SYSTEMS else 1.0
+    az = rb.azimuth * ang
+    _finite("range_bearing.azimuth", az)
+    if rb.datum == _RB_GRID:
+        az += grid_convergence_deg(node.origin[0], node.origin[1])
+    elif rb.datum in (_RB_MAGNETIC, _RB_PLATFORM):
+        if node.north_offset_deg is None:
+            raise ConversionError(
+                "range_bearing against magnetic north or the platform heading needs "
+                f"sensors.{node.sensor_id}.sapient.north_offset_deg in the configuration")
+        az += node.north_offset_deg
+    elif rb.datum != _RB_TRUE:
+        raise ConversionError(f"range_bearing datum {rb.datum} cannot be used (unspecified)")
+    az %= 360.0
+    if not rb.HasField("elevation"):
+        raise ConversionError("range_bearing without elevation: the contract has no "
+                              "bearing-only or 2-D (range, azimuth) frame")
+    el = rb.elevation * ang
+    _finite("range_bearing.elevation", el)
+    if not -90.0 <= el <= 90.0:
+        raise ConversionError(f"elevation {el:.6g} degrees outside [-90, 90]")
+    dang = settings.default_angle_sigma_deg
+    s_az = _sigma(rb.azimuth_error * ang if rb.HasField("azimuth_error") else None, dang)
+    s_el = _sigma(rb.elevation_error * ang if rb.HasField("elevation_error") else None, dang)
+    if rb.HasField("range"):
+        r = rb.range * dist
+        _finite("range_bearing.range", r)
+        if not 0.0 <= r <= wire.MAX_DISTANCE_M:
+            raise ConversionError(f"range {r:.6g} m outside [0, {wire.MAX_DISTANCE_M:g}]")
+        s_r = _sigma(rb.range_error * dist if rb.HasField("range_error") else None,
+                     settings.default_sigma_m)
+        return "rae", (r, az, el), (s_r, s_az, s_el)
+    return "ae", (az, el), (s_az, s_el)
+
+
+# --------------------------------------------------------------------------- inbound
+
+
+def node_type_name(reg: Registration) -> str:
+    """The module's first node type in lower case without prefix (``radar``, ``camera``)."""
+    for nd in reg.node_definition:
+        name = Registration.NodeType.Name(nd.node_type) if nd.node_type in \
+            Registration.NodeType.values() else ""
+        if name:
+            return name.removeprefix("NODE_TYPE_").lower()
+    return "unknown"
+
+
+def speed_factor(reg: Registration) -> float:
+    """m/s per reported velocity unit, from the first velocity type the module registered."""
+    for mode in reg.mode_definition:
+        for dd in mode.detection_definition:
+            if dd.HasField("velocity_type") and dd.velocity_type.HasField("enu_velocity_units"):
+                units = dd.velocity_type.enu_velocity_units.east_north_rate_units
+                return 1.0 / 3.6 if units == 2 else 1.0  # SPEED_UNITS_KPH
+    return 1.0
+
+
+def _text(s: str) -> str:
+    return s[:MAX_TEXT]
+
+
+def _confidence(value: float) -> float:
+    return round(float(value), 4) if math.isfinite(value) else 0.0
+
+
+def report_to_detections(msg: SapientMessage, node: NodeInfo, seq: int,
+                         settings: SapientConfig, site: SiteConfig) -> wire.Detections:
+    """One validated DetectionReport as a contract ``detections`` batch (``kind`` ``sapient``,
+    ``sensor`` the module's sensor id, ``t`` the message's timestamp); raises
+    :class:`ConversionError`."""
+    rep = msg.detection_report
+    attrs: dict[str, Any] = {"node_type": node.node_type, "object_id": rep.object_id}
+    which = rep.WhichOneof("location_oneof")
+    vel: wire.Vec3 | None = None
+    vel_sigma: wire.Vec3 | None = None
+    frame: str
+    zz: tuple[float, ...]
+    ss: tuple[float, ...]
+    if which == "location":
+        zz, ss, notes = location_to_lla(rep.location, node, settings, site)
+        frame = "lla"
+        attrs.update(notes)
+    elif which == "range_bearing":
+        frame, zz, ss = range_bearing_to_det(rep.range_bearing, node, settings)
+    else:  # the validator refuses this; kept for callers that skipped it
+        raise ConversionError("detection_report has neither location nor range_bearing")
+    if rep.HasField("enu_velocity"):
+        v = rep.enu_velocity
+        f = node.speed_factor
+        up = v.up_rate * f if v.HasField("up_rate") else 0.0
+        vel = (v.east_rate * f, v.north_rate * f, up)
+        _finite("enu_velocity", *vel)
+        errs = (v.east_rate_error if v.HasField("east_rate_error") else None,
+                v.north_rate_error if v.HasField("north_rate_error") else None,
+                v.up_rate_error if v.HasField("up_rate_error") else None)
+        vel_sigma = (_sigma(errs[0] * f if errs[0] is not None else None, 2.0),
+                     _sigma(errs[1] * f if errs[1] is not None else None, 2.0),
+                     _sigma(errs[2] * f if errs[2] is not None else None,
+                            2.0 if v.HasField("up_rate") else 10.0))
+    if rep.HasField("detection_confidence"):
+        attrs["confidence"] = _confidence(rep.detection_confidence)
+    if rep.classification:
+        attrs["classes"] = {_text(c.type): _confidence(c.confidence)
+                            for c in rep.classification[:MAX_LABELS]}
+    if rep.behaviour:
+        attrs["behaviours"] = {_text(b.type): _confidence(b.confidence)
+                               for b in rep.behaviour[:MAX_LABELS]}
+    if rep.id:
+        attrs["object_ident"] = _text(rep.id)
+    if rep.state:
+        attrs["state"] = _text(rep.state)
+    det = wire.Detection(frame=frame, z=tuple(zz), sigma=tuple(ss), vel=vel,  # type: ignore[arg-type]
+                         vel_sigma=vel_sigma, attrs=attrs)
+    batch = wire.Detections(src=node.sensor_id, seq=seq, t=to_unix(msg.timestamp),
+                            sensor=node.sensor_id, kind="sapient", dets=(det,),
+                            origin=node.origin if frame in ("rae", "ae") else None)
+    # Through the contract's own checks once, here at the border: what passes is what the
+    # daemon will accept.
+    try:
+        return _check(batch)
+    except DecodeError as exc:
+        raise ConversionError(f"not a valid contract detection: {exc}") from None
+
+
+def _check(batch: wire.Detections) -> wire.Detections:
+    msg = wire.decode(wire.encode(batch))
+    assert isinstance(msg, wire.Detections)
+    return msg
+
+
+def node_location(report: StatusReport, node: NodeInfo, settings: SapientConfig,
+                  site: SiteConfig) -> tuple[float, float, float] | None:
+    """The module's (lat, lon, h) from a StatusReport's ``node_location``, when usable."""
+    if not report.HasField("node_location"):
+        return None
+    try:
+        lla, _, notes = location_to_lla(report.node_location, node, settings, site)
+    except ConversionError:
+        return None
+    return None if "height" in notes else lla
+
+
+# --------------------------------------------------------------------------- replies
+
+
+def envelope(node_id: str, t: float, destination: str | None = None) -> SapientMessage:
+    """An empty SapientMessage from ``node_id`` at UTC ``t``."""
+    msg = SapientMessage()
+    msg.timestamp.CopyFrom(timestamp(t))
+    msg.node_id = node_id
+    if destination:
+        msg.destination_id = destination
+    return msg
+
+
+def registration_ack(node_id: str, t: float, destination: str, accepted: bool,
+                     reasons: list[str] | None = None) -> SapientMessage:
+    """A RegistrationAck to the module ``destination``."""
+    msg = envelope(node_id, t, destination)
+    ack = RegistrationAck(acceptance=accepted)
+    ack.ack_response_reason.extend(r[:500] for r in (reasons or []))
+    msg.registration_ack.CopyFrom(ack)
+    return msg
+
+
+#: The most bytes of an offending packet echoed back in an Error.
+MAX_ECHO: Final = 4096
+
+
+def error_message(node_id: str, t: float, destination: str | None, packet: bytes,
+                  reasons: list[str]) -> SapientMessage:
+    """An Error carrying (the start of) the offending ``packet`` and one line per reason."""
+    msg = envelope(node_id, t, destination)
+    err = Error(packet=packet[:MAX_ECHO])
+    err.error_message.extend(r[:500] for r in reasons)
+    msg.error.CopyFrom(err)
+    return msg
+
+
+# --------------------------------------------------------------------------- outbound
+
+
+def registration(node_id: str, t: float, name: str, status_interval_s: float) -> SapientMessage:
+    """cuas's own Registration as a fusion node: tracks in WGS-84 degrees and metres, ENU
+    velocity in m/s, and the class and behaviour vocabulary its DetectionReports use."""
+    reg = Registration(icd_version=ICD_VERSION, name=name[:64], short_name=name[:16])
+    reg.node_definition.add(node_type=Registration.NODE_TYPE_FUSION_NODE,
+                            node_sub_type=["C-UAS"])
+    reg.capabilities.add(category="Fusion", type="Multi-sensor UAV tracking")
+    reg.status_definition.status_interval.units = Registration.TIME_UNITS_SECONDS
+    reg.status_definition.status_interval.value = status_interval_s
+    mode = reg.mode_definition.add(mode_name="Default", mode_type=Registration.MODE_TYPE_PERMANENT)
+    mode.settle_time.units = Registration.TIME_UNITS_SECONDS
+    mode.settle_time.value = 0.0
+    mode.tracking_type = Registration.TRACKING_TYPE_TRACK
+    mode.task.concurrent_tasks = 0
+    region = mode.task.region_definition
+    region.region_type.append(Registration.REGION_TYPE_AREA_OF_INTEREST)
+    region.settle_time.units = Registration.TIME_UNITS_SECONDS
+    region.settle_time.value = 0.0
+    area = region.region_area.add()
+    area.location_units = 1   # LOCATION_COORDINATE_SYSTEM_LAT_LNG_DEG_M
+    area.location_datum = 1   # LOCATION_DATUM_WGS84_E
+    dd = mode.detection_definition.add()
+    dd.location_type.location_units = 1
+    dd.location_type.location_datum = 1
+    dd.detection_report.add(category=Registration.DETECTION_REPORT_CATEGORY_TRACK,
+                            type="Fused track", units="track")
+    classes = dd.detection_class_definition.add(
+        confidence_definition=Registration.CONFIDENCE_DEFINITION_MULTI_CLASS)
+    for label in CLASS_TO_SAPIENT.values():
+        classes.class_definition.add(type=label, units="probability")
+    for label, _, _ in THREAT_TO_SAPIENT.values():
+        dd.behaviour_definition.add(type=label, units="level")
+    dd.behaviour_definition.add(type=MALICIOUS_BEHAVIOUR, units="probability")
+    dd.velocity_type.enu_velocity_units.east_north_rate_units = 1  # SPEED_UNITS_MS
+    dd.velocity_type.enu_velocity_units.up_rate_units = 1
+    dd.velocity_type.location_datum = 1
+    reg.config_data.add(manufacturer="cuas", model="cuas fusion daemon")
+    msg = envelope(node_id, t)
+    msg.registration.CopyFrom(reg)
+    return msg
+
+
+def status_report(node_id: str, t: float, state: str, mode: str = "Default") -> SapientMessage:
+    """A StatusReport for cuas itself; ``state`` is the contract's ``ok``/``degraded``/``down``."""
+    system = {"ok": StatusReport.SYSTEM_OK, "degraded": StatusReport.SYSTEM_WARNING,
+              "down": StatusReport.SYSTEM_GOODBYE}.get(state, StatusReport.SYSTEM_ERROR)
+    rep = StatusReport(report_id=new_ulid(t), system=system, info=StatusReport.INFO_NEW,
+                       mode=mode)
+    msg = envelope(node_id, t)
+    msg.status_report.CopyFrom(rep)
+    return msg
+
+
+def location_from_lla(lla: wire.Vec3, pos_sigma: wire.Vec3) -> Location:
+    """A LAT_LNG_DEG_M / WGS84_E Location for (lat, lon, h) with 1-sigma (E, N, U) metres
+    (horizontal errors expressed in degrees, as the coordinate system is)."""
+    lat, lon, h = lla
+    coslat = max(0.01, math.cos(math.radians(lat)))
+    return Location(x=lon, y=lat, z=h,
+                    x_error=pos_sigma[0] / (M_PER_DEG * coslat),
+                    y_error=pos_sigma[1] / M_PER_DEG, z_error=pos_sigma[2],
+                    coordinate_system=_LAT_LNG_DEG, datum=1)
+
+
+@dataclass(slots=True)
+class Reporter:
+    """Turns the daemon's ``tracks`` and ``alert`` messages into SAPIENT messages from
+    ``node_id``. Each track keeps one object ULID for its life (time of first report, entropy
+    from the node id and track id, so a restart of the exporter keeps the ids of a running
+    daemon's tracks)."""
+
+    node_id: str
+    export_tentative: bool = False
+    _objects: dict[int, str] = field(default_factory=dict)
+    _last: dict[int, wire.Track] = field(default_factory=dict)
+
+    def object_id(self, track_id: int, t: float) -> str:
+        oid = self._objects.get(track_id)
+        if oid is None:
+            seed = hashlib.sha256(f"{self.node_id}/{track_id}".encode()).digest()
+            oid = self._objects[track_id] = ulid_at(t, seed)
+        return oid
+
+    def reports(self, snapshot: wire.Tracks) -> list[SapientMessage]:
+        """One DetectionReport per exported track of the snapshot (deleted tracks that were
+        reported before come once more with state ``lost``)."""
+        out: list[SapientMessage] = []
+        for trk in snapshot.tracks:
+            if trk.status == "deleted":
+                if trk.id not in self._objects:
+                    continue
+            elif trk.status == "tentative" and not self.export_tentative:
+                continue
+            out.append(self._report(trk, snapshot.t))
+            if trk.status == "deleted":
+                self._objects.pop(trk.id, None)
+                self._last.pop(trk.id, None)
+            else:
+                self._last[trk.id] = trk
+        return out
+
+    def _report(self, trk: wire.Track, t: float) -> SapientMessage:
+        rep = DetectionReport(report_id=new_ulid(t), object_id=self.object_id(trk.id, t))
+        state = STATE_FOR_STATUS.get(trk.status, "")
+        if state:
+            rep.state = state
+        rep.location.CopyFrom(location_from_lla(trk.lla, trk.pos_sigma))
+        ve, vn, vu = trk.vel
+        rep.enu_velocity.east_rate, rep.enu_velocity.north_rate = ve, vn
+        rep.enu_velocity.up_rate = vu
+        uav = float(trk.class_probs.get("uav", 0.0))
+        rep.detection_confidence = 1.0 if trk.status in ("confirmed", "coasting") else 0.5
+        for cls, label in CLASS_TO_SAPIENT.items():
+            rep.classification.add(type=label, confidence=float(trk.class_probs.get(cls, 0.0)))
+        label, _, _ = THREAT_TO_SAPIENT.get(trk.threat, THREAT_TO_SAPIENT["none"])
+        rep.behaviour.add(type=label, confidence=1.0)
+        if trk.malicious:
+            rep.behaviour.add(type=MALICIOUS_BEHAVIOUR, confidence=uav)
+        for reason in trk.reasons[:MAX_LABELS]:
+            rep.track_info.add(type="reason", value=reason[:200])
+        rep.track_info.add(type="cuas_track_id", value=str(trk.id))
+        if trk.sources:
+            rep.track_info.add(type="sources", value=",".join(trk.sources)[:200])
+        if trk.ident is not None:
+            ident = trk.ident.rid or trk.ident.callsign or trk.ident.icao
+            if ident:
+                rep.id = ident
+        msg = envelope(self.node_id, t)
+        msg.detection_report.CopyFrom(rep)
+        return msg
+
+    def alert(self, alert: wire.Alert) -> SapientMessage:
+        """A SAPIENT Alert for a contract ``alert`` (located at the track's last position
+        when the track has been reported)."""
+        _, kind, priority = THREAT_TO_SAPIENT.get(alert.threat, THREAT_TO_SAPIENT["none"])
+        text = f"track {alert.track_id}: threat {alert.previous} -> {alert.threat}"
+        if alert.zone:
+            text += f" in zone {alert.zone}"
+        al = Alert(alert_id=new_ulid(alert.t), alert_type=kind,
+                   status=Alert.ALERT_STATUS_ACTIVE, description=text[:500],
+                   priority=priority,
+                   ranking=(list(THREAT_TO_SAPIENT).index(alert.threat) / 4.0
+                            if alert.threat in THREAT_TO_SAPIENT else 0.0))
+        if alert.reasons:
+            al.additional_information = "; ".join(alert.reasons)[:1000]
+        trk = self._last.get(alert.track_id)
+        if trk is not None:
+            al.location.CopyFrom(location_from_lla(trk.lla, trk.pos_sigma))
+        ad = al.associated_detection.add(node_id=self.node_id,
+                                         object_id=self.object_id(alert.track_id, alert.t))
+        ad.timestamp.CopyFrom(timestamp(alert.t))
+        msg = envelope(self.node_id, alert.t)
+        msg.alert.CopyFrom(al)
+        return msg
