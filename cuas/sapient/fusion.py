@@ -152,7 +152,7 @@ class FusionNodeState:
         if old is not None:  # a re-registration keeps what the module told us since
             record.status, record.status_t = old.status, old.status_t
             record.seq, record.status_seq = old.seq, old.status_seq
-            if old.info.origin is not None and info.origin is None:
+            if old.info.origin is not None:  # the configured one, or a reported one since
                 record.info = replace(info, origin=old.info.origin)
         self.nodes[node_id] = record
         self.counters["registrations"] += 1
