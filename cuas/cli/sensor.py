@@ -14,6 +14,8 @@ import importlib
 KINDS: dict[str, tuple[str, str]] = {
     "adsb": ("cuas.sensors.adsb",
              "ADS-B from dump1090/readsb (Beast 30005, SBS 30003) or a capture file"),
+    "rf": ("cuas.sensors.rf",
+           "RTL-SDR spectrum scan for drone control/video links: rtltcp://, rtlsdr:// or a cu8 file"),
     "remoteid": ("cuas.sensors.remoteid",
                  "Remote ID (ASTM F3411): pcap/pcapng, monitor-mode Wi-Fi or wardragon://HOST:PORT"),
 }

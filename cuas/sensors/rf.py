@@ -1,0 +1,455 @@
+"""``cuas sensor rf``: the RTL-SDR adapter. Scans the configured bands hop by hop, finds bursts
+(:mod:`cuas.sensors.rf_dsp`), tells control and video links from ISM devices
+(:mod:`cuas.sensors.rf_classify`) and publishes one ``detections`` message per dwell on
+``det.<sensor_id>``: kind ``rf``, frame ``none`` (or ``ae`` at the centre of the configured
+bearing sector), ``attrs`` freq_hz, bw_hz, duration_s, snr_db, rssi_dbm, power_dbfs,
+protocol, link, confidence and the evidence (chirp SF, hop statistics). An empty ``dets``
+list means the dwell was looked at and held nothing worth publishing.
+
+Sources (:mod:`cuas.sensors.iq_sources`): ``rtltcp://HOST:PORT`` (reconnects with back-off
+0.5 s doubling to 10 s, ``status`` ``degraded`` while down), ``rtlsdr://INDEX`` or a cu8 file
+(read to its end in dwell-long blocks, every detection published, then the process exits).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import math
+import signal
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import zmq
+import zmq.asyncio
+
+from cuas import bus, wire
+from cuas.bus_replay import NoSubscriberError
+from cuas.bus_replay import _send as send_nodrop
+from cuas.config import Config, RfConfig, load_config, reference_config
+from cuas.errors import CuasError, DecodeError
+from cuas.sensors.adsb_source import BACKOFF_FIRST_S, BACKOFF_MAX_S, _send_now, _sleep_or_stop
+from cuas.sensors.iq_sources import FileSource, IqSource, open_source
+from cuas.sensors.rf_classify import Guess, LinkClassifier, Packet, detect_chirp
+from cuas.sensors.rf_dsp import (
+    BlockResult,
+    Burst,
+    DspParams,
+    clip_fraction,
+    cu8_to_complex,
+    detect_block,
+)
+from cuas.sensors.rtl_tcp import gain_below
+
+log = logging.getLogger(__name__)
+
+#: Bursts at least this wide (occupied span, Hz) and not continuous go to the chirp detector.
+CHIRP_MIN_SPAN_HZ: Final = 60_000.0
+#: At most this many detections per dwell message (the strongest first).
+MAX_DETS_PER_DWELL: Final = 256
+
+
+def scan_plan(bands: Sequence[tuple[float, float]], rate_hz: float, crop: float) -> list[float]:
+    """Hop centres (Hz) covering every band with the usable width ``rate_hz * (1 - 2 crop)``."""
+    usable = rate_hz * (1.0 - 2.0 * crop)
+    out: list[float] = []
+    for lo, hi in bands:
+        n = max(1, math.ceil((hi - lo) / usable))
+        first = (lo + hi) / 2 - (n - 1) * usable / 2
+        out.extend(first + i * usable for i in range(n))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class DwellResult:
+    """One dwell: its UTC start, centre (Hz), the block's bursts with their guesses."""
+
+    t: float
+    centre_hz: float
+    block: BlockResult
+    guesses: tuple[Guess, ...]
+
+
+class RfScanner:
+    """The adapter's pure core: cu8 blocks in, bursts with guesses and wire detections out."""
+
+    def __init__(self, settings: RfConfig, params: DspParams | None = None) -> None:
+        self.settings = settings
+        self.params = params or DspParams(crop=settings.crop)
+        self.classifier = LinkClassifier(settings.bands, settings.hop_window_s)
+        self.counters: Counter[str] = Counter()
+        self._block = 0
+
+    def process(self, raw: bytes, rate_hz: float, centre_hz: float, t0: float) -> DwellResult:
+        """Detect and classify one dwell of cu8 ``raw`` that began at UTC ``t0``."""
+        self._block += 1
+        clip = clip_fraction(raw)
+        iq = cu8_to_complex(raw)
+        if len(iq):
+            iq = iq - iq.mean()  # the dongle's DC offset
+        res = detect_block(iq, rate_hz, centre_hz, self.params, clip)
+        self.counters["dwells"] += 1
+        self.counters["samples"] += len(iq)
+        self.counters["bursts"] += len(res.bursts)
+        guesses: list[Guess] = []
+        for b in res.bursts:
+            chirp = None
+            if not b.continuous and b.high_hz - b.low_hz >= CHIRP_MIN_SPAN_HZ:
+                self.counters["chirp_checks"] += 1
+                chirp = detect_chirp(iq[b.first_sample: b.last_sample], rate_hz)
+                if chirp is not None:
+                    self.counters["chirps"] += 1
+                    self.classifier.add_packet(Packet(t0 + b.start_s, centre_hz + chirp.offset_hz,
+                                                      b.duration_s, chirp, self._block))
+            g = self.classifier.classify(b, t0 + b.start_s, chirp)
+            if chirp is not None:
+                g.evidence["chirp_freq_hz"] = round(centre_hz + chirp.offset_hz)
+            guesses.append(g)
+            if g.link != "none":
+                self.counters[f"links_{g.link}"] += 1
+        return DwellResult(t0, centre_hz, res, tuple(guesses))
+
+    def detections(self, dwell: DwellResult, gain_db: float | None) -> list[wire.Detection]:
+        """Wire detections of one dwell (links only unless ``publish = "all"``)."""
+        s = self.settings
+        out: list[tuple[float, wire.Detection]] = []
+        for b, g in zip(dwell.block.bursts, dwell.guesses, strict=True):
+            if s.publish == "links" and g.link == "none":
+                continue
+            out.append((b.snr_db, self._detection(b, g, dwell, gain_db)))
+        out.sort(key=lambda x: -x[0])
+        if len(out) > MAX_DETS_PER_DWELL:
+            self.counters["dets_capped"] += len(out) - MAX_DETS_PER_DWELL
+        return [d for _, d in out[:MAX_DETS_PER_DWELL]]
+
+    def _detection(self, b: Burst, g: Guess, dwell: DwellResult,
+                   gain_db: float | None) -> wire.Detection:
+        s = self.settings
+        freq = b.freq_hz
+        bw = b.bw_hz
+        if "chirp_freq_hz" in g.evidence:
+            freq = float(g.evidence["chirp_freq_hz"])  # type: ignore[arg-type]
+            bw = float(g.evidence.get("lora_bw_hz", bw))  # type: ignore[arg-type]
+        attrs: dict[str, Any] = {
+            "freq_hz": round(freq, 1), "bw_hz": round(bw, 1),
+            "duration_s": round(b.duration_s, 6), "start_s": round(dwell.t + b.start_s, 6),
+            "snr_db": round(b.snr_db, 2), "power_dbfs": round(b.mean_dbfs, 2),
+            "rssi_dbm": round(b.mean_dbfs + s.full_scale_dbm - (gain_db or 0.0), 2),
+            "duty": round(b.duty, 3), "span_hz": [round(b.low_hz), round(b.high_hz)],
+            "protocol": g.protocol, "link": g.link, "confidence": round(g.confidence, 3),
+            "tuned_hz": round(dwell.centre_hz),
+        }
+        attrs.update(g.evidence)
+        if s.bearing is not None:
+            a0, a1 = s.bearing
+            width = (a1 - a0) % 360.0 or 360.0
+            az = (a0 + width / 2) % 360.0
+            return wire.Detection(frame="ae", z=(az, 0.0),
+                                  sigma=(max(width / math.sqrt(12.0), 1.0), 30.0), attrs=attrs)
+        return wire.Detection(frame="none", z=(), attrs=attrs)
+
+
+@dataclass(frozen=True, slots=True)
+class RfSummary:
+    """What one run of the adapter read and published."""
+
+    source: str
+    dwells: int
+    bursts: int
+    links: int
+    published: int
+    counters: dict[str, int]
+    elapsed_s: float
+
+    def line(self) -> str:
+        return (f"rf: {self.source}: {self.dwells} dwells, {self.bursts} bursts, {self.links} "
+                f"link detections, {self.published} messages published in "
+                f"{self.elapsed_s:.2f} s")
+
+
+class RfSensor:
+    """Scans one receiver and publishes its detections and status (see the module docstring).
+
+    ``source_factory`` builds a fresh :class:`IqSource` per connection attempt.
+    """
+
+    def __init__(self, source: str, endpoint: str, *, sensor_id: str = "rf",
+                 settings: RfConfig | None = None, wait_s: float = 10.0,
+                 context: zmq.asyncio.Context | None = None, status_period_s: float = 1.0,
+                 max_dwells: int | None = None) -> None:
+        self.source = source
+        self.endpoint = endpoint
+        self.sensor_id = sensor_id
+        self.settings = settings if settings is not None else RfConfig()
+        self.wait_s = wait_s
+        self.status_period_s = status_period_s
+        self.max_dwells = max_dwells
+        self.scanner = RfScanner(self.settings)
+        self.counters: Counter[str] = Counter()
+        self.state = "degraded"
+        self.gain_db: float | None = None if self.settings.agc else self.settings.gain_db
+        self.live = source.startswith(("rtltcp://", "rtlsdr://"))
+        self.published: list[wire.Detections] = []  # last messages, for a caller's summary
+        self._ctx = context
+        self._sock: zmq.asyncio.Socket | None = None
+        self._seq = 0
+        self._status_seq = 0
+        self._started = time.time()
+        self.subscribed = asyncio.Event()
+
+    def all_counters(self) -> dict[str, int]:
+        out = dict(self.scanner.counters)
+        out.update(self.counters)
+        return out
+
+    def status(self, state: str | None = None) -> wire.Status:
+        self._status_seq += 1
+        return wire.Status(src=self.sensor_id, seq=self._status_seq, t=time.time(),
+                           state=state or self.state,
+                           uptime_s=max(0.0, time.time() - self._started),
+                           counters=self.all_counters())
+
+    async def _status_loop(self) -> None:
+        assert self._sock is not None
+        while True:
+            with contextlib.suppress(zmq.ZMQError):
+                await self._sock.send_multipart(bus.frames(self.status()), flags=zmq.DONTWAIT)
+            await asyncio.sleep(self.status_period_s)
+
+    async def run(self, stop: asyncio.Event | None = None) -> RfSummary:
+        """Scan until the file ends, ``max_dwells`` are done, or (live) ``stop`` is set."""
+        stop = stop if stop is not None else asyncio.Event()
+        src = open_source(self.source, self.settings.rate_hz, ppm=self.settings.ppm)
+        if isinstance(src, FileSource):
+            await src.open()  # fail before waiting for a subscriber
+        own_ctx = self._ctx is None
+        ctx = zmq.asyncio.Context() if self._ctx is None else self._ctx
+        sock = self._sock = bus.xpub_socket(ctx, self.endpoint)
+        sock.setsockopt(zmq.XPUB_NODROP, 1)
+        started = time.monotonic()
+        status_task: asyncio.Task[None] | None = None
+        linger_ms = 0
+        try:
+            await self._wait_subscriber(stop)
+            self.subscribed.set()
+            status_task = asyncio.create_task(self._status_loop(), name="rf-status")
+            if isinstance(src, FileSource):
+                await self._run_file(src, stop)
+            else:
+                await self._run_live(stop)
+            linger_ms = 30_000
+        finally:
+            await src.close()
+            if status_task is not None:
+                status_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await status_task
+            with contextlib.suppress(zmq.ZMQError):
+                await sock.send_multipart(bus.frames(self.status("down")), flags=zmq.DONTWAIT)
+            sock.close(linger=linger_ms)
+            if own_ctx:
+                await asyncio.to_thread(ctx.term)
+        c = self.all_counters()
+        return RfSummary(self.source, c.get("dwells", 0), c.get("bursts", 0),
+                         c.get("published_links", 0), c.get("published", 0), c,
+                         time.monotonic() - started)
+
+    async def _wait_subscriber(self, stop: asyncio.Event) -> None:
+        assert self._sock is not None
+        topic = f"det.{self.sensor_id}"
+        if not self.live:
+            if not await bus.wait_for_subscriber(self._sock, topic, self.wait_s):
+                raise NoSubscriberError(
+                    f"nobody subscribed to {topic!r} at {self.endpoint} within {self.wait_s:g} s: "
+                    "is the daemon running (`cuas run`) and bound to that detection endpoint?")
+            return
+        while not stop.is_set():
+            if await bus.wait_for_subscriber(self._sock, topic, 1.0):
+                return
+
+    async def _publish(self, dwell: DwellResult, dets: list[wire.Detection]) -> None:
+        assert self._sock is not None
+        self._seq += 1
+        msg = wire.Detections(src=self.sensor_id, seq=self._seq, t=dwell.t,
+                              sensor=self.sensor_id, kind="rf", dets=tuple(dets))
+        try:
+            parts = bus.frames(msg)
+        except Exception:  # never one bad value stopping the scan
+            self.counters["encode_errors"] += 1
+            return
+        try:
+            _send_now(self._sock, parts)
+        except zmq.Again:
+            if self.live:
+                self.counters["dropped_queue_full"] += 1
+                return
+            await send_nodrop(self._sock, parts)
+        self.counters["published"] += 1
+        self.counters["published_dets"] += len(dets)
+        self.counters["published_links"] += sum(d.attrs.get("link") != "none" for d in dets)
+        self.published.append(msg)
+        del self.published[:-1000]
+
+    async def _dwell(self, src: IqSource, raw: bytes, centre_hz: float, t0: float) -> None:
+        dwell = self.scanner.process(raw, src.rate_hz, centre_hz, t0)
+        await self._publish(dwell, self.scanner.detections(dwell, self.gain_db))
+        clip = dwell.block.clip
+        if clip > self.settings.clip_max:
+            self.counters["clipped_dwells"] += 1
+            if self.gain_db is not None and src.tunable:
+                lower = gain_below(self.gain_db)
+                if lower is not None:
+                    log.warning("%.1f %% of bytes clip at %.1f dB gain: stepping down to %.1f dB",
+                                100 * clip, self.gain_db, lower)
+                    self.gain_db = lower
+                    self.counters["gain_steps_down"] += 1
+                    await src.set_gain(lower)
+
+    async def _run_file(self, src: FileSource, stop: asyncio.Event) -> None:
+        self.state = "ok"
+        n_bytes = 2 * max(1, int(round(self.settings.dwell_s * src.rate_hz)))
+        t0 = time.time()
+        done = 0
+        while not stop.is_set():
+            raw = await src.read(n_bytes)
+            if not raw:
+                break
+            await self._dwell(src, raw, src.centre_hz, t0 + done / src.rate_hz)
+            done += len(raw) // 2
+            await asyncio.sleep(0)
+            if self.max_dwells is not None and self.counters["published"] >= self.max_dwells:
+                break
+        if src.odd_bytes:
+            self.counters["odd_bytes"] += src.odd_bytes
+
+    async def _run_live(self, stop: asyncio.Event) -> None:
+        s = self.settings
+        plan = scan_plan(s.bands, s.rate_hz, s.crop)
+        backoff = BACKOFF_FIRST_S
+        while not stop.is_set():
+            src = open_source(self.source, s.rate_hz, ppm=s.ppm)
+            try:
+                await src.open()
+                await src.set_gain(self.gain_db)
+            except (ConnectionError, DecodeError) as exc:
+                await src.close()
+                self.state = "degraded"
+                self.counters["connect_failures"] += 1
+                if isinstance(exc, DecodeError):
+                    self.counters["bad_headers"] += 1
+                log.warning("cannot open %s (%s); retrying in %.1f s", self.source, exc, backoff)
+                await _sleep_or_stop(stop, backoff)
+                backoff = min(backoff * 2.0, BACKOFF_MAX_S)
+                continue
+            self.counters["connects"] += 1
+            self.state = "ok"
+            got = False
+            try:
+                got = await self._scan(src, plan, stop)
+            except ConnectionError as exc:
+                log.warning("%s dropped: %s", self.source, exc)
+            finally:
+                await src.close()
+            if stop.is_set() or self._enough():
+                break
+            self.state = "degraded"
+            self.counters["disconnects"] += 1
+            backoff = BACKOFF_FIRST_S if got else backoff
+            await _sleep_or_stop(stop, backoff)
+            backoff = min(backoff * 2.0, BACKOFF_MAX_S)
+
+    def _enough(self) -> bool:
+        return self.max_dwells is not None and self.counters["published"] >= self.max_dwells
+
+    async def _scan(self, src: IqSource, plan: list[float], stop: asyncio.Event) -> bool:
+        """Hop through ``plan`` until stopped; True once any dwell was read."""
+        s = self.settings
+        settle = 2 * int(round(s.settle_s * src.rate_hz))
+        n_bytes = 2 * max(1, int(round(s.dwell_s * src.rate_hz)))
+        got = False
+        while not stop.is_set():
+            for centre in plan:
+                await src.tune(centre)
+                if settle:
+                    await src.read(settle)
+                t0 = time.time()
+                raw = await src.read(n_bytes)
+                got = True
+                self.counters["bytes"] += len(raw)
+                await self._dwell(src, raw, centre, t0)
+                if stop.is_set() or self._enough():
+                    return got
+        return got
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``cuas sensor rf``."""
+    parser.add_argument("--config", metavar="CFG", help="site configuration (TOML); the "
+                        "sensor's [sensors.<id>.rf] table and the detection endpoint come from it")
+    parser.add_argument("--source", metavar="SRC", help="rtltcp://HOST:PORT, rtlsdr://INDEX or a "
+                        "cu8 file NAME_<freq>_<rate>.cu8 (overrides the config)")
+    parser.add_argument("--publish", metavar="URL",
+                        help="the daemon's detection endpoint (overrides the config)")
+    parser.add_argument("--sensor-id", metavar="ID", help="sensor id (topic det.<ID>); default: "
+                        "the config's only rf sensor, else 'rf'")
+    parser.add_argument("--all", action="store_true", help="publish every emitter (ISM devices "
+                        "too), not only control and video links")
+    parser.add_argument("--wait", type=float, metavar="S", default=10.0,
+                        help="files: how long to wait for the daemon's subscription (default 10)")
+
+
+def _sensor_id(config: Config, given: str | None) -> str:
+    if given:
+        return given
+    ids = [sid for sid, s in config.sensors.items() if s.kind == "rf"]
+    return ids[0] if len(ids) == 1 else "rf"
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the adapter until the file ends or Ctrl-C / SIGTERM; prints a summary line."""
+    try:
+        config = load_config(args.config) if args.config else reference_config()
+    except CuasError as exc:
+        print(f"cuas sensor rf: error: {exc}", file=sys.stderr)
+        return 2
+    sid = _sensor_id(config, args.sensor_id)
+    sc = config.sensors.get(sid)
+    settings = sc.rf if sc is not None and sc.rf is not None else RfConfig()
+    if args.all:
+        import dataclasses
+
+        settings = dataclasses.replace(settings, publish="all")
+    source = args.source or settings.source
+    if not source:
+        print("cuas sensor rf: error: no source: give --source rtltcp://HOST:PORT, "
+              f"rtlsdr://INDEX or a cu8 file, or source in [sensors.{sid}.rf]", file=sys.stderr)
+        return 2
+    endpoint = args.publish or config.bus.detections
+
+    async def main() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        sensor = RfSensor(source, endpoint, sensor_id=sid, settings=settings, wait_s=args.wait)
+        print(f"rf: {source} -> {endpoint} as det.{sid}", file=sys.stderr, flush=True)
+        try:
+            summary = await sensor.run(stop)
+        except CuasError as exc:
+            print(f"cuas sensor rf: error: {exc}", file=sys.stderr)
+            return 1
+        print(summary.line(), file=sys.stderr)
+        return 0
+
+    return asyncio.run(main())
+
+
