@@ -142,6 +142,7 @@ class RfScanner:
             "snr_db": round(b.snr_db, 2), "power_dbfs": round(b.mean_dbfs, 2),
             "rssi_dbm": round(b.mean_dbfs + s.full_scale_dbm - (gain_db or 0.0), 2),
             "duty": round(b.duty, 3), "span_hz": [round(b.low_hz), round(b.high_hz)],
+            "tones_hz": [round(f) for f in b.tones_hz],
             "protocol": g.protocol, "link": g.link, "confidence": round(g.confidence, 3),
             "tuned_hz": round(dwell.centre_hz),
         }

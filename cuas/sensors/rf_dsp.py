@@ -14,6 +14,7 @@ full-scale complex sinusoid is 0 dBFS).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Final
 
@@ -80,6 +81,9 @@ class DspParams:
     #: An emitter whose per-bin median rises this far above the hop's level, over at least
     #: ``continuous_min_hz``, is continuous (on for over half the block).
     continuous_db: float = 6.0
+    #: A burst's frequency and width are measured again on its own samples with an FFT this
+    #: many times longer (a finer grid than the always-on one, paid per burst only).
+    refine: int = 4
     continuous_min_hz: float = 30_000.0
 
     def nfft(self, rate_hz: float) -> int:
@@ -110,8 +114,8 @@ class Burst:
     last_sample: int
     #: True for an emitter on through the whole block (found from the per-bin profile).
     continuous: bool = False
-    #: Absolute frequency of the strongest bin of a continuous emitter (Hz); NaN for bursts.
-    peak_offset_hz: float = float("nan")
+    #: Distinct spectral peaks within 10 dB of the strongest (Hz, strongest first).
+    tones_hz: tuple[float, ...] = ()
 
     @property
     def duration_s(self) -> float:
@@ -179,12 +183,17 @@ def detect_block(iq: C64, rate_hz: float, centre_hz: float, params: DspParams | 
     profile = np.median(band, axis=0) * np.float32(_MEAN_OVER_MEDIAN)
     profile = ndimage.uniform_filter1d(profile, 5, mode="nearest")
     level = float(np.median(profile))
+    if not level > 1e-15:
+        # A dead input (all one byte value: a file of zeros or 255s, an unplugged tuner).
+        return BlockResult((), float(_db(max(level, 1e-20))), clip, frame_s, bin_hz, len(iq))
     profile = np.maximum(profile, np.float32(max(level, 1e-20) * 1e-3))
     norm = band / profile
     kc = max(3, int(round(prm.coarse_hz / bin_hz)) | 1)
     kt = max(1, min(prm.coarse_frames, nfr))
-    coarse = ndimage.uniform_filter(norm, size=(kt, kc), mode="nearest")
-    fine = ndimage.uniform_filter1d(norm, 3, axis=1, mode="nearest")
+    # Beyond the edges, pad with the noise expectation (1): replicating the edge bin 40 times
+    # over would make one noisy bin a detection.
+    coarse = ndimage.uniform_filter(norm, size=(kt, kc), mode="constant", cval=1.0)
+    fine = ndimage.uniform_filter1d(norm, 3, axis=1, mode="constant", cval=1.0)
     mask = (fine > 10 ** (prm.fine_db / 10)) | (coarse > 10 ** (prm.coarse_db / 10))
     gap = max(1, int(round(prm.merge_gap_s / frame_s)))
     fgap = max(1, int(round(prm.merge_hz / bin_hz)))
@@ -202,9 +211,60 @@ def detect_block(iq: C64, rate_hz: float, centre_hz: float, params: DspParams | 
                            nfft, prm)
                 if b is not None:
                     bursts.append(b)
+    bursts = [_refine(iq, b, rate_hz, centre_hz, nfft * prm.refine) for b in bursts]
     bursts.extend(_continuous(band, profile, level, frame_s, bin_hz, f0_hz, nfft, prm))
     bursts.sort(key=lambda b: (b.start_s, b.freq_hz))
     return BlockResult(tuple(bursts), float(_db(level)), clip, frame_s, bin_hz, len(iq))
+
+
+def _refine(iq: C64, b: Burst, rate_hz: float, centre_hz: float, nfft: int) -> Burst:
+    """``b`` with its peak frequency and -10 dB width measured on its own samples: the mean
+    periodogram of ``nfft``-long Hann frames (one zero-padded frame for a short burst), the
+    peak searched inside the burst's span, the DC bins left out."""
+    seg = iq[b.first_sample: b.last_sample]
+    if len(seg) < 16:
+        return b
+    frames = max(1, len(seg) // nfft)
+    n = min(nfft, len(seg))
+    win = np.hanning(n).astype(np.float32)
+    x = np.zeros((frames, nfft), dtype=np.complex64)
+    x[:, :n] = seg[: frames * n].reshape(frames, n) * win if frames > 1 else (seg[:n] * win)
+    spec = np.fft.fftshift((np.abs(np.fft.fft(x, axis=1)) ** 2).mean(axis=0))
+    fbin = rate_hz / nfft
+    freqs = centre_hz + (np.arange(nfft) - nfft // 2) * fbin
+    inside = (freqs >= b.low_hz) & (freqs <= b.high_hz)
+    inside[nfft // 2 - 2: nfft // 2 + 3] = False
+    if not inside.any():
+        return b
+    idx = np.nonzero(inside)[0]
+    i = int(idx[np.argmax(spec[idx])])
+    pk = float(spec[i])
+    off = 0.0
+    if 0 < i < nfft - 1 and pk > 0:
+        a, m, c = (float(v) for v in _db(np.maximum(spec[i - 1: i + 2], pk * 1e-6)))
+        den = a - 2 * m + c
+        off = 0.5 * (a - c) / den if den < 0 else 0.0
+    level = max(pk / 10.0, 4.0 * float(np.median(spec)))
+    j0 = j1 = i
+    while j0 > 0 and spec[j0 - 1] >= level:
+        j0 -= 1
+    while j1 < nfft - 1 and spec[j1 + 1] >= level:
+        j1 += 1
+    # Tones: local maxima within 10 dB of the peak, at least 3 kHz apart (FSK's marks and
+    # spaces, an OOK transmitter's drift), strongest first.
+    tones: list[float] = []
+    cand = idx[spec[idx] >= pk / 10.0]
+    for k in cand[np.argsort(-spec[cand])]:
+        lo_, hi_ = max(0, k - 3), min(nfft, k + 4)
+        if spec[k] < spec[lo_:hi_].max():
+            continue
+        f = float(freqs[k])
+        if all(abs(f - t) >= 3000.0 for t in tones):
+            tones.append(f)
+        if len(tones) == 4:
+            break
+    return dataclasses.replace(b, freq_hz=float(freqs[i] + off * fbin),
+                               bw_hz=float((j1 - j0 + 1) * fbin), tones_hz=tuple(tones))
 
 
 def _continuous(band: F32, profile: F32, level: float, frame_s: float, bin_hz: float,
@@ -238,7 +298,7 @@ def _continuous(band: F32, profile: F32, level: float, frame_s: float, bin_hz: f
             mean_dbfs=float(_db(float(span_power.mean()))),
             snr_db=float(_db(max(sig, 1e-20) / noise)),
             duty=1.0, first_sample=0, last_sample=nfr * nfft, continuous=True,
-            peak_offset_hz=float((fs.start + i) * bin_hz + f0_hz)))
+            tones_hz=(float((fs.start + i) * bin_hz + f0_hz),)))
     return out
 
 
