@@ -7,17 +7,27 @@ operators connect, so either side can restart and ZeroMQ reconnects.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 import zmq
 import zmq.asyncio
+import zmq.auth
+from zmq.auth.asyncio import AsyncioAuthenticator
+from zmq.utils.monitor import parse_monitor_message
 
 from cuas import wire
 from cuas.config import Config
-from cuas.errors import DecodeError
+from cuas.errors import ConfigError, DecodeError
+
+log = logging.getLogger(__name__)
 
 #: ZeroMQ drops (and disconnects) a peer sending a frame larger than this, so a flood of
 #: giant messages cannot exhaust memory; anything between the contract's limit and this is
@@ -57,9 +67,11 @@ def parse_frames(parts: Sequence[bytes]) -> tuple[str, wire.Message]:
 
 
 def pub_socket(ctx: zmq.asyncio.Context, endpoint: str, *, bind: bool,
-               hwm: int = DEFAULT_HWM) -> zmq.asyncio.Socket:
-    """A PUB socket bound to or connected to ``endpoint``."""
+               hwm: int = DEFAULT_HWM, security: CurveKeys | None = None) -> zmq.asyncio.Socket:
+    """A PUB socket bound to or connected to ``endpoint`` (CURVE server when bound, client when
+    connected, if ``security`` is given)."""
     sock = ctx.socket(zmq.PUB)
+    secure(sock, security, server=bind)
     sock.setsockopt(zmq.SNDHWM, hwm)
     sock.setsockopt(zmq.LINGER, 1000)
     (sock.bind if bind else sock.connect)(endpoint)
@@ -67,9 +79,12 @@ def pub_socket(ctx: zmq.asyncio.Context, endpoint: str, *, bind: bool,
 
 
 def sub_socket(ctx: zmq.asyncio.Context, endpoint: str, *, bind: bool,
-               topics: Sequence[str] = ("",), hwm: int = DEFAULT_HWM) -> zmq.asyncio.Socket:
-    """A SUB socket bound to or connected to ``endpoint``, subscribed to topic prefixes."""
+               topics: Sequence[str] = ("",), hwm: int = DEFAULT_HWM,
+               security: CurveKeys | None = None) -> zmq.asyncio.Socket:
+    """A SUB socket bound to or connected to ``endpoint``, subscribed to topic prefixes (CURVE
+    server when bound, client when connected, if ``security`` is given)."""
     sock = ctx.socket(zmq.SUB)
+    secure(sock, security, server=bind)
     sock.setsockopt(zmq.RCVHWM, hwm)
     sock.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES)
     sock.setsockopt(zmq.LINGER, 0)
@@ -79,11 +94,13 @@ def sub_socket(ctx: zmq.asyncio.Context, endpoint: str, *, bind: bool,
     return sock
 
 
-def xpub_socket(ctx: zmq.asyncio.Context, endpoint: str, *, hwm: int = DEFAULT_HWM) -> zmq.asyncio.Socket:
+def xpub_socket(ctx: zmq.asyncio.Context, endpoint: str, *, hwm: int = DEFAULT_HWM,
+                security: CurveKeys | None = None) -> zmq.asyncio.Socket:
     """A publisher connected to ``endpoint`` that can see subscriptions (XPUB), so that it can
     wait for its subscriber before sending: what a PUB sends before the subscription arrives
     is silently lost (ZeroMQ's slow-joiner effect), and a replay must lose nothing."""
     sock = ctx.socket(zmq.XPUB)
+    secure(sock, security, server=False)
     # Pass every subscription up, repeats included: after the subscriber restarts, its
     # fresh subscription is the only sign that it is back.
     sock.setsockopt(zmq.XPUB_VERBOSE, 1)
@@ -104,3 +121,219 @@ async def wait_for_subscriber(sock: zmq.asyncio.Socket, topic: str, timeout_s: f
         if msg[:1] == b"\x01" and wanted.startswith(msg[1:]):
             return True
     return False
+
+
+# ---------------------------------------------------------------------------- CURVE security
+
+
+#: The ZAP domain of the daemon's CURVE sockets (the authenticator answers for it alone).
+ZAP_DOMAIN: Final = "cuas"
+
+
+@dataclass(frozen=True, slots=True)
+class CurveKeys:
+    """CurveZMQ keys of one process, Z85-encoded (40 characters each), from ``[bus]``.
+
+    The daemon needs its own pair (``server_public``, ``server_secret``) and the allow list;
+    a sensor or operator needs the daemon's public key and its own pair.
+    """
+
+    server_public: bytes | None = None
+    server_secret: bytes | None = None
+    client_public: bytes | None = None
+    client_secret: bytes | None = None
+    #: Directory of the public key files of the clients the daemon accepts.
+    allowed_clients: Path | None = None
+
+
+def _key_path(config: Config, value: str) -> Path:
+    path = Path(value).expanduser()
+    if not path.is_absolute() and config.path is not None:
+        path = Path(config.path).parent / path
+    return path
+
+
+def _load_cert(config: Config, field: str, secret: bool) -> tuple[bytes, bytes | None]:
+    value = getattr(config.bus, field)
+    path = _key_path(config, value)
+    try:
+        public, secret_key = zmq.auth.load_certificate(path)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read key file {str(path)!r}: {exc}", path=config.path,
+                          key=f"bus.{field}") from None
+    if secret and secret_key is None:
+        raise ConfigError(f"{str(path)!r} holds no secret key (use the .key_secret file)",
+                          path=config.path, key=f"bus.{field}")
+    return public, secret_key
+
+
+def security(config: Config) -> CurveKeys | None:
+    """The CURVE keys ``[bus]`` names (None when ``security = "none"``); raises
+    :class:`ConfigError` naming the key when a file cannot be read or a needed one is missing."""
+    bus = config.bus
+    if bus.security == "none":
+        return None
+    if not (bus.server_secret_key or bus.server_public_key):
+        raise ConfigError('security = "curve" needs server_public_key (clients) or '
+                          'server_secret_key (the daemon)', path=config.path,
+                          key="bus.server_public_key")
+    server_public = server_secret = client_public = client_secret = None
+    allowed = None
+    if bus.server_secret_key:
+        server_public, server_secret = _load_cert(config, "server_secret_key", secret=True)
+    if bus.server_public_key:
+        public, _ = _load_cert(config, "server_public_key", secret=False)
+        if server_public is not None and public != server_public:
+            raise ConfigError("server_public_key does not match server_secret_key",
+                              path=config.path, key="bus.server_public_key")
+        server_public = public
+    if bus.client_secret_key:
+        client_public, client_secret = _load_cert(config, "client_secret_key", secret=True)
+    if bus.allowed_clients:
+        allowed = _key_path(config, bus.allowed_clients)
+        if not allowed.is_dir():
+            raise ConfigError(f"{str(allowed)!r} is not a directory of public key files",
+                              path=config.path, key="bus.allowed_clients")
+    return CurveKeys(server_public, server_secret, client_public, client_secret, allowed)
+
+
+def secure(sock: zmq.Socket, keys: CurveKeys | None, *, server: bool) -> None:
+    """Make ``sock`` a CURVE server (the daemon's bound sockets) or client; no-op for None.
+
+    Must be called before bind/connect. Raises :class:`ConfigError` when the role's keys are
+    missing.
+    """
+    if keys is None:
+        return
+    if server:
+        if keys.server_secret is None or keys.server_public is None:
+            raise ConfigError("a bound CURVE socket needs the daemon's secret key",
+                              key="bus.server_secret_key")
+        sock.curve_server = True
+        sock.curve_secretkey = keys.server_secret
+        sock.curve_publickey = keys.server_public
+        sock.zap_domain = ZAP_DOMAIN.encode()
+    else:
+        if keys.server_public is None:
+            raise ConfigError("a CURVE client needs the daemon's public key",
+                              key="bus.server_public_key")
+        if keys.client_secret is None or keys.client_public is None:
+            raise ConfigError("a CURVE client needs its own secret key",
+                              key="bus.client_secret_key")
+        sock.curve_serverkey = keys.server_public
+        sock.curve_publickey = keys.client_public
+        sock.curve_secretkey = keys.client_secret
+
+
+class AllowList:
+    """The client public keys the daemon accepts (every ``*.key`` file in a directory), as a
+    ZAP credentials provider; a refused key is logged (once a minute per key)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.keys: frozenset[bytes] = frozenset()
+        self._logged: dict[bytes, float] = {}
+        self.reload()
+
+    def reload(self) -> int:
+        """(Re)read the directory; returns the number of keys. Unreadable files are skipped."""
+        keys = set()
+        for path in sorted(self.directory.glob("*.key")):
+            try:
+                public, _ = zmq.auth.load_certificate(path)
+            except (OSError, ValueError) as exc:
+                log.warning("skipping unreadable public key file %s: %s", path, exc)
+                continue
+            keys.add(public)
+        self.keys = frozenset(keys)
+        return len(self.keys)
+
+    def callback(self, domain: str, client_key: bytes) -> bool:
+        """ZAP check of one handshake: True when ``client_key`` (Z85) is listed."""
+        if client_key in self.keys:
+            return True
+        now = time.monotonic()
+        if now - self._logged.get(client_key, -1e9) >= 60.0 and len(self._logged) < 10_000:
+            self._logged[client_key] = now
+            log.warning("refused a CURVE client with public key %s (not in %s)",
+                        client_key.decode(errors="replace"), self.directory)
+        return False
+
+
+def start_authenticator(ctx: zmq.asyncio.Context, keys: CurveKeys) -> AsyncioAuthenticator:
+    """Start ZAP on ``ctx`` (before binding) accepting only the listed client keys; the caller
+    stops it. With no ``allowed_clients`` directory nobody is accepted."""
+    if keys.allowed_clients is None:
+        raise ConfigError("the daemon needs allowed_clients, the directory of client public "
+                          "keys it accepts", key="bus.allowed_clients")
+    allow = AllowList(keys.allowed_clients)
+    if not allow.keys:
+        log.warning("no client public keys in %s: every sensor and operator will be refused",
+                    keys.allowed_clients)
+    auth = AsyncioAuthenticator(ctx, log=logging.getLogger(__name__ + ".zap"))
+    auth.start()
+    auth.configure_curve_callback(domain=ZAP_DOMAIN, credentials_provider=allow)
+    return auth
+
+
+#: Monitor events that mean a peer failed the security handshake.
+_REJECTIONS: Final[dict[int, str]] = {
+    zmq.EVENT_HANDSHAKE_FAILED_AUTH: "authentication refused",
+    zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL: "protocol error",
+    zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL: "handshake failed",
+}
+
+
+class HandshakeMonitor:
+    """Counts and logs rejected handshakes on a socket (ZeroMQ drops them silently).
+
+    ``counters[name]`` grows by one per rejection; :meth:`run` reads the socket's monitor
+    until cancelled.
+    """
+
+    def __init__(self, sock: zmq.asyncio.Socket, counters: Counter[str],
+                 name: str = "auth_rejected") -> None:
+        events = 0
+        for event in _REJECTIONS:
+            events |= event
+        self._mon = sock.get_monitor_socket(events)
+        self._sock = sock
+        self.counters = counters
+        self.name = name
+        self._last_log = -1e9
+        self._unlogged = 0
+
+    async def run(self) -> None:
+        """Read monitor events until cancelled; closes the monitor socket at the end."""
+        try:
+            while True:
+                parts = await self._mon.recv_multipart()
+                try:
+                    event = parse_monitor_message(parts)
+                except RuntimeError:
+                    continue
+                what = _REJECTIONS.get(int(event["event"]))
+                if what is None:
+                    continue
+                self.counters[self.name] += 1
+                self._log(what, event["endpoint"])
+        finally:
+            with contextlib.suppress(zmq.ZMQError):
+                self._sock.disable_monitor()
+            self._mon.close(0)
+
+    def _log(self, what: str, endpoint: bytes) -> None:
+        now = time.monotonic()
+        if now - self._last_log < 1.0:
+            self._unlogged += 1
+            return
+        more = f" (and {self._unlogged} more)" if self._unlogged else ""
+        log.warning("rejected a handshake on %s: %s%s", endpoint.decode(errors="replace"),
+                    what, more)
+        self._last_log = now
+        self._unlogged = 0
+
+
+def monitor_task(sock: zmq.asyncio.Socket, counters: Counter[str]) -> asyncio.Task[None]:
+    """Start a :class:`HandshakeMonitor` on ``sock`` as a task (cancel it to stop)."""
+    return asyncio.create_task(HandshakeMonitor(sock, counters).run(), name="handshake-monitor")

@@ -30,7 +30,8 @@ import zmq.asyncio
 
 from cuas import bus, wire
 from cuas.config import Config
-from cuas.errors import DecodeError
+from cuas.errors import ConfigError, DecodeError
+from cuas.sdnotify import Notifier
 from cuas.tracking import Tracker
 from cuas.tracking.reorder import ReorderBuffer
 
@@ -85,8 +86,11 @@ class Daemon:
 
     def __init__(self, config: Config, endpoints: bus.Endpoints, *,
                  snapshot_hz: float | None = None, status_period_s: float = 1.0,
-                 queue_size: int | None = None, clock: Callable[[], float] = time.time) -> None:
-        """``snapshot_hz`` and ``queue_size`` default to the configuration's ``[daemon]``."""
+                 queue_size: int | None = None, clock: Callable[[], float] = time.time,
+                 notifier: Notifier | None = None) -> None:
+        """``snapshot_hz`` and ``queue_size`` default to the configuration's ``[daemon]``.
+        ``[bus]`` says whether both endpoints require CURVE (keys read here, so a bad key file
+        fails at once). ``notifier``: systemd notifications (default: ``$NOTIFY_SOCKET``)."""
         self.config = config
         self.endpoints = endpoints
         self.snapshot_hz = snapshot_hz if snapshot_hz is not None else config.daemon.snapshot_hz
@@ -95,6 +99,14 @@ class Daemon:
         self.status_period_s = status_period_s
         self.clock = clock
         self.state = DaemonState()
+        self.security = bus.security(config)
+        if self.security is not None and self.security.allowed_clients is None:
+            raise ConfigError("the daemon needs allowed_clients, the directory of the client "
+                              "public keys it accepts", path=config.path,
+                              key="bus.allowed_clients")
+        if self.security is not None:
+            self.state.counters["auth_rejected"] = 0
+        self.notifier = notifier if notifier is not None else Notifier()
         self.tracker = Tracker(config)
         self.buffer: ReorderBuffer[wire.Detections] = ReorderBuffer(
             config.tracker.lateness_s, config.tracker.max_future_s, clock=self._stream_clock)
@@ -132,14 +144,25 @@ class Daemon:
     async def run(self, stop: asyncio.Event) -> DaemonState:
         """Bind, serve until ``stop`` is set, then flush what is owed and close."""
         ctx = zmq.asyncio.Context()
-        sub = bus.sub_socket(ctx, self.endpoints.detections, bind=True, topics=("det.", "status."))
-        self._pub = bus.pub_socket(ctx, self.endpoints.tracks, bind=True)
+        keys = self.security
+        auth = bus.start_authenticator(ctx, keys) if keys is not None else None
+        sub = bus.sub_socket(ctx, self.endpoints.detections, bind=True, topics=("det.", "status."),
+                             security=keys)
+        self._pub = bus.pub_socket(ctx, self.endpoints.tracks, bind=True, security=keys)
+        # CURVE refusals are silent in ZeroMQ: the monitors count them into `auth_rejected`.
+        monitors = ([bus.monitor_task(s, self.state.counters) for s in (sub, self._pub)]
+                    if keys is not None else [])
         # What was really bound (a port of 0 or * in the config becomes a real one).
         self.bound = bus.Endpoints(sub.getsockopt_string(zmq.LAST_ENDPOINT),
                                    self._pub.getsockopt_string(zmq.LAST_ENDPOINT))
         log.info("listening for detections on %s, publishing tracks on %s",
                  self.bound.detections, self.bound.tracks)
         self.ready.set()
+        self.notifier.ready(f"detections on {self.bound.detections}, tracks on "
+                            f"{self.bound.tracks}")
+        # The watchdog is fed from this loop: a hung loop stops feeding it and systemd
+        # restarts the daemon.
+        watchdog = asyncio.create_task(self.notifier.keep_alive(), name="watchdog")
         tasks = [
             asyncio.create_task(self._receive(sub, self._pub), name="receive"),
             asyncio.create_task(self._fuse(), name="fuse"),
@@ -154,6 +177,7 @@ class Daemon:
                     raise task.exception()  # type: ignore[misc]
             stopped.cancel()
         finally:
+            self.notifier.stopping()
             for task in tasks:
                 task.cancel()
             for task in tasks:
@@ -165,6 +189,14 @@ class Daemon:
             await self._send(self.tracker.snapshot(self.now(), seq=self._next_seq("trk")))
             await self._publish_alerts()
             await self._send(self._status("down"))
+            watchdog.cancel()
+            for task in monitors:
+                task.cancel()
+            for task in (watchdog, *monitors):
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if auth is not None:
+                auth.stop()
             sub.close(0)
             self._pub.close(linger=1000)
             ctx.term()
@@ -352,7 +384,13 @@ class Daemon:
 
     async def _publish_status(self) -> None:
         while True:
-            await self._send(self._status())
+            status = self._status()
+            await self._send(status)
+            if self.notifier.enabled:
+                c = status.counters
+                self.notifier.status(f"{status.state}: {c['tracks']} tracks, {c.get('received', 0)}"
+                                     f" received, {c.get('dropped_overflow', 0)} dropped on "
+                                     f"overflow, {c.get('auth_rejected', 0)} refused")
             await asyncio.sleep(self.status_period_s)
 
 

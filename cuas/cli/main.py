@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tracks": ("cuas.cli.tracks", "live view of the daemon's tracks and alerts (--json for scripts)"),
     "sensor": ("cuas.cli.sensor", "run a sensor adapter (adsb, ...) publishing detections"),
     "sapient": ("cuas.cli.sapient", "SAPIENT (BSI Flex 335 v2.0): serve sensor modules, export tracks"),
+    "keys": ("cuas.cli.keys", "generate CURVE key pairs for the bus (daemon, sensors, operators)"),
 }
 
 

@@ -1,0 +1,79 @@
+"""``cuas keys``: generate CurveZMQ key pairs for the bus.
+
+Each NAME gets two ZeroMQ certificate files in ``--dir``: ``NAME.key`` (the public key, to hand
+out) and ``NAME.key_secret`` (public and secret key, readable by its owner only). The daemon's
+pair is named in ``bus.server_secret_key`` (the daemon) and ``bus.server_public_key`` (everyone
+else); each sensor's or operator's pair in its ``bus.client_secret_key``, and its public file
+goes into the daemon's ``bus.allowed_clients`` directory (``--allow DIR`` puts it there).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import sys
+from pathlib import Path
+
+#: A key name becomes a file name: keep it to a safe alphabet.
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``cuas keys``."""
+    parser.add_argument("names", nargs="+", metavar="NAME",
+                        help="one key pair per name (e.g. daemon, radar-north, console-1)")
+    parser.add_argument("--dir", default=".", metavar="DIR",
+                        help="where to write NAME.key and NAME.key_secret (default: .)")
+    parser.add_argument("--allow", metavar="DIR",
+                        help="also copy each public key into DIR, the daemon's allowed_clients")
+    parser.add_argument("--force", action="store_true", help="overwrite existing key files")
+
+
+def generate(name: str, directory: Path, *, force: bool = False) -> tuple[Path, Path, str]:
+    """Write ``NAME.key`` and ``NAME.key_secret`` (mode 0600) in ``directory``; returns both
+    paths and the Z85 public key. Raises ``FileExistsError`` unless ``force``."""
+    import zmq.auth
+
+    if not _NAME.match(name):
+        raise ValueError(f"key name {name!r}: use letters, digits and _ . @ - (up to 64)")
+    public_file = directory / f"{name}.key"
+    secret_file = directory / f"{name}.key_secret"
+    if not force and (public_file.exists() or secret_file.exists()):
+        raise FileExistsError(f"{public_file} or {secret_file} exists (--force overwrites)")
+    directory.mkdir(parents=True, exist_ok=True)
+    # The secret file must never exist with loose permissions, even for a moment.
+    old_umask = os.umask(0o077)
+    try:
+        pub, _ = zmq.auth.create_certificates(directory, name)
+    finally:
+        os.umask(old_umask)
+    os.chmod(secret_file, 0o600)
+    os.chmod(pub, 0o644)
+    public, _secret = zmq.auth.load_certificate(pub)
+    return Path(pub), secret_file, public.decode()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Generate the key pairs; prints each public key and where the files went."""
+    directory = Path(args.dir)
+    for name in args.names:
+        try:
+            public_file, secret_file, public = generate(name, directory, force=args.force)
+        except (ValueError, FileExistsError, OSError) as exc:
+            print(f"cuas keys: error: {exc}", file=sys.stderr)
+            return 1
+        print(f"{name}: public key {public}")
+        print(f"  public  {public_file}")
+        print(f"  secret  {secret_file} (mode 0600: keep it on this machine)")
+        if args.allow:
+            allow = Path(args.allow)
+            try:
+                allow.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(public_file, allow / public_file.name)
+            except OSError as exc:
+                print(f"cuas keys: error: cannot copy into {allow}: {exc}", file=sys.stderr)
+                return 1
+            print(f"  allowed {allow / public_file.name}")
+    return 0
