@@ -198,6 +198,10 @@ class SapientServer:
                     break
             if rest:
                 self.framing.truncated += 1  # the connection ended inside a frame
+        except asyncio.CancelledError:
+            # Our own shutdown. Not re-raised: asyncio's server callback would log a cancelled
+            # connection task as an error (Python 3.11).
+            pass
         finally:
             if task is not None:
                 self._open.discard(task)

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from google.protobuf import json_format
-from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 from google.protobuf.message import Message
 
 from cuas import wire
@@ -72,6 +72,59 @@ def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
 
+@dataclass(frozen=True, slots=True)
+class _FieldRule:
+    """The ICD's rules of one field, read once from its descriptor."""
+
+    name: str
+    kind: int  # FieldDescriptor.TYPE_*
+    repeated: bool
+    has_presence: bool
+    mandatory: bool
+    uuid: bool
+    ulid: bool
+    enum: EnumDescriptor | None
+    enum_numbers: frozenset[int]
+    enum_unspecified_zero: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """The rules of one message type: its mandatory fields and oneofs, every field's checks."""
+
+    mandatory: tuple[_FieldRule, ...]
+    mandatory_oneofs: tuple[tuple[str, str], ...]  # (oneof name, its field names)
+    by_name: dict[str, _FieldRule]
+
+
+_PLANS: dict[str, _Plan] = {}
+
+
+def _plan(desc: Descriptor) -> _Plan:
+    """The rules of ``desc``, built on first use: the descriptor's options are slow to read,
+    and the message types are few."""
+    plan = _PLANS.get(desc.full_name)
+    if plan is not None:
+        return plan
+    rules = []
+    for fd in desc.fields:
+        opts = fd.GetOptions().Extensions[FIELD_OPTIONS]
+        enum = fd.enum_type if fd.type == FieldDescriptor.TYPE_ENUM else None
+        rules.append(_FieldRule(
+            name=fd.name, kind=fd.type, repeated=_is_repeated(fd),
+            has_presence=fd.has_presence, mandatory=opts.is_mandatory, uuid=opts.is_uuid,
+            ulid=opts.is_ulid, enum=enum,
+            enum_numbers=frozenset(v.number for v in enum.values) if enum else frozenset(),
+            enum_unspecified_zero=bool(enum and enum.values
+                                       and enum.values_by_number.get(0) is not None
+                                       and enum.values_by_number[0].name.endswith("UNSPECIFIED"))))
+    oneofs = tuple((o.name, ", ".join(f.name for f in o.fields)) for o in desc.oneofs
+                   if o.GetOptions().Extensions[ONEOF_OPTIONS].is_mandatory)
+    plan = _PLANS[desc.full_name] = _Plan(tuple(r for r in rules if r.mandatory), oneofs,
+                                          {r.name: r for r in rules})
+    return plan
+
+
 def _walk(msg: Message, path: str, out: list[Violation], depth: int) -> None:
     if len(out) >= MAX_VIOLATIONS:
         return
@@ -82,14 +135,30 @@ def _walk(msg: Message, path: str, out: list[Violation], depth: int) -> None:
     if desc.full_name == _TIMESTAMP:
         _check_timestamp(msg, path, out)
         return
-    for oneof in desc.oneofs:
-        if oneof.GetOptions().Extensions[ONEOF_OPTIONS].is_mandatory \
-                and msg.WhichOneof(oneof.name) is None:
-            names = ", ".join(f.name for f in oneof.fields)
-            out.append(Violation("mandatory_oneof", _join(path, oneof.name),
-                                 f"one of {names} is mandatory; none is set"))
-    for fd in desc.fields:
-        _check_field(msg, fd, _join(path, fd.name), out, depth)
+    plan = _plan(desc)
+    for name, fields in plan.mandatory_oneofs:
+        if msg.WhichOneof(name) is None:
+            out.append(Violation("mandatory_oneof", _join(path, name),
+                                 f"one of {fields} is mandatory; none is set"))
+    for rule in plan.mandatory:
+        if rule.repeated:
+            present = len(getattr(msg, rule.name)) > 0
+        elif rule.has_presence:
+            present = msg.HasField(rule.name)
+        else:  # proto3 without presence: a default value is all one can see
+            present = not (rule.enum_unspecified_zero and getattr(msg, rule.name) == 0)
+        if not present:
+            out.append(Violation("is_mandatory", _join(path, rule.name),
+                                 "mandatory field is missing"))
+    # Only what is set can break the remaining rules: ListFields gives just that.
+    for fd, value in msg.ListFields():
+        checks = plan.by_name.get(fd.name)
+        if checks is None:  # an extension
+            continue
+        where = _join(path, checks.name)
+        values = value if checks.repeated else (value,)
+        for i, v in enumerate(values):
+            _check_value(checks, v, f"{where}[{i}]" if checks.repeated else where, out, depth)
 
 
 def _is_repeated(fd: FieldDescriptor) -> bool:
@@ -100,38 +169,24 @@ def _is_repeated(fd: FieldDescriptor) -> bool:
     return bool(fd.label == FieldDescriptor.LABEL_REPEATED)
 
 
-def _check_field(msg: Message, fd: FieldDescriptor, path: str, out: list[Violation],
+def _check_value(rule: _FieldRule, value: Any, where: str, out: list[Violation],
                  depth: int) -> None:
-    opts = fd.GetOptions().Extensions[FIELD_OPTIONS]
-    repeated = _is_repeated(fd)
-    if repeated:
-        values = list(getattr(msg, fd.name))
-        present = bool(values)
-    else:
-        present = msg.HasField(fd.name) if fd.has_presence else True
-        values = [getattr(msg, fd.name)] if present else []
-    if opts.is_mandatory and not present:
-        out.append(Violation("is_mandatory", path, "mandatory field is missing"))
-        return
-    for i, value in enumerate(values):
-        where = f"{path}[{i}]" if repeated else path
-        if fd.type == FieldDescriptor.TYPE_MESSAGE:
-            _walk(value, where, out, depth + 1)
-        elif fd.type == FieldDescriptor.TYPE_STRING:
-            if opts.is_mandatory and value == "":
-                out.append(Violation("is_mandatory", where, "mandatory field is empty"))
-            elif opts.is_uuid and not is_uuid(value):
-                out.append(Violation("is_uuid", where, f"{wire._brief(value)} is not a UUID"))
-            elif opts.is_ulid and not is_ulid(value):
-                out.append(Violation("is_ulid", where, f"{wire._brief(value)} is not a ULID"))
-        elif fd.type == FieldDescriptor.TYPE_ENUM:
-            enum = fd.enum_type
-            if enum.values_by_number.get(value) is None:
-                out.append(Violation("enum_defined", where,
-                                     f"{value} is not a value of {enum.name}"))
-            elif opts.is_mandatory and value == 0 and enum.values[0].name.endswith("UNSPECIFIED"):
-                out.append(Violation("mandatory_enum_set", where,
-                                     f"mandatory {enum.name} is left unspecified"))
+    if rule.kind == FieldDescriptor.TYPE_MESSAGE:
+        _walk(value, where, out, depth + 1)
+    elif rule.kind == FieldDescriptor.TYPE_STRING:
+        if rule.mandatory and value == "":
+            out.append(Violation("is_mandatory", where, "mandatory field is empty"))
+        elif rule.uuid and not is_uuid(value):
+            out.append(Violation("is_uuid", where, f"{wire._brief(value)} is not a UUID"))
+        elif rule.ulid and not is_ulid(value):
+            out.append(Violation("is_ulid", where, f"{wire._brief(value)} is not a ULID"))
+    elif rule.enum is not None:
+        if value not in rule.enum_numbers:
+            out.append(Violation("enum_defined", where,
+                                 f"{value} is not a value of {rule.enum.name}"))
+        elif rule.mandatory and value == 0 and rule.enum_unspecified_zero:
+            out.append(Violation("mandatory_enum_set", where,
+                                 f"mandatory {rule.enum.name} is left unspecified"))
 
 
 def _check_timestamp(ts: Message, path: str, out: list[Violation]) -> None:
