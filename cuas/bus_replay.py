@@ -149,6 +149,7 @@ async def replay_on_bus(
     context: zmq.asyncio.Context | None = None,
     hwm: int = bus.DEFAULT_HWM,
     linger_s: float = 30.0,
+    security: bus.CurveKeys | None = None,
 ) -> ReplayBusSummary:
     """Publish the ``det.*`` records of a recording on ``endpoint`` (ZeroMQ URL, connected).
 
@@ -157,7 +158,8 @@ async def replay_on_bus(
     a bar on stderr. ``context``: a ZeroMQ context to share (default: a private one, terminated
     in a worker thread at the end so the loop keeps running while the last messages go out).
     ``hwm``: messages queued before the replay waits for room. ``linger_s``: the longest wait
-    at the end for queued messages to be sent. A file that cannot be read raises
+    at the end for queued messages to be sent. ``security``: CURVE client keys
+    (:func:`cuas.bus.security`). A file that cannot be read raises
     :class:`~cuas.errors.RecordingError` before anything is connected.
     """
     if not speed >= 0.0 or speed == float("inf"):
@@ -170,7 +172,7 @@ async def replay_on_bus(
 
     own_ctx = context is None
     ctx = zmq.asyncio.Context() if context is None else context
-    sock = bus.xpub_socket(ctx, endpoint, hwm=hwm)
+    sock = bus.xpub_socket(ctx, endpoint, hwm=hwm, security=security)
     sock.setsockopt(zmq.XPUB_NODROP, 1)
     linger_ms = 0
     try:

@@ -119,6 +119,8 @@ class Recorder(ClosesOnExit):
     ``tracks_endpoint``: connect a SUB there (None: do not). ``bind_detections``: bind a SUB on
     this endpoint too (None: do not). ``context``: a ZeroMQ context to share (default: the
     process-wide one). ``flush_interval_s``: the timer that bounds what a kill loses (s).
+    ``security``: CURVE keys (:func:`cuas.bus.security`): a client of the track endpoint, a
+    server on a bound one.
     """
 
     def __init__(
@@ -130,6 +132,7 @@ class Recorder(ClosesOnExit):
         context: zmq.asyncio.Context | None = None,
         flush_interval_s: float = 1.0,
         topics: Sequence[str] = ("",),
+        security: bus.CurveKeys | None = None,
     ) -> None:
         if not flush_interval_s > 0:
             raise ValueError(f"flush_interval_s must be > 0 s, got {flush_interval_s}")
@@ -141,9 +144,11 @@ class Recorder(ClosesOnExit):
         self.detections_endpoint: str | None = None
         try:
             if tracks_endpoint is not None:
-                self._socks.append(bus.sub_socket(ctx, tracks_endpoint, bind=False, topics=topics))
+                self._socks.append(bus.sub_socket(ctx, tracks_endpoint, bind=False, topics=topics,
+                                                  security=security))
             if bind_detections is not None:
-                sock = bus.sub_socket(ctx, bind_detections, bind=True, topics=topics)
+                sock = bus.sub_socket(ctx, bind_detections, bind=True, topics=topics,
+                                      security=security)
                 self._socks.append(sock)
                 last = sock.getsockopt(zmq.LAST_ENDPOINT)
                 self.detections_endpoint = last.decode() if isinstance(last, bytes) else str(last)

@@ -55,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
     async def main() -> int:
         try:
             rec = Recorder(args.out, tracks_endpoint=ends.tracks,
-                           bind_detections=ends.detections if args.bind_detections else None)
+                           bind_detections=ends.detections if args.bind_detections else None,
+                           security=bus.security(config))
         except zmq.ZMQError as exc:
             what = f"bind {ends.detections}" if args.bind_detections else ""
             print(f"cuas record: error: cannot connect {ends.tracks}"

@@ -62,23 +62,25 @@ def run(args: argparse.Namespace) -> int:
         return 2
     config = load_config(args.config) if args.config else reference_config()
     if args.bus:
-        return _run_bus(args, config.bus.detections)
+        return _run_bus(args, config)
     return _run_offline(args, config)
 
 
-def _run_bus(args: argparse.Namespace, configured: str) -> int:
+def _run_bus(args: argparse.Namespace, config: Config) -> int:
     import asyncio
 
     import zmq
 
+    from cuas.bus import security
     from cuas.bus_replay import replay_on_bus
 
-    endpoint = args.det_endpoint or configured
+    endpoint = args.det_endpoint or config.bus.detections
     speed = 1.0 if args.speed is None else args.speed
     try:
         summary = asyncio.run(replay_on_bus(
             args.recording, endpoint, speed=speed,
             wait_s=10.0 if args.wait is None else args.wait, progress=sys.stderr.isatty(),
+            security=security(config),
         ))
     except zmq.ZMQError as exc:
         print(f"cuas replay: error: cannot connect to {endpoint}: {exc}", file=sys.stderr)

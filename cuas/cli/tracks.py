@@ -170,6 +170,7 @@ async def watch(
     ctx: zmq.asyncio.Context | None = None,
     color: bool | None = None,
     feed_clock: bool = False,
+    security: bus.CurveKeys | None = None,
 ) -> WatchSummary:
     """Subscribe to ``endpoint`` and show what arrives until one of: ``count`` ``trk`` messages
     received, ``timeout_s`` seconds passed (wall time since the start), ``stop`` set.
@@ -179,7 +180,8 @@ async def watch(
     most 5 times per second; frame after frame otherwise). ``color`` None: decided from
     ``out`` and ``NO_COLOR``. ``ctx`` is the ZeroMQ context to use (not terminated here);
     by default the process-wide one. ``feed_clock`` measures ages by the feed's own clock
-    (for a replay of the past). Malformed messages never end the watch.
+    (for a replay of the past). ``security``: CURVE client keys (:func:`cuas.bus.security`).
+    Malformed messages never end the watch.
     """
     out = sys.stdout if out is None else out
     stop = asyncio.Event() if stop is None else stop
@@ -187,7 +189,7 @@ async def watch(
     summary = WatchSummary()
     view = None if json_out else _View(out, endpoint=endpoint, color=color, feed_clock=feed_clock)
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
-    sock = bus.sub_socket(ctx, endpoint, bind=False, topics=TOPICS)
+    sock = bus.sub_socket(ctx, endpoint, bind=False, topics=TOPICS, security=security)
     stopper = asyncio.ensure_future(stop.wait())
     receiver: asyncio.Future[list[bytes]] | None = None
     try:
@@ -303,8 +305,9 @@ async def _main(args: argparse.Namespace, endpoint: str) -> WatchSummary:
         except (ValueError, RuntimeError, NotImplementedError):  # not the main thread; Windows
             pass
     try:
+        config = load_config(args.config) if args.config else reference_config()
         return await watch(endpoint, json_out=args.json, count=args.count,
-                           timeout_s=args.timeout, stop=stop)
+                           timeout_s=args.timeout, stop=stop, security=bus.security(config))
     finally:
         for sig in handled:
             loop.remove_signal_handler(sig)

@@ -85,14 +85,16 @@ class AdsbSource:
     ``status`` ``degraded`` while down) or a capture file (published to the end, paced by its
     time stamps at ``speed`` times real time, 0 as fast as possible). ``fmt``: ``beast``,
     ``sbs``, ``avr`` or ``auto`` (detected from the first bytes). ``wait_s``: how long a file waits for
-    the daemon's subscription (live feeds wait as long as it takes).
+    the daemon's subscription (live feeds wait as long as it takes). ``security``: CURVE client
+    keys (:func:`cuas.bus.security`).
     """
 
     def __init__(self, source: str, endpoint: str, *, sensor_id: str = "adsb",
                  settings: AdsbConfig | None = None, fmt: str | None = None,
                  speed: float = 1.0, wait_s: float = 10.0,
                  context: zmq.asyncio.Context | None = None,
-                 status_period_s: float = 1.0, hwm: int = bus.DEFAULT_HWM) -> None:
+                 status_period_s: float = 1.0, hwm: int = bus.DEFAULT_HWM,
+                 security: bus.CurveKeys | None = None) -> None:
         if not (math.isfinite(speed) and speed >= 0):
             raise ValueError(f"speed must be a finite number >= 0, got {speed}")
         self.source = source
@@ -105,6 +107,7 @@ class AdsbSource:
         self.status_period_s = status_period_s
         self._ctx = context
         self._hwm = hwm
+        self._security = security
         self.tz = zoneinfo.ZoneInfo(self.settings.sbs_timezone)
         self.decoder = AdsbDecoder(self.settings)
         self.framing = FramingStats()
@@ -155,7 +158,8 @@ class AdsbSource:
         fh = None if self.live else self._open_file(Path(self.source))  # fail before waiting
         own_ctx = self._ctx is None
         ctx = zmq.asyncio.Context() if self._ctx is None else self._ctx
-        sock = self._sock = bus.xpub_socket(ctx, self.endpoint, hwm=self._hwm)
+        sock = self._sock = bus.xpub_socket(ctx, self.endpoint, hwm=self._hwm,
+                                            security=self._security)
         sock.setsockopt(zmq.XPUB_NODROP, 1)
         started = time.monotonic()
         linger_ms = 0
@@ -454,7 +458,7 @@ def run(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         src = AdsbSource(source, endpoint, sensor_id=sid, settings=settings, fmt=args.format,
-                         speed=args.speed, wait_s=args.wait)
+                         speed=args.speed, wait_s=args.wait, security=bus.security(config))
         print(f"adsb: {source} -> {endpoint} as det.{sid}", file=sys.stderr, flush=True)
         summary = await src.run(stop)
         print(summary.line(), file=sys.stderr)
