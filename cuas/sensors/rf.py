@@ -105,7 +105,8 @@ class RfScanner:
                 chirp = detect_chirp(iq[b.first_sample: b.last_sample], rate_hz)
                 if chirp is not None:
                     self.counters["chirps"] += 1
-                    self.classifier.add_packet(Packet(t0 + b.start_s, centre_hz + chirp.offset_hz,
+                    self.classifier.add_packet(Packet(t0 + b.start_s + chirp.start_s,
+                                                      centre_hz + chirp.offset_hz,
                                                       b.duration_s, chirp, self._block))
             g = self.classifier.classify(b, t0 + b.start_s, chirp)
             if chirp is not None:

@@ -53,6 +53,8 @@ class Chirp:
     score: float
     #: Centre of the chirp's band from the tuned frequency (Hz).
     offset_hz: float = 0.0
+    #: Where the preamble starts, from the start of the samples searched (s).
+    start_s: float = 0.0
 
 
 def _chirp_offset(plain: NDArray[np.float64], rate_hz: float, bw_hz: float) -> float:
@@ -75,11 +77,14 @@ def _upchirp(n: int, rate_hz: float, bw_hz: float) -> C64:
     return np.exp(1j * phase).astype(np.complex64)
 
 
-def _longest_run(flags: NDArray[np.bool_]) -> int:
+def _longest_run(flags: NDArray[np.bool_]) -> tuple[int, int]:
+    """(length, start index) of the longest run of True in ``flags``; (0, 0) for none."""
     if not flags.any():
-        return 0
+        return 0, 0
     d = np.diff(np.concatenate(([0], flags.astype(np.int8), [0])))
-    return int(np.max(np.nonzero(d == -1)[0] - np.nonzero(d == 1)[0]))
+    starts, ends = np.nonzero(d == 1)[0], np.nonzero(d == -1)[0]
+    k = int(np.argmax(ends - starts))
+    return int(ends[k] - starts[k]), int(starts[k])
 
 
 def detect_chirp(iq: C64, rate_hz: float, *, min_score: float = 3.0, min_run: int = 4,
@@ -124,11 +129,12 @@ def detect_chirp(iq: C64, rate_hz: float, *, min_score: float = 3.0, min_run: in
                 # The preamble's identical up-chirps land in the same bin window after window.
                 peak = spec.argmax(axis=1)
                 same = np.abs((np.diff(peak) + ns // 2) % ns - ns // 2) <= 1
-                run = _longest_run(same & (ratio[1:] > 0.5 * min_score)) + 1
-                if score >= min_score and run >= min_run and (best is None
-                                                              or score > best.score):
+                run, first = _longest_run(same & (ratio[1:] > 0.5 * min_score))
+                if score >= min_score and run + 1 >= min_run and (best is None
+                                                                  or score > best.score):
                     good = ratio > 0.5 * min_score
-                    best = Chirp(bw, sf, score, _chirp_offset(plain[good], rate_hz, bw))
+                    best = Chirp(bw, sf, score, _chirp_offset(plain[good], rate_hz, bw),
+                                 (start + first * ns) / rate_hz)
     return best
 
 
@@ -165,6 +171,20 @@ class HopStats:
     span_hz: float
 
 
+def _cadence(intervals: Sequence[float]) -> float | None:
+    """The packet interval (s) that makes most of ``intervals`` whole multiples of it (the
+    packets in between fell outside the tuned window or went unseen): the largest of the
+    shorter intervals explaining at least 70 % of them within 15 %."""
+    iv = np.array([i for i in intervals if i >= 0.0015])
+    if not len(iv):
+        return None
+    for c in sorted(np.unique(np.round(np.sort(iv)[: max(3, len(iv) // 2)], 4)), reverse=True):
+        k = np.maximum(np.round(iv / c), 1)
+        if np.mean(np.abs(iv - k * c) <= 0.15 * c) >= 0.7:
+            return float(c)
+    return float(np.min(iv))
+
+
 def hop_stats(packets: Sequence[Packet], bw_hz: float) -> HopStats:
     """Channel grid, cadence, packets per hop and duty cycle of ``packets`` (one band)."""
     freqs = np.sort(np.array([p.freq_hz for p in packets]))
@@ -185,10 +205,15 @@ def hop_stats(packets: Sequence[Packet], bw_hz: float) -> HopStats:
                 grid, fit = g, f_
         if grid is not None:
             name = KNOWN_GRIDS.get(grid)
+    # One packet may come as several fragments (bursts split in frequency): keep one.
+    ordered: list[Packet] = []
+    for p in sorted(packets, key=lambda p: p.t):
+        if ordered and p.t - ordered[-1].t < 0.002 and abs(p.freq_hz - ordered[-1].freq_hz) <= 2 * tol:
+            continue
+        ordered.append(p)
     # Cadence and packets per hop from consecutive packets seen in the same dwell.
     intervals: list[float] = []
     runs: list[int] = []
-    ordered = sorted(packets, key=lambda p: p.t)
     run = 1
     for a, b in zip(ordered, ordered[1:], strict=False):
         same_block = a.block == b.block
@@ -200,12 +225,7 @@ def hop_stats(packets: Sequence[Packet], bw_hz: float) -> HopStats:
             runs.append(run)
             run = 1
     runs.append(run)
-    cadence = None
-    if intervals:
-        # Visible packets are often several intervals apart (the others fell outside the
-        # hop's window); the shortest common interval is the packet rate.
-        iv = np.sort(np.array(intervals))
-        cadence = float(np.median(iv[: max(1, len(iv) // 3)]))
+    cadence = _cadence(intervals)
     pph = float(np.median(runs)) if runs and len(ordered) >= 3 else None
     dur = float(np.median([p.duration_s for p in packets]))
     duty = dur / cadence if cadence else None
