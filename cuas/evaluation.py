@@ -443,6 +443,7 @@ def read_truth(path: StrPath) -> Truth:
 
 
 _STATUS_CODE: Final[Mapping[str, int]] = {s: i for i, s in enumerate(wire.TRACK_STATUSES)}
+_THREAT_CODE: Final[Mapping[str, int]] = {s: i for i, s in enumerate(wire.THREAT_LEVELS)}
 
 
 @dataclass(frozen=True, eq=False)
@@ -450,8 +451,9 @@ class TrackLog:
     """The tracker's output as scoring needs it, struct-of-arrays (read-only).
 
     Snapshot ``i`` at time ``t[i]`` (UTC s) holds rows ``offsets[i]:offsets[i+1]`` of ``ids``,
-    ``status`` (index into :data:`cuas.wire.TRACK_STATUSES`), ``enu`` (N, 3) m and ``lla``
-    (N, 3) deg/deg/m. ``torn_tail`` describes a skipped unparseable last line, else None.
+    ``status`` (index into :data:`cuas.wire.TRACK_STATUSES`), ``enu`` (N, 3) m, ``lla``
+    (N, 3) deg/deg/m, ``threat`` (index into :data:`cuas.wire.THREAT_LEVELS`) and the
+    classifier's ``malicious`` flag. ``torn_tail`` describes a skipped unparseable last line.
     """
 
     t: FloatArray
@@ -460,6 +462,8 @@ class TrackLog:
     status: npt.NDArray[np.int8]
     enu: FloatArray
     lla: FloatArray
+    threat: npt.NDArray[np.int8]
+    malicious: npt.NDArray[np.bool_]
     torn_tail: str | None = None
 
     def __len__(self) -> int:
@@ -480,6 +484,8 @@ class _TrackLogBuilder:
         self.status: list[int] = []
         self.enu: list[tuple[float, float, float]] = []
         self.lla: list[tuple[float, float, float]] = []
+        self.threat: list[int] = []
+        self.malicious: list[bool] = []
 
     def add(self, msg: wire.Tracks) -> None:
         self.t.append(msg.t)
@@ -488,6 +494,8 @@ class _TrackLogBuilder:
             self.status.append(_STATUS_CODE[tr.status])
             self.enu.append(tr.enu)
             self.lla.append(tr.lla)
+            self.threat.append(_THREAT_CODE.get(tr.threat, 0))
+            self.malicious.append(tr.malicious)
         self.offsets.append(len(self.ids))
 
     def build(self, torn_tail: str | None = None) -> TrackLog:
@@ -498,6 +506,8 @@ class _TrackLogBuilder:
             status=_readonly(np.array(self.status, dtype=np.int8)),
             enu=_readonly(np.array(self.enu, dtype=np.float64).reshape(-1, 3)),
             lla=_readonly(np.array(self.lla, dtype=np.float64).reshape(-1, 3)),
+            threat=_readonly(np.array(self.threat, dtype=np.int8)),
+            malicious=_readonly(np.array(self.malicious, dtype=np.bool_)),
             torn_tail=torn_tail,
         )
 
@@ -701,6 +711,33 @@ class ObjectScore:
     fragmentations: int
     #: Track ids matched to this object, in order of first match.
     track_ids: tuple[int, ...]
+    #: UTC s: first scored step at which the object is alive; first at which a counted track
+    #: matches it (None: never); first at which the matched track is flagged malicious.
+    t_first: float | None = None
+    t_matched: float | None = None
+    t_flagged: float | None = None
+    #: The truth's class and threat flag, and (UTC s) when it first entered a protected zone
+    #: (header ``entry_t``; None when the truth does not say).
+    object_class: str | None = None
+    threat: bool = False
+    entry_t: float | None = None
+
+    @property
+    def time_to_confirm_s(self) -> float | None:
+        """Seconds from the object's first scored step to its first match by a counted track."""
+        if self.t_matched is None or self.t_first is None:
+            return None
+        return self.t_matched - self.t_first
+
+    @property
+    def time_to_flag_s(self) -> float | None:
+        """Seconds from the threat's entry into a protected zone (or, when the truth gives no
+        entry time, its first scored step) to the first malicious flag on its track; negative
+        when flagged before entering. None when never flagged or not a threat."""
+        start = self.entry_t if self.entry_t is not None else self.t_first
+        if not self.threat or self.t_flagged is None or start is None:
+            return None
+        return self.t_flagged - start
 
 
 @dataclass(frozen=True, eq=False)
@@ -731,6 +768,36 @@ class Evaluation:
     n_track_ids: int
     n_unmatched_track_ids: int
     notes: tuple[str, ...] = ()
+    #: Counted track ids flagged malicious at a scored step that never matched a threat truth.
+    false_alarm_track_ids: tuple[int, ...] = ()
+
+    @property
+    def span_s(self) -> float:
+        """Seconds from the first to the last scored step (0 with fewer than two)."""
+        return float(self.t[-1] - self.t[0]) if len(self.t) > 1 else 0.0
+
+    def _per_hour(self, n: int) -> float:
+        return n * 3600.0 / self.span_s if self.span_s > 0 else math.nan
+
+    @property
+    def false_tracks_per_hour(self) -> float:
+        """Counted track ids that never matched any truth, per hour of scored time."""
+        return self._per_hour(self.n_unmatched_track_ids)
+
+    @property
+    def n_false_alarms(self) -> int:
+        """Tracks flagged malicious that never matched a threat (a bird, a friendly, clutter)."""
+        return len(self.false_alarm_track_ids)
+
+    @property
+    def false_alarms_per_hour(self) -> float:
+        """False alarms (see :attr:`n_false_alarms`) per hour of scored time."""
+        return self._per_hour(self.n_false_alarms)
+
+    @property
+    def threats(self) -> tuple[ObjectScore, ...]:
+        """Scores of the truth objects flagged as threats (alive at a scored step)."""
+        return tuple(o for o in self.objects.values() if o.threat and o.steps)
 
     @property
     def n_steps(self) -> int:
@@ -887,6 +954,11 @@ def evaluate(
     matched = np.full((n_steps, n_obj), _NO_MATCH, dtype=np.int64)
     alive = at.alive[steps]
     seen_ids: list[IntArray] = []
+    infos = truth.header.objects
+    is_threat = np.array([infos[o].threat if o in infos else False for o in at.ids], dtype=bool)
+    flagged = np.zeros((n_steps, n_obj), dtype=bool)  # the object's matched track is malicious
+    malicious_ids: set[int] = set()
+    threat_track_ids: set[int] = set()
     for i, s in enumerate(steps):
         a, b = int(tracks.offsets[s]), int(tracks.offsets[s + 1])
         keep = counted[a:b]
@@ -898,12 +970,25 @@ def evaluate(
         prev = matched[i - 1, objs] if i else np.full(len(objs), _NO_MATCH, dtype=np.int64)
         matched[i, objs] = _identity_match(at.enu[s, objs], tracks.enu[a:b][keep], ids, prev, c)
         seen_ids.append(ids)
+        mal_ids = ids[tracks.malicious[a:b][keep]]
+        if len(mal_ids):
+            malicious_ids.update(mal_ids.tolist())
+            flagged[i, objs] = np.isin(matched[i, objs], mal_ids)
+        threat_track_ids.update(matched[i, objs][is_threat[objs]].tolist())
 
     objects: dict[str, ObjectScore] = {}
+    t_steps = tracks.t[steps]
+
+    def first(mask: npt.NDArray[np.bool_]) -> float | None:
+        k = np.flatnonzero(mask)
+        return float(t_steps[k[0]]) if len(k) else None
+
     for k, oid in enumerate(at.ids):
         seq = matched[alive[:, k], k]
         sw, fr = _identity(seq)
         hits = seq[seq != _NO_MATCH]
+        info = infos.get(oid)
+        entry = info.extra.get("entry_t") if info is not None else None
         objects[oid] = ObjectScore(
             id=oid,
             steps=len(seq),
@@ -911,6 +996,13 @@ def evaluate(
             id_switches=sw,
             fragmentations=fr,
             track_ids=tuple(int(x) for x in dict.fromkeys(hits.tolist())),
+            t_first=first(alive[:, k]),
+            t_matched=first(alive[:, k] & (matched[:, k] != _NO_MATCH)),
+            t_flagged=first(flagged[:, k]),
+            object_class=info.object_class if info is not None else None,
+            threat=bool(is_threat[k]),
+            entry_t=float(entry) if isinstance(entry, int | float)
+            and not isinstance(entry, bool) and math.isfinite(entry) else None,
         )
     all_ids = np.unique(np.concatenate(seen_ids)) if seen_ids else np.zeros(0, dtype=np.int64)
     matched_ids = np.unique(matched[matched != _NO_MATCH])
@@ -953,6 +1045,7 @@ def evaluate(
         n_track_ids=len(all_ids),
         n_unmatched_track_ids=int(np.count_nonzero(~np.isin(all_ids, matched_ids))),
         notes=tuple(notes),
+        false_alarm_track_ids=tuple(sorted(malicious_ids - threat_track_ids)),
     )
 
 
@@ -984,7 +1077,80 @@ def format_report(ev: Evaluation) -> str:
         f"  {'track-steps':<22}{ev.n_track_instances:>8}   "
         f"({ev.n_false_instances} false)",
     ]
+    lines.extend(_timing_lines(ev))
     if ev.notes:
         lines.append("Notes")
         lines.extend(f"  - {n}" for n in ev.notes)
     return "\n".join(lines) + "\n"
+
+
+def _secs(x: float | None) -> str:
+    return "n/a" if x is None or math.isnan(x) else f"{x:+.1f} s"
+
+
+def _confirm_times(ev: Evaluation) -> list[float]:
+    return [x for o in ev.objects.values() if o.steps
+            for x in (o.time_to_confirm_s,) if x is not None]
+
+
+def _timing_lines(ev: Evaluation) -> list[str]:
+    ttc = _confirm_times(ev)
+    median = float(np.median(ttc)) if ttc else math.nan
+    worst = max(ttc) if ttc else math.nan
+    lines = [
+        "Timing (from an object's first scored step to its first match by a counted track)",
+        f"  {'time to confirm':<22}median {_secs(median)}, max {_secs(worst)}   "
+        f"({len(ttc)} of {ev.n_truth_objects} objects ever matched)",
+        f"  {'false tracks':<22}{ev.n_unmatched_track_ids:>8}   "
+        f"({ev.false_tracks_per_hour:.1f} per hour over {ev.span_s:.0f} s)",
+        "Threats (time from entering a protected zone to the first malicious flag)",
+    ]
+    for o in ev.threats:
+        start = "zone entry" if o.entry_t is not None else "first seen"
+        flag = ("never flagged malicious" if o.t_flagged is None
+                else f"malicious at {start} {_secs(o.time_to_flag_s)}")
+        lines.append(f"  {o.id:<22}{flag}")
+    if not ev.threats:
+        lines.append("  (no threat in the truth)")
+    lines.append(f"  {'false alarms':<22}{ev.n_false_alarms:>8}   "
+                 f"({ev.false_alarms_per_hour:.1f} per hour; malicious tracks that never "
+                 "matched a threat)")
+    return lines
+
+
+def _num_or_none(x: float | None, ndigits: int = 3) -> float | None:
+    return None if x is None or not math.isfinite(x) else round(float(x), ndigits)
+
+
+def to_json(ev: Evaluation) -> dict[str, Any]:
+    """The figures of :func:`format_report` as one JSON-ready map (keys in docs/truth-format.md,
+    "JSON output"); NaN and missing values are ``None``."""
+    ttc = _confirm_times(ev)
+    return {
+        "c": ev.c, "p": ev.p, "steps": ev.n_steps, "snapshots": ev.n_snapshots,
+        "span_s": _num_or_none(ev.span_s),
+        "gospa_mean": _num_or_none(ev.gospa_mean), "gospa_rms": _num_or_none(ev.gospa_rms),
+        "localisation_mean": _num_or_none(ev.localisation_mean),
+        "missed_mean": _num_or_none(ev.missed_mean), "false_mean": _num_or_none(ev.false_mean),
+        "id_switches": ev.id_switches, "fragmentations": ev.fragmentations,
+        "truth_objects": ev.n_truth_objects, "track_ids": ev.n_track_ids,
+        "unmatched_track_ids": ev.n_unmatched_track_ids,
+        "false_tracks_per_hour": _num_or_none(ev.false_tracks_per_hour),
+        "time_to_confirm_median_s": _num_or_none(float(np.median(ttc)) if ttc else None),
+        "time_to_confirm_max_s": _num_or_none(max(ttc) if ttc else None),
+        "false_alarms": ev.n_false_alarms,
+        "false_alarm_track_ids": list(ev.false_alarm_track_ids),
+        "false_alarms_per_hour": _num_or_none(ev.false_alarms_per_hour),
+        "threats": {o.id: {"entry_t": o.entry_t, "flagged_t": o.t_flagged,
+                           "time_to_flag_s": _num_or_none(o.time_to_flag_s)}
+                    for o in ev.threats},
+        "objects": {o.id: {"class": o.object_class, "threat": o.threat, "steps": o.steps,
+                           "matched_steps": o.matched_steps, "id_switches": o.id_switches,
+                           "fragmentations": o.fragmentations,
+                           "time_to_confirm_s": _num_or_none(o.time_to_confirm_s),
+                           "track_ids": list(o.track_ids)}
+                    for o in ev.objects.values() if o.steps},
+        "gospa_t": [round(float(x), 3) for x in ev.t],
+        "gospa": [round(float(x), 3) for x in ev.gospa],
+        "notes": list(ev.notes),
+    }

@@ -1,4 +1,5 @@
-"""``cuas eval``: score a tracks file against ground truth (GOSPA, ID switches, fragmentation)."""
+"""``cuas eval``: score a tracks file against ground truth (GOSPA, identity, timing, threats),
+optionally as JSON and as PNG figures."""
 
 from __future__ import annotations
 
@@ -24,7 +25,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="longest gap (s) between truth samples to interpolate across")
     parser.add_argument("--all-statuses", action="store_true",
                         help="score tentative tracks too (default: confirmed and coasting)")
-    parser.add_argument("--json", metavar="OUT", help="also write the figures as JSON")
+    parser.add_argument("--json", nargs="?", const="-", metavar="OUT",
+                        help="the figures as one JSON object (docs/truth-format.md): on stdout "
+                             "instead of the report, or into OUT")
+    parser.add_argument("--plot", metavar="DIR",
+                        help="write map.png, gospa.png and alerts.png into DIR")
+    parser.add_argument("--config", metavar="CFG",
+                        help="site configuration whose zones and assets the map shows")
 
 
 class _FileError(CuasError):
@@ -32,25 +39,28 @@ class _FileError(CuasError):
 
 
 def run(args: argparse.Namespace) -> int:
-    from cuas.evaluation import evaluate, format_report, read_tracks, read_truth
+    from cuas.config import load_config
+    from cuas.evaluation import evaluate, format_report, read_tracks, read_truth, to_json
 
     try:
         truth = read_truth(args.truth)
         tracks = read_tracks(args.tracks)
     except OSError as exc:
         raise _FileError(f"{exc.filename}: {exc.strerror}") from None
+    config = load_config(args.config) if args.config else None
     statuses = ("tentative", "confirmed", "coasting") if args.all_statuses else (
         "confirmed", "coasting")
     ev = evaluate(truth, tracks, c=args.c, p=args.p, statuses=statuses, max_gap=args.max_gap)
-    sys.stdout.write(format_report(ev))
-    if args.json:
-        figures = {
-            "c": ev.c, "p": ev.p, "steps": ev.n_steps, "gospa_mean": ev.gospa_mean,
-            "gospa_rms": ev.gospa_rms, "localisation_mean": ev.localisation_mean,
-            "missed_mean": ev.missed_mean, "false_mean": ev.false_mean,
-            "id_switches": ev.id_switches, "fragmentations": ev.fragmentations,
-            "track_ids": ev.n_track_ids, "unmatched_track_ids": ev.n_unmatched_track_ids,
-        }
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(figures, fh, indent=1)
+    if args.json == "-":
+        sys.stdout.write(json.dumps(to_json(ev), allow_nan=False) + "\n")
+    else:
+        sys.stdout.write(format_report(ev))
+        if args.json:
+            with open(args.json, "w", encoding="utf-8") as fh:
+                json.dump(to_json(ev), fh, indent=1, allow_nan=False)
+    if args.plot:
+        from cuas.evaluation_plots import write_plots
+
+        paths = write_plots(truth, tracks, ev, args.plot, config)
+        print(f"figures: {', '.join(str(p) for p in paths)}", file=sys.stderr)
     return 0
