@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sensor": ("cuas.cli.sensor", "run a sensor adapter (adsb, ...) publishing detections"),
     "sapient": ("cuas.cli.sapient", "SAPIENT (BSI Flex 335 v2.0): serve sensor modules, export tracks"),
     "keys": ("cuas.cli.keys", "generate CURVE key pairs for the bus (daemon, sensors, operators)"),
+    "prune": ("cuas.cli.prune", "delete old recordings by age and total size (rotation)"),
 }
 
 
