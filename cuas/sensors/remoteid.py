@@ -409,10 +409,13 @@ def wardragon_messages(doc: Any) -> WarDragonFrame:
     if isinstance(doc, dict) and isinstance(doc.get("messages"), list):
         doc = doc["messages"]
     blocks: dict[str, dict[str, Any]] = {}
+    basics: list[dict[str, Any]] = []  # a drone may send several Basic IDs (serial and CAA)
     if isinstance(doc, list):
         for item in doc:
             if isinstance(item, dict):
                 for name, body in item.items():
+                    if name == "Basic ID" and isinstance(body, dict):
+                        basics.append(body)
                     if name in _BLOCKS and isinstance(body, dict) and _BLOCKS[name] not in blocks:
                         blocks[_BLOCKS[name]] = body
     elif isinstance(doc, dict):
@@ -436,8 +439,7 @@ def wardragon_messages(doc: Any) -> WarDragonFrame:
     mac_text = mac.strip().lower()[:32] if isinstance(mac, str) else ""
     transport = "wardragon"
     msgs: list[odid.Message] = []
-    b = blocks.get("basic")
-    if b is not None:
+    for b in basics or ([blocks["basic"]] if "basic" in blocks else []):
         uas_id = _text_field(b.get("id") or b.get("uas_id"))
         msgs.append(odid.BasicId(_id_type(b.get("id_type", 1)), _ua_type(b.get("ua_type", 0)),
                                  uas_id))
