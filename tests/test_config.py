@@ -101,7 +101,7 @@ max_range_m = 2500
     cam, adsb, rf = cfg.sensors["cam-east"], cfg.sensors["adsb-1"], cfg.sensors["rf-1"]
     assert cam == SensorConfig(id="cam-east", kind="camera", origin=(51.556, -0.277, 70.0))
     assert cam.origin is not None and all(type(x) is float for x in cam.origin)
-    assert cam.is_scanning
+    assert not cam.is_scanning  # a frame sees only its field of view: no misses counted
     assert adsb.origin is None and not adsb.is_scanning
     assert rf.is_scanning and rf.max_range_m == 2500.0 and type(rf.max_range_m) is float
 
