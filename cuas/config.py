@@ -196,6 +196,46 @@ def _sapient_node(table: Any, key: str, path: str | None) -> SapientNodeConfig:
     return cfg
 
 
+#: ``cot.url`` schemes: UDP (multicast or unicast), a TAK server over TCP or TLS.
+COT_SCHEMES = ("udp", "tcp", "tls")
+
+
+@dataclass(frozen=True, slots=True)
+class CotConfig:
+    """``[cot]``: ``cuas export cot``, Cursor on Target to TAK (seconds; file paths)."""
+
+    #: ``udp://239.2.3.1:6969`` (the TAK SA multicast group), ``tcp://HOST:8087`` or
+    #: ``tls://HOST:8089`` (a TAK server).
+    url: str = "udp://239.2.3.1:6969"
+    #: Multicast hop limit (1: this network only) and the IPv4 address of the interface.
+    ttl: int = 1
+    interface: str | None = None
+    #: TLS: the CA that signed the server's certificate (default: the system's), and this
+    #: client's certificate and key (PEM) when the server asks for one.
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    #: Seconds between updates of an unchanged track, and between node announcements.
+    period_s: float = 1.0
+    node_period_s: float = 30.0
+    #: Send birds and clutter too (normally only UAVs and manned aircraft).
+    send_all: bool = False
+
+    def __post_init__(self) -> None:
+        scheme, sep, rest = self.url.partition("://")
+        host, _, port = rest.rpartition(":")
+        if not sep or scheme not in COT_SCHEMES or not host or not port.isdigit() \
+                or not 0 < int(port) < 65536:
+            raise ConfigError(f"expected udp://, tcp:// or tls://HOST:PORT, got "
+                              f"{_brief(self.url)}", key="cot.url")
+        if not 0 <= self.ttl <= 255:
+            raise ConfigError("must lie in [0, 255]", key="cot.ttl")
+        if not 0.05 <= self.period_s <= 3600.0:
+            raise ConfigError("must lie in [0.05, 3600] s", key="cot.period_s")
+        if not 1.0 <= self.node_period_s <= 3600.0:
+            raise ConfigError("must lie in [1, 3600] s", key="cot.node_period_s")
+
+
 @dataclass(frozen=True, slots=True)
 class SapientConfig:
     """``[sapient]``: ``cuas sapient serve`` (a SAPIENT fusion node) and ``cuas sapient export``
@@ -657,6 +697,8 @@ class Config:
     daemon_id: str = "cuas"
     #: ``cuas sapient serve`` / ``export`` settings (``[sapient]``).
     sapient: SapientConfig = field(default_factory=SapientConfig)
+    #: ``cuas export cot`` settings (``[cot]``).
+    cot: CotConfig = field(default_factory=CotConfig)
     path: str | None = None
 
     def sensor(self, sensor_id: str, kind: str = "sim") -> SensorConfig:
@@ -749,7 +791,7 @@ def parse_config(doc: Mapping[str, Any], path: str | None = None) -> Config:
     if not isinstance(doc, Mapping):
         raise ConfigError(f"expected a table, got {_brief(doc)}", path=path)
     known = {"site", "tracker", "bus", "daemon", "sensors", "daemon_id", "classify", "zones",
-             "assets", "allow", "deny", "sapient"}
+             "assets", "allow", "deny", "sapient", "cot"}
     for k in doc:
         if k not in known:
             raise ConfigError(f"unknown section (known: {', '.join(sorted(known))})", path=path, key=k)
@@ -798,6 +840,7 @@ def parse_config(doc: Mapping[str, Any], path: str | None = None) -> Config:
                   allow=_identity_list(doc, "allow", path),
                   deny=_identity_list(doc, "deny", path),
                   sapient=_build(SapientConfig, doc.get("sapient", {}), "sapient", path),
+                  cot=_build(CotConfig, doc.get("cot", {}), "cot", path),
                   path=path)
 
 

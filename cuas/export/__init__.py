@@ -1,0 +1,1 @@
+"""Exports of the daemon's picture to other systems (Cursor on Target for TAK)."""
