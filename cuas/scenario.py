@@ -557,10 +557,14 @@ def compute_truth(scenario: Scenario, seed: int) -> ScenarioTruth:
     owner: list[int] = []
     for mi, (m, ss) in enumerate(zip(scenario.movers, streams, strict=False)):
         rng = np.random.default_rng(ss)
-        tau = grid - m.start_s
-        base = _orbit_track(m, tau) if m.orbit is not None else _path_track(m, tau)
+        # Smoothed on a grid padded beyond both ends, so that a mover already flying at the
+        # start (whose path is extended backwards) is not slowed down by the filter's edge.
         sigma = m.smooth_s / GRID_DT_S
-        base = gaussian_filter1d(base, sigma, axis=0, mode="nearest")
+        pad = math.ceil(4.0 * sigma)
+        ext = np.arange(-pad, len(grid) + pad) * GRID_DT_S
+        tau = ext - m.start_s
+        base = _orbit_track(m, tau) if m.orbit is not None else _path_track(m, tau)
+        base = gaussian_filter1d(base, sigma, axis=0, mode="nearest")[pad:pad + len(grid)]
         end = m.end_s if m.end_s is not None else scenario.duration_s
         if m.end_at_path_end and m.orbit is None and not m.loop:
             end = min(end, m.start_s + path_duration(m))

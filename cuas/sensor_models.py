@@ -103,24 +103,32 @@ def _az(a: float) -> float:
 
 
 class _Builder:
-    """Collects one sensor's messages with its seq counter."""
+    """Collects one sensor's messages; ``seq`` is numbered in order of receipt, as the adapter
+    numbers what it publishes."""
 
     def __init__(self, spec: SensorSpec, t0: float) -> None:
         self.spec = spec
         self.t0 = t0
-        self.seq = 0
-        self.out: list[SimMessage] = []
+        self._pending: list[tuple[float, float, tuple[wire.Detection, ...],
+                                  tuple[str | None, ...], tuple[float, float, float] | None,
+                                  bool]] = []
 
     def emit(self, t_rel: float, delay: float, dets: list[wire.Detection],
              ids: list[str | None], origin: tuple[float, float, float] | None = None,
              lost: bool = False) -> None:
         """One message; a message lost in transport still uses up its seq (a visible gap)."""
-        if not lost:
-            t = self.t0 + t_rel
-            batch = wire.Detections(src=self.spec.id, seq=self.seq, t=t, sensor=self.spec.id,
-                                    kind=self.spec.kind, dets=tuple(dets), origin=origin)
-            self.out.append(SimMessage(t + delay, batch, tuple(ids)))
-        self.seq += 1
+        t = self.t0 + t_rel
+        self._pending.append((t + delay, t, tuple(dets), tuple(ids), origin, lost))
+
+    def messages(self) -> list[SimMessage]:
+        out = []
+        for seq, (recv, t, dets, ids, origin, lost) in enumerate(
+                sorted(self._pending, key=lambda p: p[0])):
+            if not lost:
+                batch = wire.Detections(src=self.spec.id, seq=seq, t=t, sensor=self.spec.id,
+                                        kind=self.spec.kind, dets=dets, origin=origin)
+                out.append(SimMessage(recv, batch, ids))
+        return out
 
 
 def _rcs(m: MoverSpec) -> float:
@@ -194,7 +202,7 @@ def _radar(spec: RadarSpec, sc: Scenario, truth: ScenarioTruth, frame: geo.Senso
             out_ids.append(ids[i])
         b.emit(tr, clock.delay(), dets, out_ids, origin=spec.origin,
                lost=bool(rng.random() < spec.dropout))
-    return b.out
+    return b.messages()
 
 
 # --------------------------------------------------------------------------- camera
@@ -252,7 +260,7 @@ def _camera(spec: CameraSpec, sc: Scenario, truth: ScenarioTruth, frame: geo.Sen
             ids.append(None)
         b.emit(tr, clock.delay(), dets, ids, origin=spec.origin,
                lost=bool(rng.random() < spec.dropout))
-    return b.out
+    return b.messages()
 
 
 # --------------------------------------------------------------------------- cooperative
@@ -274,7 +282,7 @@ def _per_target(spec: SensorSpec, sc: Scenario, truth: ScenarioTruth, frame: geo
         reports.extend((float(x), j) for x in t.tolist())
     reports.sort()
     if not reports:
-        return b.out
+        return b.messages()
     times = np.array([r[0] for r in reports])
     pos_all, vel_all, alive_all = truth.at(times)
     off = spec.in_outage(times)
@@ -283,13 +291,8 @@ def _per_target(spec: SensorSpec, sc: Scenario, truth: ScenarioTruth, frame: geo
         rng_m = float(np.linalg.norm(frame.site_to_local(pos[None, :])[0]))
         lost = rng.random() < spec.dropout  # drawn always: the stream must not depend on range
         if alive_all[k, j] and not off[k] and rng_m <= spec.max_range_m and not lost:
-            det = make(j, rng_m, pos, vel)
-            b.out.append(SimMessage(sc.t0 + tr + _delay(spec, rng),
-                                    wire.Detections(src=spec.id, seq=b.seq, t=sc.t0 + tr,
-                                                    sensor=spec.id, kind=spec.kind, dets=(det,)),
-                                    (truth.ids[j],)))
-            b.seq += 1
-    return b.out
+            b.emit(tr, _delay(spec, rng), [make(j, rng_m, pos, vel)], [truth.ids[j]])
+    return b.messages()
 
 
 def _adsb(spec: AdsbSpec, sc: Scenario, truth: ScenarioTruth, frame: geo.SensorFrame,
@@ -338,7 +341,7 @@ def _remoteid(spec: RemoteIdSpec, sc: Scenario, truth: ScenarioTruth, frame: geo
             vel_sigma=(RID_VEL_SIGMA, RID_VEL_SIGMA, RID_VEL_SIGMA),
             ident=wire.Ident(rid=rid.serial, operator_lla=(op[0], op[1], op[2])),
             attrs={"ua_type": rid.ua_type, "status": "airborne" if pos[2] > 2.0 else "ground",
-                   "transport": rid.transport, "rssi_dbm": round(rssi, 1)})
+                   "transport": rid.transport, "rssi_dbm": round(float(rssi), 1)})
 
     return _per_target(spec, sc, truth, frame, rng, members, make)
 
@@ -358,7 +361,7 @@ def _rf(spec: RfSpec, sc: Scenario, truth: ScenarioTruth, frame: geo.SensorFrame
     members = [j for j, o in enumerate(truth.owner.tolist()) if sc.movers[o].rf is not None]
     looks = clock.looks()
     if not len(looks):
-        return b.out
+        return b.messages()
     pos_all, _, alive_all = truth.at(looks)
     for k, tr in enumerate(looks.tolist()):
         dets: list[wire.Detection] = []
@@ -381,7 +384,7 @@ def _rf(spec: RfSpec, sc: Scenario, truth: ScenarioTruth, frame: geo.SensorFrame
                 "confidence": round(float(np.clip(0.5 + snr / 40.0, 0.0, 0.99)), 2)}))
             ids.append(truth.ids[j])
         b.emit(tr, clock.delay(), dets, ids, lost=bool(rng.random() < spec.dropout))
-    return b.out
+    return b.messages()
 
 
 # --------------------------------------------------------------------------- all sensors

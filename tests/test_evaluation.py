@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -32,6 +33,7 @@ from cuas.evaluation import (
     gospa,
     read_tracks,
     read_truth,
+    to_json,
     tracks_from_messages,
     truth_at,
     write_truth,
@@ -615,3 +617,71 @@ def test_evaluate_rejects_bad_parameters(tmp_path: Path) -> None:
             evaluate(truth, log, **kwargs)
     with pytest.raises(EvaluationError):
         tracks_from_messages([_snap(0, T0 + 1, []), _snap(1, T0, [])])
+
+
+# --------------------------------------------------------------------------- timing and threats
+
+
+def test_time_to_confirm_flag_latency_and_false_alarms(tmp_path: Path) -> None:
+    """A threat entering a zone at T0+4 is matched from T0+2 and flagged malicious from T0+6 by
+    its track; a bird's track is flagged malicious too (a false alarm); a friendly's is not."""
+    times = [T0 + k for k in range(11)]
+    header = TruthHeader(site=SITE, objects={
+        "drone": ObjectInfo("uav", threat=True, extra={"entry_t": T0 + 4.0}),
+        "gull": ObjectInfo("bird"),
+        "venue": ObjectInfo("uav"),
+    })
+    samples = [TruthSample(t=t, ids=("drone", "gull", "venue"),
+                           enu=np.array([[100.0 - 5 * k, 0, 50], [0, 300.0, 40], [0, -200.0, 60]]))
+               for k, t in enumerate(times)]
+    write_truth(tmp_path / "truth.jsonl", header, samples)
+    truth = read_truth(tmp_path / "truth.jsonl")
+    snaps = []
+    for k, t in enumerate(times):
+        tracks = []
+        if k >= 2:
+            tracks.append(dataclasses.replace(_track(1, (100.0 - 5 * k + 1, 0, 50)),
+                                              malicious=k >= 6, threat="high" if k >= 6 else "low"))
+        tracks.append(dataclasses.replace(_track(2, (0, 301.0, 40)), malicious=k >= 8))
+        tracks.append(_track(3, (0, -201.0, 60)))
+        tracks.append(dataclasses.replace(_track(4, (5000.0, 0, 50)), malicious=k == 9))
+        snaps.append(_snap(k, t, tracks))
+    ev = evaluate(truth, tracks_from_messages(snaps))
+    drone = ev.objects["drone"]
+    assert drone.time_to_confirm_s == pytest.approx(2.0)
+    assert drone.t_flagged == pytest.approx(T0 + 6.0)
+    assert drone.time_to_flag_s == pytest.approx(2.0)
+    assert ev.objects["gull"].time_to_confirm_s == 0.0
+    assert ev.objects["venue"].time_to_flag_s is None  # not a threat
+    assert [o.id for o in ev.threats] == ["drone"]
+    # The bird's track and the unmatched track 4 were flagged: two false alarms in 10 s.
+    assert ev.false_alarm_track_ids == (2, 4)
+    assert ev.false_alarms_per_hour == pytest.approx(2 * 360.0)
+    assert ev.n_unmatched_track_ids == 1
+    assert ev.false_tracks_per_hour == pytest.approx(360.0)
+    report = format_report(ev)
+    assert "malicious at zone entry +2.0 s" in report and "false alarms" in report
+    figures = to_json(ev)
+    json.dumps(figures, allow_nan=False)
+    assert figures["threats"] == {"drone": {"entry_t": T0 + 4.0, "flagged_t": T0 + 6.0,
+                                            "time_to_flag_s": 2.0}}
+    assert figures["false_alarms"] == 2 and figures["time_to_confirm_max_s"] == 2.0
+    assert len(figures["gospa"]) == len(figures["gospa_t"]) == 11
+
+
+def test_threat_never_flagged_and_no_entry_time(tmp_path: Path) -> None:
+    """Without ``entry_t`` the flag latency counts from the threat's first scored step; a threat
+    whose track is never flagged has no latency and the report says so."""
+    times = [T0 + k for k in range(5)]
+    header = TruthHeader(site=SITE, objects={"a": ObjectInfo("uav", threat=True),
+                                             "b": ObjectInfo("uav", threat=True)})
+    samples = [TruthSample(t=t, ids=("a", "b"), enu=np.array([[0.0, 0, 50], [500.0, 0, 50]]))
+               for t in times]
+    write_truth(tmp_path / "truth.jsonl", header, samples)
+    snaps = [_snap(k, t, [dataclasses.replace(_track(1, (0, 0, 50)), malicious=k >= 3),
+                          _track(2, (500.0, 0, 50))]) for k, t in enumerate(times)]
+    ev = evaluate(read_truth(tmp_path / "truth.jsonl"), tracks_from_messages(snaps))
+    assert ev.objects["a"].time_to_flag_s == pytest.approx(3.0)
+    assert ev.objects["b"].time_to_flag_s is None
+    assert "never flagged malicious" in format_report(ev)
+    assert ev.n_false_alarms == 0
