@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sapient": ("cuas.cli.sapient", "SAPIENT (BSI Flex 335 v2.0): serve sensor modules, export tracks"),
     "keys": ("cuas.cli.keys", "generate CURVE key pairs for the bus (daemon, sensors, operators)"),
     "prune": ("cuas.cli.prune", "delete old recordings by age and total size (rotation)"),
+    "export": ("cuas.cli.export", "send the daemon's tracks to TAK as Cursor on Target (cot)"),
 }
 
 
