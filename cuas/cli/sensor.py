@@ -18,6 +18,8 @@ KINDS: dict[str, tuple[str, str]] = {
            "RTL-SDR spectrum scan for drone control/video links: rtltcp://, rtlsdr:// or a cu8 file"),
     "remoteid": ("cuas.sensors.remoteid",
                  "Remote ID (ASTM F3411): pcap/pcapng, monitor-mode Wi-Fi or wardragon://HOST:PORT"),
+    "camera": ("cuas.sensors.camera",
+               "camera (device, RTSP/HTTP URL or video file): moving objects in the sky as az/el"),
 }
 
 

@@ -205,7 +205,7 @@ class CameraGeometry:
     pitch_deg: float = 0.0
     roll_deg: float = 0.0
     calib_sigma_deg: float = 0.1
-    centroid_fraction: float = 0.25
+    centroid_fraction: float = 0.1
     min_pixel_sigma: float = 0.5
 
     @property

@@ -97,7 +97,7 @@ def test_angle_sigma_grows_with_blob_size_and_towards_the_zenith() -> None:
     s = g.sigma(np.array([2.0, 40.0, 40.0]), np.array([0.0, 0.0, 60.0]))
     deg_per_px = math.degrees(1.0 / g.model.fx)
     assert s[0, 1] == pytest.approx(math.hypot(0.5 * deg_per_px, 0.05))  # floor 0.5 px
-    assert s[1, 1] == pytest.approx(math.hypot(10.0 * deg_per_px, 0.05))  # a quarter of 40 px
+    assert s[1, 1] == pytest.approx(math.hypot(4.0 * deg_per_px, 0.05))  # a tenth of 40 px
     assert s[2, 0] == pytest.approx(2.0 * s[2, 1])  # azimuth spread 1/cos(60 deg)
 
 
