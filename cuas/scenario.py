@@ -561,7 +561,7 @@ def compute_truth(scenario: Scenario, seed: int) -> ScenarioTruth:
         # start (whose path is extended backwards) is not slowed down by the filter's edge.
         sigma = m.smooth_s / GRID_DT_S
         pad = math.ceil(4.0 * sigma)
-        ext = np.arange(-pad, len(grid) + pad) * GRID_DT_S
+        ext = np.arange(-pad, len(grid) + pad, dtype=np.float64) * GRID_DT_S
         tau = ext - m.start_s
         base = _orbit_track(m, tau) if m.orbit is not None else _path_track(m, tau)
         base = gaussian_filter1d(base, sigma, axis=0, mode="nearest")[pad:pad + len(grid)]

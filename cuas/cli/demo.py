@@ -36,6 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also write every tracks snapshot received (JSON Lines)")
     parser.add_argument("--no-view", action="store_true",
                         help="no live table, only the summary")
+    parser.add_argument("--plot", metavar="DIR",
+                        help="also write the evaluation's figures (map, GOSPA, alert timeline) "
+                             "into DIR")
 
 
 def _truth_for(recording: Path) -> Path | None:
@@ -59,11 +62,12 @@ def run(args: argparse.Namespace) -> int:
         return 2
     truth = Path(args.truth) if args.truth else _truth_for(recording)
     view = not args.no_view and sys.stdout.isatty()
-    return asyncio.run(_demo(recording, truth, config, args.speed, view, args.tracks_out))
+    return asyncio.run(_demo(recording, truth, config, args.speed, view, args.tracks_out,
+                             args.plot))
 
 
 async def _demo(recording: Path, truth_path: Path | None, config: object, speed: float,
-                view: bool, tracks_out: str | None) -> int:
+                view: bool, tracks_out: str | None, plot_dir: str | None = None) -> int:
     import zmq.asyncio
 
     from cuas import bus, wire
@@ -108,7 +112,7 @@ async def _demo(recording: Path, truth_path: Path | None, config: object, speed:
     started = time.monotonic()
     try:
         summary = await replay_on_bus(recording, daemon.bound.detections, speed=speed,
-                                      wait_s=10.0, progress=not view)
+                                      wait_s=10.0, progress=not view and sys.stderr.isatty())
         # The replay has ended: let the daemon release what it buffered and publish it.
         await asyncio.sleep(1.0)
     finally:
@@ -147,7 +151,14 @@ async def _demo(recording: Path, truth_path: Path | None, config: object, speed:
     if truth_path is not None and snapshots:
         from cuas.evaluation import evaluate, format_report, read_truth, tracks_from_messages
 
-        ev = evaluate(read_truth(truth_path), tracks_from_messages(snapshots))
+        truth = read_truth(truth_path)
+        log = tracks_from_messages(snapshots)
+        ev = evaluate(truth, log)
         print(f"\nAgainst the truth in {truth_path.name} (live snapshots):")
         print(format_report(ev), end="")
+        if plot_dir:
+            from cuas.evaluation_plots import write_plots
+
+            paths = write_plots(truth, log, ev, plot_dir, config)
+            print(f"figures: {', '.join(str(p) for p in paths)}")
     return 0
