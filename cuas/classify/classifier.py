@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -62,6 +63,14 @@ RID_MISMATCH_BUMP = 0.15
 RID_FRESH_S = 5.0
 #: A Remote ID velocity this far (m/s, or 3 sigmas of the track's) from the track's disagrees.
 RID_MISMATCH_VEL = 5.0
+#: Spoofing evidence (a jump, two places at once, a frozen signal) stays a reason this long (s).
+SPOOF_HOLD_S = 30.0
+#: Lockstep: a Remote ID track no observing sensor confirms, and an unidentified track that
+#: observing sensors see, within this distance (m), both moving at least LOCKSTEP_MIN_SPEED
+#: (m/s) with velocities within LOCKSTEP_VEL (m/s): the broadcast is that drone's, displaced.
+LOCKSTEP_MAX_M = 3000.0
+LOCKSTEP_MIN_SPEED = 2.0
+LOCKSTEP_VEL = 3.0
 
 #: Features whose terms describe motion (the rest describe track quality).
 KINEMATIC = frozenset({"speed", "height", "climb", "turn_rate", "straightness", "hover_s"})
@@ -85,6 +94,9 @@ class TrackInputs:
     hit_ratio: F64  # 0..1
     n_sources: F64  # sensors that contributed
     ident: I64  # identity registry index, -1 = none
+    #: Seen by a sensor that observes (radar, camera, RF) rather than relays what the aircraft
+    #: says of itself (ADS-B, Remote ID); None: taken as two or more sources.
+    independent: B | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,25 +199,34 @@ class Classifier:
     # ------------------------------------------------------------------ identity lists
 
     def _lists(self, reports: IdentReports) -> None:
-        """Resolve allow/deny for identities registered since the last update."""
+        """Resolve allow/deny for identities registered since the last update, and again for
+        those whose value changed (a drone first known by its MAC, then by its serial)."""
         n = reports.n
-        if n <= self._lists_n:
+        changed = sorted(i for i in reports.changed if i < self._lists_n)
+        reports.changed.clear()
+        if n <= self._lists_n and not changed:
             return
-        allow = np.zeros(n, dtype=bool)
-        deny = np.zeros(n, dtype=bool)
+        allow = np.zeros(max(n, self._lists_n), dtype=bool)
+        deny = np.zeros(max(n, self._lists_n), dtype=bool)
         allow[: self._lists_n] = self._allow
         deny[: self._lists_n] = self._deny
-        for i in range(self._lists_n, n):
+        for i in [*changed, *range(self._lists_n, n)]:
             kind, value = int(reports.kind[i]), reports.value[i]
             lists = ("rid", self.config.allow.rid, self.config.deny.rid) if kind == RID else (
                 "icao", self.config.allow.icao, self.config.deny.icao)
             label = ""
+            allow[i] = deny[i] = False
             if value in lists[2]:
                 deny[i], label = True, lists[2][value]
             elif value in lists[1]:
                 allow[i], label = True, lists[1][value]
-            self._label.append(label)
-        self._allow, self._deny, self._lists_n = allow, deny, n
+            if i < len(self._label):
+                self._label[i] = label
+                for what in ("deny", "allow", "adsb", "rid"):
+                    self._id_cache.pop((what, i), None)
+            else:
+                self._label.append(label)
+        self._allow, self._deny, self._lists_n = allow, deny, max(n, self._lists_n)
 
     # ------------------------------------------------------------------ RF
 
@@ -252,6 +273,8 @@ class Classifier:
         mismatch = np.zeros(n, dtype=bool)
         miss_m = np.zeros(n)
         miss_v = np.zeros(n)
+        indep = inp.independent if inp.independent is not None else inp.n_sources >= 2
+        ev = _SpoofEvidence.empty(n)
         if idents is not None and has_id.any():
             self._lists(idents)
             rows = np.flatnonzero(has_id & (inp.ident < idents.n))
@@ -265,7 +288,7 @@ class Classifier:
                 :, None]
             off = np.linalg.norm(rep_pos - inp.x[rows, :3], axis=1)
             # Only a track that other sensors also see can disagree with its broadcast.
-            judge = ((kind[rows] == RID) & (inp.n_sources[rows] >= 2) & (age <= RID_FRESH_S)
+            judge = ((kind[rows] == RID) & indep[rows] & (age <= RID_FRESH_S)
                      & np.isfinite(off))
             bad = judge & (off > np.maximum(self.cfg.rid_mismatch_m,
                                             3 * np.linalg.norm(inp.pos_sigma[rows], axis=1)))
@@ -277,6 +300,10 @@ class Classifier:
             mismatch[rows] = bad | bad_v
             miss_m[rows] = np.where(bad, off, 0.0)
             miss_v[rows] = np.where(bad_v, dv, 0.0)
+            ev.from_reports(t, rows, idx, kind[rows] == RID, idents)
+            ev.lockstep(inp, f, kind == RID, indep, has_id, t - np.where(
+                kind == RID, idents.t[np.clip(inp.ident, 0, max(idents.n - 1, 0))], np.nan),
+                max(self.cfg.rid_mismatch_m, 0.0))
         icao = kind == ICAO
         rid = kind == RID
         terms[icao] += m.adsb
@@ -325,8 +352,9 @@ class Classifier:
         score = np.maximum.reduce([c_base, c_zone, c_appr, c_loiter])
         no_rid = ~rid & ~icao
         score += np.where(no_rid & (score > 0), NO_RID_BUMP * g, 0.0)
-        score += np.where(mismatch, RID_MISMATCH_BUMP, 0.0)
-        friendly = (allow | icao) & ~deny & ~mismatch
+        spoof = mismatch | ev.any
+        score += np.where(spoof, RID_MISMATCH_BUMP, 0.0)
+        friendly = (allow | icao) & ~deny & ~spoof
         score = np.where(deny, np.maximum(score, DENY_SCORE), score)
         score = np.clip(np.where(friendly, np.minimum(score, FRIENDLY_CAP), score), 0.0, 1.0)
         # Only tracks the cap would change are looked at (it keeps this cheap).
@@ -351,7 +379,7 @@ class Classifier:
             n, probs, kin, f, g, inside, top_zone, c_zone, appr, c_appr, loiter, t - since,
             c_loiter,
             no_rid, rid, icao, allow, deny, mismatch, miss_m, miss_v, rf_on, last, inp.ident,
-            idents, shadow_of, shadow_d, inp.ids)
+            idents, shadow_of, shadow_d, inp.ids, ev)
 
         # Alerts: a level rise (once per change) or a zone entered (once per zone per track),
         # for established tracks that are some threat at all.
@@ -388,7 +416,7 @@ class Classifier:
                  loiter_s: F64, c_loiter: F64, no_rid: B, rid: B, icao: B, allow: B, deny: B, mismatch: B,
                  miss_m: F64, miss_v: F64, rf_on: B, rf_last: RfReport | None, ident: I64,
                  idents: IdentReports | None, shadow_of: I64, shadow_d: F64,
-                 ids: I64) -> tuple[tuple[str, ...], ...]:
+                 ids: I64, ev: _SpoofEvidence | None = None) -> tuple[tuple[str, ...], ...]:
         """Short sentences per track, strongest first.
 
         Each kind of reason is a column of a weight matrix (0 = absent) and of a text matrix;
@@ -414,6 +442,8 @@ class Classifier:
             f"Remote ID position {m:.0f} m off the track: possible spoof" if m > 0 else
             f"Remote ID velocity {v:.0f} m/s off the track: possible spoof"
             for m, v in zip(miss_m[idx].tolist(), miss_v[idx].tolist(), strict=True)])
+        if ev is not None:
+            self._spoof_reasons(put, ev, ident, idents, ids)
         crowd_zone = np.argmax(inside & self.geometry.zone_crowd[None, :], axis=1) \
             if self.geometry.n_zones else np.zeros(n, dtype=np.int64)
         put(_LOITER, loiter, c_loiter + 0.01, lambda idx: [
@@ -444,6 +474,31 @@ class Classifier:
         count = np.minimum((W > 0).sum(axis=1), MAX_REASONS)
         picked = np.take_along_axis(T, order, axis=1).tolist()
         return tuple(tuple(r[:c]) for r, c in zip(picked, count.tolist(), strict=True))
+
+    def _spoof_reasons(self, put: Any, ev: _SpoofEvidence, ident: I64,
+                       idents: IdentReports | None, ids: I64) -> None:
+        """Reasons of the Remote ID spoofing evidence (one slot each)."""
+        def value(i: int) -> str:
+            return idents.value[i] if idents is not None and 0 <= i < idents.n else "?"
+
+        put(_JUMP, ev.jump, 0.89, lambda idx: [
+            f"Remote ID position jumped at {v:.0f} m/s: possible spoof"
+            for v in ev.jump_speed[idx].tolist()])
+        put(_TWO, ev.two, 0.89, lambda idx: [
+            f"Remote ID {value(i)} broadcast from two places {d:.0f} m apart: possible spoof"
+            for i, d in zip(ident[idx].tolist(), ev.two_dist[idx].tolist(), strict=True)])
+        put(_FROZEN, ev.frozen, 0.88, lambda idx: [
+            f"signal strength frozen at {r:.0f} dBm while the claimed position moved {m:.0f} m: "
+            "possible spoof"
+            for r, m in zip(ev.frozen_rssi[idx].tolist(), ev.frozen_move[idx].tolist(),
+                            strict=True)])
+        put(_LOCK, ev.lock_of >= 0, 0.9, lambda idx: [
+            (f"Remote ID position {d:.0f} m from track {ids[j]}, which other sensors see moving "
+             "alike: possible spoof") if ident[k] >= 0 else
+            (f"moves like Remote ID {value(int(ident[j]))} {d:.0f} m away (track {ids[j]}): "
+             "possible spoofed position")
+            for k, j, d in zip(idx.tolist(), ev.lock_of[idx].tolist(), ev.lock_d[idx].tolist(),
+                               strict=True)])
 
     def _motion(self, W: F64, T: NDArray[np.object_], best: I64, kin: F64, f: Features) -> None:
         """The kinematic or track-quality phrase that goes with each track's best class."""
@@ -553,7 +608,73 @@ class Classifier:
 
 
 (_DENY, _SPOOF, _SHADOW, _LOITER, _ZONE, _APPROACH, _ALLOW, _ADSB, _RID, _NO_RID, _RF, _CLASS,
- _MOTION) = range(13)
-_N_SLOTS = 13
+ _MOTION, _JUMP, _TWO, _FROZEN, _LOCK) = range(17)
+_N_SLOTS = 17
+
+
+@dataclass(slots=True)
+class _SpoofEvidence:
+    """Per-track Remote ID spoofing evidence of one update (N,)."""
+
+    jump: B
+    jump_speed: F64
+    two: B
+    two_dist: F64
+    frozen: B
+    frozen_move: F64
+    frozen_rssi: F64
+    lock_of: I64  # the row of the partner track in a lockstep, -1 none
+    lock_d: F64
+
+    @classmethod
+    def empty(cls, n: int) -> _SpoofEvidence:
+        z = np.zeros(n)
+        return cls(np.zeros(n, dtype=bool), z.copy(), np.zeros(n, dtype=bool), z.copy(),
+                   np.zeros(n, dtype=bool), z.copy(), z.copy(), np.full(n, -1, dtype=np.int64),
+                   z.copy())
+
+    @property
+    def any(self) -> B:
+        return self.jump | self.two | self.frozen | (self.lock_of >= 0)
+
+    def from_reports(self, t: float, rows: I64, idx: I64, is_rid: B,
+                     idents: IdentReports) -> None:
+        """What the identity reports judged recently (within SPOOF_HOLD_S of ``t``)."""
+        def recent(times: F64) -> B:
+            age = t - times[idx]
+            return is_rid & np.isfinite(age) & (age <= SPOOF_HOLD_S)
+
+        self.jump[rows] = recent(idents.jump_t)
+        self.jump_speed[rows] = idents.jump_speed[idx]
+        self.two[rows] = recent(idents.two_t)
+        self.two_dist[rows] = idents.two_dist[idx]
+        self.frozen[rows] = recent(idents.frozen_t)
+        self.frozen_move[rows] = idents.frozen_move[idx]
+        self.frozen_rssi[rows] = idents.frozen_rssi[idx]
+
+    def lockstep(self, inp: TrackInputs, f: Features, rid: B, indep: B, has_id: B, age: F64,
+                 min_m: float) -> None:
+        """Pair each Remote ID track that no observing sensor confirms with the nearest
+        unidentified track observing sensors see that moves alike (see LOCKSTEP_*)."""
+        live = inp.firm & ~inp.deleted & np.isfinite(f.speed) & (f.speed >= LOCKSTEP_MIN_SPEED)
+        r_rows = np.flatnonzero(live & rid & ~indep & (np.nan_to_num(age, nan=np.inf)
+                                                       <= RID_FRESH_S))
+        a_rows = np.flatnonzero(live & ~has_id & indep)
+        if not len(r_rows) or not len(a_rows):
+            return
+        d = np.hypot(inp.x[r_rows, 0][:, None] - inp.x[a_rows, 0][None, :],
+                     inp.x[r_rows, 1][:, None] - inp.x[a_rows, 1][None, :])
+        dv = np.linalg.norm(inp.x[r_rows, None, 3:5] - inp.x[None, a_rows, 3:5], axis=2)
+        ok = (d > min_m) & (d <= LOCKSTEP_MAX_M) & (dv <= LOCKSTEP_VEL)
+        d = np.where(ok, d, np.inf)
+        best = np.argmin(d, axis=1)
+        for k, (r, b) in enumerate(zip(r_rows.tolist(), best.tolist(), strict=True)):
+            dist = float(d[k, b])
+            if not np.isfinite(dist):
+                continue
+            a = int(a_rows[b])
+            self.lock_of[r], self.lock_d[r] = a, dist
+            if self.lock_of[a] < 0 or dist < self.lock_d[a]:
+                self.lock_of[a], self.lock_d[a] = r, dist
 _CLASS_TEXT = np.asarray([[f"likely {CLASS_WORDS[c]} ({p}%)" for p in range(101)]
                           for c in range(4)], dtype=object)

@@ -8,6 +8,7 @@ fixed number of recent RF reports.
 from __future__ import annotations
 
 import collections
+import math
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -19,6 +20,23 @@ F64 = NDArray[np.float64]
 NO_KIND: Final = 0
 ICAO: Final = 1
 RID: Final = 2
+
+# Remote ID spoofing evidence, judged report by report (site ENU metres, seconds, dBm).
+#: Faster than this between two reports of one transmitter (m/s) is no drone: a jump. ASTM
+#: F3411 can encode up to 254 m/s; the fastest racing quadcopters reach ~60 m/s.
+RID_MAX_SPEED_MS: Final = 100.0
+#: A jump must also be this long (m): two reports close in time may differ by their noise.
+RID_JUMP_MIN_M: Final = 100.0
+#: One serial from two transmitters this far apart (m) within this time (s): two places at once.
+RID_TWO_PLACES_M: Final = 200.0
+RID_TWO_PLACES_S: Final = 2.0
+#: Frozen signal: this many reports of one transmitter whose signal strength stays within
+#: RID_FROZEN_DB while the claimed range from the receiver (or, with no receiver position, the
+#: claimed position) changes by RID_FROZEN_MOVE_M. Free-space loss alone changes the signal by
+#: 20 log10(r2 / r1) dB: going from 100 m to 250 m is 8 dB.
+RID_FROZEN_REPORTS: Final = 10
+RID_FROZEN_DB: Final = 2.0
+RID_FROZEN_MOVE_M: Final = 150.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +94,26 @@ class IdentReports:
         self.vel = np.full((16, 3), np.nan)
         self.value: list[str] = []
         self.callsign: list[str | None] = []
+        #: Indices whose ``value`` changed (a drone first known by its MAC, then its serial):
+        #: the classifier looks their allow/deny lists up again.
+        self.changed: set[int] = set()
+        # Spoofing evidence per identity: when it was last seen (UTC s, NaN never) and how
+        # much (m/s, m, m, dBm); the transmitter of the last report; the signal window.
+        self.jump_t = np.full(16, np.nan)
+        self.jump_speed = np.zeros(16)
+        self.two_t = np.full(16, np.nan)
+        self.two_dist = np.zeros(16)
+        self.frozen_t = np.full(16, np.nan)
+        self.frozen_move = np.zeros(16)
+        self.frozen_rssi = np.zeros(16)
+        self._w_pos = np.full((16, 3), np.nan)
+        self._w_range = np.full(16, np.nan)
+        self._w_min = np.zeros(16)
+        self._w_max = np.zeros(16)
+        self._w_n = np.zeros(16, dtype=np.int64)
+        self._tx: list[str | None] = []
+        self._w_tx: list[str | None] = []
+        self._last: dict[tuple[int, str | None], tuple[float, F64]] = {}
 
     def _grow(self, n: int) -> None:
         cap = len(self.kind)
@@ -83,7 +121,11 @@ class IdentReports:
             return
         while cap < n:
             cap *= 2
-        for name, fill in (("kind", 0), ("t", np.nan), ("pos", np.nan), ("vel", np.nan)):
+        for name, fill in (("kind", 0), ("t", np.nan), ("pos", np.nan), ("vel", np.nan),
+                           ("jump_t", np.nan), ("jump_speed", 0), ("two_t", np.nan),
+                           ("two_dist", 0), ("frozen_t", np.nan), ("frozen_move", 0),
+                           ("frozen_rssi", 0), ("_w_pos", np.nan), ("_w_range", np.nan),
+                           ("_w_min", 0), ("_w_max", 0), ("_w_n", 0)):
             old = getattr(self, name)
             new = np.full((cap, *old.shape[1:]), fill, dtype=old.dtype)
             new[: len(old)] = old
@@ -96,11 +138,77 @@ class IdentReports:
         while len(self.value) <= index:
             self.value.append("")
             self.callsign.append(None)
+            self._tx.append(None)
+            self._w_tx.append(None)
         self.n = max(self.n, index + 1)
         self.kind[index] = kind
+        if self.value[index] and self.value[index] != value:
+            self.changed.add(index)
         self.value[index] = value
         if callsign:
             self.callsign[index] = callsign
         self.t[index] = t
         self.pos[index] = pos
         self.vel[index] = vel
+
+    def record_rid(self, index: int, t: float, pos: F64, transmitter: str | None,
+                   rssi_dbm: float | None, receiver: F64 | None = None) -> None:
+        """Judge one Remote ID report (after :meth:`record`) for spoofing evidence: a jump no
+        drone can fly, the same identity from two transmitters far apart at once, and a signal
+        strength that stays put while the claimed position moves. ``pos`` site ENU (m),
+        ``transmitter`` its MAC (None if unknown), ``receiver`` the receiving sensor's site ENU
+        position when known."""
+        if not np.all(np.isfinite(pos)):
+            return
+        self._grow(index + 1)
+        key = (index, transmitter)
+        prev = self._last.get(key)
+        if prev is not None and t > prev[0]:
+            dist = float(np.linalg.norm(pos[:2] - prev[1][:2]))
+            speed = dist / (t - prev[0])
+            if dist >= RID_JUMP_MIN_M and speed > RID_MAX_SPEED_MS:
+                self.jump_t[index], self.jump_speed[index] = t, speed
+        for (other_i, other_tx), (t_o, pos_o) in self._others(index, transmitter):
+            del other_i, other_tx
+            if abs(t - t_o) <= RID_TWO_PLACES_S:
+                dist = float(np.linalg.norm(pos[:2] - pos_o[:2]))
+                if dist >= RID_TWO_PLACES_M:
+                    self.two_t[index], self.two_dist[index] = t, dist
+        if len(self._last) > 100_000:  # bounded: forget the oldest reports
+            for k in list(self._last)[:50_000]:
+                del self._last[k]
+        self._last[key] = (t, pos.copy())
+        if rssi_dbm is not None and math.isfinite(rssi_dbm):
+            self._signal(index, t, pos, transmitter, rssi_dbm, receiver)
+
+    def _others(self, index: int, transmitter: str | None
+                ) -> list[tuple[tuple[int, str | None], tuple[float, F64]]]:
+        tx = self._tx[index] if index < len(self._tx) else None
+        self._tx[index] = transmitter
+        if tx is None or tx == transmitter:
+            return []
+        last = self._last.get((index, tx))
+        return [((index, tx), last)] if last is not None else []
+
+    def _signal(self, i: int, t: float, pos: F64, tx: str | None, rssi: float,
+                receiver: F64 | None) -> None:
+        """The frozen-signal window of identity ``i`` (one transmitter's reports only)."""
+        if self._w_tx[i] is None:
+            self._w_tx[i] = tx
+        if self._w_tx[i] != tx:
+            return
+        rng = float(np.linalg.norm(pos - receiver)) if receiver is not None and np.all(
+            np.isfinite(receiver)) else math.nan
+        lo, hi = min(self._w_min[i], rssi), max(self._w_max[i], rssi)
+        if self._w_n[i] == 0 or hi - lo > RID_FROZEN_DB:
+            self._w_pos[i], self._w_range[i] = pos, rng
+            self._w_min[i] = self._w_max[i] = rssi
+            self._w_n[i] = 1
+            return
+        self._w_min[i], self._w_max[i] = lo, hi
+        self._w_n[i] += 1
+        moved = abs(rng - self._w_range[i]) if math.isfinite(rng) and math.isfinite(
+            self._w_range[i]) else float(np.linalg.norm(pos - self._w_pos[i]))
+        if self._w_n[i] >= RID_FROZEN_REPORTS and moved >= RID_FROZEN_MOVE_M:
+            self.frozen_t[i], self.frozen_move[i] = t, moved
+            self.frozen_rssi[i] = 0.5 * (lo + hi)

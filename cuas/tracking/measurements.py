@@ -66,6 +66,8 @@ class MeasurementBatch:
     n_nonpositional: int
     n_dropped: int
     drop_reasons: tuple[str, ...]
+    #: Identities found to be one in this batch: (folded index, index it now is).
+    merged: tuple[tuple[int, int], ...] = ()
 
     @property
     def m(self) -> int:
@@ -76,6 +78,29 @@ def _stack(rows: Iterable[Iterable[float]], n: int, width: int) -> F64:
     """(n, width) array from n rows of floats (several times faster than np.asarray on tuples)."""
     flat = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.float64, count=n * width)
     return flat.reshape(n, width)
+
+
+def identity_index(ident_index: dict[str, int], idn: wire.Ident,
+                   merged: list[tuple[int, int]] | None = None) -> int:
+    """The registry index of an identity: that of the first of its keys (its ICAO address or
+    Remote ID, then its aliases) already known, else a new one; every key of it is registered
+    to that index. So a drone first heard by its MAC and later by its serial (with the MAC as
+    an alias), or over Wi-Fi and Bluetooth at once, is one identity. When the keys name two
+    identities known apart until now, the others are folded into the first: each (old, new)
+    pair is appended to ``merged``."""
+    keys = idn.keys
+    found = [ident_index[k] for k in keys if k in ident_index]
+    index = len(ident_index) if not found else found[0]  # len only grows: never reused
+    others = set(found) - {index}
+    if others:
+        for k, v in ident_index.items():
+            if v in others:
+                ident_index[k] = index
+        if merged is not None:
+            merged.extend((o, index) for o in sorted(others))
+    for k in keys:
+        ident_index.setdefault(k, index)
+    return index
 
 
 def to_measurements(
@@ -161,12 +186,12 @@ def to_measurements(
         diag = np.arange(3)
         vel_R[np.asarray(with_vel)[:, None], diag, diag] = vs**2
     ident = np.full(m, -1, dtype=np.int64)
+    merged: list[tuple[int, int]] = []
     idents = [d.ident for d in kept]
     if idents.count(None) != m:
         for j, idn in enumerate(idents):
-            key = idn.key if idn is not None else None
-            if key is not None:
-                ident[j] = ident_index.setdefault(key, len(ident_index))
+            if idn is not None and idn.key is not None:
+                ident[j] = identity_index(ident_index, idn, merged)
         # One aircraft cannot be in two places in one look: a repeated identity in a batch is
         # a feed error, and only its first detection keeps the identity.
         valid = np.flatnonzero(ident >= 0)
@@ -217,4 +242,5 @@ def to_measurements(
         n_nonpositional=n_nonpos,
         n_dropped=n_no_origin + int(far.sum()),
         drop_reasons=tuple(reasons),
+        merged=tuple(merged),
     )

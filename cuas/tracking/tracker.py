@@ -56,6 +56,8 @@ I64 = NDArray[np.int64]
 IDENTITY_GATE_FACTOR = 100.0
 #: Velocity gate for an anonymous detection joining a track that holds an identity.
 VELOCITY_GATE_PROBABILITY = 0.99
+#: Sensor kinds that relay what an aircraft broadcasts about itself (the rest observe it).
+COOPERATIVE_KINDS = frozenset({"adsb", "remoteid"})
 #: Deleted tracks waiting for the next snapshot to report them, at most.
 MAX_DELETED_HELD = 100_000
 
@@ -126,6 +128,7 @@ class Tracker:
         self._ident_info: dict[int, wire.Ident] = {}
         self._sensor_index: dict[str, int] = {}
         self._sensor_names: list[str] = []
+        self._sensor_coop: list[bool] = []
         self._deleted: list[_Rows] = []
         self._n_deleted_held = 0
         self._gate = {d: float(chi2.ppf(self.cfg.gate_probability, d)) for d in (1, 2, 3)}
@@ -161,6 +164,8 @@ class Tracker:
         if meas.n_nonpositional:
             self._remember_rf(batch)
         self.counters["detections_used"] += meas.m
+        if meas.merged:
+            self._merge_identities(meas.merged)
         self._remember_idents(batch, meas)
         result = self._step(meas, sensor.is_scanning, sensor.max_range_m)
         self.counters["batches_processed"] += 1
@@ -203,7 +208,7 @@ class Tracker:
         tab = self.table
         expired = self._expire(t)
         n = tab.n
-        sensor_col = self._sensor_col(meas.sensor)
+        sensor_col = self._sensor_col(meas.sensor, meas.kind)
         tab.ensure_sensors(len(self._sensor_names))
 
         # Predictor: every track to this batch's time (each from its own last update).
@@ -405,11 +410,13 @@ class Tracker:
 
     # ------------------------------------------------------------------ helpers
 
-    def _sensor_col(self, sensor: str) -> int:
+    def _sensor_col(self, sensor: str, kind: str = "sim") -> int:
         col = self._sensor_index.get(sensor)
         if col is None:
             col = self._sensor_index[sensor] = len(self._sensor_names)
             self._sensor_names.append(sensor)
+            # Cooperative feeds report what the aircraft says of itself; the others see it.
+            self._sensor_coop.append(kind in COOPERATIVE_KINDS)
         return col
 
     def _identity_pairs(self, meas: MeasurementBatch) -> tuple[I64, I64] | None:
@@ -433,19 +440,47 @@ class Tracker:
             prev = self._ident_info.get(key)
             ident = det.ident
             if prev is not None:  # one message may carry the callsign, another the position
-                ident = wire.Ident(
-                    icao=ident.icao or prev.icao,
-                    callsign=ident.callsign or prev.callsign,
-                    rid=ident.rid or prev.rid,
-                    operator_lla=ident.operator_lla or prev.operator_lla,
-                )
+                ident = _merge_idents(prev, ident)
             self._ident_info[key] = ident
             if det.ident.icao is not None:
                 self.ident_reports.record(key, ICAO, det.ident.icao, ident.callsign, batch.t,
                                           meas.pos[j], meas.vel[j])
-            elif det.ident.rid is not None:
-                self.ident_reports.record(key, RID, det.ident.rid, None, batch.t, meas.pos[j],
+            elif ident.rid is not None:
+                self.ident_reports.record(key, RID, ident.rid, None, batch.t, meas.pos[j],
                                           meas.vel[j])
+                self._judge_rid(batch, det, key, meas.pos[j])
+
+    def _merge_identities(self, merged: tuple[tuple[int, int], ...]) -> None:
+        """Identities found to be one aircraft (a drone known by its MAC until a report joined
+        it to its serial): the old identity's track takes the new one, or, when a track already
+        holds the new one, is deleted as its duplicate (one drone, one track)."""
+        tab = self.table
+        for old, new in merged:
+            olds = tab.ident == old
+            if olds.any():
+                if (tab.ident == new).any():
+                    self.counters["tracks_merged_identity"] += int(olds.sum())
+                    self._remove(olds)
+                else:
+                    tab.ident[olds] = new
+            info_old = self._ident_info.pop(old, None)
+            info_new = self._ident_info.get(new)
+            if info_old is not None:
+                self._ident_info[new] = (info_old if info_new is None
+                                         else _merge_idents(info_old, info_new))
+
+    def _judge_rid(self, batch: wire.Detections, det: wire.Detection, key: int,
+                   pos: F64) -> None:
+        """Spoofing evidence of one Remote ID report (jumps, two places at once, a frozen
+        signal), judged per transmitter against the receiving sensor's position if known."""
+        mac = det.attrs.get("mac")
+        rssi = det.attrs.get("rssi_dbm")
+        origin = batch.origin or self.config.sensor(batch.sensor, batch.kind).origin
+        receiver = self.site.lla_to_enu(np.asarray([origin]))[0] if origin is not None else None
+        self.ident_reports.record_rid(
+            key, batch.t, pos, f"{batch.sensor}/{mac}" if isinstance(mac, str) else None,
+            float(rssi) if isinstance(rssi, int | float) and not isinstance(rssi, bool) else None,
+            receiver)
 
     def _hold_deleted(self, block: _Rows) -> None:
         """Keep deleted tracks until the next snapshot reports them, within a memory bound
@@ -470,16 +505,21 @@ class Tracker:
             firm=(rows.status == CONFIRMED) | (rows.status == COASTING),
             deleted=rows.status == DELETED, t_birth=rows.t_birth,
             hit_ratio=hits / np.maximum(rows.n_looks, 1), n_sources=rows.sources.sum(axis=1)
-            .astype(np.float64), ident=rows.ident)
+            .astype(np.float64), ident=rows.ident,
+            independent=(rows.sources & ~np.asarray(
+                self._sensor_coop[:rows.sources.shape[1]]
+                + [True] * (rows.sources.shape[1] - len(self._sensor_coop)), dtype=bool)
+                [None, :]).any(axis=1))
         result = self.classifier.classify(inp, self.ident_reports, self.rf_log.reports)
         self._alerts.extend(result.alerts)
         del self._alerts[:-10_000]  # a caller that never takes alerts must not make this grow
         return result
 
     def _remember_rf(self, batch: wire.Detections) -> None:
-        """Keep positionless detections (RF presence) for the classifier."""
+        """Keep positionless detections (RF presence) for the classifier. One with an identity
+        (a Remote ID broadcast with no fix) names a drone; it is not an anonymous link."""
         for det in batch.dets:
-            if det.frame == "none":
+            if det.frame == "none" and det.ident is None:
                 self.rf_log.add(RfReport.from_attrs(batch.t, batch.sensor, det.attrs))
 
     def _export(self, rows: _Rows, cls: Classification | None = None) -> list[wire.Track]:
@@ -523,3 +563,20 @@ class Tracker:
                 **extra,
             ))
         return out
+
+
+def _merge_idents(prev: wire.Ident, new: wire.Ident) -> wire.Ident:
+    """What is known of one identity after a new report: the newest of each field, except that
+    a serial (or other broadcast id) is never replaced by a bare ``mac:`` stand-in, and the
+    aliases of both (at most :data:`wire.MAX_ALIASES`)."""
+    rid = new.rid or prev.rid
+    if new.rid is not None and new.rid.startswith("mac:") and prev.rid is not None \
+            and not prev.rid.startswith("mac:"):
+        rid = prev.rid
+    aliases = tuple(a for a in dict.fromkeys((*prev.aliases, *new.aliases, *(
+        [new.rid] if new.rid and new.rid != rid else []), *(
+        [prev.rid] if prev.rid and prev.rid != rid else [])))
+        if a != rid)[:wire.MAX_ALIASES]
+    return wire.Ident(icao=new.icao or prev.icao, callsign=new.callsign or prev.callsign,
+                      rid=rid, operator_lla=new.operator_lla or prev.operator_lla,
+                      aliases=aliases)
