@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import math
 import re
@@ -42,11 +41,11 @@ import zmq.asyncio
 
 from cuas import bus, wire
 from cuas.bus_replay import NoSubscriberError
-from cuas.bus_replay import _send as send_nodrop
 from cuas.config import Config, RemoteIdConfig, load_config, reference_config
 from cuas.errors import CuasError, DecodeError
 from cuas.sensors import odid
 from cuas.sensors.capture import LINKTYPE_IEEE802_11_RADIOTAP, CaptureReader
+from cuas.sensors.publisher import SensorPublisher
 
 #: 95 % radius of a circular 2-D Gaussian is 2.448 sigma; a 95 % one-dimensional bound 1.960.
 K95_2D: Final = 2.448
@@ -580,110 +579,66 @@ class RemoteIdSource:
         self.settings = settings if settings is not None else RemoteIdConfig()
         self.decoder = RemoteIdDecoder(self.settings, ground_h)
         self.speed = speed
-        self.wait_s = wait_s
-        self.status_period_s = status_period_s
         self.counters: Counter[str] = Counter()
-        self.state = "degraded"
         self.live = source.startswith(("wardragon://", "iface:"))
-        self._ctx = context
-        self._hwm = hwm
-        self._seq = 0
-        self._status_seq = 0
-        self._started = time.time()
-        self._sock: zmq.asyncio.Socket | None = None
+        self._own_ctx = context is None
+        self._ctx = context if context is not None else zmq.asyncio.Context()
         self._reader = CaptureReader()
+        self.publisher = SensorPublisher(endpoint, sensor_id, self.counters, live=self.live,
+                                         wait_s=wait_s, context=self._ctx, hwm=hwm,
+                                         status_period_s=status_period_s,
+                                         extra_counters=self._decoder_counters)
         #: Set once the subscriber has been seen.
         self.subscribed = asyncio.Event()
 
-    def all_counters(self) -> dict[str, int]:
-        out = dict(self.counters)
-        out.update({k: getattr(self.decoder.stats, k) for k in self.decoder.stats.__slots__})
+    @property
+    def state(self) -> str:
+        """``ok``, ``degraded`` (no data from a live feed yet) or ``down``."""
+        return self.publisher.state
+
+    @state.setter
+    def state(self, value: str) -> None:
+        self.publisher.state = value
+
+    def _decoder_counters(self) -> dict[str, int]:
+        out = {k: getattr(self.decoder.stats, k) for k in self.decoder.stats.__slots__}
         out["capture_bad_records"] = self._reader.stats.bad_records
-        out["packets"] = out.get("packets", 0)
+        out["packets"] = self.counters["packets"]
         return out
 
-    def status(self, state: str | None = None) -> wire.Status:
-        self._status_seq += 1
-        return wire.Status(src=self.sensor_id, seq=self._status_seq, t=time.time(),
-                           state=state or self.state,
-                           uptime_s=max(0.0, time.time() - self._started),
-                           counters=self.all_counters())
+    def all_counters(self) -> dict[str, int]:
+        """Every counter: publishing, capture reading and decoding (monotonic integers)."""
+        return self.publisher.all_counters()
 
-    async def _status_loop(self) -> None:
-        assert self._sock is not None
-        while True:
-            with contextlib.suppress(zmq.ZMQError):
-                await self._sock.send_multipart(bus.frames(self.status()), flags=zmq.DONTWAIT)
-            await asyncio.sleep(self.status_period_s)
+    def status(self, state: str | None = None) -> wire.Status:
+        return self.publisher.status(state)
 
     async def run(self, stop: asyncio.Event | None = None) -> SourceSummary:
         """Publish until the file ends, or (live) until ``stop`` is set."""
         stop = stop if stop is not None else asyncio.Event()
         data = None if self.live else self._read_file(Path(self.source))  # fail before waiting
-        own_ctx = self._ctx is None
-        ctx = zmq.asyncio.Context() if self._ctx is None else self._ctx
-        sock = self._sock = bus.xpub_socket(ctx, self.endpoint, hwm=self._hwm)
-        sock.setsockopt(zmq.XPUB_NODROP, 1)
         started = time.monotonic()
-        linger_ms = 0
-        status_task: asyncio.Task[None] | None = None
         try:
-            await self._wait_subscriber(stop)
+            await self.publisher.open(stop)
             self.subscribed.set()
-            status_task = asyncio.create_task(self._status_loop(), name="remoteid-status")
             if data is not None:
                 await self._run_file(data, stop)
             elif self.source.startswith("wardragon://"):
-                await self._run_wardragon(ctx, stop)
+                await self._run_wardragon(self._ctx, stop)
             else:
                 await self._run_iface(stop)
-            linger_ms = 30_000
+            self.publisher.finished()
         finally:
-            if status_task is not None:
-                status_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await status_task
-            with contextlib.suppress(zmq.ZMQError):
-                await sock.send_multipart(bus.frames(self.status("down")), flags=zmq.DONTWAIT)
-            sock.close(linger=linger_ms)
-            if own_ctx:
-                await asyncio.to_thread(ctx.term)
+            await self.publisher.close()
+            if self._own_ctx:
+                await asyncio.to_thread(self._ctx.term)
         c = self.all_counters()
         return SourceSummary(self.source, c.get("packets", 0), c["frames"], c["positions"],
                              c.get("published", 0), c, time.monotonic() - started)
 
-    async def _wait_subscriber(self, stop: asyncio.Event) -> None:
-        assert self._sock is not None
-        topic = f"det.{self.sensor_id}"
-        if not self.live:
-            if not await bus.wait_for_subscriber(self._sock, topic, self.wait_s):
-                raise NoSubscriberError(
-                    f"nobody subscribed to {topic!r} at {self.endpoint} within {self.wait_s:g} s: "
-                    "is the daemon running (`cuas run`) and bound to that detection endpoint?")
-            return
-        while not stop.is_set():
-            if await bus.wait_for_subscriber(self._sock, topic, 1.0):
-                return
-
     async def _publish(self, reports: Iterable[Report]) -> None:
-        assert self._sock is not None
         for r in reports:
-            self._seq += 1
-            msg = wire.Detections(src=self.sensor_id, seq=self._seq, t=r.t, sensor=self.sensor_id,
-                                  kind="remoteid", dets=(r.det,))
-            try:
-                parts = bus.frames(msg)
-            except Exception:  # never one bad value stopping the feed
-                self.counters["encode_errors"] += 1
-                continue
-            try:
-                await self._sock.send_multipart(parts, flags=zmq.DONTWAIT)
-            except zmq.Again:
-                if self.live:
-                    self.counters["dropped_queue_full"] += 1
-                    continue
-                await send_nodrop(self._sock, parts)  # a file loses nothing: wait for room
-            self.counters["published"] += 1
+            await self.publisher.publish(r.t, "remoteid", (r.det,))
 
     # ------------------------------------------------------------------ file
 
