@@ -81,6 +81,11 @@ class TrackerConfig:
     #: A batch more than this far ahead of the stream's clock (or the wall clock, live) is
     #: dropped as absurd instead of flinging every track into the future.
     max_future_s: float = 300.0
+    #: Bearings (cameras): an unclaimed bearing waits this long (s) for one from another
+    #: sensor to triangulate a new track with; rays that miss the fitted point by more than
+    #: ``bearing_gate_sigma`` of their own uncertainty belong to different targets.
+    bearing_window_s: float = 0.25
+    bearing_gate_sigma: float = 4.0
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -98,6 +103,10 @@ class TrackerConfig:
         for name in ("coast_misses", "delete_misses_tentative", "delete_misses_confirmed"):
             if not 1 <= getattr(self, name) <= 10_000:  # the miss counter is 16-bit
                 raise ConfigError("must lie in [1, 10000]", key=f"tracker.{name}")
+        if not 0.0 < self.bearing_window_s <= 10.0:
+            raise ConfigError("must lie in (0, 10] s", key="tracker.bearing_window_s")
+        if not 1.0 <= self.bearing_gate_sigma <= 100.0:
+            raise ConfigError("must lie in [1, 100]", key="tracker.bearing_gate_sigma")
 
 
 #: Sensor kinds whose every batch is a full look at their coverage (a miss means something);

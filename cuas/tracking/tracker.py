@@ -25,7 +25,13 @@ from cuas.geo import SiteFrame
 from cuas.tracking.associator import gnn_assign
 from cuas.tracking.deleter import next_status, silence_limits
 from cuas.tracking.hypothesiser import Hypotheses, hypothesise
-from cuas.tracking.initiator import initial_states
+from cuas.tracking.initiator import (
+    MAX_PENDING_BEARINGS,
+    Bearings,
+    bearings_of,
+    cross_bearings,
+    initial_states,
+)
 from cuas.tracking.measurements import (
     FRAME_AE,
     FRAME_POS,
@@ -133,6 +139,8 @@ class Tracker:
         self._n_deleted_held = 0
         self._gate = {d: float(chi2.ppf(self.cfg.gate_probability, d)) for d in (1, 2, 3)}
         self._velocity_gate = float(chi2.ppf(VELOCITY_GATE_PROBABILITY, 3))
+        #: Unclaimed camera bearings waiting for another sensor's to cross (initiator).
+        self._bearings = Bearings.empty()
         self._warned_drop: set[str] = set()
         # What the classifier reads besides states; the numeric core never uses these.
         self.ident_reports = IdentReports()
@@ -280,6 +288,13 @@ class Tracker:
         claimed[dets] = True
         fresh = np.flatnonzero(~claimed & (meas.model != FRAME_AE))
         created, new_var = self._initiate(meas, fresh, sensor_col)
+        # Bearings fix no point alone: they start tracks only where they cross another
+        # sensor's (a single camera never invents a range).
+        bearing = np.flatnonzero(~claimed & (meas.model == FRAME_AE))
+        if len(bearing) or len(self._bearings):
+            crossed, crossed_var = self._initiate_from_bearings(meas, bearing, sensor_col)
+            created += crossed
+            new_var = np.concatenate([new_var, crossed_var])
 
         # Deleter.
         deleted = expired + self._apply_life_cycle(t, np.concatenate([pos_var, new_var]))
@@ -366,6 +381,55 @@ class Tracker:
         tab.ident[rows] = new_ident
         tab.sources[rows, sensor_col] = True
         self.counters["tracks_created"] += len(fresh)
+        return tuple(int(i) for i in ids), np.diagonal(P0[:, :3, :3], axis1=1, axis2=2).max(axis=1)
+
+    def _initiate_from_bearings(self, meas: MeasurementBatch, dets: I64,
+                                sensor_col: int) -> tuple[tuple[int, ...], F64]:
+        """Cross this batch's unclaimed bearings ``dets`` with other sensors' pending ones:
+        tentative tracks where they meet; the rest wait (``bearing_window_s``) for a partner.
+        Returns the new tracks' ids and largest position variances (m²)."""
+        cfg = self.cfg
+        t = meas.t
+        pending = self._bearings
+        if len(pending):
+            pending = pending.take((t - pending.t <= cfg.bearing_window_s) & (pending.t <= t))
+        new = bearings_of(meas, dets, sensor_col)
+        fix = cross_bearings(new, pending, window_s=cfg.bearing_window_s,
+                             speed_ms=cfg.init_speed_sigma, gate_sigma=cfg.bearing_gate_sigma,
+                             max_sigma_m=cfg.max_pos_sigma)
+        new_left = np.ones(len(new), dtype=bool)
+        new_left[fix.new] = False
+        used = np.zeros(len(pending), dtype=bool)
+        used[fix.partners[fix.partners >= 0]] = True
+        pending = pending.take(~used).concat(new.take(new_left))
+        if len(pending) > MAX_PENDING_BEARINGS:  # a flood of clutter must not grow this
+            self.counters["bearings_dropped"] += len(pending) - MAX_PENDING_BEARINGS
+            pending = pending.take(np.arange(len(pending) - MAX_PENDING_BEARINGS, len(pending)))
+        self._bearings = pending
+        k = len(fix.point)
+        if not k:
+            return (), np.zeros(0)
+        tab = self.table
+        x0 = np.zeros((k, 6))
+        x0[:, :3] = fix.point
+        P0 = np.zeros((k, 6, 6))
+        P0[:, :3, :3] = fix.cov
+        idx = np.arange(3, 6)
+        P0[:, idx, idx] = np.array([cfg.init_speed_sigma, cfg.init_speed_sigma,
+                                    cfg.init_vspeed_sigma]) ** 2
+        ids = np.arange(self._next_id, self._next_id + k, dtype=np.int64)
+        self._next_id += k
+        rows = np.arange(tab.n, tab.n + k)
+        tab.append(ids, x0, P0, t)
+        tab.looks[rows] = 1
+        tab.n_looks[rows] = 1
+        tab.hits[rows] = 1
+        tab.status[rows] = TENTATIVE
+        tab.ident[rows] = NO_IDENT
+        g, c = np.nonzero(fix.sensors >= 0)
+        tab.sources[rows[g], fix.sensors[g, c]] = True
+        self.counters["tracks_created"] += k
+        self.counters["tracks_triangulated"] += k
         return tuple(int(i) for i in ids), np.diagonal(P0[:, :3, :3], axis1=1, axis2=2).max(axis=1)
 
     def _expire(self, t: float) -> tuple[int, ...]:
