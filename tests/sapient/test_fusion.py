@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import time
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from cuas import wire
 from cuas.config import parse_config, reference_config
 from cuas.sapient import fusion
@@ -100,3 +103,77 @@ def test_unconvertible_report_is_answered_with_the_reason() -> None:
     assert out.publish == ()
     assert "location is unknown" in out.replies[0].error.error_message[0]
     assert state.counters["unconvertible"] == 1
+
+
+# --------------------------------------------------------------------------- fuzzing
+
+
+def _registered_state() -> FusionNodeState:
+    cfg = parse_config({"sensors": {"m": {"origin": [51.55, -0.28, 90.0], "sapient": {
+        "node_id": "a8654cdf-4328-47de-81fa-c495589e30c8", "utm_zone": "30U"}}}})
+    state = FusionNodeState(cfg)
+    for node_id in ("a8654cdf-4328-47de-81fa-c495589e30c8",
+                    "a8654cdf-4328-47de-81fa-c495589e30c9"):
+        state.handle(frame_of(registration(node_id)), time.time())
+    return state
+
+
+@settings(max_examples=200, deadline=None)
+@given(pick=st.integers(0, 37), flips=st.lists(st.tuples(st.integers(0, 5000),
+                                                         st.integers(0, 255)), max_size=6))
+def test_fuzz_mutated_reference_messages_never_raise(pick: int,
+                                                     flips: list[tuple[int, int]]) -> None:
+    """Reference messages with bytes overwritten: each frame is accepted, or rejected and
+    answered with an Error; nothing escapes."""
+    files = sorted(data_dir("valid").glob("*.json"))
+    body = bytearray(from_json(read_text(files[pick])).SerializeToString())
+    for pos, byte in flips:
+        body[pos % len(body)] = byte
+    state = _registered_state()
+    before = state.counters["accepted"] + state.counters["rejected"]
+    frames, rest = parse(len(body).to_bytes(4, "little") + bytes(body))
+    assert rest == b"" and len(frames) == 1
+    out = state.handle(frames[0], time.time())
+    assert state.counters["accepted"] + state.counters["rejected"] == before + 1
+    if state.counters["rejected"]:
+        assert out.replies[0].WhichOneof("content") == "error"
+
+
+@settings(max_examples=150, deadline=None)
+@given(x=st.floats(allow_nan=True, allow_infinity=True),
+       y=st.floats(allow_nan=True, allow_infinity=True),
+       z=st.one_of(st.none(), st.floats()), cs=st.sampled_from([0, 1, 2, 5, 9]),
+       zone=st.sampled_from(["", "30U", "30C", "61X", "0", "ZZ"]),
+       rb=st.booleans(), a=st.floats(), e=st.one_of(st.none(), st.floats()),
+       r=st.one_of(st.none(), st.floats()), datum=st.integers(0, 5))
+def test_fuzz_detection_values_give_a_detection_or_a_reason(
+        x: float, y: float, z: float | None, cs: int, zone: str, rb: bool, a: float,
+        e: float | None, r: float | None, datum: int) -> None:
+    """Any numbers in a DetectionReport: a published contract detection, or an Error."""
+    state = _registered_state()
+    msg = location_report("a8654cdf-4328-47de-81fa-c495589e30c8", ulid_at(time.time(), b"o"),
+                          0.0, 0.0, 0.0)
+    rep = msg.detection_report
+    if rb:
+        rep.range_bearing.azimuth = a
+        rep.range_bearing.coordinate_system = cs % 5
+        rep.range_bearing.datum = datum % 5
+        if e is not None:
+            rep.range_bearing.elevation = e
+        if r is not None:
+            rep.range_bearing.range = r
+    else:
+        loc = rep.location
+        loc.x, loc.y, loc.coordinate_system = x, y, cs
+        loc.utm_zone = zone
+        if z is None:
+            loc.ClearField("z")
+        else:
+            loc.z = z
+    out = state.handle(frame_of(msg), time.time())
+    if out.publish:
+        (batch,) = out.publish
+        assert isinstance(batch, wire.Detections)
+        assert all(v == v for v in batch.dets[0].z)  # no NaN gets through
+    else:
+        assert out.replies and out.replies[0].WhichOneof("content") == "error"
