@@ -72,6 +72,7 @@ NAN_SERVICE_ID: Final = bytes.fromhex("8869199d9209")
 BT_UUID: Final = b"\xfa\xff"  # 0xFFFA little-endian
 BT_APP_CODE: Final = 0x0D
 BLE_ADV_ACCESS_ADDRESS: Final = b"\xd6\xbe\x89\x8e"
+_WIFI_SIGNATURE: Final = WIFI_OUI + bytes([WIFI_VENDOR_TYPE])
 
 
 # --------------------------------------------------------------------------- messages
@@ -359,8 +360,12 @@ def _wifi(frame: bytes, rssi: float | None) -> Frame | None:
     if (fc >> 2) & 0x03 != 0:  # not a management frame
         return None
     subtype = fc >> 4
-    mac = _mac(frame[10:16])
     if subtype in (8, 5):  # beacon, probe response: fixed fields then elements
+        # Most beacons on the air are access points': skip them at C speed unless the element
+        # signature is somewhere in the frame, then walk the elements to find it for sure.
+        if frame.find(_WIFI_SIGNATURE, 36) < 0:
+            return None
+        mac = _mac(frame[10:16])
         pos = 36
         while pos + 2 <= len(frame):
             eid, elen = frame[pos], frame[pos + 1]
@@ -374,8 +379,10 @@ def _wifi(frame: bytes, rssi: float | None) -> Frame | None:
         return None
     if subtype == 13:  # action: public (4), vendor specific (9), Wi-Fi Alliance NAN
         body = frame[24:]
-        if len(body) < 6 or body[:6] != b"\x04\x09\x50\x6f\x9a\x13":
+        if len(body) < 6 or body[:6] != b"\x04\x09\x50\x6f\x9a\x13" \
+                or body.find(NAN_SERVICE_ID, 6) < 0:
             return None
+        mac = _mac(frame[10:16])
         pos = 6
         while pos + 3 <= len(body):
             aid = body[pos]
