@@ -53,6 +53,8 @@ BETA = (0.0, 1013.95, 546.98, 251.16, 961.02, 137.51)
 #: README states: the relative poses of the synchronised detections (essential matrices)
 #: agree with the surveyed baselines to 0.65 deg (median) in this order and 33 deg in that one.
 CENTRE_ROW = (0, 4, 2, 1, 3, 5)
+#: Frame rate of camera 0, the reference clock (gopro3.json).
+REF_FPS = 59.94006
 #: Share of the flight (by reference time) whose detections fit the orientations.
 FIT_FRACTION = 0.4
 #: 1-sigma of a detection's direction (rad): a pixel or two at these focal lengths, plus
@@ -203,3 +205,72 @@ def evaluate(data: Dataset, step: float = 4.0, fit_fraction: float = FIT_FRACTIO
         yaw_deg=float(np.degrees(np.arctan2(R[1, 0], R[0, 0]))), shift_m=t,
         n_cams=known[use][tri.ok].sum(axis=1), points=pts,
         error_m=path_distance(data.rtk, pts))
+
+
+#: Site origin the flight is placed at for the tracker (the survey frame is local ENU there).
+SITE_LLA = (47.3769, 8.5417, 410.0)
+
+
+@dataclass(frozen=True, slots=True)
+class TrackRun:
+    """The tracker fed with the held-out bearings: track points (RTK frame) sampled once per
+    ``sample`` reference frames, each with the number of cameras that saw the drone then, and
+    their distances to the RTK path; tracks created in all."""
+
+    points: F64
+    n_cams: NDArray[np.int64]
+    error_m: F64
+    tracks_created: int
+    batches: int
+
+
+def track(data: Dataset, ev: Evaluation, start: float, seconds: float,
+          sigma_deg: float = 0.15, sample: int = 30) -> TrackRun:
+    """Feed ``seconds`` of the flight from reference frame ``start`` to the cuas tracker as six
+    cameras' ``ae`` detections (one message per camera per 1/30 s; orientations from
+    ``evaluate``), then compare its confirmed track with the RTK path."""
+    from cuas import wire
+    from cuas.config import Config, SensorConfig, SiteConfig
+    from cuas.geo import SiteFrame
+    from cuas.sensors.camera_geometry import directions_to_az_el, rotation_from_pose
+    from cuas.tracking import Tracker
+
+    site = SiteConfig(name="albl", lat=SITE_LLA[0], lon=SITE_LLA[1], h=SITE_LLA[2])
+    frame = SiteFrame(site)
+    n = len(data.models)
+    lla = frame.enu_to_lla(data.centres)
+    sensors = {f"cam{k}": SensorConfig(id=f"cam{k}", kind="camera",
+                                       origin=(float(lla[k, 0]), float(lla[k, 1]),
+                                               float(lla[k, 2]))) for k in range(n)}
+    tracker = Tracker(Config(site=site, sensors=sensors), classify=False)
+    rots = np.stack([rotation_from_pose(*p) for p in ev.poses])
+    c, s_ = np.cos(np.radians(ev.yaw_deg)), np.sin(np.radians(ev.yaw_deg))
+    to_rtk = np.array([[c, -s_, 0.0], [s_, c, 0.0], [0.0, 0.0, 1.0]])
+    ref_fps = REF_FPS
+    times = np.arange(start, start + seconds * ref_fps, 2.0)  # 30 Hz
+    rays, known = _sample(data, list(data.models), times)
+    t0 = 1_700_000_000.0
+    out_pts: list[F64] = []
+    out_n: list[int] = []
+    batches = 0
+    for i, ref in enumerate(times):
+        for k in range(n):
+            if not known[i, k]:
+                continue
+            ae = directions_to_az_el((rots[k] @ rays[i, k])[None, :])[0]
+            det = wire.Detection(frame="ae", z=(float(ae[0]), float(ae[1])),
+                                 sigma=(sigma_deg, sigma_deg),
+                                 R=(sigma_deg**2, 0.0, 0.0, sigma_deg**2))
+            tracker.process(wire.Detections(src=f"cam{k}", seq=i, t=t0 + ref / ref_fps + 1e-3 * k,
+                                            sensor=f"cam{k}", kind="camera", dets=(det,)))
+            batches += 1
+        if i % sample == sample - 1:
+            snap = tracker.snapshot(t0 + ref / ref_fps + 1e-3 * n)
+            firm = [tr for tr in snap.tracks if tr.status == "confirmed"]
+            if len(firm) == 1:  # one drone: one firm track is the fused estimate
+                out_pts.append(np.asarray(firm[0].enu) @ to_rtk.T + ev.shift_m)
+                out_n.append(int(known[i].sum()))
+    pts = np.asarray(out_pts).reshape(-1, 3)
+    return TrackRun(pts, np.asarray(out_n, dtype=np.int64),
+                    path_distance(data.rtk, pts) if len(pts) else np.zeros(0),
+                    tracker.counters["tracks_created"], batches)
