@@ -10,6 +10,7 @@ struct-of-arrays keyed by track id and evicted when a track is deleted.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,6 +72,8 @@ SPOOF_HOLD_S = 30.0
 LOCKSTEP_MAX_M = 3000.0
 LOCKSTEP_MIN_SPEED = 2.0
 LOCKSTEP_VEL = 3.0
+#: A lockstep pair stands while the offset between its tracks moves less than this (m).
+LOCK_KEEP_M = 50.0
 
 #: Features whose terms describe motion (the rest describe track quality).
 KINEMATIC = frozenset({"speed", "height", "climb", "turn_rate", "straightness", "hover_s"})
@@ -173,6 +176,9 @@ class Classifier:
             announced=(np.int8, 0, ()), zones_seen=(np.int64, 0, ()),
             loiter_since=(np.float64, np.nan, ()),
         )
+        # Remote ID lockstep pairs, kept while the offset between the two tracks holds.
+        self._locks = _Keyed(partner=(np.int64, -1, ()), off_e=(np.float64, np.nan, ()),
+                             off_n=(np.float64, np.nan, ()))
         # Allow/deny per identity registry index, resolved once per identity.
         self._lists_n = 0
         self._allow = np.zeros(0, dtype=bool)
@@ -304,6 +310,7 @@ class Classifier:
             ev.lockstep(inp, f, kind == RID, indep, has_id, t - np.where(
                 kind == RID, idents.t[np.clip(inp.ident, 0, max(idents.n - 1, 0))], np.nan),
                 max(self.cfg.rid_mismatch_m, 0.0))
+        self._keep_locks(inp, ev, kind == RID)
         icao = kind == ICAO
         rid = kind == RID
         terms[icao] += m.adsb
@@ -474,6 +481,40 @@ class Classifier:
         count = np.minimum((W > 0).sum(axis=1), MAX_REASONS)
         picked = np.take_along_axis(T, order, axis=1).tolist()
         return tuple(tuple(r[:c]) for r, c in zip(picked, count.tolist(), strict=True))
+
+    def _keep_locks(self, inp: TrackInputs, ev: _SpoofEvidence, rid: B) -> None:
+        """A lockstep pair, once found, stands while both tracks live and the offset between
+        them stays within LOCK_KEEP_M of what it was, even when the drone stops (hovering, the
+        two no longer move alike: a constant offset is the same evidence)."""
+        mem = self._locks.gather(inp.ids)
+        partner = mem["partner"].astype(np.int64)
+        off_e = mem["off_e"].astype(np.float64)
+        off_n = mem["off_n"].astype(np.float64)
+        live = ~inp.deleted
+        fresh = np.flatnonzero(rid & (ev.lock_of >= 0))
+        partner[fresh] = inp.ids[ev.lock_of[fresh]]
+        off_e[fresh] = inp.x[fresh, 0] - inp.x[ev.lock_of[fresh], 0]
+        off_n[fresh] = inp.x[fresh, 1] - inp.x[ev.lock_of[fresh], 1]
+        held = np.flatnonzero(rid & live & (ev.lock_of < 0) & (partner >= 0))
+        if len(held):
+            row_of = {int(i): k for k, i in enumerate(inp.ids.tolist())}
+            for r in held.tolist():
+                a = row_of.get(int(partner[r]), -1)
+                if a < 0 or inp.deleted[a]:
+                    partner[r] = -1
+                    continue
+                de = inp.x[r, 0] - inp.x[a, 0]
+                dn = inp.x[r, 1] - inp.x[a, 1]
+                if math.hypot(de - off_e[r], dn - off_n[r]) > LOCK_KEEP_M:
+                    partner[r] = -1
+                    continue
+                d = math.hypot(de, dn)
+                ev.lock_of[r], ev.lock_d[r] = a, d
+                if ev.lock_of[a] < 0:
+                    ev.lock_of[a], ev.lock_d[a] = r, d
+        partner[~rid] = -1
+        self._locks.store(inp.ids, {"partner": partner, "off_e": off_e, "off_n": off_n},
+                          live & (partner >= 0))
 
     def _spoof_reasons(self, put: Any, ev: _SpoofEvidence, ident: I64,
                        idents: IdentReports | None, ids: I64) -> None:

@@ -5,18 +5,21 @@ an impossible jump, one serial from two places at once, and a frozen signal stre
 
 from __future__ import annotations
 
+import json
 import math
 import re
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from cuas import wire
 from cuas.config import Config, parse_config
 from cuas.geo import SiteFrame
 from cuas.tracking.tracker import Tracker
 
-from .helpers import T0
+from .helpers import ROOT, T0
 
 RECEIVER = (51.5581, -0.2790, 135.0)
 
@@ -131,9 +134,10 @@ def test_remote_id_500_m_from_the_radar_track_is_flagged_on_both_tracks() -> Non
     feed = Feed()
     rng = np.random.default_rng(3)
     serial = "1581F5SPOOF0042"
-    for k in range(60):
+    for k in range(80):
         t = T0 + k
-        pos, vel = path(k)
+        pos, vel = path(min(k, 60))  # flies 60 s, then hovers (the two no longer move alike)
+        vel = vel if k < 60 else np.zeros(3)
         claimed = pos + np.asarray([500.0, 0.0, 0.0])
         feed.radar(t, pos + rng.normal(0, 4, 3))
         feed.rid("rid-wifi", t + 0.2, claimed + rng.normal(0, 1.5, 3), vel, serial,
@@ -144,7 +148,7 @@ def test_remote_id_500_m_from_the_radar_track_is_flagged_on_both_tracks() -> Non
     radar_tracks = [tr for tr in tracks if tr.ident is None and "radar-north" in tr.sources]
     assert len(rid_tracks) == 1 and len(radar_tracks) >= 1
     (rid_tr,) = rid_tracks
-    real = min(radar_tracks, key=lambda tr: math.dist(tr.enu[:2], path(59.5)[0][:2]))
+    real = min(radar_tracks, key=lambda tr: math.dist(tr.enu[:2], path(60)[0][:2]))
     reasons = spoof_reasons(rid_tr)
     assert reasons and f"from track {real.id}," in reasons[0], rid_tr.reasons
     metres = int(re.search(r"position (\d+) m", reasons[0]).group(1))  # type: ignore[union-attr]
@@ -209,3 +213,37 @@ def test_frozen_signal_strength_while_the_claimed_position_moves() -> None:
     frozen = fly(False)
     assert any("signal strength frozen at -55 dBm" in r for r in frozen), frozen
     assert fly(True) == []
+
+
+def test_rid_spoof_scenario_end_to_end(tmp_path: Path) -> None:
+    """The scenario helper's ``rid-spoof`` scenario (a drone whose Remote ID claims a position
+    500 m east of where the radar and camera see it; an honest Remote ID drone nearby),
+    simulated by ``cuas sim`` and run through ``cuas replay --offline``: the spoofer's Remote ID
+    track and the radar's track of it both carry the spoofing reason; the honest drone never."""
+    scenario = ROOT / "recordings" / "scenarios" / "rid-spoof.toml"
+    if not scenario.exists():
+        pytest.skip(f"no {scenario} (the scenarios of `cuas sim`)")
+    pytest.importorskip("cuas.scenario")
+    from cuas.cli.main import main
+
+    rec, truth, out = tmp_path / "s.mcap", tmp_path / "s.truth.jsonl", tmp_path / "t.jsonl"
+    assert main(["sim", "rid-spoof", "--seed", "1", "--out", str(rec), "--truth", str(truth),
+                 "--duration", "90"]) == 0
+    assert main(["replay", str(rec), "--offline", "--tracks-out", str(out)]) == 0
+    spoof_rid: set[int] = set()
+    spoof_anon: set[int] = set()
+    honest: set[str] = set()
+    for line in out.read_text().splitlines():
+        msg = wire.from_dict(json.loads(line))
+        assert isinstance(msg, wire.Tracks)
+        for tr in msg.tracks:
+            flagged = spoof_reasons(tr)
+            rid = tr.ident.rid if tr.ident is not None else None
+            if rid == "1581F5VENUE0001" and flagged:
+                honest.update(flagged)
+            elif rid == "1581F5SPOOF0042" and flagged:
+                spoof_rid.add(tr.id)
+            elif rid is None and any("moves like Remote ID 1581F5SPOOF0042" in r
+                                     for r in flagged):
+                spoof_anon.add(tr.id)
+    assert spoof_rid and spoof_anon and not honest
