@@ -109,7 +109,8 @@ class SapientExporter:
     async def run(self, stop: asyncio.Event) -> ExportSummary:
         own_ctx = self._ctx is None
         ctx = zmq.asyncio.Context() if self._ctx is None else self._ctx
-        sub = bus.sub_socket(ctx, self.tracks_endpoint, bind=False, topics=("trk", "alert"))
+        sub = bus.sub_socket(ctx, self.tracks_endpoint, bind=False, topics=("trk", "alert"),
+                             security=bus.security(self.config))
         self.ready.set()
         tasks = [asyncio.create_task(self._receive(sub), name="sapient-export-sub"),
                  asyncio.create_task(self._link(stop), name="sapient-export-link")]

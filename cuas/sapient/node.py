@@ -101,7 +101,8 @@ class SapientServer:
         """Serve until ``stop`` is set."""
         own_ctx = self._ctx is None
         ctx = zmq.asyncio.Context() if self._ctx is None else self._ctx
-        self._sock = bus.xpub_socket(ctx, self.endpoint)
+        # CURVE client keys when the site's bus is encrypted ([bus] security = "curve").
+        self._sock = bus.xpub_socket(ctx, self.endpoint, security=bus.security(self.config))
         host, port = split_host_port(self.listen)
         server = await asyncio.start_server(self._client, host, port, limit=CHUNK)
         sockname = server.sockets[0].getsockname()

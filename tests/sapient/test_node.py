@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import pymap3d
 import zmq.asyncio
 
+from cuas import bus
 from cuas.config import reference_config
+from cuas.daemon import Daemon
 from cuas.sapient import convert
 from cuas.sapient.export import SapientExporter
 from cuas.sapient.framing import encode, parse
@@ -29,6 +33,7 @@ from tests.sapient.conftest import (
     read_text,
     status_report,
 )
+from tests.test_curve import _site as curve_site
 from tests.test_daemon import run_async, running_daemon
 
 
@@ -282,3 +287,42 @@ def test_status_report_becomes_bus_status() -> None:
 
     run_async(main, 30)
 
+
+
+def test_curve_bus_carries_sapient_detections(tmp_path: Path) -> None:
+    """On a site whose bus is encrypted, the fusion node publishes with its CURVE client
+    keys and its detections reach the daemon."""
+    site_cfg, keys = curve_site(tmp_path)
+    client_bus = dataclasses.replace(site_cfg.bus, server_secret_key=None, allowed_clients=None,
+                                     client_secret_key=str(keys / "sensor.key_secret"))
+    sensor_cfg = dataclasses.replace(site_cfg, bus=client_bus)
+    site = site_cfg.site
+
+    async def main() -> None:
+        daemon = Daemon(site_cfg, bus.Endpoints("tcp://127.0.0.1:*", "tcp://127.0.0.1:*"),
+                        snapshot_hz=20.0, status_period_s=0.2)
+        stop = asyncio.Event()
+        task = asyncio.create_task(daemon.run(stop))
+        await asyncio.wait_for(daemon.ready.wait(), 5)
+        try:
+            server = SapientServer(sensor_cfg, daemon.bound.detections, listen="127.0.0.1:0")
+            stop_server = asyncio.Event()
+            serving = asyncio.create_task(server.run(stop_server))
+            await asyncio.wait_for(server.subscribed.wait(), 10)
+            module = await connect(server)
+            await register(module)
+            for _ in range(3):
+                await module.send(location_report(MODULE_ID, new_ulid(time.time()), site.lat,
+                                                  site.lon, 120.0))
+            deadline = time.monotonic() + 10
+            while daemon.state.counters["received"] < 3 and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            assert daemon.state.counters["received"] >= 3
+            module.close()
+            stop_server.set()
+            await asyncio.wait_for(serving, 10)
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 10)
+
+    run_async(main, 60)
