@@ -30,7 +30,7 @@ import zmq.asyncio
 from cuas import bus, wire
 from cuas.bus_replay import NoSubscriberError
 from cuas.bus_replay import _send as send_nodrop  # the replay's wait-for-room send
-from cuas.config import AdsbConfig, Config, load_config, reference_config
+from cuas.config import AdsbConfig, load_config, reference_config
 from cuas.errors import CuasError
 from cuas.sensors.adsb import (
     AdsbDecoder,
@@ -43,6 +43,7 @@ from cuas.sensors.adsb import (
     parse_beast,
     parse_sbs,
 )
+from cuas.sensors.cli_common import add_common_arguments, sensor_id
 
 log = logging.getLogger(__name__)
 
@@ -412,27 +413,10 @@ async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``cuas sensor adsb``."""
-    parser.add_argument("--config", metavar="CFG", help="site configuration (TOML); the sensor's "
-                        "[sensors.<id>.adsb] table and the detection endpoint come from it")
-    parser.add_argument("--source", metavar="SRC", help="tcp://HOST:PORT of dump1090/readsb "
-                        "(Beast 30005 or SBS 30003), or a capture file (overrides the config)")
-    parser.add_argument("--publish", metavar="URL",
-                        help="the daemon's detection endpoint (overrides the config)")
+    add_common_arguments(parser, "adsb", "tcp://HOST:PORT of dump1090/readsb (Beast 30005 or "
+                         "SBS 30003), or a capture file (overrides the config)")
     parser.add_argument("--format", choices=("auto", "beast", "sbs", "avr"),
                         help="feed format (default: the config's, else detected)")
-    parser.add_argument("--speed", type=float, metavar="X", default=1.0,
-                        help="files: 1 real time (default), X times faster, 0 as fast as possible")
-    parser.add_argument("--sensor-id", metavar="ID", help="sensor id (topic det.<ID>); default: "
-                        "the config's only adsb sensor, else 'adsb'")
-    parser.add_argument("--wait", type=float, metavar="S", default=10.0,
-                        help="files: how long to wait for the daemon's subscription (default 10)")
-
-
-def _sensor_id(config: Config, given: str | None) -> str:
-    if given:
-        return given
-    ids = [sid for sid, s in config.sensors.items() if s.kind == "adsb"]
-    return ids[0] if len(ids) == 1 else "adsb"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -442,7 +426,7 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     config = load_config(args.config) if args.config else reference_config()
-    sid = _sensor_id(config, args.sensor_id)
+    sid = sensor_id(config, "adsb", args.sensor_id)
     sc = config.sensors.get(sid)
     settings = sc.adsb if sc is not None and sc.adsb is not None else AdsbConfig()
     source = args.source or settings.source

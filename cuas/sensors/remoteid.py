@@ -41,10 +41,11 @@ import zmq.asyncio
 
 from cuas import bus, wire
 from cuas.bus_replay import NoSubscriberError
-from cuas.config import Config, RemoteIdConfig, load_config, reference_config
+from cuas.config import RemoteIdConfig, load_config, reference_config
 from cuas.errors import CuasError, DecodeError
 from cuas.sensors import odid
 from cuas.sensors.capture import LINKTYPE_IEEE802_11_RADIOTAP, CaptureReader
+from cuas.sensors.cli_common import add_common_arguments, sensor_id
 from cuas.sensors.publisher import SensorPublisher
 
 #: 95 % radius of a circular 2-D Gaussian is 2.448 sigma; a 95 % one-dimensional bound 1.960.
@@ -768,25 +769,8 @@ class RemoteIdSource:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``cuas sensor remoteid``."""
-    parser.add_argument("--config", metavar="CFG", help="site configuration (TOML); the sensor's "
-                        "[sensors.<id>.remoteid] table and the detection endpoint come from it")
-    parser.add_argument("--source", metavar="SRC", help="a pcap/pcapng capture, iface:NAME "
-                        "(monitor-mode Wi-Fi, needs CAP_NET_RAW) or wardragon://HOST:4224")
-    parser.add_argument("--publish", metavar="URL",
-                        help="the daemon's detection endpoint (overrides the config)")
-    parser.add_argument("--speed", type=float, metavar="X", default=1.0,
-                        help="files: 1 real time (default), X times faster, 0 as fast as possible")
-    parser.add_argument("--sensor-id", metavar="ID", help="sensor id (topic det.<ID>); default: "
-                        "the config's only remoteid sensor, else 'remoteid'")
-    parser.add_argument("--wait", type=float, metavar="S", default=10.0,
-                        help="files: how long to wait for the daemon's subscription (default 10)")
-
-
-def _sensor_id(config: Config, given: str | None) -> str:
-    if given:
-        return given
-    ids = [sid for sid, s in config.sensors.items() if s.kind == "remoteid"]
-    return ids[0] if len(ids) == 1 else "remoteid"
+    add_common_arguments(parser, "remoteid", "a pcap/pcapng capture, iface:NAME (monitor-mode "
+                         "Wi-Fi, needs CAP_NET_RAW) or wardragon://HOST:4224 (overrides the config)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -796,7 +780,7 @@ def run(args: argparse.Namespace) -> int:
               f"{args.speed}", file=sys.stderr)
         return 2
     config = load_config(args.config) if args.config else reference_config()
-    sid = _sensor_id(config, args.sensor_id)
+    sid = sensor_id(config, "remoteid", args.sensor_id)
     sc = config.sensors.get(sid)
     settings = sc.remoteid if sc is not None and sc.remoteid is not None else RemoteIdConfig()
     source = args.source or settings.source
