@@ -44,7 +44,11 @@ from cuas.bus_replay import NoSubscriberError
 from cuas.config import RemoteIdConfig, load_config, reference_config
 from cuas.errors import CuasError, DecodeError
 from cuas.sensors import odid
-from cuas.sensors.capture import LINKTYPE_IEEE802_11_RADIOTAP, CaptureReader
+from cuas.sensors.capture import (
+    LINKTYPE_IEEE802_11,
+    LINKTYPE_IEEE802_11_RADIOTAP,
+    CaptureReader,
+)
 from cuas.sensors.cli_common import add_common_arguments, sensor_id
 from cuas.sensors.publisher import SensorPublisher
 
@@ -533,8 +537,10 @@ def decode_wardragon(payload: bytes) -> WarDragonFrame:
 
 #: At speed 0, let the event loop run other tasks after this many packets.
 _YIELD_EVERY: Final = 64
-#: ETH_P_ALL, for the raw packet socket.
+#: ETH_P_ALL, for the raw packet socket; a packet the host sent; a bare 802.11 interface.
 _ETH_P_ALL: Final = 0x0003
+_PACKET_OUTGOING: Final = 4
+_ARPHRD_IEEE80211: Final = 801
 CHUNK: Final = 1 << 20
 
 
@@ -617,7 +623,9 @@ class RemoteIdSource:
     async def run(self, stop: asyncio.Event | None = None) -> SourceSummary:
         """Publish until the file ends, or (live) until ``stop`` is set."""
         stop = stop if stop is not None else asyncio.Event()
-        data = None if self.live else self._read_file(Path(self.source))  # fail before waiting
+        # A file or interface that cannot be read fails now, not after the wait for the daemon.
+        data = None if self.live else self._read_file(Path(self.source))
+        raw = self._open_iface() if self.source.startswith("iface:") else None
         started = time.monotonic()
         try:
             await self.publisher.open(stop)
@@ -626,10 +634,12 @@ class RemoteIdSource:
                 await self._run_file(data, stop)
             elif self.source.startswith("wardragon://"):
                 await self._run_wardragon(self._ctx, stop)
-            else:
-                await self._run_iface(stop)
+            elif raw is not None:
+                await self._run_iface(raw, stop)
             self.publisher.finished()
         finally:
+            if raw is not None:
+                raw.close()
             await self.publisher.close()
             if self._own_ctx:
                 await asyncio.to_thread(self._ctx.term)
@@ -732,32 +742,44 @@ class RemoteIdSource:
 
     # ------------------------------------------------------------------ monitor interface
 
-    async def _run_iface(self, stop: asyncio.Event) -> None:
-        """A monitor-mode Wi-Fi interface: every frame with its radiotap header, through an
-        AF_PACKET raw socket (Linux; the process needs CAP_NET_RAW)."""
+    def _open_iface(self) -> socket.socket:
+        """The raw packet socket of ``iface:NAME`` (raises CuasError saying what is missing)."""
         name = self.source[len("iface:"):]
         if not hasattr(socket, "AF_PACKET"):
             raise CuasError("monitor-mode capture needs Linux (AF_PACKET sockets)")
         try:
             raw = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(_ETH_P_ALL))
-            raw.bind((name, 0))
         except PermissionError:
-            raise CuasError(f"{name}: a raw socket needs CAP_NET_RAW (run as root or "
-                            "`setcap cap_net_raw+ep` the Python binary)") from None
+            raise CuasError(f"{name}: a raw socket needs CAP_NET_RAW (run as root, or "
+                            "`setcap cap_net_raw+ep` the Python binary, or "
+                            "AmbientCapabilities=CAP_NET_RAW in the unit)") from None
+        try:
+            raw.bind((name, 0))
         except OSError as exc:
+            raw.close()
             raise CuasError(f"{name}: {exc.strerror}") from None
         raw.setblocking(False)
+        return raw
+
+    async def _run_iface(self, raw: socket.socket, stop: asyncio.Event) -> None:
+        """A monitor-mode Wi-Fi interface: every frame with its radiotap header (or bare
+        802.11 on an ARPHRD_IEEE80211 interface), through an AF_PACKET raw socket. Frames the
+        host itself sends are skipped."""
         loop = asyncio.get_running_loop()
         self.state = "ok"
         try:
             while not stop.is_set():
                 try:
-                    data = await asyncio.wait_for(loop.sock_recv(raw, 65536), timeout=1.0)
+                    data, addr = await asyncio.wait_for(loop.sock_recvfrom(raw, 65536),
+                                                        timeout=1.0)
                 except TimeoutError:
                     continue
+                if addr[2] == _PACKET_OUTGOING:
+                    continue
                 self.counters["packets"] += 1
-                await self._publish(self.decoder.feed_packet(LINKTYPE_IEEE802_11_RADIOTAP,
-                                                             data, time.time()))
+                linktype = LINKTYPE_IEEE802_11 if addr[3] == _ARPHRD_IEEE80211 else \
+                    LINKTYPE_IEEE802_11_RADIOTAP
+                await self._publish(self.decoder.feed_packet(linktype, data, time.time()))
                 if self.counters["packets"] % 4096 == 0:
                     self.decoder.evict(time.time())
         finally:

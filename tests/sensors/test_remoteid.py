@@ -295,3 +295,58 @@ def test_identity_only_reports_are_rate_limited() -> None:
     out = [dec.feed_messages("bt4", "01:02:03:04:05:06", -70.0, basic, 100.0 + 0.1 * k)
            for k in range(30)]
     assert sum(len(o) for o in out) == 3  # at 100.0, 101.0, 102.0 (identity_period_s = 1)
+
+
+def test_raw_interface_source_on_loopback() -> None:
+    """``iface:lo`` through a real AF_PACKET socket (CAP_NET_RAW: root in CI): beacons sent on
+    the loopback interface come out as detections; the host's own sending is not counted
+    twice, and other traffic there is counted, not fatal."""
+    import socket
+
+    from .test_odid import basic_id_bytes, beacon, location_bytes, pack
+
+    try:
+        tx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+        tx.bind(("lo", 0))
+    except (PermissionError, AttributeError, OSError) as exc:
+        pytest.skip(f"no raw packet socket here: {exc}")
+    frame = beacon(pack(basic_id_bytes("1581F5IFACE001"), location_bytes()))
+
+    async def main() -> tuple[list[wire.Detections], dict[str, int]]:
+        ctx = zmq.asyncio.Context()
+        sub = bus.sub_socket(ctx, LOOPBACK_ANY, bind=True, topics=("det.",))
+        endpoint = sub.getsockopt_string(zmq.LAST_ENDPOINT)
+        stop = asyncio.Event()
+        src = RemoteIdSource("iface:lo", endpoint, sensor_id="mon", context=ctx)
+        task = asyncio.create_task(src.run(stop))
+        try:
+            deadline = time.monotonic() + 10
+            while not src.subscribed.is_set():
+                assert time.monotonic() < deadline, "the adapter never saw the subscription"
+                await sub.poll(timeout=50)
+            got: list[wire.Detections] = []
+            while len(got) < 3 and time.monotonic() < deadline:
+                tx.send(frame)
+                if await sub.poll(timeout=200):
+                    _, msg = bus.parse_frames(await sub.recv_multipart())
+                    assert isinstance(msg, wire.Detections)
+                    got.append(msg)
+            stop.set()
+            summary = await task
+            return got, summary.counters
+        finally:
+            stop.set()
+            if not task.done():
+                task.cancel()
+            sub.close(0)
+            ctx.term()
+
+    try:
+        got, counters = run(main)
+    finally:
+        tx.close()
+    assert len(got) >= 3
+    d = got[0].dets[0]
+    assert d.frame == "lla" and d.ident is not None and d.ident.rid == "1581F5IFACE001"
+    assert d.attrs["rssi_dbm"] == -60 and d.attrs["mac"] == "60:60:1f:01:02:03"
+    assert counters["positions"] <= counters["packets"]
