@@ -28,6 +28,7 @@ import math
 import re
 import signal
 import socket
+import struct
 import sys
 import time
 from collections import Counter, OrderedDict
@@ -131,8 +132,8 @@ class RemoteIdDecoder:
         """One captured packet; a broken Remote ID frame is counted in ``bad_frames``."""
         try:
             frame = odid.extract(linktype, data)
-        except (DecodeError, ValueError, IndexError):  # never one frame stopping a feed
-            self.stats.bad_frames += 1
+        except (DecodeError, ValueError, IndexError, struct.error):
+            self.stats.bad_frames += 1  # never one frame stopping a feed: counted
             return []
         if frame is None:
             return []
@@ -303,14 +304,17 @@ def _num(v: Any) -> float | None:
     """A number from a JSON value: 12, 12.5 or text such as "100.000000 m" (None if none)."""
     if isinstance(v, bool):
         return None
-    if isinstance(v, int | float):
-        f = float(v)
-    elif isinstance(v, str):
-        m = _NUMBER.search(v)
-        if m is None:
+    try:
+        if isinstance(v, int | float):
+            f = float(v)
+        elif isinstance(v, str):
+            m = _NUMBER.search(v[:64])
+            if m is None:
+                return None
+            f = float(m.group())
+        else:
             return None
-        f = float(m.group())
-    else:
+    except OverflowError:  # an integer of hundreds of digits
         return None
     return f if math.isfinite(f) else None
 
@@ -731,8 +735,8 @@ class RemoteIdSource:
                     continue
                 try:
                     frame = decode_wardragon(payload)
-                except DecodeError:
-                    self.decoder.stats.bad_frames += 1
+                except (DecodeError, ValueError, TypeError, OverflowError, RecursionError):
+                    self.decoder.stats.bad_frames += 1  # counted; the feed goes on
                     continue
                 self.decoder.stats.frames += 1
                 await self._publish(self.decoder.feed_messages(

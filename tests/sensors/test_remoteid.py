@@ -200,6 +200,13 @@ def test_wardragon_rejects_what_is_not_remote_id() -> None:
                     b"[" * 100_000):
         with pytest.raises(DecodeError):
             decode_wardragon(payload)
+    # Absurd values inside a real shape: no fix, no exception.
+    huge = json.dumps([{"Basic ID": {"id": "X", "id_type": [1]}},
+                       {"Location/Vector Message": {"latitude": 10**400, "longitude": "9e999",
+                                                    "speed": float("nan")}}]).encode()
+    f = decode_wardragon(huge)
+    (r,) = RemoteIdDecoder().feed_messages(f.transport, "m", None, f.messages, 1.7e9)
+    assert r.det.frame == "none"
 
 
 JSON = st.recursive(st.none() | st.booleans() | st.floats(allow_nan=True) | st.integers()
