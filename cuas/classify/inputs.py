@@ -158,9 +158,8 @@ class IdentReports:
         strength that stays put while the claimed position moves. ``pos`` site ENU (m),
         ``transmitter`` its MAC (None if unknown), ``receiver`` the receiving sensor's site ENU
         position when known."""
-        if not np.all(np.isfinite(pos)):
+        if not np.all(np.isfinite(pos)) or index >= len(self._tx):  # record() comes first
             return
-        self._grow(index + 1)
         key = (index, transmitter)
         prev = self._last.get(key)
         if prev is not None and t > prev[0]:
@@ -168,27 +167,20 @@ class IdentReports:
             speed = dist / (t - prev[0])
             if dist >= RID_JUMP_MIN_M and speed > RID_MAX_SPEED_MS:
                 self.jump_t[index], self.jump_speed[index] = t, speed
-        for (other_i, other_tx), (t_o, pos_o) in self._others(index, transmitter):
-            del other_i, other_tx
-            if abs(t - t_o) <= RID_TWO_PLACES_S:
-                dist = float(np.linalg.norm(pos[:2] - pos_o[:2]))
-                if dist >= RID_TWO_PLACES_M:
-                    self.two_t[index], self.two_dist[index] = t, dist
+        # The same identity from another transmitter a moment ago, somewhere else.
+        other_tx, self._tx[index] = self._tx[index], transmitter
+        other = self._last.get((index, other_tx)) if other_tx not in (None, transmitter) \
+            else None
+        if other is not None and abs(t - other[0]) <= RID_TWO_PLACES_S:
+            dist = float(np.linalg.norm(pos[:2] - other[1][:2]))
+            if dist >= RID_TWO_PLACES_M:
+                self.two_t[index], self.two_dist[index] = t, dist
         if len(self._last) > 100_000:  # bounded: forget the oldest reports
             for k in list(self._last)[:50_000]:
                 del self._last[k]
         self._last[key] = (t, pos.copy())
         if rssi_dbm is not None and math.isfinite(rssi_dbm):
             self._signal(index, t, pos, transmitter, rssi_dbm, receiver)
-
-    def _others(self, index: int, transmitter: str | None
-                ) -> list[tuple[tuple[int, str | None], tuple[float, F64]]]:
-        tx = self._tx[index] if index < len(self._tx) else None
-        self._tx[index] = transmitter
-        if tx is None or tx == transmitter:
-            return []
-        last = self._last.get((index, tx))
-        return [((index, tx), last)] if last is not None else []
 
     def _signal(self, i: int, t: float, pos: F64, tx: str | None, rssi: float,
                 receiver: F64 | None) -> None:
