@@ -36,8 +36,9 @@ from cuas.config import Config, RfConfig, load_config, reference_config
 from cuas.errors import CuasError, DecodeError
 from cuas.sensors.adsb_source import BACKOFF_FIRST_S, BACKOFF_MAX_S, _send_now, _sleep_or_stop
 from cuas.sensors.iq_sources import FileSource, IqSource, open_source
-from cuas.sensors.rf_classify import Guess, LinkClassifier, Packet, detect_chirp
+from cuas.sensors.rf_classify import Chirp, Guess, LinkClassifier, Packet, detect_chirp
 from cuas.sensors.rf_dsp import (
+    C64,
     BlockResult,
     Burst,
     DspParams,
@@ -51,6 +52,17 @@ log = logging.getLogger(__name__)
 
 #: Bursts at least this wide (occupied span, Hz) and not continuous go to the chirp detector.
 CHIRP_MIN_SPAN_HZ: Final = 60_000.0
+#: A burst whose strongest bin stands this far above its span's median is a carrier with
+#: splatter (OOK, FSK), not a chirp (whose power is spread evenly): no chirp check.
+CHIRP_MAX_PEAKINESS_DB: Final = 30.0
+#: Bursts longer than this are not one LoRa packet (nor an ExpressLRS packet train between
+#: hops): no chirp check (s).
+CHIRP_MAX_BURST_S: Final = 0.15
+#: A continuous emitter at least this wide (Hz) owns the chirp-like bursts inside its band.
+WIDE_CARRIER_HZ: Final = 150_000.0
+#: Longest stretch of samples given to the chirp detector at once (s): an ExpressLRS packet
+#: lasts 2-20 ms; long merged bursts are checked in pieces.
+CHIRP_CHUNK_S: Final = 0.024
 #: At most this many detections per dwell message (the strongest first).
 MAX_DETS_PER_DWELL: Final = 256
 
@@ -97,24 +109,86 @@ class RfScanner:
         self.counters["dwells"] += 1
         self.counters["samples"] += len(iq)
         self.counters["bursts"] += len(res.bursts)
+        chirps = self._chirps(iq, res.bursts, rate_hz, centre_hz)
         guesses: list[Guess] = []
         for b in res.bursts:
             chirp = None
-            if not b.continuous and b.high_hz - b.low_hz >= CHIRP_MIN_SPAN_HZ:
-                self.counters["chirp_checks"] += 1
-                chirp = detect_chirp(iq[b.first_sample: b.last_sample], rate_hz)
-                if chirp is not None:
-                    self.counters["chirps"] += 1
-                    self.classifier.add_packet(Packet(t0 + b.start_s + chirp.start_s,
-                                                      centre_hz + chirp.offset_hz,
-                                                      b.duration_s, chirp, self._block))
+            if not b.continuous:
+                for start_sample, c in chirps:
+                    f = centre_hz + c.offset_hz
+                    if (b.first_sample <= start_sample < b.last_sample
+                            and b.low_hz - c.bw_hz / 2 <= f <= b.high_hz + c.bw_hz / 2):
+                        chirp = c
+                        break
             g = self.classifier.classify(b, t0 + b.start_s, chirp)
             if chirp is not None:
                 g.evidence["chirp_freq_hz"] = round(centre_hz + chirp.offset_hz)
             guesses.append(g)
             if g.link != "none":
                 self.counters[f"links_{g.link}"] += 1
+        for start_sample, c in chirps:
+            self.classifier.add_packet(Packet(t0 + start_sample / rate_hz, centre_hz + c.offset_hz,
+                                              c.duration_s, c, self._block))
         return DwellResult(t0, centre_hz, res, tuple(guesses))
+
+    def _chirps(self, iq: C64, bursts: Sequence[Burst], rate_hz: float,
+                centre_hz: float) -> list[tuple[int, Chirp]]:
+        """LoRa packets in the spans of the wide bursts: (first sample of the preamble, chirp).
+
+        Wide bursts overlapping in time (one packet split in frequency, or merged with its
+        neighbours) are checked once, in pieces of at most ``CHIRP_CHUNK_S``."""
+        # A burst inside a wide continuous emitter's band is part of it (a video carrier's
+        # line sweeps look like chirps): not a packet. (A narrow carrier, a spur, vetoes
+        # nothing.)
+        carriers = [(b.low_hz, b.high_hz) for b in bursts
+                    if b.continuous and b.bw_hz >= WIDE_CARRIER_HZ]
+        cands = sorted((b for b in bursts
+                        if not b.continuous and b.high_hz - b.low_hz >= CHIRP_MIN_SPAN_HZ
+                        and b.peakiness_db <= CHIRP_MAX_PEAKINESS_DB
+                        and b.duration_s <= CHIRP_MAX_BURST_S
+                        and not any(lo <= b.freq_hz <= hi for lo, hi in carriers)),
+                       key=lambda b: b.first_sample)
+        # Group bursts overlapping in time and within a LoRa bandwidth in frequency:
+        # [first sample, last sample, low Hz, high Hz].
+        groups: list[list[float]] = []
+        for b in cands:
+            for g in groups:
+                if (b.first_sample <= g[1] and b.last_sample >= g[0]
+                        and b.low_hz <= g[3] + 500e3 and b.high_hz >= g[2] - 500e3):
+                    g[:] = [min(g[0], b.first_sample), max(g[1], b.last_sample),
+                            min(g[2], b.low_hz), max(g[3], b.high_hz)]
+                    break
+            else:
+                groups.append([b.first_sample, b.last_sample, b.low_hz, b.high_hz])
+        chunk = int(CHIRP_CHUNK_S * rate_hz)
+        overlap = chunk // 4
+        found: list[tuple[int, Chirp]] = []
+        for a_f, z_f, lo, hi in groups:
+            a, z = int(a_f), int(z_f)
+            span = (lo - centre_hz, hi - centre_hz)
+            pos = a
+            while pos < z:
+                end = min(z, pos + chunk)
+                self.counters["chirp_checks"] += 1
+                c = detect_chirp(iq[pos:end], rate_hz, span_hz=span)
+                if c is not None:
+                    found.append((pos + int(round(c.start_s * rate_hz)), c))
+                if end == z:
+                    break
+                pos = end - overlap
+        # One packet seen from two groups or two overlapping pieces: keep it once. A "chirp"
+        # overlapping a continuous carrier is the carrier's own modulation.
+        out: list[tuple[int, Chirp]] = []
+        for first, c in sorted(found, key=lambda x: x[0]):
+            f = centre_hz + c.offset_hz
+            if any(f - c.bw_hz / 2 <= hi and f + c.bw_hz / 2 >= lo for lo, hi in carriers):
+                self.counters["chirps_on_carriers"] += 1
+                continue
+            if out and first - out[-1][0] <= overlap and abs(c.offset_hz - out[-1][1].offset_hz) < c.bw_hz:
+                continue
+            out.append((first, c))
+            self.counters["chirps"] += 1
+        return out
 
     def detections(self, dwell: DwellResult, gain_db: float | None) -> list[wire.Detection]:
         """Wire detections of one dwell (links only unless ``publish = "all"``)."""

@@ -10,12 +10,15 @@ Frequencies Hz (absolute), times UTC seconds unless a name says otherwise.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
 import numpy as np
+import scipy.fft as sfft
 from numpy.typing import NDArray
 from scipy import ndimage
 
@@ -23,8 +26,10 @@ from cuas.sensors.rf_dsp import C64, Burst
 
 #: LoRa bandwidths tried, widest first (Hz).
 LORA_BANDWIDTHS: Final = (500_000.0, 250_000.0, 125_000.0)
-#: LoRa spreading factors tried.
-LORA_SFS: Final = tuple(range(5, 13))
+#: Spreading factors tried per bandwidth: ExpressLRS 900 uses 500 kHz at SF6-SF9 (200 to
+#: 25 Hz packet rates), other LoRa links (mLRS, LoRaWAN, Meshtastic) 125-250 kHz at SF7-SF12.
+LORA_SFS: Final = {500_000.0: tuple(range(5, 11)), 250_000.0: tuple(range(6, 12)),
+                   125_000.0: tuple(range(7, 13))}
 #: Known FHSS channel grids (Hz): ExpressLRS/FrSky R9 EU868 and FCC915, ExpressLRS 433.
 KNOWN_GRIDS: Final = {525_000.0: "EU868", 600_000.0: "FCC915", 325_000.0: "433"}
 #: Bands where a wide continuous carrier is an analog FPV video transmitter (Hz).
@@ -55,26 +60,65 @@ class Chirp:
     offset_hz: float = 0.0
     #: Where the preamble starts, from the start of the samples searched (s).
     start_s: float = 0.0
+    #: How long the dechirped windows stayed concentrated from the preamble on (s).
+    duration_s: float = 0.0
 
 
-def _chirp_offset(plain: NDArray[np.float64], rate_hz: float, bw_hz: float) -> float:
-    """Centre of a chirp's band: where a ``bw_hz``-wide box over the windows' mean spectrum
-    (its median, the noise, taken off) holds the most power (Hz from the tuned frequency)."""
+def _chirp_offset(plain: NDArray[np.float32], chirp: NDArray[np.bool_], rate_hz: float,
+                  bw_hz: float) -> float:
+    """Centre of a chirp's band (Hz from the tuned frequency): where a ``bw_hz``-wide box over
+    the chirp windows' mean spectrum, less the other windows' (what else is on: an ISM
+    device, the noise), holds the most power."""
     ns = plain.shape[1]
-    spec = np.fft.fftshift(plain.mean(axis=0))
-    spec = spec - np.median(spec)
+    spec = plain[chirp].mean(axis=0)
+    spec = spec - (plain[~chirp].mean(axis=0) if (~chirp).sum() >= 3 else np.median(spec))
     width = max(1, int(round(bw_hz / rate_hz * ns)))
-    box = np.convolve(spec, np.ones(width), mode="same")
+    box = np.convolve(sfft.fftshift(spec), np.ones(width), mode="same")
     return float((int(np.argmax(box)) - ns // 2) * rate_hz / ns)
 
 
-def _upchirp(n: int, rate_hz: float, bw_hz: float) -> C64:
-    """One base up-chirp of ``n`` samples sweeping -bw/2 .. +bw/2 (complex64)."""
+def _sync_offset(blocks: NDArray[np.complex64], preamble: NDArray[np.float32],
+                 ref: C64, nf: int, after: int, rate_hz: float, bw_hz: float, coarse: float,
+                 min_score: float) -> float | None:
+    """The chirp's centre (Hz from the tuned frequency) from the preamble and the down-chirps
+    after it, as a LoRa receiver synchronises: on a window grid delayed by d from the
+    symbols, a dechirped up-chirp is a tone at f0 + k d and a dechirped down-chirp one at
+    f0 - k d (both wrapped alike), so their mean is f0 whatever d. The wrap of the FFT band
+    leaves candidates rate/2 apart: the one nearest the ``coarse`` estimate wins. None when no
+    down-chirp shows within five windows after the preamble."""
+    freqs = sfft.fftfreq(nf, 1.0 / rate_hz)
+    up = preamble.mean(axis=0)
+    i = int(np.argmax(up))
+    f_up = float(freqs[i])
+    # Delayed near half a symbol, the up-chirp's tone splits in two, bw apart, and the down
+    # tone may have wrapped the other way: then the centre is also ambiguous by bw/2.
+    d = int(round(bw_hz / rate_hz * nf))
+    split = max(float(up[(i + d) % nf]), float(up[(i - d) % nf])) > 0.25 * float(up[i])
+    win = blocks[after: after + 5]
+    if not len(win):
+        return None
+    f = sfft.fft(win * np.conj(ref), n=nf, axis=1)
+    down = f.real * f.real + f.imag * f.imag
+    ratio = down.max(axis=1) / np.maximum(down.mean(axis=1), 1e-30)
+    j = int(np.argmax(ratio))
+    if ratio[j] < 4.0 * min_score:
+        return None
+    f_down = float(freqs[int(np.argmax(down[j]))])
+    centre = 0.5 * (f_up + f_down)
+    halves = (-1, 0, 1) if split else (0,)
+    cands = [centre + a * rate_hz / 2 + b * bw_hz / 2 for a in (-1, 0, 1) for b in halves]
+    return min(cands, key=lambda c: abs(c - coarse))
+
+
+@functools.lru_cache(maxsize=128)
+def _dechirp_ref(n: int, rate_hz: float, bw_hz: float) -> C64:
+    """The conjugate of one base up-chirp of ``n`` samples sweeping -bw/2 .. +bw/2."""
     t = np.arange(n) / rate_hz
-    dur = n / rate_hz
-    k = bw_hz / dur
+    k = bw_hz / (n / rate_hz)
     phase = 2 * np.pi * (-0.5 * bw_hz * t + 0.5 * k * t * t)
-    return np.exp(1j * phase).astype(np.complex64)
+    ref = np.exp(-1j * phase).astype(np.complex64)
+    ref.flags.writeable = False
+    return ref
 
 
 def _longest_run(flags: NDArray[np.bool_]) -> tuple[int, int]:
@@ -88,7 +132,8 @@ def _longest_run(flags: NDArray[np.bool_]) -> tuple[int, int]:
 
 
 def detect_chirp(iq: C64, rate_hz: float, *, min_score: float = 3.0, min_run: int = 4,
-                 bandwidths: Sequence[float] = LORA_BANDWIDTHS) -> Chirp | None:
+                 bandwidths: Sequence[float] = LORA_BANDWIDTHS,
+                 span_hz: tuple[float, float] | None = None) -> Chirp | None:
     """Is there a LoRa packet in ``iq`` (a burst's samples, any offset in the band)?
 
     For each bandwidth and spreading factor, symbol-long windows are multiplied by the
@@ -98,6 +143,10 @@ def detect_chirp(iq: C64, rate_hz: float, *, min_score: float = 3.0, min_run: in
     (noise: about 1; a tone: below 1; a chirp at 0 dB SNR in 500 kHz of a 2 MS/s band:
     about 8), averaged over the best windows (a burst may hold more than the packet). The
     preamble must also show: ``min_run`` consecutive windows peaking in the same bin.
+
+    ``span_hz`` (offsets from the tuned frequency): where the burst was seen; for each
+    bandwidth only ``span +- bw/2`` is kept, so that a strong emitter elsewhere in the window
+    cannot own the windows' plain-spectrum peaks.
     """
     best: Chirp | None = None
     if len(iq) < 256:
@@ -108,33 +157,74 @@ def detect_chirp(iq: C64, rate_hz: float, *, min_score: float = 3.0, min_run: in
     mag = np.abs(iq)
     loud = mag > 4.0 * float(np.median(mag))
     pulses = loud & ~ndimage.binary_opening(loud, structure=np.ones(_PULSE_MAX))
-    x = np.where(pulses, 0, iq).astype(np.complex64)
-    n_all = len(x)
+    x_all = np.where(pulses, 0, iq).astype(np.complex64)
+    n_all = len(x_all)
+    whole = sfft.fft(x_all) if span_hz is not None else None
+    freqs = sfft.fftfreq(n_all, 1.0 / rate_hz)
     for bw in bandwidths:
         if bw > rate_hz:
             continue
-        for sf in LORA_SFS:
+        x = x_all
+        if whole is not None and span_hz is not None:
+            keep = (freqs >= span_hz[0] - bw / 2) & (freqs <= span_hz[1] + bw / 2)
+            x = sfft.ifft(np.where(keep, whole, 0)).astype(np.complex64)
+        for sf in LORA_SFS[bw]:
             ns = int(round((1 << sf) * rate_hz / bw))
             if n_all // ns < min_run + 1:
                 break
-            ref = np.conj(_upchirp(ns, rate_hz, bw))
+            ref = _dechirp_ref(ns, rate_hz, bw)
+            grids: list[tuple[float, float, Chirp, float | None]] = []
+            m0 = n_all // ns
+            # At 2.4 MS/s a symbol is 4.8 * 2^SF samples (307, a prime, for SF6): pad each
+            # window to a length the FFT is quick at; the dechirped tone stays one peak.
+            nf = sfft.next_fast_len(ns)
+            f = sfft.fft(x[: m0 * ns].reshape(m0, ns), n=nf, axis=1)
+            plain = f.real * f.real + f.imag * f.imag
+            plain_max = plain.max(axis=1)
             for start in (0, ns // 2):
                 m = (n_all - start) // ns
                 blocks = x[start: start + m * ns].reshape(m, ns)
-                plain = np.abs(np.fft.fft(blocks, axis=1)) ** 2
-                spec = np.abs(np.fft.fft(blocks * ref, axis=1)) ** 2
-                ratio = spec.max(axis=1) / np.maximum(plain.max(axis=1), 1e-30)
+                f = sfft.fft(blocks * ref, n=nf, axis=1, overwrite_x=True)
+                spec = f.real * f.real + f.imag * f.imag
+                # A half-shifted window straddles two plain windows: the larger peak of the
+                # two stands in for its own (one FFT fewer per window).
+                norm = plain_max[:m] if start == 0 else np.maximum(
+                    plain_max[:m], plain_max[1: m + 1] if m0 > m else plain_max[:m])
+                ratio = spec.max(axis=1) / np.maximum(norm, 1e-30)
                 k = min(6, max(2, m // 2))
                 score = float(np.mean(np.sort(ratio)[-k:]))
+                if score < min_score:
+                    continue
                 # The preamble's identical up-chirps land in the same bin window after window.
                 peak = spec.argmax(axis=1)
-                same = np.abs((np.diff(peak) + ns // 2) % ns - ns // 2) <= 1
+                same = np.abs((np.diff(peak) + nf // 2) % nf - nf // 2) <= 1
                 run, first = _longest_run(same & (ratio[1:] > 0.5 * min_score))
-                if score >= min_score and run + 1 >= min_run and (best is None
-                                                                  or score > best.score):
-                    good = ratio > 0.5 * min_score
-                    best = Chirp(bw, sf, score, _chirp_offset(plain[good], rate_hz, bw),
-                                 (start + first * ns) / rate_hz)
+                if run + 1 < min_run:
+                    continue
+                strong = ratio > 0.5 * min_score
+                idx = np.nonzero(strong)[0]
+                last = max(int(idx[-1]) if len(idx) else 0, first + run)
+                # Windows of the packet (strong ones, offset-0 grid) against the rest.
+                in_pkt = np.zeros(m0, dtype=bool)
+                in_pkt[: len(strong)] = strong
+                coarse = _chirp_offset(plain, in_pkt, rate_hz, bw)
+                fine = _sync_offset(blocks, spec[first: first + run + 1], ref, nf,
+                                    first + run + 1, rate_hz, bw, coarse, min_score)
+                # The grid whose preamble tones are the most concentrated is the one delayed
+                # least from the symbols (no tone split by the wrap): trust its centre.
+                conc = float(ratio[first: first + run + 1].mean())
+                grids.append((score, conc, Chirp(bw, sf, score, coarse, (start + first * ns) / rate_hz,
+                                                  (last + 1 - first) * ns / rate_hz), fine))
+            if grids:
+                top = max(grids, key=lambda g: g[0])
+                if best is None or top[0] > best.score:
+                    fines = [(c, f) for _, c, _, f in grids if f is not None]
+                    chirp = top[2]
+                    if fines:
+                        chirp = dataclasses.replace(chirp, offset_hz=max(fines)[1])
+                    best = chirp
+        if best is not None and best.score >= 2 * min_score:
+            break  # a clear chirp at this bandwidth: narrower ones will not beat it
     return best
 
 
@@ -317,6 +407,10 @@ class LinkClassifier:
         cadence_ok = hs.cadence_s is not None and 0.004 <= hs.cadence_s <= 0.045
         grid_ok = hs.grid_name is not None and hs.grid_fit >= 0.8
         pph_ok = hs.packets_per_hop is not None and 1 <= hs.packets_per_hop <= 4
+        if not (grid_ok or cadence_ok):
+            # Chirps on several frequencies, but neither a channel grid nor a packet rate:
+            # not enough to call it a control link yet.
+            return Guess(LORA, "none", 0.4, ev)
         conf += 0.15 * cadence_ok + 0.15 * grid_ok + 0.1 * pph_ok + 0.05 * (hs.channels >= 3)
         elrs = cadence_ok and chirp.bw_hz >= 500_000.0 and (grid_ok or hs.channels >= 3)
         return Guess(ELRS if elrs else LORA_FHSS, "control", min(conf, 0.99), ev)

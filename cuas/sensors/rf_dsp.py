@@ -15,10 +15,12 @@ full-scale complex sinusoid is 0 dBFS).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
+import scipy.fft as sfft
 from numpy.typing import NDArray
 from scipy import ndimage
 
@@ -49,11 +51,10 @@ def cu8_to_complex(buf: bytes | bytearray | memoryview | U8) -> C64:
 
 def clip_fraction(buf: bytes | bytearray | memoryview | U8) -> float:
     """Share of bytes at the converter's rails (0 or 255): an overdriven front end."""
-    raw = np.frombuffer(buf, dtype=np.uint8)
-    if not len(raw):
+    b = bytes(buf) if not isinstance(buf, bytes | bytearray) else buf
+    if not len(b):
         return 0.0
-    counts = np.bincount(raw, minlength=256)
-    return float(counts[0] + counts[255]) / len(raw)
+    return (b.count(0) + b.count(255)) / len(b)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +117,9 @@ class Burst:
     continuous: bool = False
     #: Distinct spectral peaks within 10 dB of the strongest (Hz, strongest first).
     tones_hz: tuple[float, ...] = ()
+    #: Strongest bin over the median bin of the burst's span (dB): high for a carrier (OOK,
+    #: FSK), low for power spread evenly (a chirp, Mode S pulses, noise).
+    peakiness_db: float = 0.0
 
     @property
     def duration_s(self) -> float:
@@ -134,6 +138,21 @@ class BlockResult:
     samples: int
 
 
+#: FFT bins per cell of the coarse grid used for the coarse threshold, closing and labelling.
+_CELL: Final = 4
+
+
+def _closing(mask: NDArray[np.bool_], t: int, f: int) -> NDArray[np.bool_]:
+    """Binary closing by a t x f rectangle, done separably (max then min filters); what was
+    detected at the borders is kept (a plain closing erodes it)."""
+    m = mask.view(np.uint8)
+    d = ndimage.maximum_filter1d(m, t, axis=0, mode="constant", cval=0)
+    d = ndimage.maximum_filter1d(d, f, axis=1, mode="constant", cval=0)
+    e = ndimage.minimum_filter1d(d, t, axis=0, mode="constant", cval=1)
+    e = ndimage.minimum_filter1d(e, f, axis=1, mode="constant", cval=1)
+    return e.astype(bool) | mask
+
+
 #: Mean over median of an exponentially distributed power (one FFT bin of noise): 1/ln 2.
 _MEAN_OVER_MEDIAN: Final = 1.0 / np.log(2.0)
 
@@ -142,18 +161,25 @@ def _db(x: F64 | float) -> F64:
     return np.asarray(10.0 * np.log10(np.maximum(x, 1e-20)), dtype=np.float64)
 
 
+@functools.lru_cache(maxsize=64)
+def _hann(n: int) -> F32:
+    w = np.hanning(n).astype(np.float32)
+    w.flags.writeable = False
+    return w
+
+
 def spectrogram(iq: C64, nfft: int) -> F32:
     """|FFT|^2 of non-overlapping Hann-windowed frames, DC centred: (frames, nfft), scaled so
-    that a full-scale sinusoid's bin sums to 1 (0 dBFS)."""
+    that a full-scale sinusoid's bin sums to 1 (0 dBFS). Single precision throughout."""
     frames = len(iq) // nfft
     if frames == 0:
         return np.zeros((0, nfft), dtype=np.float32)
-    win = np.hanning(nfft).astype(np.float32)
+    win = _hann(nfft)
     x = iq[: frames * nfft].reshape(frames, nfft) * win
-    spec = np.fft.fft(x, axis=1)
-    p = (spec.real * spec.real + spec.imag * spec.imag).astype(np.float32)
-    p /= np.float32(np.sum(win) ** 2)
-    return np.fft.fftshift(p, axes=1)
+    spec = sfft.fft(x, axis=1, overwrite_x=True)
+    p = (spec.real * spec.real + spec.imag * spec.imag).astype(np.float32, copy=False)
+    p *= np.float32(1.0 / np.sum(win) ** 2)
+    return sfft.fftshift(p, axes=1)
 
 
 def detect_block(iq: C64, rate_hz: float, centre_hz: float, params: DspParams | None = None,
@@ -175,12 +201,16 @@ def detect_block(iq: C64, rate_hz: float, centre_hz: float, params: DspParams | 
     if nfr == 0:
         return BlockResult((), float("nan"), clip, frame_s, bin_hz, len(iq))
     lo = int(round(prm.crop * nfft))
-    hi = nfft - lo
+    width = (nfft - 2 * lo) // _CELL * _CELL
+    hi = lo + width
     dc = nfft // 2
     # The DC spike and LO leakage: replace the centre bins by their neighbours' level.
     p[:, dc - 1: dc + 2] = 0.5 * (p[:, dc - 3: dc - 2] + p[:, dc + 2: dc + 3])
     band = p[:, lo:hi]
-    profile = np.median(band, axis=0) * np.float32(_MEAN_OVER_MEDIAN)
+    # Per-bin median over the block; 64 frames are plenty for it (every other frame of a
+    # long block: half the cost).
+    sample = band[::2] if nfr >= 128 else band
+    profile = np.median(sample, axis=0) * np.float32(_MEAN_OVER_MEDIAN)
     profile = ndimage.uniform_filter1d(profile, 5, mode="nearest")
     level = float(np.median(profile))
     if not level > 1e-15:
@@ -188,20 +218,22 @@ def detect_block(iq: C64, rate_hz: float, centre_hz: float, params: DspParams | 
         return BlockResult((), float(_db(max(level, 1e-20))), clip, frame_s, bin_hz, len(iq))
     profile = np.maximum(profile, np.float32(max(level, 1e-20) * 1e-3))
     norm = band / profile
-    kc = max(3, int(round(prm.coarse_hz / bin_hz)) | 1)
+    # Fine scale at full resolution; coarse scale, closing and labelling on cells of _CELL
+    # bins (the burst's own frequency is measured again finely in _refine).
+    fine_mask = ndimage.uniform_filter1d(norm, 3, axis=1, mode="constant",
+                                         cval=1.0) > 10 ** (prm.fine_db / 10)
+    cells = norm.reshape(nfr, width // _CELL, _CELL).mean(axis=2)
+    kc = max(3, int(round(prm.coarse_hz / bin_hz / _CELL)) | 1)
     kt = max(1, min(prm.coarse_frames, nfr))
-    # Beyond the edges, pad with the noise expectation (1): replicating the edge bin 40 times
-    # over would make one noisy bin a detection.
-    coarse = ndimage.uniform_filter(norm, size=(kt, kc), mode="constant", cval=1.0)
-    fine = ndimage.uniform_filter1d(norm, 3, axis=1, mode="constant", cval=1.0)
-    mask = (fine > 10 ** (prm.fine_db / 10)) | (coarse > 10 ** (prm.coarse_db / 10))
+    # Beyond the edges, pad with the noise expectation (1): replicating the edge cell over
+    # the kernel would make one noisy cell a detection.
+    coarse_mask = ndimage.uniform_filter(cells, size=(kt, kc), mode="constant",
+                                         cval=1.0) > 10 ** (prm.coarse_db / 10)
+    mask_cells = coarse_mask | fine_mask.reshape(nfr, width // _CELL, _CELL).any(axis=2)
+    mask = fine_mask | np.repeat(coarse_mask, _CELL, axis=1)
     gap = max(1, int(round(prm.merge_gap_s / frame_s)))
-    fgap = max(1, int(round(prm.merge_hz / bin_hz)))
-    closed = ndimage.binary_closing(mask, structure=np.ones((gap + 1, fgap + 1), bool),
-                                    border_value=0)
-    # binary_closing erodes regions at the array's borders; keep what was detected there.
-    closed |= mask
-    labels, n = ndimage.label(closed)
+    fgap = max(1, int(round(prm.merge_hz / bin_hz / _CELL)))
+    labels, n = ndimage.label(_closing(mask_cells, gap + 1, fgap + 1))
     f0_hz = centre_hz - rate_hz / 2 + lo * bin_hz
     bursts: list[Burst] = []
     if n:
@@ -226,10 +258,9 @@ def _refine(iq: C64, b: Burst, rate_hz: float, centre_hz: float, nfft: int) -> B
         return b
     frames = max(1, len(seg) // nfft)
     n = min(nfft, len(seg))
-    win = np.hanning(n).astype(np.float32)
-    x = np.zeros((frames, nfft), dtype=np.complex64)
-    x[:, :n] = seg[: frames * n].reshape(frames, n) * win if frames > 1 else (seg[:n] * win)
-    spec = np.fft.fftshift((np.abs(np.fft.fft(x, axis=1)) ** 2).mean(axis=0))
+    x = seg[: frames * n].reshape(frames, n) * _hann(n)
+    f = sfft.fft(x, n=nfft, axis=1, overwrite_x=True)
+    spec = sfft.fftshift((f.real * f.real + f.imag * f.imag).mean(axis=0))
     fbin = rate_hz / nfft
     freqs = centre_hz + (np.arange(nfft) - nfft // 2) * fbin
     inside = (freqs >= b.low_hz) & (freqs <= b.high_hz)
@@ -263,8 +294,10 @@ def _refine(iq: C64, b: Burst, rate_hz: float, centre_hz: float, nfft: int) -> B
             tones.append(f)
         if len(tones) == 4:
             break
+    peaky = float(_db(pk / max(float(np.median(spec[idx])), 1e-30)))
     return dataclasses.replace(b, freq_hz=float(freqs[i] + off * fbin),
-                               bw_hz=float((j1 - j0 + 1) * fbin), tones_hz=tuple(tones))
+                               bw_hz=float((j1 - j0 + 1) * fbin), tones_hz=tuple(tones),
+                               peakiness_db=peaky)
 
 
 def _continuous(band: F32, profile: F32, level: float, frame_s: float, bin_hz: float,
@@ -305,8 +338,9 @@ def _continuous(band: F32, profile: F32, level: float, frame_s: float, bin_hz: f
 def _burst(band: F32, norm: F32, mask: NDArray[np.bool_], labels: NDArray[np.int32], k: int,
            sl: tuple[slice, slice], profile: F32, frame_s: float, bin_hz: float, f0_hz: float,
            nfft: int, prm: DspParams) -> Burst | None:
-    ts, fs = sl
-    region = (labels[sl] == k) & mask[sl]
+    ts, fc = sl
+    fs = slice(fc.start * _CELL, fc.stop * _CELL)
+    region = np.repeat(labels[sl] == k, _CELL, axis=1) & mask[ts, fs]
     on = np.any(region, axis=1)
     t_idx = np.nonzero(on)[0]
     if not len(t_idx):
