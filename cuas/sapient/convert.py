@@ -42,6 +42,7 @@ from cuas.errors import CuasError, DecodeError
 from cuas.sapient.proto import (
     ICD_VERSION,
     Alert,
+    AlertAck,
     DetectionReport,
     Error,
     Location,
@@ -49,6 +50,7 @@ from cuas.sapient.proto import (
     RegistrationAck,
     SapientMessage,
     StatusReport,
+    TaskAck,
     new_ulid,
     ulid_at,
 )
@@ -407,6 +409,28 @@ def registration_ack(node_id: str, t: float, destination: str, accepted: bool,
     ack = RegistrationAck(acceptance=accepted)
     ack.ack_response_reason.extend(r[:500] for r in (reasons or []))
     msg.registration_ack.CopyFrom(ack)
+    return msg
+
+
+def alert_ack(node_id: str, t: float, destination: str, alert_id: str, accepted: bool,
+              reasons: list[str] | None = None) -> SapientMessage:
+    """An AlertAck for the module ``destination``'s Alert ``alert_id``."""
+    msg = envelope(node_id, t, destination)
+    ack = AlertAck(alert_id=alert_id, alert_ack_status=(AlertAck.ALERT_ACK_STATUS_ACCEPTED
+                                                        if accepted else
+                                                        AlertAck.ALERT_ACK_STATUS_REJECTED))
+    ack.reason.extend(r[:500] for r in (reasons or []))
+    msg.alert_ack.CopyFrom(ack)
+    return msg
+
+
+def task_ack(node_id: str, t: float, destination: str, task_id: str, reason: str
+             ) -> SapientMessage:
+    """A TaskAck rejecting the task ``task_id`` (cuas takes no tasks), saying why."""
+    msg = envelope(node_id, t, destination)
+    ack = TaskAck(task_id=task_id, task_status=TaskAck.TASK_STATUS_REJECTED)
+    ack.reason.append(reason[:500])
+    msg.task_ack.CopyFrom(ack)
     return msg
 
 

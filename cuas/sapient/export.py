@@ -26,7 +26,7 @@ from cuas import bus, wire
 from cuas.config import Config
 from cuas.errors import DecodeError
 from cuas.sapient import convert
-from cuas.sapient.framing import FramingStats, encode, parse
+from cuas.sapient.framing import Frame, FramingStats, encode, parse
 from cuas.sapient.node import CHUNK, split_host_port
 from cuas.sapient.proto import SapientMessage, node_uuid
 from cuas.sapient.validate import validate
@@ -184,6 +184,7 @@ class SapientExporter:
         await writer.drain()
         rest = b""
         ack = None
+        after: list[Frame] = []  # what came behind the ack in the same read
         deadline = time.monotonic() + ACK_TIMEOUT_S
         while ack is None:
             left = deadline - time.monotonic()
@@ -193,10 +194,11 @@ class SapientExporter:
             if not data:
                 return False
             frames, rest = parse(rest + data, self.framing, s.max_message_bytes)
-            for fr in frames:
+            for i, fr in enumerate(frames):
                 if fr.message is not None and not validate(fr.message) \
                         and fr.message.WhichOneof("content") == "registration_ack":
                     ack = fr.message.registration_ack
+                    after = frames[i + 1:]
                     break
                 self._note_upstream(fr.message)
         if not ack.acceptance:
@@ -206,7 +208,9 @@ class SapientExporter:
             return False
         self.registered.set()
         log.info("registered with %s as node %s", self.target, self.node_id)
-        reading = asyncio.create_task(self._read_upstream(reader, rest))
+        for fr in after:
+            self._upstream_frame(fr, writer)
+        reading = asyncio.create_task(self._read_upstream(reader, writer, rest))
         try:
             next_status = 0.0
             while not stop.is_set() and not reading.done():
@@ -235,17 +239,28 @@ class SapientExporter:
         writer.write(encode(msg))
         self.counters[f"sent_{msg.WhichOneof('content')}"] += 1
 
-    async def _read_upstream(self, reader: asyncio.StreamReader, rest: bytes) -> None:
-        """Read (and count) what the higher node sends: Errors are logged, Tasks ignored."""
+    async def _read_upstream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                             rest: bytes) -> None:
+        """Read (and count) what the higher node sends: Errors are logged; a Task is answered
+        with a TaskAck rejecting it (cuas's picture is not steerable from above)."""
         while True:
             data = await reader.read(CHUNK)
             if not data:
                 return
             frames, rest = parse(rest + data, self.framing, self.config.sapient.max_message_bytes)
             for fr in frames:
-                self._note_upstream(fr.message)
+                self._upstream_frame(fr, writer)
                 if fr.fatal:
                     return
+
+    def _upstream_frame(self, fr: Frame, writer: asyncio.StreamWriter) -> None:
+        self._note_upstream(fr.message)
+        msg = fr.message
+        if msg is not None and msg.WhichOneof("content") == "task" and not validate(msg):
+            self._send(writer, convert.task_ack(
+                self.node_id, time.time(), msg.node_id, msg.task.task_id,
+                "cuas exports its fused tracks and takes no tasks"))
+            self._wake.set()
 
     def _note_upstream(self, msg: SapientMessage | None) -> None:
         if msg is None:

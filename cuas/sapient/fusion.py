@@ -100,7 +100,7 @@ class FusionNodeState:
         if content == "registration":
             return self._register(msg, now)
         record = self.nodes.get(sender)
-        if record is None and content in ("status_report", "detection_report"):
+        if record is None and content in ("status_report", "detection_report", "alert"):
             self.counters["unregistered"] += 1
             return self._error(msg, frame, now, f"node {sender} has not registered: send a "
                                "Registration first")
@@ -110,10 +110,20 @@ class FusionNodeState:
         if content == "detection_report":
             assert record is not None
             return self._detection(msg, frame, record, now)
+        if content == "alert":
+            al = msg.alert
+            log.warning("module %s (sensor %s) alerts: %s", sender,
+                        self.nodes[sender].info.sensor_id, al.description[:300])
+            return Outcome(replies=(convert.alert_ack(self.node_id, now, sender, al.alert_id,
+                                                      True, ["Alert was accepted."]),))
+        if content == "task":
+            return Outcome(replies=(convert.task_ack(
+                self.node_id, now, sender, msg.task.task_id,
+                "cuas is a fusion node: it takes no tasks from its sensor modules"),))
         if content == "error":
             log.warning("node %s reports an error: %s", sender,
                         "; ".join(msg.error.error_message)[:500])
-        # Tasks, acks and alerts from a module are counted; cuas does not task modules.
+        # Acks (and registration acks) from a module are counted only.
         return Outcome()
 
     # ------------------------------------------------------------------ messages

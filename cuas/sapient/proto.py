@@ -18,6 +18,7 @@ from google.protobuf.message import DecodeError as ProtobufDecodeError
 from cuas.errors import CuasError
 
 try:
+    from sapient_msg.bsi_flex_335_v2_0.alert_ack_pb2 import AlertAck
     from sapient_msg.bsi_flex_335_v2_0.alert_pb2 import Alert
     from sapient_msg.bsi_flex_335_v2_0.detection_report_pb2 import DetectionReport
     from sapient_msg.bsi_flex_335_v2_0.error_pb2 import Error
@@ -27,6 +28,7 @@ try:
     from sapient_msg.bsi_flex_335_v2_0.registration_pb2 import Registration
     from sapient_msg.bsi_flex_335_v2_0.sapient_message_pb2 import SapientMessage
     from sapient_msg.bsi_flex_335_v2_0.status_report_pb2 import StatusReport
+    from sapient_msg.bsi_flex_335_v2_0.task_ack_pb2 import TaskAck
     from sapient_msg.proto_options_pb2 import field_options, oneof_options
 except ImportError as exc:  # an optional extra: say how to get it
     raise CuasError("SAPIENT needs the optional package sapient-msg: "
@@ -36,7 +38,8 @@ except ImportError as exc:  # an optional extra: say how to get it
 ICD_VERSION: Final = "BSI Flex 335 v2.0"
 
 __all__ = [
-    "FIELD_OPTIONS", "ICD_VERSION", "ONEOF_OPTIONS", "Alert", "DetectionReport", "Error",
+    "FIELD_OPTIONS", "ICD_VERSION", "ONEOF_OPTIONS", "Alert", "AlertAck", "DetectionReport",
+    "Error", "TaskAck",
     "Location", "ProtobufDecodeError", "RangeBearing", "Registration", "RegistrationAck",
     "SapientMessage", "StatusReport", "from_json", "is_ulid", "is_uuid", "new_ulid",
     "node_uuid", "ulid_at",

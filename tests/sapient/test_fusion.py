@@ -14,6 +14,7 @@ from cuas.sapient import fusion
 from cuas.sapient.framing import Frame, encode, parse
 from cuas.sapient.fusion import FusionNodeState
 from cuas.sapient.proto import SapientMessage, from_json, node_uuid, ulid_at
+from cuas.sapient.validate import validate
 from tests.sapient.conftest import MODULE_ID, data_dir, location_report, read_text, status_report
 
 
@@ -177,3 +178,20 @@ def test_fuzz_detection_values_give_a_detection_or_a_reason(
         assert all(v == v for v in batch.dets[0].z)  # no NaN gets through
     else:
         assert out.replies and out.replies[0].WhichOneof("content") == "error"
+
+
+def test_module_alert_is_acknowledged_and_a_task_refused() -> None:
+    state = FusionNodeState(reference_config())
+    state.handle(frame_of(registration()), time.time())
+    alert = from_json(read_text(data_dir("valid") / "Alert.FullMessage.json"))
+    alert.node_id = MODULE_ID
+    (ack,) = state.handle(frame_of(alert), time.time()).replies
+    assert ack.alert_ack.alert_id == alert.alert.alert_id
+    assert ack.alert_ack.alert_ack_status == ack.alert_ack.ALERT_ACK_STATUS_ACCEPTED
+    task = from_json(read_text(data_dir("valid") / "Task.FullMessage.LookAt.json"))
+    task.node_id = MODULE_ID
+    (tack,) = state.handle(frame_of(task), time.time()).replies
+    assert tack.task_ack.task_id == task.task.task_id
+    assert tack.task_ack.task_status == tack.task_ack.TASK_STATUS_REJECTED
+    for reply in (ack, tack):
+        assert validate(reply) == [] and reply.destination_id == MODULE_ID

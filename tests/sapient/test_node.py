@@ -116,6 +116,8 @@ def test_module_to_daemon_to_export_upstream() -> None:
         reg = await peer.next("registration")
         assert validate(reg) == []
         await peer.send(convert.registration_ack(MODULE_ID, time.time(), reg.node_id, True))
+        # A task from above: cuas answers it with a TaskAck refusing it.
+        await peer.send(from_json(read_text(data_dir("valid") / "Task.FullMessage.LookAt.json")))
         while True:
             data = await reader.read(65536)
             if not data:
@@ -164,12 +166,16 @@ def test_module_to_daemon_to_export_upstream() -> None:
 
             # Upstream: a DetectionReport for the fused track, valid, near what was sent.
             deadline = time.monotonic() + 15
-            report = None
-            while report is None and time.monotonic() < deadline:
+            report = task_ack = None
+            while (report is None or task_ack is None) and time.monotonic() < deadline:
                 msg = await asyncio.wait_for(upstream_msgs.get(), 15)
                 if msg.WhichOneof("content") == "detection_report":
                     report = msg
+                elif msg.WhichOneof("content") == "task_ack":
+                    task_ack = msg
             assert report is not None, "no DetectionReport came out of the exporter"
+            assert task_ack is not None and validate(task_ack) == []
+            assert task_ack.task_ack.task_status == task_ack.task_ack.TASK_STATUS_REJECTED
             assert validate(report) == []
             raw = encode(report)
             frames, rest = parse(raw)
