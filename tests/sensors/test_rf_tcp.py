@@ -306,3 +306,57 @@ def test_odd_length_and_constant_files_are_counted_not_fatal(tmp_path: Path) -> 
         FileSource(tmp_path / "capture.bin")
     with pytest.raises(CuasError, match="expected rtltcp://HOST:PORT"):
         open_source("rtltcp://127.0.0.1", 2.4e6)
+
+
+def test_cli_scans_a_capture_file_publishes_and_exits(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = DATA / "ec3k_868.3M_250k.cu8"
+    if not path.exists():
+        pytest.skip(f"{path} is absent")
+    cfg = tmp_path / "site.toml"
+    cfg.write_text('[sensors.rf-cli]\nkind = "rf"\n[sensors.rf-cli.rf]\n'
+                   'dwell_s = 0.524288\ncrop = 0.04\npublish = "all"\n')
+    ctx = zmq.Context()
+    sub = ctx.socket(zmq.SUB)
+    sub.setsockopt(zmq.SUBSCRIBE, b"det.")
+    sub.bind(LOOPBACK_ANY)
+    endpoint = sub.getsockopt_string(zmq.LAST_ENDPOINT)
+    try:
+        # Popen, and read meanwhile: a SUB sends its subscription only while it is used.
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cuas.cli.main", "sensor", "rf", "--config", str(cfg),
+             "--source", str(path), "--publish", endpoint],
+            stderr=subprocess.PIPE, text=True)
+        msgs = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and (proc.poll() is None or sub.poll(300)):
+            if sub.poll(50):
+                topic, payload = sub.recv_multipart()
+                msg = wire.decode(payload)
+                assert topic == b"det.rf-cli" and isinstance(msg, wire.Detections)
+                msgs.append(msg)
+        _, err = proc.communicate(timeout=10)
+        assert proc.returncode == 0, err
+        assert "1 dwells" in err and "1 messages published" in err
+        (msg,) = msgs
+        strong = [d.attrs for d in msg.dets if d.attrs["snr_db"] >= 6]
+        assert len(strong) == 2 and all(a["protocol"] == "ism" for a in strong)
+        assert {round(a["start_s"] - msg.t, 2) for a in strong} == {0.25, 0.46}
+    finally:
+        sub.close(0)
+        ctx.term()
+
+
+def test_cli_reports_a_missing_file_and_a_missing_source(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "cuas.cli.main", "sensor", "rf", "--source",
+                        str(tmp_path / "none_868M_2400k.cu8"), "--publish",
+                        "tcp://127.0.0.1:9"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and "cannot read" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "cuas.cli.main", "sensor", "rf"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "no source" in r.stderr
