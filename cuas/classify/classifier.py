@@ -320,12 +320,13 @@ class Classifier:
         active, onset, last = self._rf(t, rf)
         rf_on = np.zeros(n, dtype=bool)
         if active:
-            rf_on = inp.t_birth <= t  # every live track is up while the link is
-            terms[rf_on] += m.rf_link
+            rf_on = (inp.t_birth <= t) & ~icao  # every live non-aircraft track is up with it
+            rf_terms = np.zeros((n, 4)) + m.rf_link
             near = rf_on & (np.abs(onset - inp.t_birth) <= m.rf_onset_s)
-            terms[near] += m.rf_onset
+            rf_terms[near] += m.rf_onset
             if last is not None and last.protocol and last.protocol.lower() in m.rf_protocols:
-                terms[rf_on] += m.rf_protocol
+                rf_terms += m.rf_protocol
+            terms += rf_terms * rf_link_share(combine(m.log_prior, terms)[:, UAV], rf_on)[:, None]
         probs = combine(m.log_prior, terms)
 
         # Threat score.
@@ -486,12 +487,14 @@ class Classifier:
         """A lockstep pair, once found, stands while both tracks live and the offset between
         them stays within LOCK_KEEP_M of what it was, even when the drone stops (hovering, the
         two no longer move alike: a constant offset is the same evidence)."""
+        fresh = np.flatnonzero(rid & (ev.lock_of >= 0))
+        if not len(fresh) and not len(self._locks.ids):
+            return  # the usual case: no pair now, none remembered
         mem = self._locks.gather(inp.ids)
         partner = mem["partner"].astype(np.int64)
         off_e = mem["off_e"].astype(np.float64)
         off_n = mem["off_n"].astype(np.float64)
         live = ~inp.deleted
-        fresh = np.flatnonzero(rid & (ev.lock_of >= 0))
         partner[fresh] = inp.ids[ev.lock_of[fresh]]
         off_e[fresh] = inp.x[fresh, 0] - inp.x[ev.lock_of[fresh], 0]
         off_n[fresh] = inp.x[fresh, 1] - inp.x[ev.lock_of[fresh], 1]
@@ -648,6 +651,24 @@ class Classifier:
         return text
 
 
+def rf_link_share(p_uav: F64, candidates: B) -> F64:
+    """How much of a positionless RF link's evidence each track gets, 0..1.
+
+    A link heard says that some drone is up, not which track it is. Giving every track the full
+    term flagged the gulls round a stadium roof while one hostile drone's link was on, so the
+    evidence goes to the tracks that already look like drones: each candidate gets the square of
+    its p(uav) (before RF) over the most drone-like candidate's. The leading candidate, and any
+    as drone-like as it (two drones, two links), get all of it; a gull at a third of the
+    drone's p(uav) gets a ninth.
+    """
+    share = np.zeros(len(p_uav))
+    if candidates.any():
+        top = float(p_uav[candidates].max())
+        if top > 0.0:
+            share[candidates] = (p_uav[candidates] / top) ** 2
+    return share
+
+
 (_DENY, _SPOOF, _SHADOW, _LOITER, _ZONE, _APPROACH, _ALLOW, _ADSB, _RID, _NO_RID, _RF, _CLASS,
  _MOTION, _JUMP, _TWO, _FROZEN, _LOCK) = range(17)
 _N_SLOTS = 17
@@ -697,11 +718,15 @@ class _SpoofEvidence:
                  min_m: float) -> None:
         """Pair each Remote ID track that no observing sensor confirms with the nearest
         unidentified track observing sensors see that moves alike (see LOCKSTEP_*)."""
-        live = inp.firm & ~inp.deleted & np.isfinite(f.speed) & (f.speed >= LOCKSTEP_MIN_SPEED)
-        r_rows = np.flatnonzero(live & rid & ~indep & (np.nan_to_num(age, nan=np.inf)
-                                                       <= RID_FRESH_S))
+        if not rid.any():
+            return
+        with np.errstate(invalid="ignore"):
+            live = inp.firm & ~inp.deleted & (f.speed >= LOCKSTEP_MIN_SPEED)  # NaN: unknown
+            r_rows = np.flatnonzero(live & rid & ~indep & (age <= RID_FRESH_S))
+        if not len(r_rows):
+            return
         a_rows = np.flatnonzero(live & ~has_id & indep)
-        if not len(r_rows) or not len(a_rows):
+        if not len(a_rows):
             return
         d = np.hypot(inp.x[r_rows, 0][:, None] - inp.x[a_rows, 0][None, :],
                      inp.x[r_rows, 1][:, None] - inp.x[a_rows, 1][None, :])
