@@ -4,12 +4,17 @@ real UDP and TCP listeners on 127.0.0.1 that parse what arrives as CoT)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import re
+import shutil
 import socket
+import ssl
+import subprocess
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 import zmq.asyncio
@@ -18,7 +23,7 @@ from cuas import bus, wire
 from cuas.config import Config, CotConfig, IdentityList, SiteConfig, reference_config
 from cuas.daemon import Daemon
 from cuas.export import cot
-from cuas.export.cot_sender import CotExporter, StreamSender, UdpSender
+from cuas.export.cot_sender import CotExporter, StreamSender, UdpSender, tls_context
 from cuas.sim import SimParams, simulate
 
 NOW = 1_800_000_000.0
@@ -260,3 +265,55 @@ def test_reference_config_cot_defaults_are_the_tak_multicast_group() -> None:
     sender = UdpSender("udp://239.2.3.1:6969", ttl=1)
     assert sender.sock.getsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL) == 1
     asyncio.run(sender.close())
+
+
+def _self_signed(tmp_path: Path, name: str) -> tuple[Path, Path]:
+    """A throw-away certificate for 127.0.0.1 (openssl CLI)."""
+    cert, key = tmp_path / f"{name}.pem", tmp_path / f"{name}.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", f"/CN={name}", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True,
+                   timeout=60)
+    return cert, key
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl CLI not installed")
+def test_tls_to_a_tak_server_verifies_its_certificate(tmp_path: Path) -> None:
+    server_cert, server_key = _self_signed(tmp_path, "tak-server")
+    other_ca, _ = _self_signed(tmp_path, "someone-else")
+    event = cot.track_events(track(), NOW, POLICY)[0]
+
+    async def main() -> tuple[bytes, StreamSender]:
+        received = bytearray()
+        got_one = asyncio.Event()
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(ConnectionError, ssl.SSLError):
+                while data := await reader.read(65536):
+                    received.extend(data)
+                    if b"</event>" in received:
+                        got_one.set()
+            writer.close()
+
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(server_cert, server_key)
+        server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=tls)
+        url = f"tls://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        # A sender that trusts another CA never delivers (and keeps retrying, counted).
+        wrong = StreamSender(url, ssl_context=tls_context(CotConfig(url=url,
+                                                                    ca_file=str(other_ca))))
+        await wrong.send(event)
+        await asyncio.sleep(1.0)
+        assert wrong.counters["connect_failures"] >= 1 and wrong.counters["sent"] == 0
+        await wrong.close()
+        right = StreamSender(url, ssl_context=tls_context(CotConfig(url=url,
+                                                                    ca_file=str(server_cert))))
+        await right.send(event)
+        await asyncio.wait_for(got_one.wait(), 10)
+        await right.close()
+        server.close()
+        return bytes(received), right
+
+    received, sender = asyncio.run(main())
+    assert parse_cot(received).get("uid") == "cuas-wembley-17"
+    assert sender.counters["sent"] == 1
