@@ -1,5 +1,6 @@
-"""Shared pieces of the SAPIENT tests: Dstl's reference messages (read in place from
-../shared/data/sapient) and small builders of messages a sensor module sends."""
+"""Shared pieces of the SAPIENT tests: Dstl's reference messages (Apache-2.0, copied into
+tests/data/sapient with their notice, so the tests run on a fresh clone) and small builders of
+messages a sensor module sends."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ pytest.importorskip("sapient_msg", reason="SAPIENT tests need the sapient extra 
 from cuas.sapient import convert  # noqa: E402
 from cuas.sapient.proto import DetectionReport, SapientMessage, StatusReport, new_ulid  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "sapient"
+DATA = Path(__file__).resolve().parents[1] / "data" / "sapient"
+#: The project's shared original of the same files (absent on a user's clone).
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "sapient"
 
 #: A module id of our own for the built messages (the Dstl files use ...c9 / ...c8).
 MODULE_ID = "5b0e2c8e-6f7d-4c1a-9e35-2d6a8c1f0b47"
@@ -23,7 +26,7 @@ def data_dir(kind: str) -> Path:
     """``valid`` or ``invalid`` reference directory, or skip when the shared data is absent."""
     d = DATA / kind
     if not d.is_dir():
-        pytest.skip(f"SAPIENT reference messages not found at {d} (shared data absent)")
+        pytest.skip(f"SAPIENT reference messages not found at {d}")
     return d
 
 

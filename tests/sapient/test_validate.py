@@ -1,4 +1,4 @@
-"""The ICD validator on Dstl's SAPIENT test-harness messages (read in place): every valid one
+"""The ICD validator on Dstl's SAPIENT test-harness messages (tests/data/sapient): every valid one
 accepted, in JSON form and after a protobuf round trip; every invalid one rejected with a
 reason naming the rule and the field its file name says."""
 
@@ -11,7 +11,7 @@ import pytest
 from cuas.sapient.framing import encode, parse
 from cuas.sapient.proto import SapientMessage, from_json
 from cuas.sapient.validate import MAX_VIOLATIONS, validate, validate_json
-from tests.sapient.conftest import data_dir, read_text
+from tests.sapient.conftest import SHARED, data_dir, read_text
 
 #: What each invalid file breaks: (rule, field path the reason must name).
 EXPECTED = {
@@ -111,3 +111,12 @@ def test_violations_are_capped() -> None:
 def test_json_that_is_not_json() -> None:
     msg, violations = validate_json("{not json")
     assert msg is None and violations[0].rule == "json_mapping"
+
+
+def test_copies_match_the_shared_originals() -> None:
+    if not SHARED.is_dir():
+        pytest.skip(f"shared data not at {SHARED}: nothing to compare the copies with")
+    for kind in ("valid", "invalid"):
+        ours = {p.name: p.read_bytes() for p in data_dir(kind).glob("*.json")}
+        theirs = {p.name: p.read_bytes() for p in (SHARED / kind).glob("*.json")}
+        assert ours == theirs
