@@ -14,15 +14,14 @@ terminal, in tests and under systemd.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Notifier", "watchdog_period_s", "watchdog_task"]
+__all__ = ["Notifier", "watchdog_period_s"]
 
 
 def watchdog_period_s(environ: Mapping[str, str] | None = None) -> float | None:
@@ -111,14 +110,3 @@ class Notifier:
             self.watchdog()
             await asyncio.sleep(period)
 
-
-@contextlib.asynccontextmanager
-async def watchdog_task(notifier: Notifier) -> AsyncIterator[asyncio.Task[None]]:
-    """Run :meth:`Notifier.keep_alive` in the background for the body of an ``async with``."""
-    task = asyncio.create_task(notifier.keep_alive(), name="sd-watchdog")
-    try:
-        yield task
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
