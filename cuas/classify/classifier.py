@@ -528,6 +528,9 @@ class Classifier:
         put(_JUMP, ev.jump, 0.89, lambda idx: [
             f"Remote ID position jumped at {v:.0f} m/s: possible spoof"
             for v in ev.jump_speed[idx].tolist()])
+        put(_FAST, ev.fast, 0.89, lambda idx: [
+            f"Remote ID claims {v:.0f} m/s, faster than any drone: possible spoof"
+            for v in ev.fast_speed[idx].tolist()])
         put(_TWO, ev.two, 0.89, lambda idx: [
             f"Remote ID {value(i)} broadcast from two places {d:.0f} m apart: possible spoof"
             for i, d in zip(ident[idx].tolist(), ev.two_dist[idx].tolist(), strict=True)])
@@ -670,8 +673,8 @@ def rf_link_share(p_uav: F64, candidates: B) -> F64:
 
 
 (_DENY, _SPOOF, _SHADOW, _LOITER, _ZONE, _APPROACH, _ALLOW, _ADSB, _RID, _NO_RID, _RF, _CLASS,
- _MOTION, _JUMP, _TWO, _FROZEN, _LOCK) = range(17)
-_N_SLOTS = 17
+ _MOTION, _JUMP, _TWO, _FROZEN, _LOCK, _FAST) = range(18)
+_N_SLOTS = 18
 
 
 @dataclass(slots=True)
@@ -685,6 +688,8 @@ class _SpoofEvidence:
     frozen: B
     frozen_move: F64
     frozen_rssi: F64
+    fast: B
+    fast_speed: F64
     lock_of: I64  # the row of the partner track in a lockstep, -1 none
     lock_d: F64
 
@@ -692,12 +697,12 @@ class _SpoofEvidence:
     def empty(cls, n: int) -> _SpoofEvidence:
         z = np.zeros(n)
         return cls(np.zeros(n, dtype=bool), z.copy(), np.zeros(n, dtype=bool), z.copy(),
-                   np.zeros(n, dtype=bool), z.copy(), z.copy(), np.full(n, -1, dtype=np.int64),
-                   z.copy())
+                   np.zeros(n, dtype=bool), z.copy(), z.copy(), np.zeros(n, dtype=bool),
+                   z.copy(), np.full(n, -1, dtype=np.int64), z.copy())
 
     @property
     def any(self) -> B:
-        return self.jump | self.two | self.frozen | (self.lock_of >= 0)
+        return self.jump | self.two | self.frozen | self.fast | (self.lock_of >= 0)
 
     def from_reports(self, t: float, rows: I64, idx: I64, is_rid: B,
                      idents: IdentReports) -> None:
@@ -713,6 +718,8 @@ class _SpoofEvidence:
         self.frozen[rows] = recent(idents.frozen_t)
         self.frozen_move[rows] = idents.frozen_move[idx]
         self.frozen_rssi[rows] = idents.frozen_rssi[idx]
+        self.fast[rows] = recent(idents.fast_t)
+        self.fast_speed[rows] = idents.fast_speed[idx]
 
     def lockstep(self, inp: TrackInputs, f: Features, rid: B, indep: B, has_id: B, age: F64,
                  min_m: float) -> None:

@@ -106,6 +106,8 @@ class IdentReports:
         self.frozen_t = np.full(16, np.nan)
         self.frozen_move = np.zeros(16)
         self.frozen_rssi = np.zeros(16)
+        self.fast_t = np.full(16, np.nan)
+        self.fast_speed = np.zeros(16)
         self._w_pos = np.full((16, 3), np.nan)
         self._w_range = np.full(16, np.nan)
         self._w_min = np.zeros(16)
@@ -124,7 +126,8 @@ class IdentReports:
         for name, fill in (("kind", 0), ("t", np.nan), ("pos", np.nan), ("vel", np.nan),
                            ("jump_t", np.nan), ("jump_speed", 0), ("two_t", np.nan),
                            ("two_dist", 0), ("frozen_t", np.nan), ("frozen_move", 0),
-                           ("frozen_rssi", 0), ("_w_pos", np.nan), ("_w_range", np.nan),
+                           ("frozen_rssi", 0), ("fast_t", np.nan), ("fast_speed", 0),
+                           ("_w_pos", np.nan), ("_w_range", np.nan),
                            ("_w_min", 0), ("_w_max", 0), ("_w_n", 0)):
             old = getattr(self, name)
             new = np.full((cap, *old.shape[1:]), fill, dtype=old.dtype)
@@ -152,14 +155,18 @@ class IdentReports:
         self.vel[index] = vel
 
     def record_rid(self, index: int, t: float, pos: F64, transmitter: str | None,
-                   rssi_dbm: float | None, receiver: F64 | None = None) -> None:
+                   rssi_dbm: float | None, receiver: F64 | None = None,
+                   claimed_speed: float | None = None) -> None:
         """Judge one Remote ID report (after :meth:`record`) for spoofing evidence: a jump no
-        drone can fly, the same identity from two transmitters far apart at once, and a signal
-        strength that stays put while the claimed position moves. ``pos`` site ENU (m),
-        ``transmitter`` its MAC (None if unknown), ``receiver`` the receiving sensor's site ENU
-        position when known."""
+        drone can fly, a claimed speed no drone flies, the same identity from two transmitters
+        far apart at once, and a signal strength that stays put while the claimed position
+        moves. ``pos`` site ENU (m), ``transmitter`` its MAC (None if unknown), ``receiver`` the
+        receiving sensor's site ENU position when known, ``claimed_speed`` the horizontal speed
+        the message states (m/s)."""
         if not np.all(np.isfinite(pos)) or index >= len(self._tx):  # record() comes first
             return
+        if claimed_speed is not None and claimed_speed > RID_MAX_SPEED_MS:
+            self.fast_t[index], self.fast_speed[index] = t, claimed_speed
         key = (index, transmitter)
         prev = self._last.get(key)
         if prev is not None and t > prev[0]:

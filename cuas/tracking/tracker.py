@@ -8,6 +8,7 @@ ask it for a ``tracks`` snapshot at any time at or after the last batch.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -135,6 +136,7 @@ class Tracker:
         self._sensor_index: dict[str, int] = {}
         self._sensor_names: list[str] = []
         self._sensor_coop: list[bool] = []
+        self._receivers: dict[tuple[float, float, float], F64] = {}
         self._deleted: list[_Rows] = []
         self._n_deleted_held = 0
         self._gate = {d: float(chi2.ppf(self.cfg.gate_probability, d)) for d in (1, 2, 3)}
@@ -540,11 +542,18 @@ class Tracker:
         mac = det.attrs.get("mac")
         rssi = det.attrs.get("rssi_dbm")
         origin = batch.origin or self.config.sensor(batch.sensor, batch.kind).origin
-        receiver = self.site.lla_to_enu(np.asarray([origin]))[0] if origin is not None else None
+        receiver = None
+        if origin is not None:
+            receiver = self._receivers.get(origin)
+            if receiver is None:
+                receiver = self._receivers[origin] = self.site.lla_to_enu(np.asarray([origin]))[0]
+                if len(self._receivers) > 10_000:  # bounded: origins come from messages too
+                    self._receivers.clear()
+        speed = math.hypot(det.vel[0], det.vel[1]) if det.vel is not None else None
         self.ident_reports.record_rid(
             key, batch.t, pos, f"{batch.sensor}/{mac}" if isinstance(mac, str) else None,
             float(rssi) if isinstance(rssi, int | float) and not isinstance(rssi, bool) else None,
-            receiver)
+            receiver, speed)
 
     def _hold_deleted(self, block: _Rows) -> None:
         """Keep deleted tracks until the next snapshot reports them, within a memory bound

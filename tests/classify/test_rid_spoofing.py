@@ -183,6 +183,18 @@ def test_impossible_jump() -> None:
     assert any("jumped at 20" in r for r in flagged), flagged  # ~2000 m/s
 
 
+def test_claimed_speed_no_drone_flies() -> None:
+    feed = Feed()
+    for k in range(10):
+        # The position creeps along while the message claims 150 m/s (a forged message).
+        pos, _ = path(k, (-200.0, 0.0, 60.0), (5.0, 0.0, 0.0))
+        feed.rid("rid-wifi", T0 + k, pos, np.asarray([150.0, 0.0, 0.0]), "1581F5FAST0001",
+                 "60:60:1f:00:00:47")
+        feed.snapshot(T0 + k + 0.1)
+    flagged = [r for tr in feed.live() for r in spoof_reasons(tr)]
+    assert "Remote ID claims 150 m/s, faster than any drone: possible spoof" in flagged, flagged
+
+
 def test_one_serial_from_two_places_at_once() -> None:
     feed = Feed()
     for k in range(20):
