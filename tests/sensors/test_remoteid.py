@@ -357,3 +357,14 @@ def test_raw_interface_source_on_loopback() -> None:
     assert d.frame == "lla" and d.ident is not None and d.ident.rid == "1581F5IFACE001"
     assert d.attrs["rssi_dbm"] == -60 and d.attrs["mac"] == "60:60:1f:01:02:03"
     assert counters["positions"] <= counters["packets"]
+
+
+def test_silent_transmitters_are_forgotten() -> None:
+    dec = RemoteIdDecoder()
+    for k in range(5):
+        dec.feed_messages("bt4", f"00:00:00:00:00:0{k}", None, (odid.BasicId(1, 2, f"S{k}"),),
+                          100.0 + k)
+    assert dec.transmitters == 5
+    # evict_after_s (120 s) after the third one was last heard, the first three are gone.
+    assert dec.evict(102.0 + dec.settings.evict_after_s + 0.5) == 3
+    assert dec.transmitters == 2 and dec.stats.evicted == 3
