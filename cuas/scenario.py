@@ -25,7 +25,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -36,9 +36,13 @@ from cuas.errors import ConfigError
 
 F64 = NDArray[np.float64]
 B = NDArray[np.bool_]
+T = TypeVar("T")
 
 #: Time step of the truth grid (s); sensors interpolate linearly between grid samples.
 GRID_DT_S: Final = 0.1
+#: Largest truth grid (movers x steps) and number of looks per sensor a scenario may ask for.
+MAX_GRID_CELLS: Final = 2e7
+MAX_LOOKS: Final = 1e6
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,6 +317,17 @@ def _vectors(value: Any, width: int | None, key: str, path: str | None) -> tuple
     return tuple(out)
 
 
+def _make(cls: type[T], table: Any, key: str, path: str | None, **extra: Any) -> T:
+    """``cls`` from a TOML table (cuas.config's strict builder), naming a missing required key."""
+    if isinstance(table, dict):
+        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+            required = (f.default is dataclasses.MISSING
+                        and f.default_factory is dataclasses.MISSING)
+            if required and f.name not in table and f.name not in extra:
+                raise ConfigError("required key missing", path=path, key=f"{key}.{f.name}")
+    return _build(cls, table, key, path, **extra)
+
+
 def _table(v: Any, key: str, path: str | None) -> dict[str, Any]:
     if not isinstance(v, dict):
         raise ConfigError("expected a table", path=path, key=key)
@@ -323,11 +338,11 @@ def _sensor(sid: str, table: Any, path: str | None) -> SensorSpec:
     key = f"sensors.{sid}"
     t = _table(table, key, path)
     kind = t.pop("kind", None)
-    if kind not in _SENSOR_CLASSES:
+    if not isinstance(kind, str) or kind not in _SENSOR_CLASSES:
         raise ConfigError(f"kind must be one of {', '.join(SENSOR_KINDS)}, got {kind!r}",
                           path=path, key=f"{key}.kind")
     outages = _vectors(t.pop("outages"), 2, f"{key}.outages", path) if "outages" in t else ()
-    return _build(_SENSOR_CLASSES[kind], t, key, path, id=sid, kind=kind, outages=outages)
+    return _make(_SENSOR_CLASSES[kind], t, key, path, id=sid, kind=kind, outages=outages)
 
 
 def _mover(index: int, table: Any, duration_s: float, path: str | None) -> MoverSpec:
@@ -342,8 +357,8 @@ def _mover(index: int, table: Any, duration_s: float, path: str | None) -> Mover
     for name, cls in (("orbit", Orbit), ("rf", RfLinkSpec), ("remoteid", RemoteIdBroadcast),
                       ("adsb", AdsbIdentity)):
         if name in t:
-            extra[name] = _build(cls, t.pop(name), f"{key}.{name}", path)
-    m = _build(MoverSpec, t, key, path, **extra)
+            extra[name] = _make(cls, t.pop(name), f"{key}.{name}", path)
+    m = _make(MoverSpec, t, key, path, **extra)
     _check_mover(m, duration_s, key, path)
     return m
 
@@ -428,6 +443,15 @@ def parse_scenario(doc: Mapping[str, Any], path: str | None = None,
     ids = [mid for m in movers for mid in m.member_ids]
     if len(set(ids)) != len(ids):
         raise ConfigError("mover ids must be unique", path=path, key="movers")
+    # The truth grid holds every mover at every grid step: keep it within a few hundred MB.
+    if len(ids) * float(duration) / GRID_DT_S > MAX_GRID_CELLS:
+        raise ConfigError(f"{len(ids)} movers over {duration} s exceed {MAX_GRID_CELLS:.0e} "
+                          "mover-steps of truth: shorten the run or thin the groups",
+                          path=path, key="movers")
+    for sp in sensors:
+        if sp.rate_hz * float(duration) > MAX_LOOKS:
+            raise ConfigError(f"more than {MAX_LOOKS:.0e} looks in the run", path=path,
+                              key=f"sensors.{sp.id}.rate_hz")
     return Scenario(name=name, description=description, duration_s=float(duration),
                     t0=float(t0), truth_rate_hz=float(rate), config=config, sensors=sensors,
                     movers=movers, path=path)

@@ -1,4 +1,9 @@
-"""A small seeded scenario generator: ground truth plus the detections one sensor would report.
+"""Seeded scenario generators: ground truth plus the detections the sensors would report.
+
+Two kinds: the built-in single-sensor generators below (:class:`SimParams`, :func:`simulate`),
+and scenario files with many sensors and movers (:func:`simulate_scenario`,
+:func:`write_scenario`; the files are :mod:`cuas.scenario`, the sensors
+:mod:`cuas.sensor_models`).
 
 It feeds the tracker's tests and benchmarks, so it is deterministic (same :class:`SimParams`,
 same site -> identical output), vectorised over targets with numpy, and honest about what it

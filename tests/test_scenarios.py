@@ -16,6 +16,8 @@ from typing import Any
 import jsonschema
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cuas import geo, sim, wire
 from cuas.cli.main import main
@@ -331,3 +333,48 @@ def test_small_scenario_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture
     for name in ("map.png", "gospa.png", "alerts.png"):
         data = (tmp_path / "fig" / name).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+
+
+def test_cli_names_an_unknown_scenario(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["sim", "no-such-scenario", "--seed", "1", "--out", str(tmp_path / "x.mcap"),
+                 "--truth", str(tmp_path / "x.jsonl")])
+    err = capsys.readouterr().err
+    assert code == 1 and "no-such-scenario" in err and "stadium-reference" in err
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[scenario]\nname = "b"\nduration_s = 10.0\n[[movers]]\nid = "d"\n'
+                   'type = "multirotor"\nwaypoints = [[0.0, 0.0, 10.0], [5.0, 0.0, 10.0]]\n'
+                   'speed = 99.0\n')
+    code = main(["sim", str(bad), "--seed", "1", "--out", str(tmp_path / "x.mcap"),
+                 "--truth", str(tmp_path / "x.jsonl")])
+    err = capsys.readouterr().err
+    assert code == 1 and "movers[0].speed" in err and str(bad) in err
+    assert not (tmp_path / "x.mcap").exists()
+
+
+_values = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6),
+                    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=8),
+                    st.lists(st.floats(-1e4, 1e4), max_size=4),
+                    st.lists(st.lists(st.floats(-1e4, 1e4), max_size=4), max_size=4),
+                    st.dictionaries(st.sampled_from(["centre", "radius_m", "serial", "icao"]),
+                                    st.integers(-5, 5), max_size=2))
+_mover_keys = st.sampled_from(["id", "type", "threat", "start_s", "end_s", "waypoints", "speed",
+                               "speeds", "hold_s", "loop", "orbit", "count", "spread_m",
+                               "flap_period_s", "rf", "remoteid", "adsb", "smooth_s", "unknown"])
+_sensor_keys = st.sampled_from(["kind", "origin", "rate_hz", "latency_s", "latency_jitter_s",
+                                "dropout", "outages", "max_range_m", "sigma", "hfov_deg",
+                                "width_px", "bogus"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(_mover_keys, _values, max_size=6),
+       st.dictionaries(_sensor_keys, _values, max_size=4))
+def test_wild_scenario_tables_raise_config_error_or_load(mover: dict[str, Any],
+                                                         sensor: dict[str, Any]) -> None:
+    """Whatever a scenario file holds, loading it either works or raises ConfigError."""
+    doc = _doc(**mover)
+    doc["sensors"]["r"].update(sensor)
+    try:
+        sc = parse_scenario(doc, "x.toml")
+    except ConfigError:
+        return
+    compute_truth(replace_duration(sc, 2.0), seed=0)
