@@ -52,14 +52,17 @@ def test_serve_and_export_commands_end_to_end() -> None:
 
     async def upstream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = Peer(reader, writer)
-        reg = await peer.next("registration")
-        await peer.send(convert.registration_ack(MODULE_ID, time.time(), reg.node_id, True))
-        while data := await reader.read(65536):
-            frames, peer.rest = parse(peer.rest + data)
-            for fr in frames:
-                if fr.message is not None and \
-                        fr.message.WhichOneof("content") == "detection_report":
-                    await reports.put(fr.message)
+        try:
+            reg = await peer.next("registration")
+            await peer.send(convert.registration_ack(MODULE_ID, time.time(), reg.node_id, True))
+            while data := await reader.read(65536):
+                frames, peer.rest = parse(peer.rest + data)
+                for fr in frames:
+                    if fr.message is not None and \
+                            fr.message.WhichOneof("content") == "detection_report":
+                        await reports.put(fr.message)
+        finally:
+            peer.close()
 
     async def body() -> None:
         async with running_daemon() as daemon:

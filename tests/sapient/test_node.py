@@ -113,19 +113,20 @@ def test_module_to_daemon_to_export_upstream() -> None:
     async def upstream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """A higher fusion node: acks the registration, queues everything else."""
         peer = Peer(reader, writer)
-        reg = await peer.next("registration")
-        assert validate(reg) == []
-        await peer.send(convert.registration_ack(MODULE_ID, time.time(), reg.node_id, True))
-        # A task from above: cuas answers it with a TaskAck refusing it.
-        await peer.send(from_json(read_text(data_dir("valid") / "Task.FullMessage.LookAt.json")))
-        while True:
-            data = await reader.read(65536)
-            if not data:
-                return
-            frames, peer.rest = parse(peer.rest + data)
-            for fr in frames:
-                assert fr.message is not None
-                await upstream_msgs.put(fr.message)
+        try:
+            reg = await peer.next("registration")
+            assert validate(reg) == []
+            await peer.send(convert.registration_ack(MODULE_ID, time.time(), reg.node_id, True))
+            # A task from above: cuas answers it with a TaskAck refusing it.
+            await peer.send(from_json(read_text(data_dir("valid") /
+                                                "Task.FullMessage.LookAt.json")))
+            while data := await reader.read(65536):
+                frames, peer.rest = parse(peer.rest + data)
+                for fr in frames:
+                    assert fr.message is not None
+                    await upstream_msgs.put(fr.message)
+        finally:
+            peer.close()
 
     async def main() -> None:
         ctx = zmq.asyncio.Context()
@@ -250,6 +251,7 @@ def test_garbage_and_truncated_frames_answered_and_link_stays_usable() -> None:
             c = server.all_counters()
             assert c["bad_protobuf"] == 1 and c["rejected_protobuf"] == 1
             assert c["truncated"] == 1 and c["registrations"] == 1
+            module.close()
 
     run_async(main, 30)
 
@@ -266,6 +268,7 @@ def test_oversized_length_prefix_gets_error_and_clean_close() -> None:
             again = await connect(server)
             assert (await register(again)).registration_ack.acceptance
             again.close()
+            module.close()
             assert server.all_counters()["oversized"] == 1
 
     run_async(main, 30)
