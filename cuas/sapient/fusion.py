@@ -19,7 +19,13 @@ from cuas.config import Config
 from cuas.sapient import convert
 from cuas.sapient.convert import ConversionError, NodeInfo
 from cuas.sapient.framing import Frame
-from cuas.sapient.proto import Registration, SapientMessage, StatusReport, node_uuid
+from cuas.sapient.proto import (
+    ICD_VERSION,
+    Registration,
+    SapientMessage,
+    StatusReport,
+    node_uuid,
+)
 from cuas.sapient.validate import validate
 
 log = logging.getLogger(__name__)
@@ -150,6 +156,12 @@ class FusionNodeState:
                 self.node_id, now, node_id, False,
                 [f"this fusion node already serves {MAX_NODES} modules"]),))
         reg = msg.registration
+        if not _is_v2(reg.icd_version):
+            self.counters["registrations_refused"] += 1
+            return Outcome(replies=(convert.registration_ack(
+                self.node_id, now, node_id, False,
+                [f"icd_version {reg.icd_version[:60]!r} is not {ICD_VERSION} (this fusion node "
+                 "speaks BSI Flex 335 v2.x only)"]),))
         _, info = self._sensor_for(node_id)
         zone = info.utm_zone
         sd = reg.status_definition
@@ -195,3 +207,9 @@ class FusionNodeState:
         record.detections += 1
         self.counters["detections"] += 1
         return Outcome(publish=(batch,))
+
+
+def _is_v2(icd_version: str) -> bool:
+    """True for ``BSI Flex 335 v2.0`` and its spellings (case, spaces, ``v2``, ``v2.1``)."""
+    text = " ".join(icd_version.lower().replace("_", " ").split())
+    return text.startswith("bsi flex 335 v2") or text.startswith("bsi flex 335 2")

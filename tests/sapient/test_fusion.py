@@ -195,3 +195,18 @@ def test_module_alert_is_acknowledged_and_a_task_refused() -> None:
     assert tack.task_ack.task_status == tack.task_ack.TASK_STATUS_REJECTED
     for reply in (ack, tack):
         assert validate(reply) == [] and reply.destination_id == MODULE_ID
+
+
+def test_registration_of_another_icd_version_is_refused() -> None:
+    state = FusionNodeState(reference_config())
+    old = registration()
+    old.registration.icd_version = "SAPIENT v7"
+    (ack,) = state.handle(frame_of(old), time.time()).replies
+    assert not ack.registration_ack.acceptance
+    assert "BSI Flex 335 v2" in ack.registration_ack.ack_response_reason[0]
+    assert MODULE_ID not in state.nodes
+    for spelling in ("BSI Flex 335 v2.0", "bsi flex 335 V2.1", "BSI_Flex_335_v2.0"):
+        ok = registration()
+        ok.registration.icd_version = spelling
+        (ack,) = state.handle(frame_of(ok), time.time()).replies
+        assert ack.registration_ack.acceptance, spelling
