@@ -142,6 +142,10 @@ class SapientServer:
 
     def _send_bus(self, msg: wire.Message) -> None:
         assert self._sock is not None
+        if isinstance(msg, wire.Detections) and not self.subscribed.is_set():
+            # ZeroMQ would drop it silently: no daemon has subscribed yet.
+            self.state.counters["dropped_no_subscriber"] += 1
+            return
         try:
             # The plain socket's method: it raises Again now, where the asyncio wrapper
             # would only fail a future nobody awaits.

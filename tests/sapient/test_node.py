@@ -335,3 +335,23 @@ def test_curve_bus_carries_sapient_detections(tmp_path: Path) -> None:
             await asyncio.wait_for(task, 10)
 
     run_async(main, 60)
+
+
+def test_detections_before_the_daemon_subscribes_are_counted_as_dropped() -> None:
+    async def main() -> None:
+        async with sapient_server("tcp://127.0.0.1:1") as server:  # nobody listens there
+            module = await connect(server)
+            await register(module)
+            site = reference_config().site
+            for _ in range(2):
+                await module.send(location_report(MODULE_ID, new_ulid(time.time()), site.lat,
+                                                  site.lon, 50.0))
+            deadline = time.monotonic() + 5
+            while server.all_counters().get("detections", 0) < 2 and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+            c = server.all_counters()
+            assert c["detections"] == 2 and c["dropped_no_subscriber"] == 2
+            assert c.get("published", 0) == 0
+            module.close()
+
+    run_async(main, 30)
