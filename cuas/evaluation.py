@@ -1088,6 +1088,10 @@ def _secs(x: float | None) -> str:
     return "n/a" if x is None or math.isnan(x) else f"{x:+.1f} s"
 
 
+def _dur(x: float) -> str:
+    return "n/a" if math.isnan(x) else f"{x:.1f} s"
+
+
 def _confirm_times(ev: Evaluation) -> list[float]:
     return [x for o in ev.objects.values() if o.steps
             for x in (o.time_to_confirm_s,) if x is not None]
@@ -1099,7 +1103,7 @@ def _timing_lines(ev: Evaluation) -> list[str]:
     worst = max(ttc) if ttc else math.nan
     lines = [
         "Timing (from an object's first scored step to its first match by a counted track)",
-        f"  {'time to confirm':<22}median {_secs(median)}, max {_secs(worst)}   "
+        f"  {'time to confirm':<22}median {_dur(median)}, max {_dur(worst)}   "
         f"({len(ttc)} of {ev.n_truth_objects} objects ever matched)",
         f"  {'false tracks':<22}{ev.n_unmatched_track_ids:>8}   "
         f"({ev.false_tracks_per_hour:.1f} per hour over {ev.span_s:.0f} s)",
