@@ -113,3 +113,20 @@ def test_hovering_history_beats_bird() -> None:
         c = clf.classify(inputs([300, 300, 40, 0.1, 0, 0], t=T0 + j))
     assert c.probs[0, UAV] > 0.6 and c.probs[0, UAV] > c.probs[0, BIRD]
     assert any(r.startswith("hovering at 40 m") for r in c.reasons[0])
+
+
+def test_a_positionless_rf_link_goes_to_the_most_drone_like_tracks() -> None:
+    """One link heard among a hovering drone and a passing gull: the drone gets the whole term,
+    the gull little of it, and an airliner (ADS-B) none."""
+    cfg = site()
+    x = [[500, 500, 40, 0, 0, 0], BASE, [0, 600, 10_000, 230, 0, 0]]
+    idents = reports(ICAO, "400ABC", [0, 600, 10_000])
+    ident = np.array([-1, -1, 0])
+    link = [RfReport(T0 - 1, "rf", 868e6, None, "fhss")]
+    before = Classifier(cfg).classify(inputs(x, ident=ident), idents, ()).probs
+    after = Classifier(cfg).classify(inputs(x, ident=ident), idents, link).probs
+    alone = Classifier(cfg).classify(inputs(x[1:2]), None, link).probs  # the gull by itself
+    lift = after[:, UAV] - before[:, UAV]
+    assert lift[0] > 0.05
+    assert 0 < lift[1] < (alone[0, UAV] - before[1, UAV]) / 2  # well under the full term
+    assert np.isclose(lift[2], 0.0)
