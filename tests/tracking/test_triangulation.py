@@ -118,18 +118,18 @@ def test_albl_flight_triangulated_within_bound(
 @needs_albl
 def test_albl_bearings_through_the_tracker(
         albl_fit: tuple[albl.Dataset, albl.Evaluation]) -> None:
-    """20 s of the held-out flight as six cameras' ``ae`` detections (30 Hz each) into the cuas
+    """12 s of the held-out flight as six cameras' ``ae`` detections (30 Hz each) into the cuas
     tracker: one track, started by crossing bearings and kept by the az/el EKF, within a
     median 0.5 m of the RTK path."""
     data, ev = albl_fit
     t0 = min(tr[0, 0] for tr in data.tracks)
     t1 = max(tr[-1, 0] for tr in data.tracks)
     start = t0 + albl.FIT_FRACTION * (t1 - t0) + 600.0
-    run = albl.track(data, ev, start, 20.0, sample=15)
+    run = albl.track(data, ev, start, 12.0, sample=15)
     three = run.n_cams >= 3
     print(f"Albl through the tracker: {run.batches} batches, {run.tracks_created} track(s), "
           f"median {np.median(run.error_m[three]):.2f} m over {three.sum()} samples")
     assert run.tracks_created == 1
-    assert three.sum() >= 30
+    assert three.sum() >= 18
     assert float(np.median(run.error_m[three])) < 0.5
     assert float(np.max(run.error_m)) < 3.0
