@@ -63,6 +63,13 @@ WIDE_CARRIER_HZ: Final = 150_000.0
 #: Longest stretch of samples given to the chirp detector at once (s): an ExpressLRS packet
 #: lasts 2-20 ms; long merged bursts are checked in pieces.
 CHIRP_CHUNK_S: Final = 0.024
+#: Chirp-check groups wider than this (Hz) get the narrow search (500 kHz, SF5-SF9).
+WIDE_GROUP_HZ: Final = 600_000.0
+#: Share of a dwell's samples (weighted by the band kept) the chirp detector may be given,
+#: narrow and short groups first: bounds its CPU when wide pulse trains fill the band (a
+#: dwell of dump1090's Mode S capture needs about 0.9). What does not fit is counted as
+#: ``chirp_checks_skipped``. Lower it to trade detection in dense pulsed bands for CPU.
+CHIRP_BUDGET: Final = 1.0
 #: At most this many detections per dwell message (the strongest first).
 MAX_DETS_PER_DWELL: Final = 256
 
@@ -162,15 +169,33 @@ class RfScanner:
                 groups.append([b.first_sample, b.last_sample, b.low_hz, b.high_hz])
         chunk = int(CHIRP_CHUNK_S * rate_hz)
         overlap = chunk // 4
+        # The dechirper's cost grows with the samples it is given, after band-limiting to the
+        # group's span: spend at most CHIRP_BUDGET of the dwell's samples, narrow and short
+        # groups first (a packet), wide long ones (pulse trains over the band) last.
+        budget = CHIRP_BUDGET * len(iq)
+
+        def cost(g: list[float]) -> float:
+            return (g[1] - g[0]) * min(1.0, (g[3] - g[2] + 500e3) / rate_hz)
+
         found: list[tuple[int, Chirp]] = []
-        for a_f, z_f, lo, hi in groups:
-            a, z = int(a_f), int(z_f)
-            span = (lo - centre_hz, hi - centre_hz)
+        for g in sorted(groups, key=cost):
+            if cost(g) > budget:
+                self.counters["chirp_checks_skipped"] += 1
+                continue
+            budget -= cost(g)
+            a, z = int(g[0]), int(g[1])
+            span = (g[2] - centre_hz, g[3] - centre_hz)
+            # A group spread over more than a 500 kHz channel is a packet merged with other
+            # emissions: look for the control links' chirps only (ExpressLRS: 500 kHz,
+            # SF5-SF9), a third of the full search.
+            search: dict[str, Any] = {}
+            if span[1] - span[0] > WIDE_GROUP_HZ:
+                search = {"bandwidths": (500_000.0,), "max_sf": 9}
             pos = a
             while pos < z:
                 end = min(z, pos + chunk)
                 self.counters["chirp_checks"] += 1
-                c = detect_chirp(iq[pos:end], rate_hz, span_hz=span)
+                c = detect_chirp(iq[pos:end], rate_hz, span_hz=span, **search)
                 if c is not None:
                     found.append((pos + int(round(c.start_s * rate_hz)), c))
                 if end == z:

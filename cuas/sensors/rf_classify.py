@@ -107,7 +107,12 @@ def _sync_offset(blocks: NDArray[np.complex64], preamble: NDArray[np.float32],
     centre = 0.5 * (f_up + f_down)
     halves = (-1, 0, 1) if split else (0,)
     cands = [centre + a * rate_hz / 2 + b * bw_hz / 2 for a in (-1, 0, 1) for b in halves]
-    return min(cands, key=lambda c: abs(c - coarse))
+    # The chirp's whole band lies inside the samples' band: that rules out most candidates
+    # (all but one when the band is under twice the chirp's); the coarse estimate picks
+    # among the rest.
+    room = (rate_hz - bw_hz) / 2 + 2 * rate_hz / nf
+    inside = [c for c in cands if abs(c) <= room] or cands
+    return min(inside, key=lambda c: abs(c - coarse))
 
 
 @functools.lru_cache(maxsize=128)
@@ -133,7 +138,8 @@ def _longest_run(flags: NDArray[np.bool_]) -> tuple[int, int]:
 
 def detect_chirp(iq: C64, rate_hz: float, *, min_score: float = 3.0, min_run: int = 4,
                  bandwidths: Sequence[float] = LORA_BANDWIDTHS,
-                 span_hz: tuple[float, float] | None = None) -> Chirp | None:
+                 span_hz: tuple[float, float] | None = None,
+                 max_sf: int = 12) -> Chirp | None:
     """Is there a LoRa packet in ``iq`` (a burst's samples, any offset in the band)?
 
     For each bandwidth and spreading factor, symbol-long windows are multiplied by the
@@ -159,22 +165,34 @@ def detect_chirp(iq: C64, rate_hz: float, *, min_score: float = 3.0, min_run: in
     pulses = loud & ~ndimage.binary_opening(loud, structure=np.ones(_PULSE_MAX))
     x_all = np.where(pulses, 0, iq).astype(np.complex64)
     n_all = len(x_all)
-    whole = sfft.fft(x_all) if span_hz is not None else None
-    freqs = sfft.fftfreq(n_all, 1.0 / rate_hz)
+    whole = sfft.fftshift(sfft.fft(x_all)) if span_hz is not None else None
     for bw in bandwidths:
         if bw > rate_hz:
             continue
-        x = x_all
+        # Keep span +- bw/2 only, resampled to that width (an FFT-domain resampler): a strong
+        # emitter elsewhere cannot own the windows' peaks, and a narrow span costs little.
+        x, r, fc = x_all, rate_hz, 0.0
         if whole is not None and span_hz is not None:
-            keep = (freqs >= span_hz[0] - bw / 2) & (freqs <= span_hz[1] + bw / 2)
-            x = sfft.ifft(np.where(keep, whole, 0)).astype(np.complex64)
+            lo = max(span_hz[0] - bw / 2, -rate_hz / 2)
+            hi = min(span_hz[1] + bw / 2, rate_hz / 2)
+            # fftshift puts frequency (i - n//2) * rate / n at index i.
+            i0 = max(0, int(np.floor(lo * n_all / rate_hz)) + n_all // 2)
+            i1 = min(n_all, int(np.ceil(hi * n_all / rate_hz)) + n_all // 2 + 1)
+            if i1 - i0 < n_all:
+                sub = whole[i0:i1]
+                r = rate_hz * len(sub) / n_all
+                fc = (i0 + len(sub) // 2 - n_all // 2) * rate_hz / n_all
+                x = (sfft.ifft(sfft.ifftshift(sub)) * (len(sub) / n_all)).astype(np.complex64)
+        n_x = len(x)
         for sf in LORA_SFS[bw]:
-            ns = int(round((1 << sf) * rate_hz / bw))
-            if n_all // ns < min_run + 1:
+            if sf > max_sf:
                 break
-            ref = _dechirp_ref(ns, rate_hz, bw)
+            ns = int(round((1 << sf) * r / bw))
+            if n_x // ns < min_run + 1:
+                break
+            ref = _dechirp_ref(ns, r, bw)
             grids: list[tuple[float, float, Chirp, float | None]] = []
-            m0 = n_all // ns
+            m0 = n_x // ns
             # At 2.4 MS/s a symbol is 4.8 * 2^SF samples (307, a prime, for SF6): pad each
             # window to a length the FFT is quick at; the dechirped tone stays one peak.
             nf = sfft.next_fast_len(ns)
@@ -182,7 +200,7 @@ def detect_chirp(iq: C64, rate_hz: float, *, min_score: float = 3.0, min_run: in
             plain = f.real * f.real + f.imag * f.imag
             plain_max = plain.max(axis=1)
             for start in (0, ns // 2):
-                m = (n_all - start) // ns
+                m = (n_x - start) // ns
                 blocks = x[start: start + m * ns].reshape(m, ns)
                 f = sfft.fft(blocks * ref, n=nf, axis=1, overwrite_x=True)
                 spec = f.real * f.real + f.imag * f.imag
@@ -207,14 +225,15 @@ def detect_chirp(iq: C64, rate_hz: float, *, min_score: float = 3.0, min_run: in
                 # Windows of the packet (strong ones, offset-0 grid) against the rest.
                 in_pkt = np.zeros(m0, dtype=bool)
                 in_pkt[: len(strong)] = strong
-                coarse = _chirp_offset(plain, in_pkt, rate_hz, bw)
+                coarse = _chirp_offset(plain, in_pkt, r, bw)
                 fine = _sync_offset(blocks, spec[first: first + run + 1], ref, nf,
-                                    first + run + 1, rate_hz, bw, coarse, min_score)
+                                    first + run + 1, r, bw, coarse, min_score)
                 # The grid whose preamble tones are the most concentrated is the one delayed
                 # least from the symbols (no tone split by the wrap): trust its centre.
                 conc = float(ratio[first: first + run + 1].mean())
-                grids.append((score, conc, Chirp(bw, sf, score, coarse, (start + first * ns) / rate_hz,
-                                                  (last + 1 - first) * ns / rate_hz), fine))
+                grids.append((score, conc, Chirp(bw, sf, score, fc + coarse, (start + first * ns) / r,
+                                                  (last + 1 - first) * ns / r),
+                              None if fine is None else fc + fine))
             if grids:
                 top = max(grids, key=lambda g: g[0])
                 if best is None or top[0] > best.score:
