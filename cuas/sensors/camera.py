@@ -6,8 +6,8 @@ the frame showed nothing. ``cuas sensor camera`` is :func:`add_arguments` / :fun
 
 The pure parts are :mod:`cuas.sensors.camera_detect` (blobs from frames) and
 :mod:`cuas.sensors.camera_geometry` (pixels to angles). Time stamps: a file's frames are at
-``start_time`` (config; else the file's modification time) plus the frame's position in the
-stream; a live frame is stamped with the host's UTC clock when it was read.
+``start_time`` (config; else the file's modification time, or now if that is absurd) plus the
+frame's position in the stream; a live frame is stamped with the host's UTC clock when it was read.
 
 A live source that fails to open, stops delivering (end of stream, read timeout) or delivers
 garbage (zero size, wrong depth; 25 in a row) is reopened with back-off (0.5 s doubling to
@@ -232,6 +232,9 @@ class CameraSource:
         start = self.settings.start_time
         if start is None:
             start = Path(self.source).stat().st_mtime
+            if not wire.T_MIN <= start < wire.T_MAX - 86_400.0:  # a file dated 1970
+                self.counters["start_from_clock"] += 1
+                start = time.time()
         self.pub.state = "ok"
         loop = asyncio.get_running_loop()
         t0 = loop.time()

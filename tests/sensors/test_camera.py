@@ -314,3 +314,71 @@ def _live_source(path: str, endpoint: str, ctx: zmq.asyncio.Context, opener: Any
     src.live = True
     src.pub.live = True
     return src
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+def test_camera_table_parses_and_drives_the_adapter() -> None:
+    from cuas.config import parse_config
+
+    cfg = parse_config({"sensors": {"cam-n": {
+        "kind": "camera", "origin": [51.557, -0.2796, 120],
+        "camera": {"source": "rtsp://10.0.0.5/s1", "heading": -350, "pitch": 8, "roll": -1,
+                   "fx": 1545.4, "fy": 1546.0, "cx": 971.2, "cy": 535.7, "width": 1920,
+                   "height": 1080, "dist": [-0.011, 0.046, 0.0003, -0.0013, -0.15],
+                   "horizon": [640, 700], "sky_polygon": [[0, 0], [1919, 0], [1919, 650]],
+                   "method": "knn", "persistence": 1}}}})
+    cam = cfg.sensors["cam-n"].camera
+    assert cam is not None and cam.sky_polygon == ((0.0, 0.0), (1919.0, 0.0), (1919.0, 650.0))
+    geo = geometry_for(cam, 1920, 1080)
+    assert geo.heading_deg == pytest.approx(10.0) and geo.model.dist[0] == -0.011
+    assert not cfg.sensors["cam-n"].is_scanning
+
+
+@pytest.mark.parametrize(("table", "key"), [
+    ({"fx": 1000.0}, "sensors.c.camera.fx"),
+    ({"method": "yolo"}, "sensors.c.camera.method"),
+    ({"sky_polygon": [[0, 0], [1, 1]]}, "sensors.c.camera.sky_polygon"),
+    ({"sky_polygon": [[0, 0], [1, "a"], [2, 2]]}, "sensors.c.camera.sky_polygon[1]"),
+    ({"pitch": 95.0}, "sensors.c.camera.pitch"),
+    ({"hfov_deg": 0.0}, "sensors.c.camera.hfov_deg"),
+    ({"scale": 2.0}, "sensors.c.camera.scale"),
+    ({"min_area_px": 50, "max_area_px": 10}, "sensors.c.camera.min_area_px"),
+    ({"zoom": 2.0}, "sensors.c.camera.zoom"),
+])
+def test_bad_camera_tables_name_the_key(table: dict[str, Any], key: str) -> None:
+    from cuas.config import parse_config
+    from cuas.errors import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        parse_config({"sensors": {"c": {"kind": "camera", "camera": table}}})
+    assert err.value.key == key
+
+
+@needs_clips
+def test_file_dated_1970_is_stamped_from_the_clock(tmp_path: Path) -> None:
+    import os
+    import shutil
+
+    clip = tmp_path / "old.mp4"
+    shutil.copy(CLIPS / "IR_DRONE_001.mp4", clip)
+    os.utime(clip, (0, 0))
+
+    async def main() -> list[wire.Detections]:
+        ctx = zmq.asyncio.Context()
+        sub = bus.sub_socket(ctx, LOOPBACK_ANY, bind=True, topics=("det.",))
+        src = CameraSource(str(clip), sub.getsockopt_string(zmq.LAST_ENDPOINT), speed=0.0,
+                           context=ctx, max_frames=5)
+        task = asyncio.create_task(src.run())
+        got = []
+        while len(got) < 5 and await sub.poll(10_000):
+            got.append(bus.parse_frames(await sub.recv_multipart())[1])
+        await task
+        sub.close(0)
+        ctx.term()
+        assert src.counters["start_from_clock"] == 1
+        return got  # type: ignore[return-value]
+
+    got = asyncio.run(main())
+    assert len(got) == 5 and abs(got[0].t - time.time()) < 60
