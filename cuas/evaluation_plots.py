@@ -289,15 +289,15 @@ def _alerts(truth: Truth, tracks: TrackLog, ev: Evaluation, t0: float, path: Pat
                 Line2D([], [], ls="", marker="|", ms=10, mew=2, color="black",
                        label="threat enters a zone"),
                 Patch(color=THREAT_COLOUR, alpha=0.35, label="threat present (truth)")]
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.12 - 1.0 / (n + 4)),
-              ncol=4, fontsize=8)
+    fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8)
     ax.set_xlabel("time into the run (s)")
     ax.set_xlim(0, max(float(tracks.t[-1] - t0) if len(tracks.t) else 1.0, 1.0))
     ax.grid(True, axis="x", lw=0.3)
     shown = "" if len(peak) <= MAX_TIMELINE_TRACKS else f" (first {MAX_TIMELINE_TRACKS})"
     ax.set_title(f"Alert timeline: tracks that reached threat medium or above{shown}; "
                  f"{ev.n_false_alarms} false alarms")
-    fig.tight_layout()
+    height = fig.get_size_inches()[1]
+    fig.tight_layout(rect=(0.0, 0.75 / height, 1.0, 1.0))  # room for the legend below
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
