@@ -196,7 +196,10 @@ class RfScanner:
                 end = min(z, pos + chunk)
                 self.counters["chirp_checks"] += 1
                 c = detect_chirp(iq[pos:end], rate_hz, span_hz=span, **search)
-                if c is not None:
+                if c is not None and not c.synced:
+                    # Up-chirps with no down-chirps after them: no LoRa packet.
+                    self.counters["chirps_unsynced"] += 1
+                elif c is not None:
                     found.append((pos + int(round(c.start_s * rate_hz)), c))
                 if end == z:
                     break

@@ -62,6 +62,8 @@ class Chirp:
     start_s: float = 0.0
     #: How long the dechirped windows stayed concentrated from the preamble on (s).
     duration_s: float = 0.0
+    #: Whether down-chirps followed the preamble (a LoRa sync: a packet, not a sweep).
+    synced: bool = False
 
 
 def _chirp_offset(plain: NDArray[np.float32], chirp: NDArray[np.bool_], rate_hz: float,
@@ -217,7 +219,9 @@ def detect_chirp(iq: C64, rate_hz: float, *, min_score: float = 3.0, min_run: in
                 peak = spec.argmax(axis=1)
                 same = np.abs((np.diff(peak) + nf // 2) % nf - nf // 2) <= 1
                 run, first = _longest_run(same & (ratio[1:] > 0.5 * min_score))
-                if run + 1 < min_run:
+                if run + 1 < min_run or (m >= 16 and run + 1 >= 0.9 * m):
+                    # Too short for a preamble, or the same sweep window after window with no
+                    # data after it: a periodic sweep (an FM carrier's line rate), no packet.
                     continue
                 strong = ratio > 0.5 * min_score
                 idx = np.nonzero(strong)[0]
@@ -232,7 +236,7 @@ def detect_chirp(iq: C64, rate_hz: float, *, min_score: float = 3.0, min_run: in
                 # least from the symbols (no tone split by the wrap): trust its centre.
                 conc = float(ratio[first: first + run + 1].mean())
                 grids.append((score, conc, Chirp(bw, sf, score, fc + coarse, (start + first * ns) / r,
-                                                  (last + 1 - first) * ns / r),
+                                                  (last + 1 - first) * ns / r, fine is not None),
                               None if fine is None else fc + fine))
             if grids:
                 top = max(grids, key=lambda g: g[0])

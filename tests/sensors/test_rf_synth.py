@@ -167,3 +167,13 @@ def test_hop_stats_on_a_known_schedule() -> None:
     assert hs.packets_per_hop == 2.0
     assert hs.channels == link.channels
     assert hs.duty == pytest.approx(0.3)
+
+
+@pytest.mark.parametrize("snr_db", [3.0, 0.0])
+def test_weak_fm_carrier_is_no_control_link(snr_db: float) -> None:
+    """Too weak to be called continuous, a video-like FM carrier's line sweeps look like
+    up-chirps window after window; with no down-chirps (no LoRa sync) they are no packet."""
+    bg = background(None, 0.6)
+    fm = render_fm(len(bg), RATE, 150e3, 300e3)
+    scanner, dets = scan(mix(bg, fm, RATE, snr_db, 600e3), EU_CENTRE, ((863e6, 870e6),))
+    assert first_link(dets, "control") is None and first_link(dets, "video") is None

@@ -360,3 +360,15 @@ def test_cli_reports_a_missing_file_and_a_missing_source(tmp_path: Path) -> None
     r = subprocess.run([sys.executable, "-m", "cuas.cli.main", "sensor", "rf"],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 2 and "no source" in r.stderr
+
+
+def test_local_dongle_without_pyrtlsdr_is_a_clear_error() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("rtlsdr") is not None:
+        pytest.skip("pyrtlsdr is installed here: the error path is not reachable")
+    src = open_source("rtlsdr://0", 2.4e6)
+    with pytest.raises(CuasError, match=r"pip install 'cuas\[rtlsdr\]'"):
+        run(src.open, 10)
+    with pytest.raises(CuasError, match="expected rtlsdr://INDEX"):
+        open_source("rtlsdr://first", 2.4e6)
