@@ -666,6 +666,8 @@ class RemoteIdSource:
             CaptureReader().feed(data[:64])  # says now, before waiting, if it is no capture
         except DecodeError as exc:
             raise CuasError(f"{path}: {exc}") from None
+        if len(data) < 24:  # the smallest header of either format
+            raise CuasError(f"{path}: {len(data)} bytes: too short to be a pcap or pcapng capture")
         return data
 
     async def _run_file(self, data: bytes, stop: asyncio.Event) -> None:

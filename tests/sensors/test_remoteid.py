@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from cuas import bus, wire
 from cuas.config import ConfigError, parse_config
-from cuas.errors import DecodeError
+from cuas.errors import CuasError, DecodeError
 from cuas.sensors import odid
 from cuas.sensors.remoteid import (
     K95_2D,
@@ -368,3 +368,13 @@ def test_silent_transmitters_are_forgotten() -> None:
     # evict_after_s (120 s) after the third one was last heard, the first three are gone.
     assert dec.evict(102.0 + dec.settings.evict_after_s + 0.5) == 3
     assert dec.transmitters == 2 and dec.stats.evicted == 3
+
+
+def test_what_is_not_a_capture_is_refused_before_waiting(tmp_path: Path) -> None:
+    for name, data in (("short.pcap", b"vm\n"), ("text.pcap", b"hello, this is not a capture")):
+        path = tmp_path / name
+        path.write_bytes(data)
+        src = RemoteIdSource(str(path), "tcp://127.0.0.1:9", wait_s=60.0)
+        # Refused at once: waiting the 60 s for a subscriber would end in run()'s 30 s timeout.
+        with pytest.raises(CuasError, match="capture"):
+            run(src.run)
