@@ -294,6 +294,19 @@ def node_type_name(reg: Registration) -> str:
     return "unknown"
 
 
+def registered_utm_zone(reg: Registration) -> str | None:
+    """The UTM zone a module declared for its detections (first detection definition with
+    one), else for its status locations; None when it declared none."""
+    for mode in reg.mode_definition:
+        for dd in mode.detection_definition:
+            if dd.HasField("location_type") and dd.location_type.zone:
+                return str(dd.location_type.zone)
+    sd = reg.status_definition
+    if sd.HasField("location_definition") and sd.location_definition.zone:
+        return str(sd.location_definition.zone)
+    return None
+
+
 def speed_factor(reg: Registration) -> float:
     """m/s per reported velocity unit, from the first velocity type the module registered."""
     for mode in reg.mode_definition:

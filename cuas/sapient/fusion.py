@@ -163,10 +163,7 @@ class FusionNodeState:
                 [f"icd_version {reg.icd_version[:60]!r} is not {ICD_VERSION} (this fusion node "
                  "speaks BSI Flex 335 v2.x only)"]),))
         _, info = self._sensor_for(node_id)
-        zone = info.utm_zone
-        sd = reg.status_definition
-        if zone is None and sd.HasField("location_definition") and sd.location_definition.zone:
-            zone = sd.location_definition.zone
+        zone = info.utm_zone or convert.registered_utm_zone(reg)
         info = replace(info, node_type=convert.node_type_name(reg),
                        speed_factor=convert.speed_factor(reg), utm_zone=zone)
         old = self.nodes.get(node_id)

@@ -251,3 +251,12 @@ def test_timestamps_round_trip() -> None:
         assert convert.to_unix(convert.timestamp(t)) == pytest.approx(t, abs=1e-6)
     ts = convert.timestamp(1.7e9 + 0.9999999999)
     assert 0 <= ts.nanos <= 999_999_999
+
+
+def test_registered_utm_zone() -> None:
+    reg = from_json(read_text(data_dir("valid") / "Registration.FullMesssage.json")).registration
+    assert convert.registered_utm_zone(reg) == "30U"
+    assert convert.registered_utm_zone(Registration()) is None
+    only_status = Registration()
+    only_status.status_definition.location_definition.zone = "31N"
+    assert convert.registered_utm_zone(only_status) == "31N"
