@@ -581,7 +581,7 @@ class RemoteIdSource:
                  settings: RemoteIdConfig | None = None, ground_h: float = 0.0,
                  speed: float = 1.0, wait_s: float = 10.0,
                  context: zmq.asyncio.Context | None = None, status_period_s: float = 1.0,
-                 hwm: int = bus.DEFAULT_HWM) -> None:
+                 hwm: int = bus.DEFAULT_HWM, origin: wire.Vec3 | None = None) -> None:
         if not (math.isfinite(speed) and speed >= 0):
             raise ValueError(f"speed must be a finite number >= 0, got {speed}")
         self.source = source
@@ -590,6 +590,9 @@ class RemoteIdSource:
         self.settings = settings if settings is not None else RemoteIdConfig()
         self.decoder = RemoteIdDecoder(self.settings, ground_h)
         self.speed = speed
+        #: The receiver's position (lat, lon, h), sent as each message's ``origin``: the fusion
+        #: side judges signal strength against the claimed range from it.
+        self.origin = origin
         self.counters: Counter[str] = Counter()
         self.live = source.startswith(("wardragon://", "iface:"))
         self._own_ctx = context is None
@@ -653,7 +656,7 @@ class RemoteIdSource:
 
     async def _publish(self, reports: Iterable[Report]) -> None:
         for r in reports:
-            await self.publisher.publish(r.t, "remoteid", (r.det,))
+            await self.publisher.publish(r.t, "remoteid", (r.det,), origin=self.origin)
 
     # ------------------------------------------------------------------ file
 
@@ -824,7 +827,8 @@ def run(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         src = RemoteIdSource(source, endpoint, sensor_id=sid, settings=settings,
-                             ground_h=config.site.h, speed=args.speed, wait_s=args.wait)
+                             ground_h=config.site.h, speed=args.speed, wait_s=args.wait,
+                             origin=sc.origin if sc is not None else None)
         print(f"remoteid: {source} -> {endpoint} as det.{sid}", file=sys.stderr, flush=True)
         try:
             summary = await src.run(stop)

@@ -108,6 +108,7 @@ def test_cli_replays_a_capture_and_exits(tmp_path: Path) -> None:
     endpoint = sub.getsockopt_string(zmq.LAST_ENDPOINT)
     cfg = tmp_path / "site.toml"
     cfg.write_text(f'[bus]\ndetections = "{endpoint}"\n[sensors.rid1]\nkind = "remoteid"\n'
+                   f'origin = [47.1987, 8.7302, 480.0]\n'
                    f'[sensors.rid1.remoteid]\nsource = "{ANAFI}"\nground_h = 480.0\n')
     proc = subprocess.Popen([sys.executable, "-m", "cuas.cli.main", "sensor", "remoteid",
                              "--config", str(cfg), "--speed", "0"],
@@ -119,6 +120,7 @@ def test_cli_replays_a_capture_and_exits(tmp_path: Path) -> None:
             if sub.poll(200):
                 topic, msg = bus.parse_frames(sub.recv_multipart())
                 assert topic == "det.rid1" and isinstance(msg, wire.Detections)
+                assert msg.origin == (47.1987, 8.7302, 480.0)  # the receiver, from the config
                 n += 1
         _, err = proc.communicate(timeout=60)
     finally:
