@@ -39,7 +39,8 @@ class SensorPublisher:
                  live: bool, wait_s: float = 10.0,
                  context: zmq.asyncio.Context | None = None, hwm: int = bus.DEFAULT_HWM,
                  status_period_s: float = 1.0,
-                 extra_counters: Callable[[], dict[str, int]] | None = None) -> None:
+                 extra_counters: Callable[[], dict[str, int]] | None = None,
+                 security: bus.CurveKeys | None = None) -> None:
         self.endpoint = endpoint
         self.sensor_id = sensor_id
         self.counters = counters
@@ -51,6 +52,7 @@ class SensorPublisher:
         self._own_ctx = context is None
         self._ctx = context if context is not None else zmq.asyncio.Context()
         self._hwm = hwm
+        self._security = security  # CURVE client keys when the site's bus is secured
         self._sock: zmq.asyncio.Socket | None = None
         self._status_seq = 0
         self._seq = 0
@@ -74,7 +76,8 @@ class SensorPublisher:
     async def open(self, stop: asyncio.Event) -> None:
         """Connect, wait for the daemon's subscription, start the heartbeats. A file source
         raises :class:`NoSubscriberError` after ``wait_s``; a live one waits until ``stop``."""
-        sock = self._sock = bus.xpub_socket(self._ctx, self.endpoint, hwm=self._hwm)
+        sock = self._sock = bus.xpub_socket(self._ctx, self.endpoint, hwm=self._hwm,
+                                            security=self._security)
         sock.setsockopt(zmq.XPUB_NODROP, 1)
         topic = f"det.{self.sensor_id}"
         if not self.live:

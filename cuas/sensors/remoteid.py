@@ -581,7 +581,8 @@ class RemoteIdSource:
                  settings: RemoteIdConfig | None = None, ground_h: float = 0.0,
                  speed: float = 1.0, wait_s: float = 10.0,
                  context: zmq.asyncio.Context | None = None, status_period_s: float = 1.0,
-                 hwm: int = bus.DEFAULT_HWM, origin: wire.Vec3 | None = None) -> None:
+                 hwm: int = bus.DEFAULT_HWM, origin: wire.Vec3 | None = None,
+                 security: bus.CurveKeys | None = None) -> None:
         if not (math.isfinite(speed) and speed >= 0):
             raise ValueError(f"speed must be a finite number >= 0, got {speed}")
         self.source = source
@@ -601,7 +602,8 @@ class RemoteIdSource:
         self.publisher = SensorPublisher(endpoint, sensor_id, self.counters, live=self.live,
                                          wait_s=wait_s, context=self._ctx, hwm=hwm,
                                          status_period_s=status_period_s,
-                                         extra_counters=self._decoder_counters)
+                                         extra_counters=self._decoder_counters,
+                                         security=security)
         #: Set once the subscriber has been seen.
         self.subscribed = asyncio.Event()
 
@@ -828,7 +830,8 @@ def run(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, stop.set)
         src = RemoteIdSource(source, endpoint, sensor_id=sid, settings=settings,
                              ground_h=config.site.h, speed=args.speed, wait_s=args.wait,
-                             origin=sc.origin if sc is not None else None)
+                             origin=sc.origin if sc is not None else None,
+                             security=bus.security(config))
         print(f"remoteid: {source} -> {endpoint} as det.{sid}", file=sys.stderr, flush=True)
         try:
             summary = await src.run(stop)

@@ -380,3 +380,36 @@ def test_what_is_not_a_capture_is_refused_before_waiting(tmp_path: Path) -> None
         # Refused at once: waiting the 60 s for a subscriber would end in run()'s 30 s timeout.
         with pytest.raises(CuasError, match="capture"):
             run(src.run)
+
+
+def test_capture_replay_over_a_curve_secured_bus() -> None:
+    """A site with ``bus.security = "curve"``: the adapter connects as a CURVE client with the
+    daemon's public key and its own pair; a bound CURVE-server SUB receives every position."""
+    beacons = DATA / "odid_wifi_bcn_sample.pcap"
+    if not beacons.exists():
+        pytest.skip(f"no {beacons}")
+    server_public, server_secret = zmq.curve_keypair()
+    client_public, client_secret = zmq.curve_keypair()
+
+    async def main() -> list[wire.Detections]:
+        ctx = zmq.asyncio.Context()
+        sub = bus.sub_socket(ctx, LOOPBACK_ANY, bind=True, topics=("det.",),
+                             security=bus.CurveKeys(server_public=server_public,
+                                                    server_secret=server_secret))
+        endpoint = sub.getsockopt_string(zmq.LAST_ENDPOINT)
+        try:
+            src = RemoteIdSource(str(beacons), endpoint, sensor_id="rid-curve", speed=0.0,
+                                 context=ctx, security=bus.CurveKeys(
+                                     server_public=server_public, client_public=client_public,
+                                     client_secret=client_secret))
+            task = asyncio.create_task(src.run())
+            got, _ = await collect(sub, 21)
+            await task
+            return got
+        finally:
+            sub.close(0)
+            ctx.term()
+
+    got = run(main)
+    assert len(got) == 21
+    assert {m.dets[0].ident.rid for m in got if m.dets[0].ident} == {"MFG1A0123456789"}
