@@ -243,7 +243,11 @@ def detect_block(iq: C64, rate_hz: float, centre_hz: float, params: DspParams | 
                            nfft, prm)
                 if b is not None:
                     bursts.append(b)
-    bursts = [_refine(iq, b, rate_hz, centre_hz, nfft * prm.refine) for b in bursts]
+    # A weak burst spread over more than 200 kHz (a chirp near the noise) has no tone to
+    # refine: its frequency comes from the chirp detector. Skipping it keeps the always-on
+    # cost from growing with a link on the air.
+    bursts = [b if (b.high_hz - b.low_hz > 200e3 and b.snr_db < 3.0)
+              else _refine(iq, b, rate_hz, centre_hz, nfft * prm.refine) for b in bursts]
     bursts.extend(_continuous(band, profile, level, frame_s, bin_hz, f0_hz, nfft, prm))
     bursts.sort(key=lambda b: (b.start_s, b.freq_hz))
     return BlockResult(tuple(bursts), float(_db(level)), clip, frame_s, bin_hz, len(iq))
