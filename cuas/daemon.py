@@ -273,7 +273,7 @@ class Daemon:
         n = 0
         while self._queue and (limit is None or n < limit):
             msg = self._queue.popleft()
-            self._process(self.buffer.push(msg))
+            self._process(self.buffer.push(msg, backlog=bool(self._queue)))
             n += 1
 
     def _process(self, batches: list[wire.Detections]) -> None:

@@ -51,11 +51,12 @@ class ReorderBuffer(Generic[B]):
     def __len__(self) -> int:
         return len(self._heap)
 
-    def push(self, item: B) -> list[B]:
+    def push(self, item: B, backlog: bool = False) -> list[B]:
         """Add one item; returns the items now due, in time order (possibly none).
 
         An item older than what was already released, or too far ahead of the clock, is
-        dropped and counted (``dropped_late``, ``dropped_future``).
+        dropped and counted (``dropped_late``, ``dropped_future``). ``backlog``: more items
+        are already waiting to be pushed (see :meth:`due`).
         """
         t = item.t
         now = self._now()
@@ -71,13 +72,22 @@ class ReorderBuffer(Generic[B]):
         heapq.heappush(self._heap, (t, next(self._arrival), item))
         if self._newest is None or t > self._newest:
             self._newest = t
-        return self.due()
+        return self.due(backlog)
 
-    def due(self) -> list[B]:
-        """Items whose lateness window has passed (live mode: call this on a timer too)."""
+    def due(self, backlog: bool = False) -> list[B]:
+        """Items whose lateness window has passed (live mode: call this on a timer too).
+
+        With ``backlog`` (the caller is behind: more items wait to be pushed), the window is
+        measured from the newest item seen, not the wall clock. A daemon that falls behind
+        would otherwise release each batch on arrival, in arrival order, and then drop as
+        late every batch of another sensor that was stamped a moment earlier but queued
+        behind it: messages it had accepted, lost to its own lag.
+        """
         now = self._now()
         if now is None:
             return []
+        if backlog and self._newest is not None:
+            now = min(now, self._newest)
         horizon = now - self.lateness_s
         out: list[B] = []
         while self._heap and (self._heap[0][0] <= horizon or len(self._heap) > self.max_items):

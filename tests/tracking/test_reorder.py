@@ -75,3 +75,23 @@ def test_output_is_sorted_and_nothing_accepted_is_lost(times: list[float], laten
     assert ts == sorted(ts)
     assert len(out) == buf.counters["accepted"]
     assert len(out) + buf.counters["dropped_late"] == len(times)
+
+
+def test_a_backlog_is_released_by_stream_time_so_nothing_queued_is_dropped() -> None:
+    """A daemon behind the wall clock (here by 100 s) pushes its queued batches with
+    ``backlog``: two sensors' batches queued out of order are all kept and released in order;
+    without it the first would be released at once and the earlier second one dropped."""
+    wall = [1100.0]
+    buf: ReorderBuffer[Item] = ReorderBuffer(lateness_s=0.5, max_future_s=60.0,
+                                             clock=lambda: wall[0])
+    assert buf.push(Item(1000.0, "radar"), backlog=True) == []
+    assert buf.push(Item(999.8, "camera"), backlog=True) == []
+    released = buf.push(Item(1000.2, "radar"), backlog=False)  # the queue is drained
+    assert [i.t for i in released] == [999.8, 1000.0, 1000.2]
+    assert buf.counters["dropped_late"] == 0
+
+    lagging: ReorderBuffer[Item] = ReorderBuffer(lateness_s=0.5, max_future_s=60.0,
+                                                 clock=lambda: wall[0])
+    assert [i.t for i in lagging.push(Item(1000.0))] == [1000.0]
+    assert lagging.push(Item(999.8)) == []
+    assert lagging.counters["dropped_late"] == 1  # what the backlog flag prevents
