@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import math
 import signal
@@ -30,12 +29,11 @@ import zmq
 import zmq.asyncio
 
 from cuas import bus, wire
-from cuas.bus_replay import NoSubscriberError
-from cuas.bus_replay import _send as send_nodrop
 from cuas.config import Config, RfConfig, load_config, reference_config
 from cuas.errors import CuasError, DecodeError
-from cuas.sensors.adsb_source import BACKOFF_FIRST_S, BACKOFF_MAX_S, _send_now, _sleep_or_stop
+from cuas.sensors.adsb_source import BACKOFF_FIRST_S, BACKOFF_MAX_S, _sleep_or_stop
 from cuas.sensors.iq_sources import FileSource, IqSource, open_source
+from cuas.sensors.publisher import SensorPublisher
 from cuas.sensors.rf_classify import Chirp, Guess, LinkClassifier, Packet, detect_chirp
 from cuas.sensors.rf_dsp import (
     C64,
@@ -278,53 +276,41 @@ class RfSummary:
 
 
 class RfSensor:
-    """Scans one receiver and publishes its detections and status (see the module docstring).
-
-    ``source_factory`` builds a fresh :class:`IqSource` per connection attempt.
-    """
+    """Scans one receiver and publishes its detections and status (see the module docstring);
+    the bus side is the adapters' shared :class:`SensorPublisher`."""
 
     def __init__(self, source: str, endpoint: str, *, sensor_id: str = "rf",
                  settings: RfConfig | None = None, wait_s: float = 10.0,
                  context: zmq.asyncio.Context | None = None, status_period_s: float = 1.0,
-                 max_dwells: int | None = None) -> None:
+                 max_dwells: int | None = None, security: bus.CurveKeys | None = None) -> None:
         self.source = source
         self.endpoint = endpoint
         self.sensor_id = sensor_id
         self.settings = settings if settings is not None else RfConfig()
-        self.wait_s = wait_s
-        self.status_period_s = status_period_s
         self.max_dwells = max_dwells
         self.scanner = RfScanner(self.settings)
         self.counters: Counter[str] = Counter()
-        self.state = "degraded"
         self.gain_db: float | None = None if self.settings.agc else self.settings.gain_db
         self.live = source.startswith(("rtltcp://", "rtlsdr://"))
-        self.published: list[wire.Detections] = []  # last messages, for a caller's summary
-        self._ctx = context
-        self._sock: zmq.asyncio.Socket | None = None
-        self._seq = 0
-        self._status_seq = 0
-        self._started = time.time()
+        self.pub = SensorPublisher(endpoint, sensor_id, self.counters, live=self.live,
+                                   wait_s=wait_s, context=context,
+                                   status_period_s=status_period_s,
+                                   extra_counters=lambda: dict(self.scanner.counters),
+                                   security=security)
+        #: Set once the subscriber has been seen.
         self.subscribed = asyncio.Event()
 
+    @property
+    def state(self) -> str:
+        """``ok``, or ``degraded`` while the receiver is unreachable (what ``status`` says)."""
+        return self.pub.state
+
+    @state.setter
+    def state(self, value: str) -> None:
+        self.pub.state = value
+
     def all_counters(self) -> dict[str, int]:
-        out = dict(self.scanner.counters)
-        out.update(self.counters)
-        return out
-
-    def status(self, state: str | None = None) -> wire.Status:
-        self._status_seq += 1
-        return wire.Status(src=self.sensor_id, seq=self._status_seq, t=time.time(),
-                           state=state or self.state,
-                           uptime_s=max(0.0, time.time() - self._started),
-                           counters=self.all_counters())
-
-    async def _status_loop(self) -> None:
-        assert self._sock is not None
-        while True:
-            with contextlib.suppress(zmq.ZMQError):
-                await self._sock.send_multipart(bus.frames(self.status()), flags=zmq.DONTWAIT)
-            await asyncio.sleep(self.status_period_s)
+        return self.pub.all_counters()
 
     async def run(self, stop: asyncio.Event | None = None) -> RfSummary:
         """Scan until the file ends, ``max_dwells`` are done, or (live) ``stop`` is set."""
@@ -332,73 +318,28 @@ class RfSensor:
         src = open_source(self.source, self.settings.rate_hz, ppm=self.settings.ppm)
         if isinstance(src, FileSource):
             await src.open()  # fail before waiting for a subscriber
-        own_ctx = self._ctx is None
-        ctx = zmq.asyncio.Context() if self._ctx is None else self._ctx
-        sock = self._sock = bus.xpub_socket(ctx, self.endpoint)
-        sock.setsockopt(zmq.XPUB_NODROP, 1)
         started = time.monotonic()
-        status_task: asyncio.Task[None] | None = None
-        linger_ms = 0
         try:
-            await self._wait_subscriber(stop)
+            await self.pub.open(stop)
             self.subscribed.set()
-            status_task = asyncio.create_task(self._status_loop(), name="rf-status")
             if isinstance(src, FileSource):
                 await self._run_file(src, stop)
             else:
                 await self._run_live(stop)
-            linger_ms = 30_000
+            self.pub.finished()
         finally:
             await src.close()
-            if status_task is not None:
-                status_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await status_task
-            with contextlib.suppress(zmq.ZMQError):
-                await sock.send_multipart(bus.frames(self.status("down")), flags=zmq.DONTWAIT)
-            sock.close(linger=linger_ms)
-            if own_ctx:
-                await asyncio.to_thread(ctx.term)
+            await self.pub.close()
         c = self.all_counters()
         return RfSummary(self.source, c.get("dwells", 0), c.get("bursts", 0),
                          c.get("published_links", 0), c.get("published", 0), c,
                          time.monotonic() - started)
 
-    async def _wait_subscriber(self, stop: asyncio.Event) -> None:
-        assert self._sock is not None
-        topic = f"det.{self.sensor_id}"
-        if not self.live:
-            if not await bus.wait_for_subscriber(self._sock, topic, self.wait_s):
-                raise NoSubscriberError(
-                    f"nobody subscribed to {topic!r} at {self.endpoint} within {self.wait_s:g} s: "
-                    "is the daemon running (`cuas run`) and bound to that detection endpoint?")
-            return
-        while not stop.is_set():
-            if await bus.wait_for_subscriber(self._sock, topic, 1.0):
-                return
-
     async def _publish(self, dwell: DwellResult, dets: list[wire.Detection]) -> None:
-        assert self._sock is not None
-        self._seq += 1
-        msg = wire.Detections(src=self.sensor_id, seq=self._seq, t=dwell.t,
-                              sensor=self.sensor_id, kind="rf", dets=tuple(dets))
-        try:
-            parts = bus.frames(msg)
-        except Exception:  # never one bad value stopping the scan
-            self.counters["encode_errors"] += 1
-            return
-        try:
-            _send_now(self._sock, parts)
-        except zmq.Again:
-            if self.live:
-                self.counters["dropped_queue_full"] += 1
-                return
-            await send_nodrop(self._sock, parts)
-        self.counters["published"] += 1
-        self.counters["published_dets"] += len(dets)
-        self.counters["published_links"] += sum(d.attrs.get("link") != "none" for d in dets)
-        self.published.append(msg)
-        del self.published[:-1000]
+        if await self.pub.publish(dwell.t, "rf", tuple(dets)):
+            self.counters["published_dets"] += len(dets)
+            self.counters["published_links"] += sum(d.attrs.get("link") != "none"
+                                                    for d in dets)
 
     async def _dwell(self, src: IqSource, raw: bytes, centre_hz: float, t0: float) -> None:
         dwell = self.scanner.process(raw, src.rate_hz, centre_hz, t0)
@@ -544,9 +485,10 @@ def run(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        sensor = RfSensor(source, endpoint, sensor_id=sid, settings=settings, wait_s=args.wait)
         print(f"rf: {source} -> {endpoint} as det.{sid}", file=sys.stderr, flush=True)
         try:
+            sensor = RfSensor(source, endpoint, sensor_id=sid, settings=settings,
+                              wait_s=args.wait, security=bus.security(config))
             summary = await sensor.run(stop)
         except CuasError as exc:
             print(f"cuas sensor rf: error: {exc}", file=sys.stderr)
