@@ -177,3 +177,34 @@ def test_weak_fm_carrier_is_no_control_link(snr_db: float) -> None:
     fm = render_fm(len(bg), RATE, 150e3, 300e3)
     scanner, dets = scan(mix(bg, fm, RATE, snr_db, 600e3), EU_CENTRE, ((863e6, 870e6),))
     assert first_link(dets, "control") is None and first_link(dets, "video") is None
+
+
+def test_tracker_takes_the_adapters_control_links_as_rf_reports() -> None:
+    """What the adapter publishes by default (links only) is what the tracker's classifier
+    reads: frame none, freq_hz, bw_hz and a protocol it knows as a drone control link."""
+    from cuas import wire
+    from cuas.config import reference_config
+    from cuas.tracking.tracker import Tracker
+
+    bg = background(None, 1.0)
+    link = LoraFhss()
+    sig, _ = render_lora(len(bg), RATE, EU_CENTRE, link)
+    raw = to_cu8(mix(bg, sig, RATE, 3.0, link.bw_hz)).tobytes()
+    scanner = RfScanner(RfConfig(rate_hz=RATE, bands=((863e6, 870e6),)))  # publish = links
+    tracker = Tracker(reference_config())
+    step = 2 * int(DWELL_S * RATE)
+    t0 = 1_750_000_000.0
+    published = 0
+    for i in range(0, len(raw) - step + 1, step):
+        dwell = scanner.process(raw[i: i + step], RATE, EU_CENTRE, t0 + i / 2 / RATE)
+        dets = scanner.detections(dwell, 20.0)
+        assert all(d.attrs["link"] == "control" for d in dets)  # nothing else by default
+        published += len(dets)
+        msg = wire.decode(wire.encode(wire.Detections(
+            src="rf1", seq=i + 1, t=dwell.t, sensor="rf1", kind="rf", dets=tuple(dets))))
+        assert isinstance(msg, wire.Detections)
+        tracker.process(msg)
+    reports = list(tracker.rf_log.reports)
+    assert published and len(reports) == published
+    assert {r.protocol for r in reports} <= {"elrs", "fhss"}
+    assert reports[-1].describe().startswith(("868 MHz", "869 MHz", "867 MHz"))
