@@ -14,8 +14,6 @@ import asyncio
 import contextlib
 import logging
 import math
-import signal
-import sys
 import time
 import zoneinfo
 from collections import Counter
@@ -30,7 +28,7 @@ import zmq.asyncio
 from cuas import bus, wire
 from cuas.bus_replay import NoSubscriberError
 from cuas.bus_replay import _send as send_nodrop  # the replay's wait-for-room send
-from cuas.config import AdsbConfig, load_config, reference_config
+from cuas.config import AdsbConfig
 from cuas.errors import CuasError
 from cuas.sensors.adsb import (
     AdsbDecoder,
@@ -43,7 +41,13 @@ from cuas.sensors.adsb import (
     parse_beast,
     parse_sbs,
 )
-from cuas.sensors.cli_common import add_common_arguments, sensor_id
+from cuas.sensors.cli_common import (
+    add_common_arguments,
+    bad_speed,
+    load_sensor,
+    run_adapter,
+    usage_error,
+)
 
 log = logging.getLogger(__name__)
 
@@ -421,31 +425,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the adapter until the file ends or Ctrl-C / SIGTERM; prints a summary line."""
-    if not (math.isfinite(args.speed) and args.speed >= 0):
-        print(f"cuas sensor adsb: error: --speed must be a finite number >= 0, got {args.speed}",
-              file=sys.stderr)
-        return 2
-    config = load_config(args.config) if args.config else reference_config()
-    sid = sensor_id(config, "adsb", args.sensor_id)
-    sc = config.sensors.get(sid)
+    if (status := bad_speed(args, "adsb")) is not None:
+        return status
+    config, sid, sc = load_sensor(args, "adsb")
     settings = sc.adsb if sc is not None and sc.adsb is not None else AdsbConfig()
     source = args.source or settings.source
     if not source:
-        print("cuas sensor adsb: error: no source: give --source tcp://HOST:PORT or a file, or "
-              f"source in [sensors.{sid}.adsb]", file=sys.stderr)
-        return 2
+        return usage_error("adsb", "no source: give --source tcp://HOST:PORT or a file, or "
+                           f"source in [sensors.{sid}.adsb]")
     endpoint = args.publish or config.bus.detections
-
-    async def main() -> int:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        src = AdsbSource(source, endpoint, sensor_id=sid, settings=settings, fmt=args.format,
-                         speed=args.speed, wait_s=args.wait, security=bus.security(config))
-        print(f"adsb: {source} -> {endpoint} as det.{sid}", file=sys.stderr, flush=True)
-        summary = await src.run(stop)
-        print(summary.line(), file=sys.stderr)
-        return 0
-
-    return asyncio.run(main())
+    return run_adapter("adsb", lambda: AdsbSource(
+        source, endpoint, sensor_id=sid, settings=settings, fmt=args.format, speed=args.speed,
+        wait_s=args.wait, security=bus.security(config)), f"{source} -> {endpoint} as det.{sid}")

@@ -19,11 +19,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import math
-import signal
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -36,11 +33,18 @@ import numpy as np
 import zmq.asyncio
 
 from cuas import bus, wire
-from cuas.config import CameraConfig, Config, load_config, reference_config
+from cuas.config import CameraConfig
 from cuas.errors import CuasError
 from cuas.sensors.adsb_source import BACKOFF_FIRST_S, BACKOFF_MAX_S, _sleep_or_stop
 from cuas.sensors.camera_detect import Blob, DetectorConfig, FrameError, MotionDetector
 from cuas.sensors.camera_geometry import CameraGeometry, CameraModel
+from cuas.sensors.cli_common import (
+    add_common_arguments,
+    bad_speed,
+    load_sensor,
+    run_adapter,
+    usage_error,
+)
 from cuas.sensors.publisher import SensorPublisher
 
 log = logging.getLogger(__name__)
@@ -152,7 +156,8 @@ class CameraSource:
                  wait_s: float = 10.0, max_frames: int | None = None,
                  context: zmq.asyncio.Context | None = None, status_period_s: float = 1.0,
                  hwm: int = bus.DEFAULT_HWM, opener: Callable[[str], Capture] = open_capture,
-                 read_timeout_s: float = READ_TIMEOUT_S) -> None:
+                 read_timeout_s: float = READ_TIMEOUT_S,
+                 security: bus.CurveKeys | None = None) -> None:
         if not (math.isfinite(speed) and speed >= 0):
             raise ValueError(f"speed must be a finite number >= 0, got {speed}")
         self.source = source
@@ -170,7 +175,8 @@ class CameraSource:
         self.pub = SensorPublisher(endpoint, sensor_id, self.counters, live=self.live,
                                    wait_s=wait_s, context=context, hwm=hwm,
                                    status_period_s=status_period_s,
-                                   extra_counters=self.detector.stats.as_counters)
+                                   extra_counters=self.detector.stats.as_counters,
+                                   security=security)
         #: Set once the subscriber has been seen.
         self.subscribed = asyncio.Event()
 
@@ -332,64 +338,28 @@ class CameraSource:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``cuas sensor camera``."""
-    parser.add_argument("--config", metavar="CFG", help="site configuration (TOML); the sensor's "
-                        "[sensors.<id>.camera] table, origin and the detection endpoint come "
-                        "from it")
-    parser.add_argument("--source", metavar="SRC", help="a device index (0), an RTSP/HTTP URL "
-                        "or a video file (overrides the config)")
-    parser.add_argument("--publish", metavar="URL",
-                        help="the daemon's detection endpoint (overrides the config)")
-    parser.add_argument("--sensor-id", metavar="ID", help="sensor id (topic det.<ID>); default: "
-                        "the config's only camera sensor, else 'camera'")
-    parser.add_argument("--speed", type=float, metavar="X", default=1.0,
-                        help="files: 1 at the file's frame rate (default), X times faster, "
-                        "0 as fast as possible")
+    add_common_arguments(parser, "camera", "a device index (0), an RTSP/HTTP URL or a video "
+                         "file (overrides the config); a file plays at its frame rate times "
+                         "--speed")
     parser.add_argument("--max-frames", type=int, metavar="N",
                         help="stop after N frames")
-    parser.add_argument("--wait", type=float, metavar="S", default=10.0,
-                        help="files: how long to wait for the daemon's subscription (default 10)")
-
-
-def _sensor_id(config: Config, given: str | None) -> str:
-    if given:
-        return given
-    ids = [sid for sid, s in config.sensors.items() if s.kind == "camera"]
-    return ids[0] if len(ids) == 1 else "camera"
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the adapter until the file ends or Ctrl-C / SIGTERM; prints a summary line."""
-    if not (math.isfinite(args.speed) and args.speed >= 0):
-        print(f"cuas sensor camera: error: --speed must be a finite number >= 0, got "
-              f"{args.speed}", file=sys.stderr)
-        return 2
+    if (status := bad_speed(args, "camera")) is not None:
+        return status
     if args.max_frames is not None and args.max_frames < 1:
-        print("cuas sensor camera: error: --max-frames must be >= 1", file=sys.stderr)
-        return 2
-    config = load_config(args.config) if args.config else reference_config()
-    sid = _sensor_id(config, args.sensor_id)
-    sc = config.sensors.get(sid)
+        return usage_error("camera", "--max-frames must be >= 1")
+    config, sid, sc = load_sensor(args, "camera")
     settings = sc.camera if sc is not None and sc.camera is not None else CameraConfig()
     source = args.source or settings.source
     if not source:
-        print("cuas sensor camera: error: no source: give --source (device index, URL or file) "
-              f"or source in [sensors.{sid}.camera]", file=sys.stderr)
-        return 2
+        return usage_error("camera", "no source: give --source (device index, URL or file) "
+                           f"or source in [sensors.{sid}.camera]")
     endpoint = args.publish or config.bus.detections
-    origin = sc.origin if sc is not None else None
-
-    async def main() -> int:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        src = CameraSource(source, endpoint, sensor_id=sid, settings=settings, origin=origin,
-                           speed=args.speed, wait_s=args.wait, max_frames=args.max_frames)
-        print(f"camera: {source} -> {endpoint} as det.{sid}", file=sys.stderr, flush=True)
-        summary = await src.run(stop)
-        print(summary.line(), file=sys.stderr)
-        return 0
-
-    with contextlib.suppress(KeyboardInterrupt):
-        return asyncio.run(main())
-    return 130
+    return run_adapter("camera", lambda: CameraSource(
+        source, endpoint, sensor_id=sid, settings=settings,
+        origin=sc.origin if sc is not None else None, speed=args.speed, wait_s=args.wait,
+        max_frames=args.max_frames, security=bus.security(config)),
+        f"{source} -> {endpoint} as det.{sid}")

@@ -26,10 +26,8 @@ import asyncio
 import json
 import math
 import re
-import signal
 import socket
 import struct
-import sys
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
@@ -41,8 +39,7 @@ import zmq
 import zmq.asyncio
 
 from cuas import bus, wire
-from cuas.bus_replay import NoSubscriberError
-from cuas.config import RemoteIdConfig, load_config, reference_config
+from cuas.config import RemoteIdConfig
 from cuas.errors import CuasError, DecodeError
 from cuas.sensors import odid
 from cuas.sensors.capture import (
@@ -50,7 +47,13 @@ from cuas.sensors.capture import (
     LINKTYPE_IEEE802_11_RADIOTAP,
     CaptureReader,
 )
-from cuas.sensors.cli_common import add_common_arguments, sensor_id
+from cuas.sensors.cli_common import (
+    add_common_arguments,
+    bad_speed,
+    load_sensor,
+    run_adapter,
+    usage_error,
+)
 from cuas.sensors.publisher import SensorPublisher
 
 #: 95 % radius of a circular 2-D Gaussian is 2.448 sigma; a 95 % one-dimensional bound 1.960.
@@ -808,37 +811,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the receiver until the file ends or Ctrl-C / SIGTERM; prints a summary line."""
-    if not (math.isfinite(args.speed) and args.speed >= 0):
-        print(f"cuas sensor remoteid: error: --speed must be a finite number >= 0, got "
-              f"{args.speed}", file=sys.stderr)
-        return 2
-    config = load_config(args.config) if args.config else reference_config()
-    sid = sensor_id(config, "remoteid", args.sensor_id)
-    sc = config.sensors.get(sid)
+    if (status := bad_speed(args, "remoteid")) is not None:
+        return status
+    config, sid, sc = load_sensor(args, "remoteid")
     settings = sc.remoteid if sc is not None and sc.remoteid is not None else RemoteIdConfig()
     source = args.source or settings.source
     if not source:
-        print("cuas sensor remoteid: error: no source: give --source FILE, iface:NAME or "
-              f"wardragon://HOST:PORT, or source in [sensors.{sid}.remoteid]", file=sys.stderr)
-        return 2
+        return usage_error("remoteid", "no source: give --source FILE, iface:NAME or "
+                           f"wardragon://HOST:PORT, or source in [sensors.{sid}.remoteid]")
     endpoint = args.publish or config.bus.detections
-
-    async def main() -> int:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        src = RemoteIdSource(source, endpoint, sensor_id=sid, settings=settings,
-                             ground_h=config.site.h, speed=args.speed, wait_s=args.wait,
-                             origin=sc.origin if sc is not None else None,
-                             security=bus.security(config))
-        print(f"remoteid: {source} -> {endpoint} as det.{sid}", file=sys.stderr, flush=True)
-        try:
-            summary = await src.run(stop)
-        except (CuasError, NoSubscriberError) as exc:
-            print(f"cuas sensor remoteid: error: {exc}", file=sys.stderr)
-            return 1
-        print(summary.line(), file=sys.stderr)
-        return 0
-
-    return asyncio.run(main())
+    return run_adapter("remoteid", lambda: RemoteIdSource(
+        source, endpoint, sensor_id=sid, settings=settings, ground_h=config.site.h,
+        speed=args.speed, wait_s=args.wait, origin=sc.origin if sc is not None else None,
+        security=bus.security(config)), f"{source} -> {endpoint} as det.{sid}")
