@@ -590,9 +590,11 @@ class Tracker:
 
     def _remember_rf(self, batch: wire.Detections) -> None:
         """Keep positionless detections (RF presence) for the classifier. One with an identity
-        (a Remote ID broadcast with no fix) names a drone; it is not an anonymous link."""
+        (a Remote ID broadcast with no fix) names a drone; it is not an anonymous link. One
+        that its RF sensor itself calls no link (``attrs.link == "none"``: a car key, a meter,
+        published with ``--all``) is ISM background, not evidence of a drone."""
         for det in batch.dets:
-            if det.frame == "none" and det.ident is None:
+            if det.frame == "none" and det.ident is None and det.attrs.get("link") != "none":
                 self.rf_log.add(RfReport.from_attrs(batch.t, batch.sensor, det.attrs))
 
     def _export(self, rows: _Rows, cls: Classification | None = None) -> list[wire.Track]:
