@@ -89,10 +89,9 @@ def run_adapter(kind: str, make: Callable[[], _Adapter], banner: str) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        adapter = make()
         print(f"{kind}: {banner}", file=sys.stderr, flush=True)
         try:
-            summary: _Summary = await adapter.run(stop)
+            summary: _Summary = await make().run(stop)  # a bad source may fail in make()
         except (CuasError, NoSubscriberError) as exc:
             print(f"cuas sensor {kind}: error: {exc}", file=sys.stderr)
             return 1

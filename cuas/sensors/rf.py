@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import math
-import signal
-import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -29,9 +28,10 @@ import zmq
 import zmq.asyncio
 
 from cuas import bus, wire
-from cuas.config import Config, RfConfig, load_config, reference_config
-from cuas.errors import CuasError, DecodeError
+from cuas.config import RfConfig
+from cuas.errors import DecodeError
 from cuas.sensors.adsb_source import BACKOFF_FIRST_S, BACKOFF_MAX_S, _sleep_or_stop
+from cuas.sensors.cli_common import add_common_arguments, load_sensor, run_adapter, usage_error
 from cuas.sensors.iq_sources import FileSource, IqSource, open_source
 from cuas.sensors.publisher import SensorPublisher
 from cuas.sensors.rf_classify import Chirp, Guess, LinkClassifier, Packet, detect_chirp
@@ -438,64 +438,25 @@ class RfSensor:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``cuas sensor rf``."""
-    parser.add_argument("--config", metavar="CFG", help="site configuration (TOML); the "
-                        "sensor's [sensors.<id>.rf] table and the detection endpoint come from it")
-    parser.add_argument("--source", metavar="SRC", help="rtltcp://HOST:PORT, rtlsdr://INDEX or a "
-                        "cu8 file NAME_<freq>_<rate>.cu8 (overrides the config)")
-    parser.add_argument("--publish", metavar="URL",
-                        help="the daemon's detection endpoint (overrides the config)")
-    parser.add_argument("--sensor-id", metavar="ID", help="sensor id (topic det.<ID>); default: "
-                        "the config's only rf sensor, else 'rf'")
+    add_common_arguments(parser, "rf", "rtltcp://HOST:PORT, rtlsdr://INDEX or a cu8 file "
+                         "NAME_<freq>_<rate>.cu8 (overrides the config)", speed=False)
     parser.add_argument("--all", action="store_true", help="publish every emitter (ISM devices "
-                        "too), not only control and video links")
-    parser.add_argument("--wait", type=float, metavar="S", default=10.0,
-                        help="files: how long to wait for the daemon's subscription (default 10)")
-
-
-def _sensor_id(config: Config, given: str | None) -> str:
-    if given:
-        return given
-    ids = [sid for sid, s in config.sensors.items() if s.kind == "rf"]
-    return ids[0] if len(ids) == 1 else "rf"
+                        "too, with attrs.link 'none'), not only control and video links")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the adapter until the file ends or Ctrl-C / SIGTERM; prints a summary line."""
-    try:
-        config = load_config(args.config) if args.config else reference_config()
-    except CuasError as exc:
-        print(f"cuas sensor rf: error: {exc}", file=sys.stderr)
-        return 2
-    sid = _sensor_id(config, args.sensor_id)
-    sc = config.sensors.get(sid)
+    config, sid, sc = load_sensor(args, "rf")
     settings = sc.rf if sc is not None and sc.rf is not None else RfConfig()
     if args.all:
-        import dataclasses
-
         settings = dataclasses.replace(settings, publish="all")
     source = args.source or settings.source
     if not source:
-        print("cuas sensor rf: error: no source: give --source rtltcp://HOST:PORT, "
-              f"rtlsdr://INDEX or a cu8 file, or source in [sensors.{sid}.rf]", file=sys.stderr)
-        return 2
+        return usage_error("rf", "no source: give --source rtltcp://HOST:PORT, rtlsdr://INDEX or "
+                           f"a cu8 file, or source in [sensors.{sid}.rf]")
     endpoint = args.publish or config.bus.detections
-
-    async def main() -> int:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        print(f"rf: {source} -> {endpoint} as det.{sid}", file=sys.stderr, flush=True)
-        try:
-            sensor = RfSensor(source, endpoint, sensor_id=sid, settings=settings,
-                              wait_s=args.wait, security=bus.security(config))
-            summary = await sensor.run(stop)
-        except CuasError as exc:
-            print(f"cuas sensor rf: error: {exc}", file=sys.stderr)
-            return 1
-        print(summary.line(), file=sys.stderr)
-        return 0
-
-    return asyncio.run(main())
+    return run_adapter("rf", lambda: RfSensor(
+        source, endpoint, sensor_id=sid, settings=settings, wait_s=args.wait,
+        security=bus.security(config)), f"{source} -> {endpoint} as det.{sid}")
 
 

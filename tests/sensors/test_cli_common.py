@@ -12,10 +12,10 @@ import pytest
 
 from cuas.cli.main import main
 
-KINDS = ["adsb", "camera", "remoteid"]
+KINDS = ["adsb", "camera", "remoteid", "rf"]
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", [k for k in KINDS if k != "rf"])  # rf has no --speed
 def test_a_speed_that_is_not_a_finite_non_negative_number_is_a_usage_error(
         kind: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sensor", kind, "--source", "x", "--speed", "nan"]) == 2
