@@ -26,8 +26,6 @@ import zmq
 import zmq.asyncio
 
 from cuas import bus, wire
-from cuas.bus_replay import NoSubscriberError
-from cuas.bus_replay import _send as send_nodrop  # the replay's wait-for-room send
 from cuas.config import AdsbConfig
 from cuas.errors import CuasError
 from cuas.sensors.adsb import (
@@ -48,12 +46,15 @@ from cuas.sensors.cli_common import (
     run_adapter,
     usage_error,
 )
+from cuas.sensors.publisher import (
+    BACKOFF_FIRST_S,
+    BACKOFF_MAX_S,
+    SensorPublisher,
+)
+from cuas.sensors.publisher import sleep_or_stop as _sleep_or_stop
 
 log = logging.getLogger(__name__)
 
-#: Reconnect back-off: first pause, doubling up to the last (s).
-BACKOFF_FIRST_S: Final = 0.5
-BACKOFF_MAX_S: Final = 10.0
 #: Bytes read from a socket or file at a time.
 CHUNK: Final = 65536
 #: At speed 0, let the event loop run other tasks after this many messages.
@@ -108,21 +109,15 @@ class AdsbSource:
         self.settings = settings if settings is not None else AdsbConfig()
         self.fmt = fmt or self.settings.format
         self.speed = speed
-        self.wait_s = wait_s
-        self.status_period_s = status_period_s
-        self._ctx = context
-        self._hwm = hwm
-        self._security = security
         self.tz = zoneinfo.ZoneInfo(self.settings.sbs_timezone)
         self.decoder = AdsbDecoder(self.settings)
         self.framing = FramingStats()
         self.counters: Counter[str] = Counter()
-        self.state = "degraded"
         self.live = source.startswith("tcp://")
-        self._seq = 0
-        self._status_seq = 0
-        self._started = time.time()
-        self._sock: zmq.asyncio.Socket | None = None
+        self.pub = SensorPublisher(endpoint, sensor_id, self.counters, live=self.live,
+                                   wait_s=wait_s, context=context, hwm=hwm,
+                                   status_period_s=status_period_s,
+                                   extra_counters=self._decoding_counters, security=security)
         self._clock: BeastClock | None = None
         self._sbs_warned = False
         #: Set once the subscriber has been seen (tests wait on it before starting a feed).
@@ -130,10 +125,18 @@ class AdsbSource:
 
     # ------------------------------------------------------------------ counters / status
 
-    def all_counters(self) -> dict[str, int]:
-        """Every counter: framing, decoding, clock and connection (monotonic integers)."""
-        out = dict(self.counters)
-        out.update(self.framing.as_counters())
+    @property
+    def state(self) -> str:
+        """``ok`` while the feed delivers, ``degraded`` while it is down (sent in ``status``)."""
+        return self.pub.state
+
+    @state.setter
+    def state(self, value: str) -> None:
+        self.pub.state = value
+
+    def _decoding_counters(self) -> dict[str, int]:
+        """Framing, decoding and clock counters (monotonic integers)."""
+        out = self.framing.as_counters()
         out.update({k: getattr(self.decoder.stats, k)
                     for k in self.decoder.stats.__slots__})
         if self._clock is not None:
@@ -141,19 +144,12 @@ class AdsbSource:
                        clock_resets=self._clock.resets)
         return out
 
-    def status(self, state: str | None = None) -> wire.Status:
-        self._status_seq += 1
-        return wire.Status(src=self.sensor_id, seq=self._status_seq, t=time.time(),
-                           state=state or self.state,
-                           uptime_s=max(0.0, time.time() - self._started),
-                           counters=self.all_counters())
+    def all_counters(self) -> dict[str, int]:
+        """Every counter: publishing, framing, decoding, clock and connection."""
+        return self.pub.all_counters()
 
-    async def _status_loop(self) -> None:
-        assert self._sock is not None
-        while True:
-            with contextlib.suppress(zmq.ZMQError):
-                await self._sock.send_multipart(bus.frames(self.status()), flags=zmq.DONTWAIT)
-            await asyncio.sleep(self.status_period_s)
+    def status(self, state: str | None = None) -> wire.Status:
+        return self.pub.status(state)
 
     # ------------------------------------------------------------------ run
 
@@ -161,80 +157,26 @@ class AdsbSource:
         """Publish until the file ends, or (live) until ``stop`` is set."""
         stop = stop if stop is not None else asyncio.Event()
         fh = None if self.live else self._open_file(Path(self.source))  # fail before waiting
-        own_ctx = self._ctx is None
-        ctx = zmq.asyncio.Context() if self._ctx is None else self._ctx
-        sock = self._sock = bus.xpub_socket(ctx, self.endpoint, hwm=self._hwm,
-                                            security=self._security)
-        sock.setsockopt(zmq.XPUB_NODROP, 1)
         started = time.monotonic()
-        linger_ms = 0
-        status_task: asyncio.Task[None] | None = None
         try:
-            await self._wait_subscriber(stop)
+            await self.pub.open(stop)
             self.subscribed.set()
-            status_task = asyncio.create_task(self._status_loop(), name="adsb-status")
             if fh is None:
                 await self._run_live(stop)
             else:
                 await self._run_file(fh, stop)
-            linger_ms = 30_000
+            self.pub.finished()
         finally:
             if fh is not None:
                 fh.close()
-            if status_task is not None:
-                status_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await status_task
-            with contextlib.suppress(zmq.ZMQError):
-                await sock.send_multipart(bus.frames(self.status("down")), flags=zmq.DONTWAIT)
-            sock.close(linger=linger_ms)
-            if own_ctx:
-                await asyncio.to_thread(ctx.term)
+            await self.pub.close()
         c = self.all_counters()
         return SourceSummary(self.source, self.fmt, c["frames"], c["positions"],
                              c.get("published", 0), c, time.monotonic() - started)
 
-    async def _wait_subscriber(self, stop: asyncio.Event) -> None:
-        assert self._sock is not None
-        topic = f"det.{self.sensor_id}"
-        if not self.live:
-            if not await bus.wait_for_subscriber(self._sock, topic, self.wait_s):
-                raise NoSubscriberError(
-                    f"nobody subscribed to {topic!r} at {self.endpoint} within {self.wait_s:g} s: "
-                    "is the daemon running (`cuas run`) and bound to that detection endpoint?")
-            return
-        waited = 0
-        while not stop.is_set():
-            if await bus.wait_for_subscriber(self._sock, topic, 1.0):
-                return
-            waited += 1
-            if waited % 10 == 0:
-                log.warning("waiting %d s for a subscriber to %s at %s", waited, topic,
-                            self.endpoint)
-
     async def _publish(self, positions: list[Position]) -> None:
-        assert self._sock is not None
         for p in positions:
-            self._seq += 1
-            msg = wire.Detections(src=self.sensor_id, seq=self._seq, t=p.t, sensor=self.sensor_id,
-                                  kind="adsb", dets=(p.det,))
-            try:
-                parts = bus.frames(msg)
-            except Exception:  # never one bad value stopping the feed
-                self.counters["encode_errors"] += 1
-                continue
-            # The plain (non-future) send: nothing here awaits the socket's events, and the
-            # asyncio wrapper cost several times the encoding per message.
-            try:
-                _send_now(self._sock, parts)
-            except zmq.Again:
-                if self.live:
-                    # Live, a full queue (the daemon gone, TCP not yet aware) must not stop
-                    # the feed being read: drop and count instead of waiting.
-                    self.counters["dropped_queue_full"] += 1
-                    continue
-                await send_nodrop(self._sock, parts)  # a file loses nothing: wait for room
-            self.counters["published"] += 1
+            await self.pub.publish(p.t, "adsb", (p.det,))
 
     # ------------------------------------------------------------------ decoding
 
@@ -396,20 +338,6 @@ class AdsbSource:
         if rest:
             self.framing.bad_frames += 1  # the connection ended inside a frame
         return got
-
-
-def _send_now(sock: zmq.Socket, parts: list[bytes]) -> None:
-    """Send the two frames now or raise ``zmq.Again``, through the plain socket methods (the
-    asyncio socket's own ``send`` makes a future per frame). Once the first frame is queued
-    ZeroMQ accepts the rest of the message."""
-    send = zmq.Socket.send
-    send(sock, parts[0], zmq.SNDMORE | zmq.DONTWAIT)
-    send(sock, parts[1], zmq.DONTWAIT, copy=False)
-
-
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(asyncio.TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
 
 
 # --------------------------------------------------------------------------- CLI

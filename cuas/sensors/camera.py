@@ -35,7 +35,6 @@ import zmq.asyncio
 from cuas import bus, wire
 from cuas.config import CameraConfig
 from cuas.errors import CuasError
-from cuas.sensors.adsb_source import BACKOFF_FIRST_S, BACKOFF_MAX_S, _sleep_or_stop
 from cuas.sensors.camera_detect import Blob, DetectorConfig, FrameError, MotionDetector
 from cuas.sensors.camera_geometry import CameraGeometry, CameraModel
 from cuas.sensors.cli_common import (
@@ -45,7 +44,12 @@ from cuas.sensors.cli_common import (
     run_adapter,
     usage_error,
 )
-from cuas.sensors.publisher import SensorPublisher
+from cuas.sensors.publisher import (
+    BACKOFF_FIRST_S,
+    BACKOFF_MAX_S,
+    SensorPublisher,
+)
+from cuas.sensors.publisher import sleep_or_stop as _sleep_or_stop
 
 log = logging.getLogger(__name__)
 

@@ -20,12 +20,29 @@ import zmq.asyncio
 from cuas import bus, wire
 from cuas.bus_replay import NoSubscriberError
 from cuas.bus_replay import _send as send_nodrop  # the replay's wait-for-room send
-from cuas.sensors.adsb_source import _send_now
 
 log = logging.getLogger(__name__)
 
 #: A live source waiting for its subscriber says so this often (s).
 WAIT_WARN_EVERY_S: Final = 10
+#: Reconnect back-off of every adapter's live source: first pause, doubling up to the last (s).
+BACKOFF_FIRST_S: Final = 0.5
+BACKOFF_MAX_S: Final = 10.0
+
+
+def send_now(sock: zmq.Socket, parts: list[bytes]) -> None:
+    """Send the two frames now or raise ``zmq.Again``, through the plain socket methods (the
+    asyncio socket's own ``send`` makes a future per frame, which cost several times the
+    encoding per message). Once the first frame is queued ZeroMQ accepts the rest."""
+    send = zmq.Socket.send
+    send(sock, parts[0], zmq.SNDMORE | zmq.DONTWAIT)
+    send(sock, parts[1], zmq.DONTWAIT, copy=False)
+
+
+async def sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    """Sleep ``seconds``, or less if ``stop`` is set meanwhile (reconnect back-off)."""
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
 
 
 class SensorPublisher:
@@ -132,7 +149,7 @@ class SensorPublisher:
             self.counters["encode_errors"] += 1
             return False
         try:
-            _send_now(self._sock, parts)
+            send_now(self._sock, parts)
         except zmq.Again:
             if self.live:
                 self.counters["dropped_queue_full"] += 1

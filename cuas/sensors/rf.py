@@ -30,10 +30,14 @@ import zmq.asyncio
 from cuas import bus, wire
 from cuas.config import RfConfig
 from cuas.errors import DecodeError
-from cuas.sensors.adsb_source import BACKOFF_FIRST_S, BACKOFF_MAX_S, _sleep_or_stop
 from cuas.sensors.cli_common import add_common_arguments, load_sensor, run_adapter, usage_error
 from cuas.sensors.iq_sources import FileSource, IqSource, open_source
-from cuas.sensors.publisher import SensorPublisher
+from cuas.sensors.publisher import (
+    BACKOFF_FIRST_S,
+    BACKOFF_MAX_S,
+    SensorPublisher,
+)
+from cuas.sensors.publisher import sleep_or_stop as _sleep_or_stop
 from cuas.sensors.rf_classify import Chirp, Guess, LinkClassifier, Packet, detect_chirp
 from cuas.sensors.rf_dsp import (
     C64,
