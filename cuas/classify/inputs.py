@@ -42,23 +42,25 @@ RID_FROZEN_MOVE_M: Final = 150.0
 @dataclass(frozen=True, slots=True)
 class RfReport:
     """One positionless RF detection (frame ``none``): a control or video link heard at ``t``
-    (UTC s). ``freq_hz``/``bw_hz`` in Hz, ``protocol`` as the sensor names it."""
+    (UTC s). ``freq_hz``/``bw_hz`` in Hz, ``protocol`` as the sensor names it; ``links``: how
+    many links its sensor heard in the same sweep (batch), this one included."""
 
     t: float
     sensor: str
     freq_hz: float | None = None
     bw_hz: float | None = None
     protocol: str | None = None
+    links: int = 1
 
     @classmethod
-    def from_attrs(cls, t: float, sensor: str, attrs: Any) -> RfReport:
+    def from_attrs(cls, t: float, sensor: str, attrs: Any, links: int = 1) -> RfReport:
         def num(key: str) -> float | None:
             v = attrs.get(key)
             return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
 
         proto = attrs.get("protocol")
         return cls(t, sensor, num("freq_hz"), num("bw_hz"),
-                   proto[:64] if isinstance(proto, str) and proto else None)
+                   proto[:64] if isinstance(proto, str) and proto else None, max(1, links))
 
     def describe(self) -> str:
         """'868 MHz FHSS' style text for an operator."""

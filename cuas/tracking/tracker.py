@@ -593,9 +593,10 @@ class Tracker:
         (a Remote ID broadcast with no fix) names a drone; it is not an anonymous link. One
         that its RF sensor itself calls no link (``attrs.link == "none"``: a car key, a meter,
         published with ``--all``) is ISM background, not evidence of a drone."""
-        for det in batch.dets:
-            if det.frame == "none" and det.ident is None and det.attrs.get("link") != "none":
-                self.rf_log.add(RfReport.from_attrs(batch.t, batch.sensor, det.attrs))
+        links = [det for det in batch.dets
+                 if det.frame == "none" and det.ident is None and det.attrs.get("link") != "none"]
+        for det in links:
+            self.rf_log.add(RfReport.from_attrs(batch.t, batch.sensor, det.attrs, len(links)))
 
     def _export(self, rows: _Rows, cls: Classification | None = None) -> list[wire.Track]:
         """Contract tracks for a block of rows (states already predicted to the output time),

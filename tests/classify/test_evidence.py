@@ -130,3 +130,20 @@ def test_a_positionless_rf_link_goes_to_the_most_drone_like_tracks() -> None:
     assert lift[0] > 0.05
     assert 0 < lift[1] < (alone[0, UAV] - before[1, UAV]) / 2  # well under the full term
     assert np.isclose(lift[2], 0.0)
+
+
+def test_one_link_among_look_alikes_is_shared_and_a_sweep_of_many_links_is_not() -> None:
+    """Thirty identical anonymous tracks and one link: each gets a thirtieth of the term.
+    The same thirty with thirty links heard in one sweep (a swarm): each gets all of it."""
+    cfg = site()
+    x = [BASE] * 30
+    none = Classifier(cfg).classify(inputs(x), None, ()).probs[:, UAV]
+    one = Classifier(cfg).classify(
+        inputs(x), None, [RfReport(T0 - 1, "rf", 5.8e9, None, "o3", links=1)]).probs[:, UAV]
+    many = Classifier(cfg).classify(
+        inputs(x), None, [RfReport(T0 - 1, "rf", 5.8e9, None, "o3", links=30)]).probs[:, UAV]
+    alone = Classifier(cfg).classify(
+        inputs(x[:1]), None, [RfReport(T0 - 1, "rf", 5.8e9, None, "o3")]).probs[0, UAV]
+    assert np.allclose(one, one[0]) and np.allclose(many, many[0])  # look-alikes stay alike
+    assert 0 < one[0] - none[0] < (alone - none[0]) / 10
+    assert np.isclose(many[0], alone)

@@ -29,3 +29,15 @@ def test_links_are_kept_and_what_the_sensor_calls_no_link_is_not() -> None:
     tracker.process(_rf(3, {"freq_hz": 2.44e9, "protocol": "ocusync"}))  # a sensor without `link`
     tracker.process(_rf(4, {}, ident={"rid": "1581F5FKD0001"}))  # Remote ID without a fix
     assert [r.protocol for r in tracker.rf_log.reports] == ["elrs", "fpv-analog", "ocusync"]
+
+
+def test_each_report_knows_how_many_links_its_sweep_heard() -> None:
+    tracker = Tracker(reference_config())
+    msg = wire.from_dict({"v": 1, "type": "detections", "src": "rf-roof", "seq": 0, "t": T0,
+                          "sensor": "rf-roof", "kind": "rf", "dets": [
+                              {"frame": "none", "z": [], "attrs": {"protocol": "o3"}},
+                              {"frame": "none", "z": [], "attrs": {"protocol": "o3"}},
+                              {"frame": "none", "z": [], "attrs": {"link": "none"}}]})
+    assert isinstance(msg, wire.Detections)
+    tracker.process(msg)
+    assert [r.links for r in tracker.rf_log.reports] == [2, 2]
