@@ -19,7 +19,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from cuas.classify import threat
-from cuas.classify.features import MAX_VEL_SIGMA, Features, History, features
+from cuas.classify.clutter_map import ClutterMap
+from cuas.classify.features import (
+    MAX_VEL_SIGMA,
+    Features,
+    History,
+    features,
+    stationary_limit,
+)
 from cuas.classify.inputs import ICAO, RID, IdentReports, RfReport
 from cuas.classify.model import (
     BIRD,
@@ -45,6 +52,8 @@ B = NDArray[np.bool_]
 MAX_REASONS = 6
 #: Loitering: a history of at least this long (s) within this radius (m), or this much hovering.
 LOITER_MIN_S = 10.0
+#: A stationary anonymous track must have lived this long (s) to mark its place as clutter.
+CLUTTER_MIN_LIFE_S = 5.0
 LOITER_RADIUS_M = 50.0
 LOITER_HOVER_S = 5.0
 #: Time-to-asset (s) -> threat score of an approach (scaled by how drone-like the track is).
@@ -171,6 +180,7 @@ class Classifier:
         self.model = model if model is not None else load_model()
         self.geometry = SiteGeometry(config, self.site)
         self.history = History()
+        self.clutter_map = ClutterMap()
         self._state = _Keyed(
             level=(np.int8, -1, ()), below=(np.float64, np.nan, ()),
             announced=(np.int8, 0, ()), zones_seen=(np.int64, 0, ()),
@@ -260,7 +270,12 @@ class Classifier:
         keep = ~inp.deleted
         window = self.history.update(t, inp.ids, inp.x[:, :3], keep)
         f = features(t, inp.x, inp.pos_sigma, inp.vel_sigma, inp.t_birth, inp.hit_ratio,
-                     inp.n_sources, window)
+                     inp.n_sources, window, self.clutter_map.lookup(t, inp.x[:, :3]))
+        # Anonymous tracks that end without ever having moved: remembered as clutter there.
+        ended = inp.deleted & (inp.ident < 0) & (window.roam < stationary_limit(inp.pos_sigma)) & (
+            t - window.first_t >= CLUTTER_MIN_LIFE_S)
+        if ended.any():
+            self.clutter_map.record(t, window.first[ended], t - window.first_t[ended])
         m = self.model
 
         # Kinematic and quality terms (one np.interp per class and curve: measured faster than

@@ -27,6 +27,13 @@ HOVER_MIN_HEIGHT = 3.0
 MIN_SEGMENT_M = 2.0
 #: Straightness needs a path at least this long (m) and this many times the position sigma.
 MIN_PATH_M = 20.0
+#: How far a track has ever been from where it was first seen is a feature only once it has
+#: been watched this long (s): every track has roamed little in its first seconds.
+ROAM_MIN_AGE_S = 20.0
+#: A track that has never been farther than this (m, 3-D), or than 3 times its position
+#: sigma, from where it was first seen has not moved: the clutter map remembers where such
+#: tracks ended, and is read for such tracks only.
+STATIONARY_M = 15.0
 #: Mean earth radius (m), for the curvature correction of heights.
 EARTH_RADIUS_M = 6_371_000.0
 #: Velocity is a feature only once the filter knows it to this 1-sigma (m/s); a new track's
@@ -46,6 +53,8 @@ class Features:
     hover_s: F64  # time spent hovering within the window, s
     loiter_radius: F64  # horizontal radius of gyration over the window, m
     displacement: F64  # horizontal distance from the window's oldest sample to the newest, m
+    roam: F64  # farthest distance (3-D) ever from where the track was first seen, m
+    clutter_map_s: F64  # stationary tracks' seconds remembered where this unmoved track is, s
     window_s: F64  # time spanned by the track's history, s
     age: F64  # s since the track was born
     hit_ratio: F64  # fraction of recent looks that hit
@@ -69,6 +78,9 @@ class History:
         self.t = np.full(depth, np.nan)
         self.head = depth - 1
         self.last_t = -np.inf
+        self.first = np.zeros((3, 0))  # e, n, u where each track was first seen
+        self.first_t = np.zeros(0)  # when, UTC s
+        self.roam = np.zeros(0)  # farthest it has been from there, m
 
     def rows_of(self, ids: I64) -> I64:
         """Row of each id in the stored arrays, -1 where the id has no history."""
@@ -85,6 +97,7 @@ class History:
         n, d = len(ids), self.depth
         if n == len(self.ids) and np.array_equal(ids, self.ids):  # the usual case: same tracks
             hist, count = self.pos, self.count  # written in place: they are replaced below
+            first, first_t, roam = self.first, self.first_t, self.roam
         else:
             rows = self.rows_of(ids)
             found = rows >= 0
@@ -92,6 +105,14 @@ class History:
             count = np.zeros(n, dtype=np.int64)
             hist[:, found] = self.pos[:, rows[found]]
             count[found] = self.count[rows[found]]
+            first = pos.T.copy()
+            first[:, found] = self.first[:, rows[found]]
+            first_t = np.full(n, t)
+            first_t[found] = self.first_t[rows[found]]
+            roam = np.zeros(n)
+            roam[found] = self.roam[rows[found]]
+        # A track reported deleted was coasting: its last position is a prediction, not a look.
+        roam = np.where(keep, np.maximum(roam, np.linalg.norm(pos - first.T, axis=1)), roam)
         if t >= self.last_t + self.min_dt:  # all tracks share the sample
             self.head = (self.head + 1) % d
             self.last_t = t
@@ -102,18 +123,23 @@ class History:
         hist[:, :, self.head] = pos.T
         if keep.all() and (n < 2 or bool((ids[1:] > ids[:-1]).all())):
             self.ids, self.pos, self.count = ids.copy(), hist, count
+            self.first, self.first_t, self.roam = first, first_t, roam
         else:
             order = np.argsort(ids[keep], kind="stable")
             self.ids = ids[keep][order]
             self.pos = hist[:, keep][:, order]
             self.count = count[keep][order]
+            self.first = first[:, keep][:, order]
+            self.first_t = first_t[keep][order]
+            self.roam = roam[keep][order]
         if self.head == d - 1:
             ordered, times = hist, self.t.copy()
         else:
             slots = (self.head + 1 + np.arange(d)) % d  # oldest .. newest
             ordered, times = hist[:, :, slots], self.t[slots]
         valid = np.arange(d)[None, :] >= (d - count)[:, None]
-        return Window(ordered[0], ordered[1], ordered[2], times, valid, count)
+        return Window(ordered[0], ordered[1], ordered[2], times, valid, count, roam, first_t,
+                      first.T)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,11 +152,23 @@ class Window:
     t: F64
     valid: B
     count: I64
+    #: Farthest distance (3-D) of each track from its first sample, over its whole life (m).
+    roam: F64
+    #: When each track's first sample was taken (UTC s), and where (N, 3), site ENU m.
+    first_t: F64
+    first: F64
+
+
+def stationary_limit(pos_sigma: F64) -> F64:
+    """How far (m) a track may wander from where it was first seen and still not have moved:
+    STATIONARY_M, or 3 times its 3-D position sigma (N, 3) where the sensor is coarser."""
+    return np.maximum(STATIONARY_M, 3.0 * np.linalg.norm(pos_sigma, axis=1))
 
 
 def features(t: float, x: F64, pos_sigma: F64, vel_sigma: F64, t_birth: F64, hit_ratio: F64,
-             n_sources: F64, w: Window) -> Features:
-    """All features of N tracks: states ``x`` (N,6) predicted to ``t``, their 1-sigmas (N,3)."""
+             n_sources: F64, w: Window, clutter_s: F64 | None = None) -> Features:
+    """All features of N tracks: states ``x`` (N,6) predicted to ``t``, their 1-sigmas (N,3);
+    ``clutter_s``: the clutter map's seconds at each track (N,), if there is a map."""
     n_tr, d = w.e.shape
     vel_known = vel_sigma[:, 0] ** 2 + vel_sigma[:, 1] ** 2 <= MAX_VEL_SIGMA**2
     speed = np.where(vel_known, np.sqrt(x[:, 3] ** 2 + x[:, 4] ** 2), np.nan)
@@ -181,5 +219,9 @@ def features(t: float, x: F64, pos_sigma: F64, vel_sigma: F64, t_birth: F64, hit
         window_s = np.where(w.count >= 2, w.t[-1] - w.t[first], 0.0)
     return Features(speed=speed, climb=climb, height=height, turn_rate=turn,
                     straightness=straight, hover_s=hover_s, loiter_radius=rg, displacement=net,
+                    roam=np.where(t - w.first_t >= ROAM_MIN_AGE_S, w.roam, np.nan),
+                    clutter_map_s=(np.where(w.roam < stationary_limit(pos_sigma), clutter_s,
+                                            np.nan)
+                                   if clutter_s is not None else np.full(n_tr, np.nan)),
                     window_s=np.nan_to_num(window_s), age=np.maximum(t - t_birth, 0.0),
                     hit_ratio=hit_ratio, n_sources=n_sources)
