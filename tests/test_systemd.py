@@ -172,6 +172,36 @@ def test_daemon_notifies_ready_feeds_the_watchdog_from_its_loop_and_says_stoppin
     assert any(m.startswith("STATUS=ok: 0 tracks") for m in messages)
 
 
+def test_a_sensor_adapter_notifies_ready_on_connecting_pings_while_waiting_and_stops(
+        tmp_path: Path) -> None:
+    """The sensor units are Type=notify too: the shared SensorPublisher says READY once its
+    socket is connected, feeds the watchdog from the adapter's loop even while no daemon
+    subscribes yet, and says STOPPING when it closes."""
+    from collections import Counter
+
+    from cuas.sensors.publisher import SensorPublisher
+
+    systemd = FakeSystemd(tmp_path / "notify")
+    notifier = Notifier({"NOTIFY_SOCKET": str(systemd.path), "WATCHDOG_USEC": "200000"})
+
+    async def main() -> None:
+        pub = SensorPublisher("tcp://127.0.0.1:1", "adsb-test", Counter(), live=True,
+                              notifier=notifier)
+        stop = asyncio.Event()
+        opening = asyncio.create_task(pub.open(stop))  # nobody will subscribe
+        await asyncio.sleep(0.6)
+        stop.set()
+        await asyncio.wait_for(opening, 5)
+        await pub.close()
+
+    asyncio.run(main())
+    messages = systemd.drain()
+    systemd.close()
+    assert messages[0] == "READY=1\nSTATUS=publishing det.adsb-test to tcp://127.0.0.1:1"
+    assert messages.count("WATCHDOG=1") >= 3
+    assert messages[-1] == "STOPPING=1"
+
+
 # ---------------------------------------------------------------------------- rotation
 
 

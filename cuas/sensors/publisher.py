@@ -20,6 +20,7 @@ import zmq.asyncio
 from cuas import bus, wire
 from cuas.bus_replay import NoSubscriberError
 from cuas.bus_replay import _send as send_nodrop  # the replay's wait-for-room send
+from cuas.sdnotify import Notifier
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,8 @@ class SensorPublisher:
                  context: zmq.asyncio.Context | None = None, hwm: int = bus.DEFAULT_HWM,
                  status_period_s: float = 1.0,
                  extra_counters: Callable[[], dict[str, int]] | None = None,
-                 security: bus.CurveKeys | None = None) -> None:
+                 security: bus.CurveKeys | None = None,
+                 notifier: Notifier | None = None) -> None:
         self.endpoint = endpoint
         self.sensor_id = sensor_id
         self.counters = counters
@@ -75,7 +77,10 @@ class SensorPublisher:
         self._seq = 0
         self._started = time.time()
         self._status_task: asyncio.Task[None] | None = None
+        self._watchdog_task: asyncio.Task[None] | None = None
         self._linger_ms = 0
+        #: systemd notifications (default: ``$NOTIFY_SOCKET``; a no-op outside systemd).
+        self.notifier = notifier if notifier is not None else Notifier()
 
     def all_counters(self) -> dict[str, int]:
         out = dict(self.counters)
@@ -97,6 +102,11 @@ class SensorPublisher:
                                             security=self._security)
         sock.setsockopt(zmq.XPUB_NODROP, 1)
         topic = f"det.{self.sensor_id}"
+        # Up once connected: waiting for the daemon may take as long as the daemon is down,
+        # and the watchdog pings from this loop meanwhile (a hang here gets a restart too).
+        self.notifier.ready(f"publishing {topic} to {self.endpoint}")
+        self._watchdog_task = asyncio.create_task(self.notifier.keep_alive(),
+                                                  name="sensor-watchdog")
         if not self.live:
             if not await bus.wait_for_subscriber(sock, topic, self.wait_s):
                 raise NoSubscriberError(
@@ -117,10 +127,12 @@ class SensorPublisher:
 
     async def close(self) -> None:
         """Stop the heartbeats, say ``down``, close the socket (and an own context)."""
-        if self._status_task is not None:
-            self._status_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._status_task
+        self.notifier.stopping()
+        for task in (self._status_task, self._watchdog_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._sock is not None:
             with contextlib.suppress(zmq.ZMQError):
                 await self._sock.send_multipart(bus.frames(self.status("down")),
