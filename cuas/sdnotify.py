@@ -46,7 +46,10 @@ class Notifier:
     """Sends notifications to systemd's ``$NOTIFY_SOCKET``; silent when there is none.
 
     A failed send (socket gone, systemd restarting) is logged once and never raised: a service
-    must not die because its supervisor's socket hiccupped.
+    must not die because its supervisor's socket hiccupped. Sends never block: a datagram
+    socket whose reader lags (Linux queues only ``net.unix.max_dgram_qlen`` datagrams, 10 by
+    default) would otherwise stall the very event loop the watchdog pings prove alive; such a
+    datagram is dropped and counted in ``failed``.
     """
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
@@ -73,7 +76,7 @@ class Notifier:
         data = "\n".join(fields).encode()
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
-                sock.sendto(data, self.address)
+                sock.sendto(data, socket.MSG_DONTWAIT, self.address)
         except OSError as exc:
             self.failed += 1
             if self.failed == 1:

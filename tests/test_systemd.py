@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -96,26 +97,55 @@ def test_unit_security_exposure_is_at_most_2(tmp_path: Path, name: str) -> None:
 
 
 class FakeSystemd:
-    """The receiving end of $NOTIFY_SOCKET: a real AF_UNIX datagram socket."""
+    """The receiving end of $NOTIFY_SOCKET: a real AF_UNIX datagram socket, read as datagrams
+    arrive (as systemd does) by a thread that stamps each with its arrival time."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, reading: bool = True) -> None:
         self.path = path
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(str(path))
-        self.sock.setblocking(False)
+        self.sock.settimeout(0.02)
         self.received: list[tuple[float, str]] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        if reading:
+            self._reader.start()
 
-    def drain(self) -> list[str]:
-        while True:
+    def _read(self) -> None:
+        while not self._stop.is_set():
             try:
                 data = self.sock.recv(4096)
-            except BlockingIOError:
-                break
-            self.received.append((time.monotonic(), data.decode()))
-        return [m for _, m in self.received]
+            except (TimeoutError, OSError):
+                continue
+            with self._lock:
+                self.received.append((time.monotonic(), data.decode()))
+
+    def drain(self) -> list[str]:
+        """Every message received so far."""
+        time.sleep(0.05)  # let the reader take what is in flight
+        with self._lock:
+            return [m for _, m in self.received]
 
     def close(self) -> None:
+        self._stop.set()
+        if self._reader.is_alive():
+            self._reader.join(timeout=2)
         self.sock.close()
+
+
+def test_a_notify_socket_nobody_reads_never_blocks_the_sender(tmp_path: Path) -> None:
+    """Linux queues at most net.unix.max_dgram_qlen (10) unread datagrams; the next send must
+    fail fast and be counted, not block the event loop that is feeding the watchdog."""
+    systemd = FakeSystemd(tmp_path / "notify", reading=False)
+    notifier = Notifier({"NOTIFY_SOCKET": str(systemd.path)})
+    started = time.monotonic()
+    results = [notifier.watchdog() for _ in range(50)]
+    elapsed = time.monotonic() - started
+    systemd.close()
+    assert results[0] and not all(results)
+    assert notifier.failed == results.count(False) > 0
+    assert elapsed < 5.0  # (blocking would never return)
 
 
 def test_notifier_is_silent_without_systemd_and_parses_the_watchdog() -> None:
