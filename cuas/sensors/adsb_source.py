@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import zmq
 import zmq.asyncio
 
-from cuas import bus, wire
+from cuas import bus
 from cuas.config import AdsbConfig
 from cuas.errors import CuasError
 from cuas.sensors.adsb import (
@@ -49,6 +49,7 @@ from cuas.sensors.cli_common import (
 from cuas.sensors.publisher import (
     BACKOFF_FIRST_S,
     BACKOFF_MAX_S,
+    PublishingAdapter,
     SensorPublisher,
 )
 from cuas.sensors.publisher import sleep_or_stop as _sleep_or_stop
@@ -84,7 +85,7 @@ class SourceSummary:
                 + (f"; {extra}" if extra else ""))
 
 
-class AdsbSource:
+class AdsbSource(PublishingAdapter):
     """Reads one ADS-B feed and publishes its positions as ``detections`` on ``det.<sensor_id>``.
 
     ``source``: ``tcp://HOST:PORT`` (live, reconnecting with back-off 0.5 s doubling to 10 s,
@@ -125,15 +126,6 @@ class AdsbSource:
 
     # ------------------------------------------------------------------ counters / status
 
-    @property
-    def state(self) -> str:
-        """``ok`` while the feed delivers, ``degraded`` while it is down (sent in ``status``)."""
-        return self.pub.state
-
-    @state.setter
-    def state(self, value: str) -> None:
-        self.pub.state = value
-
     def _decoding_counters(self) -> dict[str, int]:
         """Framing, decoding and clock counters (monotonic integers)."""
         out = self.framing.as_counters()
@@ -143,13 +135,6 @@ class AdsbSource:
             out.update(clock_backward=self._clock.backward, clock_outliers=self._clock.outliers,
                        clock_resets=self._clock.resets)
         return out
-
-    def all_counters(self) -> dict[str, int]:
-        """Every counter: publishing, framing, decoding, clock and connection."""
-        return self.pub.all_counters()
-
-    def status(self, state: str | None = None) -> wire.Status:
-        return self.pub.status(state)
 
     # ------------------------------------------------------------------ run
 

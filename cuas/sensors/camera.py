@@ -47,6 +47,7 @@ from cuas.sensors.cli_common import (
 from cuas.sensors.publisher import (
     BACKOFF_FIRST_S,
     BACKOFF_MAX_S,
+    PublishingAdapter,
     SensorPublisher,
 )
 from cuas.sensors.publisher import sleep_or_stop as _sleep_or_stop
@@ -146,7 +147,7 @@ class SourceSummary:
                 + (f"; {bad}" if bad else ""))
 
 
-class CameraSource:
+class CameraSource(PublishingAdapter):
     """Reads one camera and publishes its detections on ``det.<sensor_id>``.
 
     ``speed`` (files): 1 plays at the file's frame rate, X times faster, 0 as fast as
@@ -183,13 +184,6 @@ class CameraSource:
                                    security=security)
         #: Set once the subscriber has been seen.
         self.subscribed = asyncio.Event()
-
-    @property
-    def state(self) -> str:
-        return self.pub.state
-
-    def status(self) -> wire.Status:
-        return self.pub.status()
 
     # ------------------------------------------------------------------ run
 

@@ -169,3 +169,26 @@ class SensorPublisher:
             await send_nodrop(self._sock, parts)
         self.counters["published"] += 1
         return True
+
+
+class PublishingAdapter:
+    """What every adapter shows of its bus side ``self.pub``: its state (``ok`` or
+    ``degraded``, sent in ``status``), every counter, and a ``status`` message."""
+
+    pub: SensorPublisher
+
+    @property
+    def state(self) -> str:
+        """``ok``, or ``degraded`` while the source is unreachable (what ``status`` says)."""
+        return self.pub.state
+
+    @state.setter
+    def state(self, value: str) -> None:
+        self.pub.state = value
+
+    def all_counters(self) -> dict[str, int]:
+        """Every counter: publishing, and the adapter's own (monotonic integers)."""
+        return self.pub.all_counters()
+
+    def status(self, state: str | None = None) -> wire.Status:
+        return self.pub.status(state)

@@ -54,7 +54,7 @@ from cuas.sensors.cli_common import (
     run_adapter,
     usage_error,
 )
-from cuas.sensors.publisher import SensorPublisher
+from cuas.sensors.publisher import PublishingAdapter, SensorPublisher
 
 #: 95 % radius of a circular 2-D Gaussian is 2.448 sigma; a 95 % one-dimensional bound 1.960.
 K95_2D: Final = 2.448
@@ -571,7 +571,7 @@ class SourceSummary:
                 f"{c.get('bad_frames', 0)}")
 
 
-class RemoteIdSource:
+class RemoteIdSource(PublishingAdapter):
     """Reads one Remote ID source and publishes ``detections`` on ``det.<sensor_id>``.
 
     ``source``: a capture file (pcap/pcapng; every frame published, paced by its time stamps at
@@ -602,35 +602,18 @@ class RemoteIdSource:
         self._own_ctx = context is None
         self._ctx = context if context is not None else zmq.asyncio.Context()
         self._reader = CaptureReader()
-        self.publisher = SensorPublisher(endpoint, sensor_id, self.counters, live=self.live,
-                                         wait_s=wait_s, context=self._ctx, hwm=hwm,
-                                         status_period_s=status_period_s,
-                                         extra_counters=self._decoder_counters,
-                                         security=security)
+        self.pub = SensorPublisher(endpoint, sensor_id, self.counters, live=self.live,
+                                   wait_s=wait_s, context=self._ctx, hwm=hwm,
+                                   status_period_s=status_period_s,
+                                   extra_counters=self._decoder_counters, security=security)
         #: Set once the subscriber has been seen.
         self.subscribed = asyncio.Event()
-
-    @property
-    def state(self) -> str:
-        """``ok``, ``degraded`` (no data from a live feed yet) or ``down``."""
-        return self.publisher.state
-
-    @state.setter
-    def state(self, value: str) -> None:
-        self.publisher.state = value
 
     def _decoder_counters(self) -> dict[str, int]:
         out = {k: getattr(self.decoder.stats, k) for k in self.decoder.stats.__slots__}
         out["capture_bad_records"] = self._reader.stats.bad_records
         out["packets"] = self.counters["packets"]
         return out
-
-    def all_counters(self) -> dict[str, int]:
-        """Every counter: publishing, capture reading and decoding (monotonic integers)."""
-        return self.publisher.all_counters()
-
-    def status(self, state: str | None = None) -> wire.Status:
-        return self.publisher.status(state)
 
     async def run(self, stop: asyncio.Event | None = None) -> SourceSummary:
         """Publish until the file ends, or (live) until ``stop`` is set."""
@@ -640,7 +623,7 @@ class RemoteIdSource:
         raw = self._open_iface() if self.source.startswith("iface:") else None
         started = time.monotonic()
         try:
-            await self.publisher.open(stop)
+            await self.pub.open(stop)
             self.subscribed.set()
             if data is not None:
                 await self._run_file(data, stop)
@@ -648,11 +631,11 @@ class RemoteIdSource:
                 await self._run_wardragon(self._ctx, stop)
             elif raw is not None:
                 await self._run_iface(raw, stop)
-            self.publisher.finished()
+            self.pub.finished()
         finally:
             if raw is not None:
                 raw.close()
-            await self.publisher.close()
+            await self.pub.close()
             if self._own_ctx:
                 await asyncio.to_thread(self._ctx.term)
         c = self.all_counters()
@@ -661,7 +644,7 @@ class RemoteIdSource:
 
     async def _publish(self, reports: Iterable[Report]) -> None:
         for r in reports:
-            await self.publisher.publish(r.t, "remoteid", (r.det,), origin=self.origin)
+            await self.pub.publish(r.t, "remoteid", (r.det,), origin=self.origin)
 
     # ------------------------------------------------------------------ file
 

@@ -35,6 +35,7 @@ from cuas.sensors.iq_sources import FileSource, IqSource, open_source
 from cuas.sensors.publisher import (
     BACKOFF_FIRST_S,
     BACKOFF_MAX_S,
+    PublishingAdapter,
     SensorPublisher,
 )
 from cuas.sensors.publisher import sleep_or_stop as _sleep_or_stop
@@ -279,7 +280,7 @@ class RfSummary:
                 f"{self.elapsed_s:.2f} s")
 
 
-class RfSensor:
+class RfSensor(PublishingAdapter):
     """Scans one receiver and publishes its detections and status (see the module docstring);
     the bus side is the adapters' shared :class:`SensorPublisher`."""
 
@@ -303,18 +304,6 @@ class RfSensor:
                                    security=security)
         #: Set once the subscriber has been seen.
         self.subscribed = asyncio.Event()
-
-    @property
-    def state(self) -> str:
-        """``ok``, or ``degraded`` while the receiver is unreachable (what ``status`` says)."""
-        return self.pub.state
-
-    @state.setter
-    def state(self, value: str) -> None:
-        self.pub.state = value
-
-    def all_counters(self) -> dict[str, int]:
-        return self.pub.all_counters()
 
     async def run(self, stop: asyncio.Event | None = None) -> RfSummary:
         """Scan until the file ends, ``max_dwells`` are done, or (live) ``stop`` is set."""
