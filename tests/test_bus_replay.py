@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 import zmq
@@ -17,25 +15,18 @@ from cuas import bus
 from cuas.bus_replay import NoSubscriberError, ReplayBusSummary, replay_on_bus
 from cuas.cli.main import main
 from cuas.recording import RecordingReader, RecordingWriter, t_to_ns
+from tests.bus_helpers import LOOPBACK_ANY
+from tests.bus_helpers import run_bounded as run
 
 ROOT = Path(__file__).resolve().parents[1]
 # A 25-second cut of the bundled stadium scenario (every sensor kind); the full demo is 8,000
 # messages, too many for transport tests.
 DEMO = ROOT / "tests" / "data" / "wembley-25s.mcap"
 N_DEMO = 239
-LOOPBACK_ANY = "tcp://127.0.0.1:*"
 T0 = 1_790_000_000.0
 
-T = TypeVar("T")
 
 
-def run(fn: Callable[[], Awaitable[T]], timeout_s: float = 20.0) -> T:
-    """Run a coroutine function with a hard time limit."""
-
-    async def bounded() -> T:
-        return await asyncio.wait_for(fn(), timeout_s)
-
-    return asyncio.run(bounded())
 
 
 def bound_sub(ctx: zmq.asyncio.Context, topics: tuple[str, ...] = ("det.",)) -> tuple[

@@ -9,9 +9,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 import msgpack
 import pytest
@@ -25,21 +24,14 @@ from cuas.config import reference_config
 from cuas.recorder import Recorder, payload_time_ns
 from cuas.recording import Record, RecordingReader, RecordingWriter, t_to_ns
 from cuas.replay import replay_offline
+from tests.bus_helpers import LOOPBACK_ANY
+from tests.bus_helpers import run_bounded as run
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "tests" / "data" / "wembley-25s.mcap"  # a cut of the bundled scenario
-LOOPBACK_ANY = "tcp://127.0.0.1:*"
-
-T = TypeVar("T")
 
 
-def run(fn: Callable[[], Awaitable[T]], timeout_s: float = 20.0) -> T:
-    """Run a coroutine function with a hard time limit."""
 
-    async def bounded() -> T:
-        return await asyncio.wait_for(fn(), timeout_s)
-
-    return asyncio.run(bounded())
 
 
 def sim_batches(n: int = 20, seed: int = 3) -> list[wire.Detections]:

@@ -33,6 +33,7 @@ from cuas.sensors.adsb import (
     parse_sbs,
 )
 from cuas.sensors.adsb_source import AdsbSource
+from tests.bus_helpers import LOOPBACK_ANY, collect_detections, run_bounded
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "adsb"
 BEAST = DATA / "beastblackbox_ulss7_1522782148.beast"
@@ -42,15 +43,11 @@ pytestmark = pytest.mark.skipif(
     not BEAST.exists() or not ORACLE.exists(),
     reason=f"the shared ADS-B captures are not at {DATA} (see shared/data/adsb/SOURCES.md)")
 
-LOOPBACK_ANY = "tcp://127.0.0.1:*"
 T = TypeVar("T")
 
 
 def run(fn: Callable[[], Awaitable[T]], timeout_s: float = 20.0) -> T:
-    async def bounded() -> T:
-        return await asyncio.wait_for(fn(), timeout_s)
-
-    return asyncio.run(bounded())
+    return run_bounded(fn, timeout_s)
 
 
 def decode_file(path: Path) -> list[Position]:
@@ -163,19 +160,7 @@ def bound_sub(ctx: zmq.asyncio.Context) -> tuple[zmq.asyncio.Socket, str]:
 
 async def collect(sock: zmq.asyncio.Socket, until: Callable[[list[wire.Detections]], bool],
                   statuses: list[wire.Status], timeout_s: float = 10.0) -> list[wire.Detections]:
-    got: list[wire.Detections] = []
-    deadline = time.monotonic() + timeout_s
-    while not until(got):
-        left = deadline - time.monotonic()
-        assert left > 0, f"received only {len(got)} detections"
-        if await sock.poll(timeout=int(left * 1000)):
-            topic, msg = bus.parse_frames(await sock.recv_multipart())
-            if isinstance(msg, wire.Detections):
-                assert topic == f"det.{msg.sensor}" and msg.kind == "adsb"
-                got.append(msg)
-            elif isinstance(msg, wire.Status):
-                statuses.append(msg)
-    return got
+    return await collect_detections(sock, "adsb", until, statuses, timeout_s)
 
 
 async def drain(sock: zmq.asyncio.Socket, statuses: list[wire.Status],

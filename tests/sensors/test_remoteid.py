@@ -31,38 +31,24 @@ from cuas.sensors.remoteid import (
     decode_wardragon,
     wardragon_messages,
 )
+from tests.bus_helpers import LOOPBACK_ANY, collect_detections, run_bounded
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "remoteid"
 ANAFI = DATA / "rirx_parrot_anafi4_real.pcapng"
 needs_data = pytest.mark.skipif(
     not ANAFI.exists(),
     reason=f"the shared Remote ID captures are not at {DATA} (see shared/data/remoteid/SOURCES.md)")
-LOOPBACK_ANY = "tcp://127.0.0.1:*"
 T = TypeVar("T")
 
 
 def run(fn: Callable[[], Awaitable[T]], timeout_s: float = 30.0) -> T:
-    async def bounded() -> T:
-        return await asyncio.wait_for(fn(), timeout_s)
-
-    return asyncio.run(bounded())
+    return run_bounded(fn, timeout_s)
 
 
 async def collect(sock: zmq.asyncio.Socket, n: int, timeout_s: float = 15.0
                   ) -> tuple[list[wire.Detections], list[wire.Status]]:
-    got: list[wire.Detections] = []
     statuses: list[wire.Status] = []
-    deadline = time.monotonic() + timeout_s
-    while len(got) < n:
-        left = deadline - time.monotonic()
-        assert left > 0, f"received only {len(got)} of {n} detections"
-        if await sock.poll(timeout=int(left * 1000)):
-            topic, msg = bus.parse_frames(await sock.recv_multipart())
-            if isinstance(msg, wire.Detections):
-                assert topic == f"det.{msg.sensor}" and msg.kind == "remoteid"
-                got.append(msg)
-            elif isinstance(msg, wire.Status):
-                statuses.append(msg)
+    got = await collect_detections(sock, "remoteid", lambda g: len(g) >= n, statuses, timeout_s)
     return got, statuses
 
 

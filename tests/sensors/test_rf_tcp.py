@@ -23,11 +23,11 @@ from cuas.errors import CuasError, DecodeError
 from cuas.sensors import rtl_tcp
 from cuas.sensors.iq_sources import FileSource, RtlTcpSource, open_source
 from cuas.sensors.rf import RfSensor
+from tests.bus_helpers import LOOPBACK_ANY, run_bounded
 from tests.sensors.rtl_tcp_server import RtlTcpTestServer
 from tests.sensors.test_rf_dsp import CROP_250K, DATA, FACTS
 
 T = TypeVar("T")
-LOOPBACK_ANY = "tcp://127.0.0.1:*"
 
 #: Tuned frequency each capture is served at. Where SOURCES.md states no centre (danfoss,
 #: honda, fineoffset) or two captures share one (433 MHz), the test picks a distinct one:
@@ -43,10 +43,7 @@ GROUPS = {
 
 
 def run(fn: Callable[[], Awaitable[T]], timeout_s: float = 30.0) -> T:
-    async def bounded() -> T:
-        return await asyncio.wait_for(fn(), timeout_s)
-
-    return asyncio.run(bounded())
+    return run_bounded(fn, timeout_s)
 
 
 def captures(names: dict[str, int]) -> dict[int, bytes]:
