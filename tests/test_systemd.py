@@ -78,6 +78,7 @@ def test_units_verify(tmp_path: Path) -> None:
     assert ours == [], ours
 
 
+@pytest.mark.machine_dependent
 @needs_analyze
 @pytest.mark.parametrize("name", SERVICES)
 def test_unit_security_exposure_is_at_most_2(tmp_path: Path, name: str) -> None:

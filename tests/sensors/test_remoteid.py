@@ -292,6 +292,7 @@ def test_identity_only_reports_are_rate_limited() -> None:
     assert sum(len(o) for o in out) == 3  # at 100.0, 101.0, 102.0 (identity_period_s = 1)
 
 
+@pytest.mark.machine_dependent
 def test_raw_interface_source_on_loopback() -> None:
     """``iface:lo`` through a real AF_PACKET socket (CAP_NET_RAW: root in CI): beacons sent on
     the loopback interface come out as detections; the host's own sending is not counted

@@ -359,6 +359,7 @@ def test_cli_reports_a_missing_file_and_a_missing_source(tmp_path: Path) -> None
     assert r.returncode == 2 and "no source" in r.stderr
 
 
+@pytest.mark.machine_dependent
 def test_local_dongle_without_pyrtlsdr_is_a_clear_error() -> None:
     import importlib.util
 
