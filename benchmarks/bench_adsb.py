@@ -92,7 +92,13 @@ def main() -> int:
     import zmq
 
     from cuas import bus, wire
-    from cuas.sensors.adsb import AdsbDecoder, BeastClock, FramingStats, file_epoch, parse_beast
+    from cuas.sensors.adsb.decode import (
+        AdsbDecoder,
+        BeastClock,
+        FramingStats,
+        file_epoch,
+        parse_beast,
+    )
 
     raw = CAPTURE.read_bytes()
     chunks = [raw[i:i + CHUNK] for i in range(0, len(raw), CHUNK)]
@@ -151,7 +157,7 @@ def main() -> int:
     import asyncio
     import tempfile
 
-    from cuas.sensors.adsb_source import AdsbSource
+    from cuas.sensors.adsb.source import AdsbSource
 
     with tempfile.TemporaryDirectory() as tmp:
         cap = Path(tmp) / f"bench-{int(epoch or 0)}.beast"

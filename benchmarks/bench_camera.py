@@ -2,7 +2,7 @@
 """Benchmark: the camera detector's quality and speed, and bearing-only fusion on a real flight.
 
 1. Detection quality on every Svanström clip (``shared/data/video/svanstrom2021``): recall and
-   false blobs per frame against the per-frame boxes (scoring rules: ``cuas.sensors.camera_eval``,
+   false blobs per frame against the per-frame boxes (scoring rules: ``cuas.sensors.camera.evaluate``,
    the same as ``SOURCES.md``'s), for cuas's detector and, measured in the same run with the same
    scoring, the peer: the plain MOG2 pipeline ``SOURCES.md`` describes (grey, 3×3 blur,
    MOG2(300, 25), 3×3 open, dilate ×2, components ≥ 4 px).
@@ -35,8 +35,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cuas.sensors.camera_detect import DetectorConfig, MotionDetector  # noqa: E402
-from cuas.sensors.camera_eval import read_labels, score_clip  # noqa: E402
+from cuas.sensors.camera.detect import DetectorConfig, MotionDetector  # noqa: E402
+from cuas.sensors.camera.evaluate import read_labels, score_clip  # noqa: E402
 
 CLIPS = ROOT.parent / "shared" / "data" / "video" / "svanstrom2021"
 #: Clip, what it shows, and the horizon a site would configure (None: sky to the bottom).

@@ -56,8 +56,9 @@ try:
 except ImportError:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cuas import bus, sim, wire  # noqa: E402
+from cuas import bus, wire  # noqa: E402
 from cuas.config import DaemonConfig, SiteConfig, TrackerConfig  # noqa: E402
+from cuas.sim import simulate as sim
 
 F64 = NDArray[np.float64]
 
@@ -121,7 +122,7 @@ DEFAULT_SETTINGS = DaemonSettings(TrackerConfig().lateness_s, DaemonConfig().sna
 
 
 def _packed_batches(load: Load) -> tuple[list[bytes], list[int]]:
-    """Seeded scans (cuas.sim ``random``, ENU, churn-free) sized for ``load``: the packed
+    """Seeded scans (cuas.sim.simulate ``random``, ENU, churn-free) sized for ``load``: the packed
     ``dets`` list of every batch and its number of detections. Times come from the wall clock
     at sending; the scan period only spaces the simulated trajectories."""
     per_batch = load.dets_per_batch
@@ -235,10 +236,10 @@ def free_port() -> int:
 
 
 def profiled_daemon_main(config_path: str, det: str, trk: str, out: str) -> None:
-    """An in-process :class:`cuas.daemon.Daemon` under cProfile until SIGINT; stats to ``out``
+    """An in-process :class:`cuas.fusion.daemon.Daemon` under cProfile until SIGINT; stats to ``out``
     (written on SIGINT, before the daemon's shutdown, which is not what is measured)."""
     from cuas.config import load_config
-    from cuas.daemon import Daemon
+    from cuas.fusion.daemon import Daemon
 
     config = load_config(config_path)
     prof = cProfile.Profile()
@@ -683,9 +684,9 @@ def environment() -> dict[str, Any]:
 
 #: (file suffix, function, label) of the daemon's work, cumulative time per fused batch.
 PROFILE_STAGES = (
-    ("cuas/daemon.py", "_receive", "receive task (recv, decode, re-publish, queue)"),
+    ("cuas/fusion/daemon.py", "_receive", "receive task (recv, decode, re-publish, queue)"),
     ("cuas/bus.py", "parse_frames", "  parse_frames (msgpack + wire validation)"),
-    ("cuas/daemon.py", "_fuse", "fuse task (reorder buffer, tracker)"),
+    ("cuas/fusion/daemon.py", "_fuse", "fuse task (reorder buffer, tracker)"),
     ("cuas/tracking/tracker.py", "process", "  Tracker.process"),
     ("cuas/tracking/measurements.py", "to_measurements", "    to_measurements"),
     ("cuas/tracking/hypothesiser.py", "hypothesise", "    hypothesise (gating)"),
@@ -693,12 +694,12 @@ PROFILE_STAGES = (
     ("cuas/tracking/tracker.py", "_update", "    _update (Kalman)"),
     ("cuas/tracking/tracker.py", "_apply_life_cycle", "    _apply_life_cycle"),
     ("cuas/tracking/tracker.py", "_initiate", "    _initiate"),
-    ("cuas/daemon.py", "_publish_snapshots", "snapshot task"),
+    ("cuas/fusion/daemon.py", "_publish_snapshots", "snapshot task"),
     ("cuas/tracking/tracker.py", "snapshot", "  Tracker.snapshot"),
     ("cuas/tracking/tracker.py", "_classify", "    classification (where the tracker has it)"),
     ("cuas/tracking/tracker.py", "_export", "    export to contract tracks"),
     ("cuas/wire.py", "encode", "  wire.encode (all published messages)"),
-    ("cuas/daemon.py", "_publish_status", "status task"),
+    ("cuas/fusion/daemon.py", "_publish_status", "status task"),
 )
 
 
@@ -805,7 +806,7 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"pyzmq {env['pyzmq']} (libzmq {env['libzmq']}); {env['cpus']} CPUs, load average "
           + ", ".join(f"{x:.2f}" for x in env["load_average"]), flush=True)
     per_batch = args.targets * PD + args.clutter
-    print(f"Load: {args.targets} targets (cuas.sim random, ENU, sigma {SIGMA} m, Pd {PD}) plus "
+    print(f"Load: {args.targets} targets (cuas.sim.simulate random, ENU, sigma {SIGMA} m, Pd {PD}) plus "
           f"Poisson({args.clutter:g}) clutter per batch = ~{per_batch:.1f} detections/batch, "
           f"spread round robin over {args.sensors} sensors of kind radar; each batch stamped "
           f"with the wall time at sending. Daemon, sender and this measuring process are "

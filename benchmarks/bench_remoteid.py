@@ -5,9 +5,9 @@ beacons with Message Packs, the rest other Wi-Fi traffic), one core.
 
 Stages of cuas, each timed on the capture repeated ``--repeat`` times in memory:
 
-1. read: :class:`cuas.sensors.capture.CaptureReader` (pcapng blocks -> packets);
-2. extract: + :func:`cuas.sensors.odid.extract` (radiotap, 802.11, vendor element, messages);
-3. decode: + :class:`cuas.sensors.remoteid.RemoteIdDecoder` (contract detections);
+1. read: :class:`cuas.sensors.remoteid.pcap.CaptureReader` (pcapng blocks -> packets);
+2. extract: + :func:`cuas.sensors.remoteid.odid.extract` (radiotap, 802.11, vendor element, messages);
+3. decode: + :class:`cuas.sensors.remoteid.source.RemoteIdDecoder` (contract detections);
 4. encode: + ``wire.encode`` of one ``detections`` message per report (what is sent).
 
 Peers measured in the same run when installed (neither is a dependency of cuas):
@@ -31,9 +31,9 @@ from typing import Any
 
 from cuas import wire
 from cuas.errors import DecodeError
-from cuas.sensors import odid
-from cuas.sensors.capture import CaptureReader
-from cuas.sensors.remoteid import RemoteIdDecoder
+from cuas.sensors.remoteid import odid
+from cuas.sensors.remoteid.pcap import CaptureReader
+from cuas.sensors.remoteid.source import RemoteIdDecoder
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "remoteid"
 CAPTURE = DATA / "rirx_parrot_anafi4_real.pcapng"

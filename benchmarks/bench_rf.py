@@ -41,9 +41,9 @@ sys.path.insert(0, str(ROOT))
 
 from cuas import wire  # noqa: E402
 from cuas.config import RfConfig  # noqa: E402
-from cuas.sensors.rf import RfScanner  # noqa: E402
-from cuas.sensors.rf_dsp import DspParams, clip_fraction, cu8_to_complex, detect_block  # noqa: E402
-from cuas.sensors.rf_synth import LoraFhss, cu8_iq, mix, render_lora, to_cu8  # noqa: E402
+from cuas.sensors.rf.dsp import DspParams, clip_fraction, cu8_to_complex, detect_block  # noqa: E402
+from cuas.sensors.rf.source import RfScanner  # noqa: E402
+from cuas.sensors.rf.synth import LoraFhss, cu8_iq, mix, render_lora, to_cu8  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "rf"
 RATE = 2.4e6

@@ -36,8 +36,6 @@ from cuas import bus  # noqa: E402
 from cuas.config import reference_config  # noqa: E402
 from cuas.sapient import convert  # noqa: E402
 from cuas.sapient.framing import encode, parse  # noqa: E402
-from cuas.sapient.fusion import FusionNodeState  # noqa: E402
-from cuas.sapient.node import SapientServer  # noqa: E402
 from cuas.sapient.proto import (  # noqa: E402
     DetectionReport,
     SapientMessage,
@@ -45,6 +43,8 @@ from cuas.sapient.proto import (  # noqa: E402
     new_ulid,
 )
 from cuas.sapient.validate import validate  # noqa: E402
+from cuas.sensors.sapient.node import SapientServer  # noqa: E402
+from cuas.sensors.sapient.node_state import FusionNodeState  # noqa: E402
 
 MODULE = "5b0e2c8e-6f7d-4c1a-9e35-2d6a8c1f0b47"
 CHUNK = 65536

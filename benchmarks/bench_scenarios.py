@@ -28,9 +28,11 @@ try:
 except ImportError:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cuas import evaluation, sim, wire
-from cuas.replay import replay_offline
-from cuas.scenario import load_scenario
+from cuas import wire
+from cuas.eval import evaluation
+from cuas.fusion.offline import replay_offline
+from cuas.sim import simulate as sim
+from cuas.sim.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "recordings" / "scenarios"

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark: cuas's batched tracker against Stone Soup's GNN trackers and a filterpy loop.
 
-Every tracker gets the same seeded detections (``cuas.sim``, ENU positions with the same R) and
+Every tracker gets the same seeded detections (``cuas.sim.simulate``, ENU positions with the same R) and
 the same model (constant velocity, same process noise, χ² gate, initial velocity uncertainty,
 M-of-N confirmation and miss-count deletion). Per size it prints the median and p95 time per
 scan (warm-up scans excluded, ``time.perf_counter`` around the tracker's own call only), the
@@ -46,8 +46,10 @@ from peers import (  # noqa: E402
     StoneSoupRunner,
 )
 
-from cuas import evaluation, sim, wire  # noqa: E402
+from cuas import wire  # noqa: E402
 from cuas.config import Config, SiteConfig  # noqa: E402
+from cuas.eval import evaluation
+from cuas.sim import simulate as sim
 from cuas.tracking import Tracker  # noqa: E402
 
 F64 = NDArray[np.float64]
@@ -132,7 +134,7 @@ class Gospa:
 
 
 def gospa_sparse(truth: F64, tracks: F64, c: float, p: float) -> Gospa:
-    """GOSPA (alpha = 2) by ``cuas.evaluation.gospa``, solved per independent cluster.
+    """GOSPA (alpha = 2) by ``cuas.eval.evaluation.gospa``, solved per independent cluster.
 
     A pair at distance >= c costs c**p whether assigned or not, so only pairs closer than c
     matter, and the optimum splits over the connected components of the "closer than c"

@@ -439,7 +439,7 @@ class CameraConfig:
     roll: float = 0.0
     #: 1-sigma of the mount's pointing (deg), added to each detection's pixel noise.
     calib_sigma_deg: float = 0.1
-    #: Detector (see ``cuas.sensors.camera_detect.DetectorConfig``).
+    #: Detector (see ``cuas.sensors.camera.detect.DetectorConfig``).
     method: str = "mog2"
     history: int = 300
     var_threshold: float = 36.0

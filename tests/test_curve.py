@@ -14,9 +14,9 @@ from cuas import bus, wire
 from cuas.cli.keys import generate
 from cuas.cli.main import main as cli_main
 from cuas.config import BusConfig, Config, SiteConfig, load_config
-from cuas.daemon import Daemon
 from cuas.errors import ConfigError
-from cuas.sim import SimParams, simulate
+from cuas.fusion.daemon import Daemon
+from cuas.sim.simulate import SimParams, simulate
 
 LOOPBACK = bus.Endpoints("tcp://127.0.0.1:*", "tcp://127.0.0.1:*")
 

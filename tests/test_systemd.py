@@ -20,8 +20,8 @@ from cuas import bus
 from cuas.cli.main import main as cli_main
 from cuas.cli.sensor import KINDS
 from cuas.config import reference_config
-from cuas.daemon import Daemon
-from cuas.retention import FileInfo, choose
+from cuas.fusion.daemon import Daemon
+from cuas.record.retention import FileInfo, choose
 from cuas.sdnotify import Notifier, watchdog_period_s
 
 UNITS = Path(__file__).resolve().parent.parent / "systemd"

@@ -71,11 +71,11 @@ async def _demo(recording: Path, truth_path: Path | None, config: object, speed:
     import zmq.asyncio
 
     from cuas import bus, wire
-    from cuas.bus_replay import replay_on_bus
     from cuas.cli.tracks import watch
     from cuas.config import Config
-    from cuas.daemon import Daemon
-    from cuas.operator import render_table
+    from cuas.fusion.daemon import Daemon
+    from cuas.outputs.operator import render_table
+    from cuas.record.bus_replay import replay_on_bus
 
     assert isinstance(config, Config)
     # Ephemeral loopback ports: the demo must not collide with a daemon already running.
@@ -149,7 +149,7 @@ async def _demo(recording: Path, truth_path: Path | None, config: object, speed:
           f"{c['dropped_late'] + daemon.buffer.counters['dropped_late']} late; "
           f"{len(ids)} confirmed tracks; {len(alerts)} alerts; {len(snapshots)} snapshots")
     if truth_path is not None and snapshots:
-        from cuas.evaluation import evaluate, format_report, read_truth, tracks_from_messages
+        from cuas.eval.evaluation import evaluate, format_report, read_truth, tracks_from_messages
 
         truth = read_truth(truth_path)
         log = tracks_from_messages(snapshots)
@@ -157,7 +157,7 @@ async def _demo(recording: Path, truth_path: Path | None, config: object, speed:
         print(f"\nAgainst the truth in {truth_path.name} (live snapshots):")
         print(format_report(ev), end="")
         if plot_dir:
-            from cuas.evaluation_plots import write_plots
+            from cuas.eval.plots import write_plots
 
             paths = write_plots(truth, log, ev, plot_dir, config)
             print(f"figures: {', '.join(str(p) for p in paths)}")

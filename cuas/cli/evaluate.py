@@ -11,7 +11,7 @@ from cuas.errors import CuasError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from cuas.evaluation import DEFAULT_C, DEFAULT_MAX_GAP, DEFAULT_P
+    from cuas.eval.evaluation import DEFAULT_C, DEFAULT_MAX_GAP, DEFAULT_P
 
     parser.add_argument("--truth", required=True, metavar="TRUTH",
                         help="ground truth, JSON Lines (docs/truth-format.md)")
@@ -40,7 +40,7 @@ class _FileError(CuasError):
 
 def run(args: argparse.Namespace) -> int:
     from cuas.config import load_config
-    from cuas.evaluation import evaluate, format_report, read_tracks, read_truth, to_json
+    from cuas.eval.evaluation import evaluate, format_report, read_tracks, read_truth, to_json
 
     try:
         truth = read_truth(args.truth)
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
             with open(args.json, "w", encoding="utf-8") as fh:
                 json.dump(to_json(ev), fh, indent=1, allow_nan=False)
     if args.plot:
-        from cuas.evaluation_plots import write_plots
+        from cuas.eval.plots import write_plots
 
         paths = write_plots(truth, tracks, ev, args.plot, config)
         print(f"figures: {', '.join(str(p) for p in paths)}", file=sys.stderr)

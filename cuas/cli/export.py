@@ -33,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Export until stopped; prints a summary line."""
     from cuas import bus
-    from cuas.export.cot_sender import CotExporter, open_sender
+    from cuas.outputs.cot_sender import CotExporter, open_sender
 
     config = load_config(args.config) if args.config else reference_config()
     settings = config.cot

@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Prune; prints one line per deleted file and a total."""
-    from cuas.retention import prune
+    from cuas.record.retention import prune
 
     if args.max_age_days is None and args.max_total_gb is None:
         print("cuas prune: error: give --max-age-days and/or --max-total-gb", file=sys.stderr)

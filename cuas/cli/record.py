@@ -40,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Record until stopped; prints where from at the start and a summary line at the end."""
-    from cuas.recorder import Recorder
+    from cuas.record.recorder import Recorder
 
     if args.duration is not None and not args.duration > 0:
         print(f"cuas record: error: --duration must be > 0 s, got {args.duration}", file=sys.stderr)

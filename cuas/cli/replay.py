@@ -72,7 +72,7 @@ def _run_bus(args: argparse.Namespace, config: Config) -> int:
     import zmq
 
     from cuas.bus import security
-    from cuas.bus_replay import replay_on_bus
+    from cuas.record.bus_replay import replay_on_bus
 
     endpoint = args.det_endpoint or config.bus.detections
     speed = 1.0 if args.speed is None else args.speed
@@ -97,7 +97,7 @@ def _run_bus(args: argparse.Namespace, config: Config) -> int:
 
 
 def _run_offline(args: argparse.Namespace, config: Config) -> int:
-    from cuas.replay import replay_offline_to_file
+    from cuas.fusion.offline import replay_offline_to_file
 
     started = time.perf_counter()
     summary = replay_offline_to_file(args.recording, args.tracks_out, config)

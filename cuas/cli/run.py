@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from cuas import bus
-    from cuas.daemon import serve
+    from cuas.fusion.daemon import serve
 
     config = load_config(args.config) if args.config else reference_config()
     if args.snapshot_hz is not None and not 0 < args.snapshot_hz <= 1000:

@@ -66,7 +66,7 @@ def _stop_on_signals() -> asyncio.Event:
 
 
 async def _serve(config: Config, listen: str, endpoint: str) -> int:
-    from cuas.sapient.node import SapientServer
+    from cuas.sensors.sapient.node import SapientServer
 
     stop = _stop_on_signals()
     server = SapientServer(config, endpoint, listen=listen)
@@ -82,7 +82,7 @@ async def _serve(config: Config, listen: str, endpoint: str) -> int:
 
 
 async def _export(config: Config, target: str, tracks: str) -> int:
-    from cuas.sapient.export import SapientExporter
+    from cuas.outputs.sapient import SapientExporter
 
     stop = _stop_on_signals()
     exporter = SapientExporter(config, tracks, target)

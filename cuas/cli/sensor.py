@@ -12,13 +12,13 @@ import importlib
 
 #: kind -> (module, one-line help)
 KINDS: dict[str, tuple[str, str]] = {
-    "adsb": ("cuas.sensors.adsb",
+    "adsb": ("cuas.sensors.adsb.decode",
              "ADS-B from dump1090/readsb (Beast 30005, SBS 30003) or a capture file"),
-    "rf": ("cuas.sensors.rf",
+    "rf": ("cuas.sensors.rf.source",
            "RTL-SDR spectrum scan for drone control/video links: rtltcp://, rtlsdr:// or a cu8 file"),
-    "remoteid": ("cuas.sensors.remoteid",
+    "remoteid": ("cuas.sensors.remoteid.source",
                  "Remote ID (ASTM F3411): pcap/pcapng, monitor-mode Wi-Fi or wardragon://HOST:PORT"),
-    "camera": ("cuas.sensors.camera",
+    "camera": ("cuas.sensors.camera.source",
                "camera (device, RTSP/HTTP URL or video file): moving objects in the sky as az/el"),
 }
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cuas import sim
 from cuas.config import Config, load_config, reference_config
 from cuas.errors import ConfigError
+from cuas.sim import simulate as sim
 
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "recordings" / "scenarios"
 
@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_file(args: argparse.Namespace, path: Path) -> int:
-    from cuas.scenario import load_scenario, replace_duration
+    from cuas.sim.scenario import load_scenario, replace_duration
 
     sc = load_scenario(path)
     if args.duration is not None:

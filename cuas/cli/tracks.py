@@ -1,7 +1,7 @@
 """``cuas tracks``: the operator's live view of the daemon's tracks, alerts and heartbeats.
 
 Subscribes to ``trk``, ``alert`` and ``status.`` on the tracks endpoint. In a terminal it
-redraws a table in place (:func:`cuas.operator.render_table`); with ``--json`` it prints each
+redraws a table in place (:func:`cuas.outputs.operator.render_table`); with ``--json`` it prints each
 message as one JSON line, ``{"topic": ..., "msg": {...}}``, for scripts. Malformed messages are
 counted and skipped. :func:`watch` is the same loop for use inside another event loop (the
 ``cuas demo`` command runs it beside the daemon).
@@ -28,7 +28,7 @@ import zmq.asyncio
 from cuas import bus, wire
 from cuas.config import load_config, reference_config
 from cuas.errors import DecodeError
-from cuas.operator import MAX_ALERTS_SHOWN, render_table
+from cuas.outputs.operator import MAX_ALERTS_SHOWN, render_table
 
 log = logging.getLogger(__name__)
 

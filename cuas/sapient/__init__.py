@@ -1,10 +1,7 @@
-"""SAPIENT (BSI Flex 335 v2.0) interface: cuas as a fusion node that SAPIENT sensor modules
-report to, and as a child node that reports its fused tracks upward.
+"""SAPIENT (BSI Flex 335 v2.0) protocol: message bindings, framing, validation and conversion.
 
-The pure parts: :mod:`.framing` (length-prefixed ``SapientMessage`` frames on a TCP stream),
-:mod:`.validate` (the ICD's mandatory-field, UUID, ULID and time rules), :mod:`.convert`
-(DetectionReport -> contract detections; tracks and alerts -> DetectionReports and Alerts).
-The I/O shells: :mod:`.node` (``cuas sapient serve``) and :mod:`.export`
-(``cuas sapient export``). The protobuf bindings come from the optional PyPI package
-``sapient-msg`` (``pip install 'cuas[sapient]'``), imported only in :mod:`.proto`.
+Pure parts only: :mod:`.proto` (the optional ``sapient-msg`` bindings), :mod:`.framing`,
+:mod:`.validate` and :mod:`.convert`. Its I/O shells are the sensor kind
+(:mod:`cuas.sensors.sapient`, ``cuas sapient serve``) and the output
+(:mod:`cuas.outputs.sapient`, ``cuas sapient export``).
 """

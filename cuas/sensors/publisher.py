@@ -18,8 +18,8 @@ import zmq
 import zmq.asyncio
 
 from cuas import bus, wire
-from cuas.bus_replay import NoSubscriberError
-from cuas.bus_replay import _send as send_nodrop  # the replay's wait-for-room send
+from cuas.record.bus_replay import NoSubscriberError
+from cuas.record.bus_replay import _send as send_nodrop  # the replay's wait-for-room send
 from cuas.sdnotify import Notifier
 
 log = logging.getLogger(__name__)

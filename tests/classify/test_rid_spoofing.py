@@ -235,7 +235,7 @@ def test_rid_spoof_scenario_end_to_end(tmp_path: Path) -> None:
     scenario = ROOT / "recordings" / "scenarios" / "rid-spoof.toml"
     if not scenario.exists():
         pytest.skip(f"no {scenario} (the scenarios of `cuas sim`)")
-    pytest.importorskip("cuas.scenario")
+    pytest.importorskip("cuas.sim.scenario")
     from cuas.cli.main import main
 
     rec, truth, out = tmp_path / "s.mcap", tmp_path / "s.truth.jsonl", tmp_path / "t.jsonl"

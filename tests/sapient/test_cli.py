@@ -19,9 +19,9 @@ from cuas.sapient import convert
 from cuas.sapient.framing import parse
 from cuas.sapient.proto import SapientMessage, new_ulid
 from cuas.sapient.validate import validate
+from tests.fusion.test_daemon import run_async, running_daemon
 from tests.sapient.conftest import MODULE_ID, location_report, status_report
 from tests.sapient.test_node import Peer, register
-from tests.test_daemon import run_async, running_daemon
 
 
 def test_usage_errors() -> None:

@@ -10,11 +10,11 @@ from hypothesis import strategies as st
 
 from cuas import wire
 from cuas.config import parse_config, reference_config
-from cuas.sapient import fusion
 from cuas.sapient.framing import Frame, encode, parse
-from cuas.sapient.fusion import FusionNodeState
 from cuas.sapient.proto import SapientMessage, from_json, node_uuid, ulid_at
 from cuas.sapient.validate import validate
+from cuas.sensors.sapient import node_state as fusion
+from cuas.sensors.sapient.node_state import FusionNodeState
 from tests.sapient.conftest import MODULE_ID, data_dir, location_report, read_text, status_report
 
 

@@ -19,13 +19,14 @@ import zmq.asyncio
 
 from cuas import bus
 from cuas.config import reference_config
-from cuas.daemon import Daemon
+from cuas.fusion.daemon import Daemon
+from cuas.outputs.sapient import SapientExporter
 from cuas.sapient import convert
-from cuas.sapient.export import SapientExporter
 from cuas.sapient.framing import encode, parse
-from cuas.sapient.node import SapientServer
 from cuas.sapient.proto import SapientMessage, from_json, new_ulid
 from cuas.sapient.validate import validate
+from cuas.sensors.sapient.node import SapientServer
+from tests.fusion.test_daemon import run_async, running_daemon
 from tests.sapient.conftest import (
     MODULE_ID,
     data_dir,
@@ -34,7 +35,6 @@ from tests.sapient.conftest import (
     status_report,
 )
 from tests.test_curve import _site as curve_site
-from tests.test_daemon import run_async, running_daemon
 
 
 class Peer:

@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
-from cuas.sensors.camera_geometry import (
+from cuas.sensors.camera.geometry import (
     CameraModel,
     orientations_from_synchronised,
     pose_from_rotation,
@@ -232,7 +232,7 @@ def track(data: Dataset, ev: Evaluation, start: float, seconds: float,
     from cuas import wire
     from cuas.config import Config, SensorConfig, SiteConfig
     from cuas.geo import SiteFrame
-    from cuas.sensors.camera_geometry import directions_to_az_el, rotation_from_pose
+    from cuas.sensors.camera.geometry import directions_to_az_el, rotation_from_pose
     from cuas.tracking import Tracker
 
     site = SiteConfig(name="albl", lat=SITE_LLA[0], lon=SITE_LLA[1], h=SITE_LLA[2])

@@ -1,1 +1,0 @@
-"""Exports of the daemon's picture to other systems (Cursor on Target for TAK)."""

@@ -1,0 +1,4 @@
+"""Recordings: the MCAP/JSON Lines format, the recorder, replay onto the bus, retention.
+
+Imports wire, bus, errors only.
+"""
