@@ -109,13 +109,6 @@ class TrackerConfig:
             raise ConfigError("must lie in [1, 100]", key="tracker.bearing_gate_sigma")
 
 
-#: Sensor kinds whose every batch is a full look at their coverage (a miss means something);
-#: cooperative feeds (ADS-B, Remote ID) report one target at a time. Not cameras: a frame sees
-#: only its field of view, and 30 frames a second counted as misses would delete, between two
-#: radar scans, every track the camera does not point at.
-SCANNING_KINDS = frozenset({"radar", "sim"})
-
-
 #: Formats the ADS-B adapter reads (``auto``: detected from the first bytes).
 ADSB_FORMATS = ("auto", "beast", "sbs", "avr")
 
@@ -534,7 +527,11 @@ class SensorConfig:
     @property
     def is_scanning(self) -> bool:
         """True when each batch of this sensor is a full look at its coverage."""
-        return self.scanning if self.scanning is not None else self.kind in SCANNING_KINDS
+        if self.scanning is not None:
+            return self.scanning
+        from cuas.sensors import registry  # the registry imports no adapter
+
+        return registry.get(self.kind).scanning
 
 
 #: ``bus.security`` values: ``none`` (plain ZeroMQ, loopback and ipc only: development) and

@@ -75,9 +75,10 @@ def test_scenario_simulates_and_replays_to_its_golden_digest(path: Path, tmp_pat
 
 
 if __name__ == "__main__":  # print the digests of the code as it stands
+    import contextlib
     import tempfile
 
-    with tempfile.TemporaryDirectory() as d:
+    with tempfile.TemporaryDirectory() as d, contextlib.redirect_stdout(sys.stderr):
         digests = bundled_digest(Path(d))
         for p in SCENARIOS:
             digests.update(scenario_digests(p, Path(d)))
