@@ -31,7 +31,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.ndimage import gaussian_filter1d
 
-from cuas.config import Config, _build, load_config, reference_config
+from cuas.config import Config, load_config, reference_config
+from cuas.config.coerce import build
 from cuas.errors import ConfigError
 
 F64 = NDArray[np.float64]
@@ -325,7 +326,7 @@ def _make(cls: type[T], table: Any, key: str, path: str | None, **extra: Any) ->
                         and f.default_factory is dataclasses.MISSING)
             if required and f.name not in table and f.name not in extra:
                 raise ConfigError("required key missing", path=path, key=f"{key}.{f.name}")
-    return _build(cls, table, key, path, **extra)
+    return build(cls, table, key, path, **extra)
 
 
 def _table(v: Any, key: str, path: str | None) -> dict[str, Any]:

@@ -11,8 +11,8 @@ Layers, each testable on its own:
 * :class:`AdsbDecoder`: Mode S fields decoded by rs1090 in batches (its CRC check included),
   CPR positions resolved per aircraft (global from an even/odd pair, else local against the
   aircraft's own last position), accuracy, velocity and identity attached;
-* :class:`AdsbSource`: the I/O shell (TCP with reconnect, or a capture file) publishing on the
-  bus, and ``add_arguments``/``run`` for ``cuas sensor adsb``.
+* the I/O shell (:mod:`.source`, TCP with reconnect or a capture file) publishing on the bus,
+  and ``cuas sensor adsb`` (:mod:`.cli`) live in their own modules.
 
 Heights: ADS-B airborne positions carry barometric (pressure) altitude for type codes 9-18 and
 GNSS height above the ellipsoid for 20-22. A barometric altitude is corrected to the ellipsoid
@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, Final, NamedTuple
 
 from cuas import wire
-from cuas.config import AdsbConfig
+from cuas.sensors.adsb.settings import AdsbSettings
 
 # --------------------------------------------------------------------------- Beast framing
 
@@ -581,8 +581,8 @@ MAX_AIRCRAFT_SPEED: Final = 600.0
 class AdsbDecoder:
     """Per-aircraft state and rs1090 batch decoding (one instance per feed)."""
 
-    def __init__(self, settings: AdsbConfig | None = None) -> None:
-        self.settings = settings if settings is not None else AdsbConfig()
+    def __init__(self, settings: AdsbSettings | None = None) -> None:
+        self.settings = settings if settings is not None else AdsbSettings()
         self.aircraft: dict[str, _Aircraft] = {}
         self.stats = DecodeStats()
         self._last_evict = -math.inf
@@ -865,29 +865,3 @@ def file_epoch(path: Path) -> float | None:
     of naming ``nc host 30005 > name-<unix time>.beast`` captures; None if there is none."""
     m = re.search(r"(?<!\d)(1[0-9]{9}|2[0-9]{9})(\.\d+)?(?!\d)", path.name)
     return float(m.group(0)) if m else None
-
-
-# The I/O shell lives in a sibling module, imported on use, so that the pure parts above load
-# without ZeroMQ or asyncio machinery.
-
-
-def add_arguments(parser: Any) -> None:
-    """Arguments of ``cuas sensor adsb`` (see :mod:`cuas.sensors.adsb.source`)."""
-    from cuas.sensors.adsb.source import add_arguments as add
-
-    add(parser)
-
-
-def run(args: Any) -> int:
-    """``cuas sensor adsb``: run the adapter (see :mod:`cuas.sensors.adsb.source`)."""
-    from cuas.sensors.adsb.source import run as run_source
-
-    return run_source(args)
-
-
-def __getattr__(name: str) -> Any:
-    if name == "AdsbSource":
-        from cuas.sensors.adsb.source import AdsbSource
-
-        return AdsbSource
-    raise AttributeError(name)

@@ -14,14 +14,13 @@ Layers:
 * :class:`RemoteIdSource` (I/O): a pcap/pcapng file replayed at capture pace (or as fast as
   possible), a monitor-mode Wi-Fi interface (``iface:NAME``: an AF_PACKET raw socket, Linux,
   needs CAP_NET_RAW), or ``wardragon://HOST:PORT`` (ZeroMQ SUB, reconnecting by itself);
-  ``add_arguments``/``run`` are ``cuas sensor remoteid``.
+  ``cuas sensor remoteid`` is :mod:`.cli`.
 
 Units: degrees, metres (heights above the WGS-84 ellipsoid), m/s, UTC seconds.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import math
@@ -39,15 +38,7 @@ import zmq
 import zmq.asyncio
 
 from cuas import bus, wire
-from cuas.config import RemoteIdConfig
 from cuas.errors import CuasError, DecodeError
-from cuas.sensors.cli_common import (
-    add_common_arguments,
-    bad_speed,
-    load_sensor,
-    run_adapter,
-    usage_error,
-)
 from cuas.sensors.publisher import PublishingAdapter, SensorPublisher
 from cuas.sensors.remoteid import odid
 from cuas.sensors.remoteid.pcap import (
@@ -55,6 +46,7 @@ from cuas.sensors.remoteid.pcap import (
     LINKTYPE_IEEE802_11_RADIOTAP,
     CaptureReader,
 )
+from cuas.sensors.remoteid.settings import RemoteIdSettings
 
 #: 95 % radius of a circular 2-D Gaussian is 2.448 sigma; a 95 % one-dimensional bound 1.960.
 K95_2D: Final = 2.448
@@ -121,8 +113,8 @@ class RemoteIdDecoder:
     only a height above take-off/ground.
     """
 
-    def __init__(self, settings: RemoteIdConfig | None = None, ground_h: float = 0.0) -> None:
-        self.settings = settings if settings is not None else RemoteIdConfig()
+    def __init__(self, settings: RemoteIdSettings | None = None, ground_h: float = 0.0) -> None:
+        self.settings = settings if settings is not None else RemoteIdSettings()
         self.ground_h = self.settings.ground_h if self.settings.ground_h is not None else ground_h
         self.stats = DecoderStats()
         self._tx: OrderedDict[str, _Transmitter] = OrderedDict()
@@ -581,7 +573,7 @@ class RemoteIdSource(PublishingAdapter):
     """
 
     def __init__(self, source: str, endpoint: str, *, sensor_id: str = "remoteid",
-                 settings: RemoteIdConfig | None = None, ground_h: float = 0.0,
+                 settings: RemoteIdSettings | None = None, ground_h: float = 0.0,
                  speed: float = 1.0, wait_s: float = 10.0,
                  context: zmq.asyncio.Context | None = None, status_period_s: float = 1.0,
                  hwm: int = bus.DEFAULT_HWM, origin: wire.Vec3 | None = None,
@@ -591,7 +583,7 @@ class RemoteIdSource(PublishingAdapter):
         self.source = source
         self.endpoint = endpoint
         self.sensor_id = sensor_id
-        self.settings = settings if settings is not None else RemoteIdConfig()
+        self.settings = settings if settings is not None else RemoteIdSettings()
         self.decoder = RemoteIdDecoder(self.settings, ground_h)
         self.speed = speed
         #: The receiver's position (lat, lon, h), sent as each message's ``origin``: the fusion
@@ -781,29 +773,3 @@ class RemoteIdSource(PublishingAdapter):
                     self.decoder.evict(time.time())
         finally:
             raw.close()
-
-
-# --------------------------------------------------------------------------- CLI
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``cuas sensor remoteid``."""
-    add_common_arguments(parser, "remoteid", "a pcap/pcapng capture, iface:NAME (monitor-mode "
-                         "Wi-Fi, needs CAP_NET_RAW) or wardragon://HOST:4224 (overrides the config)")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Run the receiver until the file ends or Ctrl-C / SIGTERM; prints a summary line."""
-    if (status := bad_speed(args, "remoteid")) is not None:
-        return status
-    config, sid, sc = load_sensor(args, "remoteid")
-    settings = sc.remoteid if sc is not None and sc.remoteid is not None else RemoteIdConfig()
-    source = args.source or settings.source
-    if not source:
-        return usage_error("remoteid", "no source: give --source FILE, iface:NAME or "
-                           f"wardragon://HOST:PORT, or source in [sensors.{sid}.remoteid]")
-    endpoint = args.publish or config.bus.detections
-    return run_adapter("remoteid", lambda: RemoteIdSource(
-        source, endpoint, sensor_id=sid, settings=settings, ground_h=config.site.h,
-        speed=args.speed, wait_s=args.wait, origin=sc.origin if sc is not None else None,
-        security=bus.security(config)), f"{source} -> {endpoint} as det.{sid}")
