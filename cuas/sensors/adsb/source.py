@@ -26,11 +26,10 @@ import zmq.asyncio
 
 from cuas import bus
 from cuas.errors import CuasError
-from cuas.sensors.adsb.decode import (
-    AdsbDecoder,
-    BeastClock,
+from cuas.sensors.adsb.clock import BeastClock
+from cuas.sensors.adsb.decode import AdsbDecoder, Position
+from cuas.sensors.adsb.framing import (
     FramingStats,
-    Position,
     detect_format,
     file_epoch,
     parse_avr,

@@ -23,16 +23,10 @@ import zmq.asyncio
 from cuas import bus, wire
 from cuas.config import parse_config
 from cuas.errors import ConfigError
-from cuas.sensors.adsb.decode import (
-    AdsbDecoder,
-    BeastClock,
-    FramingStats,
-    Position,
-    distance_m,
-    file_epoch,
-    parse_beast,
-    parse_sbs,
-)
+from cuas.sensors.adsb.clock import BeastClock
+from cuas.sensors.adsb.cpr import distance_m
+from cuas.sensors.adsb.decode import AdsbDecoder, Position
+from cuas.sensors.adsb.framing import FramingStats, file_epoch, parse_beast, parse_sbs
 from cuas.sensors.adsb.settings import AdsbSettings
 from cuas.sensors.adsb.source import AdsbSource
 from tests.bus_helpers import LOOPBACK_ANY, collect_detections, run_bounded
@@ -120,7 +114,7 @@ def test_detections_are_valid_wire_messages_with_velocity_sigma_and_signal() -> 
 def test_pymodes_sample_positions() -> None:
     """2,000 DF17 messages of EZY85MH (406B90): pyModeS resolves 929 positions; first
     51.14839 N 7.22794 E, last 51.70003 N 4.77341 E at 36,000 ft."""
-    from cuas.sensors.adsb.decode import BeastFrame
+    from cuas.sensors.adsb.framing import BeastFrame
 
     rows = list(csv.reader(PYMODES.open()))
     frames = [BeastFrame(3, 0, 0, bytes.fromhex(r[1])) for r in rows]
@@ -387,7 +381,7 @@ def test_receiver_reference_is_used_only_when_configured_and_in_range() -> None:
     receiver's position configured, rs1090's own reference decoding of it."""
     import rs1090
 
-    from cuas.sensors.adsb.decode import BeastFrame
+    from cuas.sensors.adsb.framing import BeastFrame
 
     frames, _ = parse_beast(BEAST.read_bytes())
     first = next(f for f in frames if f.kind == 3 and f.msg[0] >> 3 == 17

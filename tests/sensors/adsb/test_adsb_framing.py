@@ -9,13 +9,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from cuas.sensors.adsb.decode import (
-    BeastClock,
+from cuas.sensors.adsb.clock import BeastClock
+from cuas.sensors.adsb.cpr import cpr_global, cpr_local, cpr_nl
+from cuas.sensors.adsb.framing import (
     BeastFrame,
     FramingStats,
-    cpr_global,
-    cpr_local,
-    cpr_nl,
     detect_format,
     parse_avr,
     parse_beast,
@@ -283,7 +281,8 @@ def test_valid_position_frames_mixed_with_corruption_decode_to_the_encoded_posit
     few aircraft, interleaved with copies corrupted by one bit flip: every corrupted frame is
     a CRC failure, every valid one is decoded, each aircraft's pairs resolve (global CPR) to
     its encoded position within the CPR resolution, and the counters add up."""
-    from cuas.sensors.adsb.decode import AdsbDecoder, distance_m
+    from cuas.sensors.adsb.cpr import distance_m
+    from cuas.sensors.adsb.decode import AdsbDecoder
     from tests.sensors.adsb.modes_encoder import airborne_position
     from tests.sensors.adsb.modes_encoder import cpr_nl as nl_closed_form
 

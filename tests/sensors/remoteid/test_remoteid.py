@@ -23,15 +23,10 @@ from cuas import bus, wire
 from cuas.config import parse_config
 from cuas.errors import ConfigError, CuasError, DecodeError
 from cuas.sensors.remoteid import odid
+from cuas.sensors.remoteid.decode import K95_2D, RemoteIdDecoder
 from cuas.sensors.remoteid.settings import RemoteIdSettings
-from cuas.sensors.remoteid.source import (
-    K95_2D,
-    RemoteIdDecoder,
-    RemoteIdSource,
-    accuracy_bound,
-    decode_wardragon,
-    wardragon_messages,
-)
+from cuas.sensors.remoteid.source import RemoteIdSource
+from cuas.sensors.remoteid.wardragon import accuracy_bound, decode_wardragon, wardragon_messages
 from tests.bus_helpers import LOOPBACK_ANY, collect_detections, run_bounded
 
 DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "remoteid"
