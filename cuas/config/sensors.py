@@ -6,6 +6,7 @@ the sensor kind registry (:mod:`cuas.sensors.registry`) for it and knows no kind
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -66,6 +67,13 @@ def parse_sensor(sid: str, table: Any, path: str | None) -> SensorConfig:
     settings: dict[str, object] = {}
     if isinstance(table, dict):
         rest = dict(table)
+        # Checked here rather than by build(), whose message could not name the kinds' tables.
+        tables = {k.settings_table for k in registry.kinds() if k.settings_table is not None}
+        known = ({f.name for f in dataclasses.fields(SensorConfig)} - {"id", "settings"}) | tables
+        for name in rest:
+            if name not in known:
+                raise ConfigError(f"unknown key (known: {', '.join(sorted(known))})", path=path,
+                                  key=f"{key}.{name}")
         if "sapient" in rest:
             extra["sapient"] = parse_sapient_node(rest.pop("sapient"), f"{key}.sapient", path)
         # Any kind's table is accepted on any sensor, as before kinds were plug-ins.
