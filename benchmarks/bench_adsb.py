@@ -92,13 +92,9 @@ def main() -> int:
     import zmq
 
     from cuas import bus, wire
-    from cuas.sensors.adsb.decode import (
-        AdsbDecoder,
-        BeastClock,
-        FramingStats,
-        file_epoch,
-        parse_beast,
-    )
+    from cuas.sensors.adsb.clock import BeastClock
+    from cuas.sensors.adsb.decode import AdsbDecoder
+    from cuas.sensors.adsb.framing import FramingStats, file_epoch, parse_beast
 
     raw = CAPTURE.read_bytes()
     chunks = [raw[i:i + CHUNK] for i in range(0, len(raw), CHUNK)]

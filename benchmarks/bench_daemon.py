@@ -58,7 +58,7 @@ except ImportError:  # run from a checkout without `pip install -e .`
 
 from cuas import bus, wire  # noqa: E402
 from cuas.config import DaemonConfig, SiteConfig, TrackerConfig  # noqa: E402
-from cuas.sim import simulate as sim
+from cuas.sim import generators as sim
 
 F64 = NDArray[np.float64]
 

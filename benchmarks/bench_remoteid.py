@@ -7,7 +7,7 @@ Stages of cuas, each timed on the capture repeated ``--repeat`` times in memory:
 
 1. read: :class:`cuas.sensors.remoteid.pcap.CaptureReader` (pcapng blocks -> packets);
 2. extract: + :func:`cuas.sensors.remoteid.odid.extract` (radiotap, 802.11, vendor element, messages);
-3. decode: + :class:`cuas.sensors.remoteid.source.RemoteIdDecoder` (contract detections);
+3. decode: + :class:`cuas.sensors.remoteid.decode.RemoteIdDecoder` (contract detections);
 4. encode: + ``wire.encode`` of one ``detections`` message per report (what is sent).
 
 Peers measured in the same run when installed (neither is a dependency of cuas):
@@ -32,8 +32,8 @@ from typing import Any
 from cuas import wire
 from cuas.errors import DecodeError
 from cuas.sensors.remoteid import odid
+from cuas.sensors.remoteid.decode import RemoteIdDecoder
 from cuas.sensors.remoteid.pcap import CaptureReader
-from cuas.sensors.remoteid.source import RemoteIdDecoder
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "remoteid"
 CAPTURE = DATA / "rirx_parrot_anafi4_real.pcapng"

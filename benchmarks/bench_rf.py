@@ -40,8 +40,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from cuas import wire  # noqa: E402
-from cuas.config import RfConfig  # noqa: E402
 from cuas.sensors.rf.dsp import DspParams, clip_fraction, cu8_to_complex, detect_block  # noqa: E402
+from cuas.sensors.rf.settings import RfSettings  # noqa: E402
 from cuas.sensors.rf.source import RfScanner  # noqa: E402
 from cuas.sensors.rf.synth import LoraFhss, cu8_iq, mix, render_lora, to_cu8  # noqa: E402
 
@@ -106,7 +106,7 @@ def always_on(blocks: list[bytes]) -> None:
 
 
 def adapter(blocks: list[bytes]) -> dict[str, int]:
-    s = RfScanner(RfConfig(rate_hz=RATE, publish="all", bands=((863e6, 870e6),)))
+    s = RfScanner(RfSettings(rate_hz=RATE, publish="all", bands=((863e6, 870e6),)))
     for i, b in enumerate(blocks):
         d = s.process(b, RATE, CENTRE, 1.7e9 + i * DWELL_S)
         dets = s.detections(d, 20.0)

@@ -31,7 +31,7 @@ except ImportError:  # run from a checkout without `pip install -e .`
 from cuas import wire
 from cuas.eval import evaluation
 from cuas.fusion.offline import replay_offline
-from cuas.sim import simulate as sim
+from cuas.sim.runner import simulate_scenario, write_scenario
 from cuas.sim.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,9 +49,9 @@ def score(path: Path, seed: int, tmp: Path) -> dict[str, Any]:
     """Simulate, replay and evaluate one scenario file; the figures of its table row."""
     sc = load_scenario(path)
     started = time.perf_counter()
-    run = sim.simulate_scenario(sc, seed)
+    run = simulate_scenario(sc, seed)
     rec, truth_path = tmp / f"{sc.name}.mcap", tmp / f"{sc.name}.truth.jsonl"
-    sim.write_scenario(run, rec, truth_path)
+    write_scenario(run, rec, truth_path)
     t_sim = time.perf_counter() - started
     snapshots: list[wire.Tracks] = []
     started = time.perf_counter()

@@ -49,7 +49,7 @@ from peers import (  # noqa: E402
 from cuas import wire  # noqa: E402
 from cuas.config import Config, SiteConfig  # noqa: E402
 from cuas.eval import evaluation
-from cuas.sim import simulate as sim
+from cuas.sim import generators as sim
 from cuas.tracking import Tracker  # noqa: E402
 
 F64 = NDArray[np.float64]

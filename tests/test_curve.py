@@ -16,7 +16,7 @@ from cuas.cli.main import main as cli_main
 from cuas.config import BusConfig, Config, SiteConfig, load_config
 from cuas.errors import ConfigError
 from cuas.fusion.daemon import Daemon
-from cuas.sim.simulate import SimParams, simulate
+from cuas.sim.generators import SimParams, simulate
 
 LOOPBACK = bus.Endpoints("tcp://127.0.0.1:*", "tcp://127.0.0.1:*")
 

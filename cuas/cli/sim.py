@@ -17,7 +17,7 @@ from pathlib import Path
 
 from cuas.config import Config, load_config, reference_config
 from cuas.errors import ConfigError
-from cuas.sim import simulate as sim
+from cuas.sim.generators import SCENARIOS, SIM_FRAMES, SimParams, simulate, write_outputs
 
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "recordings" / "scenarios"
 
@@ -25,7 +25,7 @@ SCENARIO_DIR = Path(__file__).resolve().parents[2] / "recordings" / "scenarios"
 def scenario_path(name: str) -> Path | None:
     """The scenario file ``name`` refers to (a path, or a name in recordings/scenarios/), or
     None for a built-in generator."""
-    if name in sim.SCENARIOS:
+    if name in SCENARIOS:
         return None
     p = Path(name)
     if p.suffix == ".toml" or p.exists():
@@ -35,14 +35,14 @@ def scenario_path(name: str) -> Path | None:
         return candidate
     known = sorted(x.stem for x in SCENARIO_DIR.glob("*.toml"))
     raise ConfigError(f"no scenario {name!r}: give a .toml file, one of {', '.join(known)}, or "
-                      f"a built-in generator ({', '.join(sim.SCENARIOS)})")
+                      f"a built-in generator ({', '.join(SCENARIOS)})")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``cuas sim``."""
     parser.add_argument("scenario", nargs="?", default="random", metavar="SCENARIO",
                         help="scenario file, or name in recordings/scenarios/, or a built-in "
-                             f"generator ({', '.join(sim.SCENARIOS)}; default: random)")
+                             f"generator ({', '.join(SCENARIOS)}; default: random)")
     parser.add_argument("--out", required=True, metavar="REC",
                         help="recording to write (.jsonl for JSON Lines, otherwise MCAP)")
     parser.add_argument("--truth", required=True, metavar="TRUTH",
@@ -60,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="probability of detection per scan (default: 0.9)")
     gen.add_argument("--clutter", type=float, default=5.0, metavar="C",
                      help="mean number of false alarms per scan (default: 5)")
-    gen.add_argument("--frame", choices=sim.SIM_FRAMES, default="enu",
+    gen.add_argument("--frame", choices=SIM_FRAMES, default="enu",
                      help="frame of the detections (default: enu)")
     gen.add_argument("--sensor", default="radar-sim", metavar="ID",
                      help="sensor id of the batches (default: radar-sim)")
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         return _run_file(args, path)
     config: Config = load_config(args.config) if args.config else reference_config()
     sensor = config.sensors.get(args.sensor)
-    params = sim.SimParams(
+    params = SimParams(
         seed=args.seed,
         n_targets=args.targets,
         duration_s=60.0 if args.duration is None else args.duration,
@@ -88,8 +88,8 @@ def run(args: argparse.Namespace) -> int:
         sensor_origin=sensor.origin if sensor is not None else None,
         max_range_m=sensor.max_range_m if sensor is not None else None,
     )
-    result = sim.simulate(params, config.site)
-    sim.write_outputs(result, args.out, args.truth)
+    result = simulate(params, config.site)
+    write_outputs(result, args.out, args.truth)
     print(f"cuas sim {args.scenario}: {len(result.batches)} scans, {result.n_detections} detections "
           f"({result.n_clutter} clutter), {params.n_targets} targets, frame {params.frame} "
           f"-> {args.out}, truth {args.truth}")
@@ -97,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_file(args: argparse.Namespace, path: Path) -> int:
+    from cuas.sim.runner import simulate_scenario, write_scenario
     from cuas.sim.scenario import load_scenario, replace_duration
 
     sc = load_scenario(path)
@@ -105,8 +106,8 @@ def _run_file(args: argparse.Namespace, path: Path) -> int:
             raise ConfigError(f"--duration must lie in [1, {sc.duration_s:g}] s for this "
                               f"scenario, got {args.duration}")
         sc = replace_duration(sc, args.duration)
-    result = sim.simulate_scenario(sc, args.seed)
-    sim.write_scenario(result, args.out, args.truth)
+    result = simulate_scenario(sc, args.seed)
+    write_scenario(result, args.out, args.truth)
     sensors = ", ".join(f"{s.id} ({s.kind})" for s in sc.sensors)
     print(f"cuas sim {sc.name}: {sc.duration_s:g} s, {len(result.truth.ids)} movers "
           f"({int(result.truth.threat.sum())} threats), {len(result.messages)} messages, "

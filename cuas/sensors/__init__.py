@@ -1,5 +1,8 @@
-"""Sensor kinds, one subpackage each (a thin I/O shell around a pure parser or detector).
+"""Sensor kinds, one subpackage each, declared in :mod:`.registry`: a pure decoder or detector,
+the I/O source, its settings (``settings.py``), ``cuas sensor KIND`` (``cli.py``) and its
+simulated model (``sim.py``) where one exists.
 
 They publish ``detections`` per the wire contract (docs/wire.md) through the shared
-:mod:`.publisher`; imports wire, config, bus, errors; never tracking, fusion or classify.
+:mod:`.publisher`; imports wire, config, bus, errors (and cuas.sim's toolkit for the simulated
+models); never tracking, fusion or classify. docs/adding-a-sensor-kind.md adds one.
 """

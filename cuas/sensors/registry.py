@@ -1,14 +1,26 @@
 """The sensor kinds cuas knows, one entry each: the one place a new kind is declared.
 
 Everything that depends on what a kind *is* asks here rather than keeping its own list: the
-site configuration (is a batch a full look?), the fusion engine (does the source observe the
-aircraft or relay what it says of itself?), ``cuas sensor KIND`` and the simulator. Importing
-this module imports no adapter: each kind's code is loaded only when that kind is used.
+site configuration (is a batch a full look? what does ``[sensors.<id>.<kind>]`` hold?), the
+fusion engine (does the source observe the aircraft or relay what it says of itself?),
+``cuas sensor KIND`` and the simulator. Importing this module imports no adapter: a kind's
+code is named by ``"module:attribute"`` strings and loaded only when that kind is used.
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+
+def resolve(ref: str) -> Any:
+    """The object a ``"package.module:attribute"`` reference names (imported on first use)."""
+    module_name, sep, attribute = ref.partition(":")
+    if not sep or not attribute:
+        raise ValueError(f"expected 'module:attribute', got {ref!r}")
+    return getattr(importlib.import_module(module_name), attribute)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +37,43 @@ class SensorKind:
     #: Relays what an aircraft broadcasts about itself (ADS-B, Remote ID) rather than observing
     #: it; a track seen only by such sources has no independent confirmation.
     cooperative: bool = False
+    #: The adapter's settings: ``"module:function"`` of ``parse(table, key, path)`` returning
+    #: the validated settings dataclass (raising ConfigError naming ``key``) ...
+    settings: str | None = None
+    #: ... and the table it reads, ``[sensors.<id>.<settings_table>]`` (default: the name).
+    table: str | None = None
+    #: The module of ``cuas sensor <name>``: ``add_arguments(parser)`` and ``run(args) -> int``.
+    cli: str | None = None
+    #: Scenario files: ``"module:Class"`` of the simulated sensor's spec (a ``SensorSpec``
+    #: dataclass, ``[sensors.<id>]`` of a scenario with this kind) ...
+    sim_spec: str | None = None
+    #: ... and ``"module:function"`` of ``simulate(spec, scenario, truth, site, rng)`` giving
+    #: that sensor's messages.
+    sim_model: str | None = None
+
+    @property
+    def settings_table(self) -> str | None:
+        """The name of the kind's settings table, or None when it has no settings."""
+        if self.settings is None:
+            return None
+        return self.table if self.table is not None else self.name
+
+    def parse_settings(self, table: Any, key: str, path: str | None) -> object:
+        """The kind's settings from its TOML table at dotted ``key`` (ConfigError when bad)."""
+        if self.settings is None:
+            raise ValueError(f"sensor kind {self.name!r} has no settings")
+        return resolve(self.settings)(table, key, path)
+
+    def cli_module(self) -> ModuleType:
+        """The module of ``cuas sensor <name>`` (imported now)."""
+        if self.cli is None:
+            raise ValueError(f"sensor kind {self.name!r} has no `cuas sensor` command")
+        return importlib.import_module(self.cli)
+
+    @property
+    def simulated(self) -> bool:
+        """Whether scenario files may simulate a sensor of this kind."""
+        return self.sim_spec is not None and self.sim_model is not None
 
 
 _KINDS: dict[str, SensorKind] = {}
@@ -34,6 +83,11 @@ def register(kind: SensorKind) -> SensorKind:
     """Add (or replace) a kind; returns it."""
     _KINDS[kind.name] = kind
     return kind
+
+
+def unregister(name: str) -> None:
+    """Remove a kind (a test's toy kind); no error if it is not registered."""
+    _KINDS.pop(name, None)
 
 
 def get(name: str) -> SensorKind:
@@ -49,13 +103,35 @@ def kinds() -> tuple[SensorKind, ...]:
 
 
 register(SensorKind("radar", "radar plots (range, azimuth, elevation or positions)",
-                    scanning=True))
+                    scanning=True,
+                    sim_spec="cuas.sensors.radar.sim:RadarSpec",
+                    sim_model="cuas.sensors.radar.sim:simulate"))
 register(SensorKind("sim", "the built-in simulator's generic scanning sensor", scanning=True))
 # Not cameras, though they report every frame: a frame sees only its field of view, and 30
 # frames a second counted as misses would delete, between two radar scans, every track the
 # camera does not point at. Cooperative feeds report one target at a time.
-register(SensorKind("camera", "camera: moving objects in the sky as azimuth/elevation bearings"))
-register(SensorKind("rf", "RTL-SDR spectrum scan for drone control and video links"))
-register(SensorKind("adsb", "ADS-B from dump1090/readsb or a capture file", cooperative=True))
-register(SensorKind("remoteid", "Remote ID (ASTM F3411) broadcasts", cooperative=True))
+register(SensorKind("camera", "camera (device, RTSP/HTTP URL or video file): moving objects "
+                    "in the sky as az/el bearings",
+                    settings="cuas.sensors.camera.settings:parse_settings",
+                    cli="cuas.sensors.camera.cli",
+                    sim_spec="cuas.sensors.camera.sim:CameraSpec",
+                    sim_model="cuas.sensors.camera.sim:simulate"))
+register(SensorKind("rf", "RTL-SDR spectrum scan for drone control/video links: rtltcp://, "
+                    "rtlsdr:// or a cu8 file",
+                    settings="cuas.sensors.rf.settings:parse_settings",
+                    cli="cuas.sensors.rf.cli",
+                    sim_spec="cuas.sensors.rf.sim:RfSpec",
+                    sim_model="cuas.sensors.rf.sim:simulate"))
+register(SensorKind("adsb", "ADS-B from dump1090/readsb (Beast 30005, SBS 30003) or a capture "
+                    "file", cooperative=True,
+                    settings="cuas.sensors.adsb.settings:parse_settings",
+                    cli="cuas.sensors.adsb.cli",
+                    sim_spec="cuas.sensors.adsb.sim:AdsbSpec",
+                    sim_model="cuas.sensors.adsb.sim:simulate"))
+register(SensorKind("remoteid", "Remote ID (ASTM F3411): pcap/pcapng, monitor-mode Wi-Fi or "
+                    "wardragon://HOST:PORT", cooperative=True,
+                    settings="cuas.sensors.remoteid.settings:parse_settings",
+                    cli="cuas.sensors.remoteid.cli",
+                    sim_spec="cuas.sensors.remoteid.sim:RemoteIdSpec",
+                    sim_model="cuas.sensors.remoteid.sim:simulate"))
 register(SensorKind("sapient", "SAPIENT (BSI Flex 335) sensor modules"))

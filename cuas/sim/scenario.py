@@ -1,20 +1,15 @@
-"""Scenario files: a site, its sensors and the movers of a situation, and their ground truth.
+"""Scenario files: a site, its sensors and the movers of a situation.
 
 A scenario is a TOML file (``recordings/scenarios/*.toml``, format in docs/truth-format.md,
 "Scenario files"). It names a site configuration (site origin, zones, assets), describes the
-sensors (:mod:`cuas.sim.sensor_models` turns them into detections) and the movers: multirotor and
-fixed-wing drones, birds (single or flocks), manned aircraft, each flying waypoints with holds,
-or an orbit, with optional flapping undulation and random wander.
+sensors (each ``[sensors.<id>]`` the spec of its kind's simulated model, from the sensor kind
+registry) and the movers: multirotor and fixed-wing drones, birds (single or flocks), manned
+aircraft, each flying waypoints with holds, or an orbit, with optional flapping undulation and
+random wander. Their ground truth is :mod:`cuas.sim.truth`.
 
 Conventions: times are seconds into the run (``t0`` + s is UTC); positions are metres east,
 north, up in the site's ENU frame (up from the site origin, which is ground level at the
 reference site); velocities m/s in the same frame.
-
-Truth is computed on a fine grid (:data:`GRID_DT_S`): each mover's piecewise-linear waypoint
-path is smoothed with a Gaussian kernel so that corners are flown as turns and starts and stops
-as accelerations (bounded, checked by the tests), then group offsets, wander and flapping are
-added; velocity is the derivative of the final positions. Everything random is drawn from the
-scenario seed, mover by mover, so the same seed gives identical truth.
 """
 
 from __future__ import annotations
@@ -29,10 +24,12 @@ from typing import Any, Final, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.ndimage import gaussian_filter1d
 
-from cuas.config import Config, _build, load_config, reference_config
+from cuas.config import Config, load_config, reference_config
+from cuas.config.coerce import build
 from cuas.errors import ConfigError
+from cuas.sensors import registry
+from cuas.sim.sensing import SensorSpec
 
 F64 = NDArray[np.float64]
 B = NDArray[np.bool_]
@@ -64,121 +61,6 @@ MOVER_TYPES: Final[Mapping[str, MoverType]] = {
     "bird": MoverType("bird", 22.0, 25.0, 2_000.0, -25.0, 0.5),
     "helicopter": MoverType("manned", 90.0, 10.0, 4_000.0, 10.0, 12.0),
     "airliner": MoverType("manned", 290.0, 10.0, 13_000.0, 20.0, 40.0),
-}
-SENSOR_KINDS: Final = ("radar", "camera", "adsb", "remoteid", "rf")
-
-
-# --------------------------------------------------------------------------- sensors
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class SensorSpec:
-    """What every simulated sensor has: where it is, how often it reports, how late, how
-    reliably. ``origin`` (lat deg, lon deg, h m WGS-84); ``rate_hz`` looks (or messages per
-    target) per second; ``latency_s`` mean delay from measurement to receipt with uniform
-    ``latency_jitter_s`` either side; ``dropout`` probability that a message is lost;
-    ``outages`` [[start_s, end_s], ...] windows with no output at all; ``max_range_m`` m."""
-
-    id: str
-    kind: str
-    origin: tuple[float, float, float]
-    rate_hz: float = 1.0
-    latency_s: float = 0.1
-    latency_jitter_s: float = 0.02
-    dropout: float = 0.0
-    outages: tuple[tuple[float, float], ...] = ()
-    max_range_m: float = 5_000.0
-
-    def __post_init__(self) -> None:
-        if not 0.01 <= self.rate_hz <= 100.0:
-            raise ConfigError("must lie in [0.01, 100]", key=f"sensors.{self.id}.rate_hz")
-        if not 0.0 <= self.latency_jitter_s <= self.latency_s <= 0.45:
-            raise ConfigError("need 0 <= latency_jitter_s <= latency_s <= 0.45 (the daemon's "
-                              "lateness window is 0.5 s)", key=f"sensors.{self.id}.latency_s")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError("must lie in [0, 1)", key=f"sensors.{self.id}.dropout")
-        if not 0.0 < self.max_range_m <= 1e6:
-            raise ConfigError("must lie in (0, 1e6] m", key=f"sensors.{self.id}.max_range_m")
-        lat, lon, _ = self.origin
-        if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
-            raise ConfigError("must be [lat, lon, h]", key=f"sensors.{self.id}.origin")
-
-    def in_outage(self, t_rel: F64) -> B:
-        """Which run times (s) fall inside an outage window."""
-        out = np.zeros(np.shape(t_rel), dtype=bool)
-        for a, b in self.outages:
-            out |= (t_rel >= a) & (t_rel < b)
-        return out
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class RadarSpec(SensorSpec):
-    """A staring 3-D radar reporting range/azimuth/elevation once per look. Probability of
-    detection from the radar equation with Swerling-1 fluctuation: SNR (dB) = ``snr_1km_db``
-    + RCS (dBsm) - 40 log10(range / 1 km); Pd = pfa ** (1 / (1 + SNR)). ``sigma`` m, deg, deg;
-    ``false_alarms`` mean Poisson number per look spread over the coverage; ``clutter_points``
-    fixed ground-clutter returns (detected with ``clutter_pd``) below ``clutter_max_range_m``."""
-
-    snr_1km_db: float = 45.0
-    pfa: float = 1e-6
-    sigma: tuple[float, float, float] = (5.0, 0.4, 0.8)
-    min_elevation_deg: float = -2.0
-    max_elevation_deg: float = 70.0
-    min_range_m: float = 50.0
-    false_alarms: float = 3.0
-    clutter_points: int = 0
-    clutter_pd: float = 0.4
-    clutter_max_range_m: float = 2_000.0
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class CameraSpec(SensorSpec):
-    """A fixed camera looking along ``azimuth_deg``/``elevation_deg`` with an ``hfov_deg`` x
-    ``vfov_deg`` field of view on a ``width_px`` x ``height_px`` sensor (degrees per pixel =
-    hfov / width). A target is seen (with ``pd``) when it is in the field of view, within range
-    and at least ``min_size_px`` across; its bearing carries ``pixel_sigma`` px of centroid noise,
-    i.e. an angle sigma of pixel_sigma * deg-per-pixel. ``false_blobs`` mean per frame."""
-
-    azimuth_deg: float = 0.0
-    elevation_deg: float = 5.0
-    hfov_deg: float = 40.0
-    vfov_deg: float = 22.5
-    width_px: int = 1920
-    height_px: int = 1080
-    pixel_sigma: float = 1.5
-    min_size_px: float = 2.0
-    pd: float = 0.9
-    false_blobs: float = 0.1
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class AdsbSpec(SensorSpec):
-    """An ADS-B receiver: ``rate_hz`` airborne-position messages per aircraft (2 Hz in the
-    standard), each received with probability 1 - ``dropout``; NACp gives the sigma."""
-
-    nacp: int = 9
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class RemoteIdSpec(SensorSpec):
-    """A Remote ID receiver (Bluetooth/Wi-Fi broadcast, location message at ``rate_hz``)."""
-
-    sigma_h_m: float = 4.0
-    sigma_v_m: float = 6.0
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class RfSpec(SensorSpec):
-    """An RF scanner: one sweep every 1 / ``rate_hz`` s reporting each active control link
-    whose received power (free-space loss from the link's EIRP) is above ``sensitivity_dbm``."""
-
-    sensitivity_dbm: float = -95.0
-    noise_floor_dbm: float = -105.0
-
-
-_SENSOR_CLASSES: Final[Mapping[str, type[SensorSpec]]] = {
-    "radar": RadarSpec, "camera": CameraSpec, "adsb": AdsbSpec, "remoteid": RemoteIdSpec,
-    "rf": RfSpec,
 }
 
 
@@ -325,7 +207,7 @@ def _make(cls: type[T], table: Any, key: str, path: str | None, **extra: Any) ->
                         and f.default_factory is dataclasses.MISSING)
             if required and f.name not in table and f.name not in extra:
                 raise ConfigError("required key missing", path=path, key=f"{key}.{f.name}")
-    return _build(cls, table, key, path, **extra)
+    return build(cls, table, key, path, **extra)
 
 
 def _table(v: Any, key: str, path: str | None) -> dict[str, Any]:
@@ -338,11 +220,15 @@ def _sensor(sid: str, table: Any, path: str | None) -> SensorSpec:
     key = f"sensors.{sid}"
     t = _table(table, key, path)
     kind = t.pop("kind", None)
-    if not isinstance(kind, str) or kind not in _SENSOR_CLASSES:
-        raise ConfigError(f"kind must be one of {', '.join(SENSOR_KINDS)}, got {kind!r}",
+    simulated = {k.name: k for k in registry.kinds() if k.simulated}
+    if not isinstance(kind, str) or kind not in simulated:
+        raise ConfigError(f"kind must be one of {', '.join(simulated)}, got {kind!r}",
                           path=path, key=f"{key}.kind")
+    spec_ref = simulated[kind].sim_spec
+    assert spec_ref is not None
+    spec_type: type[SensorSpec] = registry.resolve(spec_ref)
     outages = _vectors(t.pop("outages"), 2, f"{key}.outages", path) if "outages" in t else ()
-    return _make(_SENSOR_CLASSES[kind], t, key, path, id=sid, kind=kind, outages=outages)
+    return _make(spec_type, t, key, path, id=sid, kind=kind, outages=outages)
 
 
 def _mover(index: int, table: Any, duration_s: float, path: str | None) -> MoverSpec:
@@ -468,175 +354,6 @@ def load_scenario(path: str | Path) -> Scenario:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", path=str(p)) from None
     return parse_scenario(doc, str(p), p.parent)
-
-
-# --------------------------------------------------------------------------- truth
-
-
-@dataclass(frozen=True, eq=False)
-class ScenarioTruth:
-    """Every mover on the truth grid: ``t`` (K,) s into the run, ``enu`` (K, N, 3) m,
-    ``vel`` (K, N, 3) m/s, ``alive`` (K, N); per mover ``ids``, ``classes``, ``threat``,
-    ``types``, and ``owner`` (index of its :class:`MoverSpec` in the scenario)."""
-
-    t: F64
-    enu: F64
-    vel: F64
-    alive: B
-    ids: tuple[str, ...]
-    classes: tuple[str, ...]
-    types: tuple[str, ...]
-    threat: B
-    owner: NDArray[np.int64]
-
-    def at(self, t_rel: F64) -> tuple[F64, F64, B]:
-        """Positions (M, N, 3), velocities (M, N, 3) and alive (M, N) at run times ``t_rel`` (s),
-        linearly interpolated on the grid."""
-        x = np.clip(np.asarray(t_rel, dtype=np.float64) / GRID_DT_S, 0.0, len(self.t) - 1.0)
-        k0 = np.minimum(np.floor(x).astype(np.int64), len(self.t) - 2)
-        w = (x - k0)[:, None, None]
-        pos = self.enu[k0] * (1.0 - w) + self.enu[k0 + 1] * w
-        vel = self.vel[k0] * (1.0 - w) + self.vel[k0 + 1] * w
-        alive = self.alive[k0] & self.alive[k0 + 1]
-        return pos, vel, alive
-
-
-def _path_track(m: MoverSpec, tau: F64) -> F64:
-    """Piecewise-linear waypoint positions (len(tau), 3) at times ``tau`` s since start."""
-    pts = np.asarray(m.waypoints, dtype=np.float64)
-    if m.loop:
-        pts = np.vstack([pts, pts[:1]])
-    n_legs = len(pts) - 1
-    speeds = np.asarray(m.speeds) if m.speeds else np.full(n_legs, m.speed)
-    holds = np.asarray(m.hold_s) if m.hold_s else np.zeros(len(m.waypoints))
-    if m.loop:
-        holds = np.append(holds, 0.0)
-    key_t: list[float] = []
-    key_p: list[F64] = []
-    t = 0.0
-    for i in range(len(pts)):
-        key_t.append(t)
-        key_p.append(pts[i])
-        if holds[i] > 0:
-            t += float(holds[i])
-            key_t.append(t)
-            key_p.append(pts[i])
-        if i < n_legs:
-            t += max(float(np.linalg.norm(pts[i + 1] - pts[i])) / float(speeds[i]), 1e-3)
-    kt, kp = np.asarray(key_t), np.asarray(key_p)
-    before = np.minimum(tau, 0.0)
-    if m.loop and kt[-1] > 0:
-        tau = np.where(tau > 0, np.mod(tau, kt[-1]), tau)
-    out = np.column_stack([np.interp(tau, kt, kp[:, j]) for j in range(3)])
-    if holds[0] == 0 and n_legs:
-        # Already flying at the start: before it, the mover was on its way along the first
-        # leg (which keeps the smoothing from slowing it down at the start).
-        d = pts[1] - pts[0]
-        out += before[:, None] * (d / max(float(np.linalg.norm(d)), 1e-9) * float(speeds[0]))
-    return out
-
-
-def path_duration(m: MoverSpec) -> float:
-    """Seconds to fly a (non-looping) path, holds included."""
-    pts = np.asarray(m.waypoints, dtype=np.float64)
-    legs = np.linalg.norm(np.diff(pts, axis=0), axis=1)
-    speeds = np.asarray(m.speeds) if m.speeds else np.full(len(legs), m.speed)
-    return float(np.sum(legs / speeds[: len(legs)]) + (sum(m.hold_s) if m.hold_s else 0.0))
-
-
-def _orbit_track(m: MoverSpec, tau: F64) -> F64:
-    o = m.orbit
-    assert o is not None
-    ang = math.radians(o.phase_deg) + o.direction * m.speed / o.radius_m * tau
-    return np.column_stack([o.centre[0] + o.radius_m * np.cos(ang),
-                            o.centre[1] + o.radius_m * np.sin(ang),
-                            o.centre[2] + o.climb_mps * tau])
-
-
-def _wander(rng: np.random.Generator, t: F64, amplitude: float) -> F64:
-    """Smooth random drift (len(t), 3): two sinusoids per axis, periods 8-40 s, vertical a
-    third of the horizontal amplitude; zero-mean and bounded by ~2 x amplitude."""
-    if amplitude <= 0:
-        return np.zeros((len(t), 3))
-    out = np.zeros((len(t), 3))
-    scale = np.array([1.0, 1.0, 1.0 / 3.0]) * amplitude / math.sqrt(2.0)
-    for _ in range(2):
-        period = rng.uniform(8.0, 40.0, 3)
-        phase = rng.uniform(0.0, 2.0 * math.pi, 3)
-        out += scale * np.sin(2.0 * math.pi * t[:, None] / period + phase)
-    return out
-
-
-def compute_truth(scenario: Scenario, seed: int) -> ScenarioTruth:
-    """Every mover's trajectory on the grid (see the module docstring); deterministic in
-    (scenario, seed)."""
-    grid = np.arange(0.0, scenario.duration_s + GRID_DT_S / 2, GRID_DT_S)
-    streams = np.random.SeedSequence([seed, 1]).spawn(max(len(scenario.movers), 1))
-    cols_p: list[F64] = []
-    cols_a: list[B] = []
-    ids: list[str] = []
-    classes: list[str] = []
-    types: list[str] = []
-    threat: list[bool] = []
-    owner: list[int] = []
-    for mi, (m, ss) in enumerate(zip(scenario.movers, streams, strict=False)):
-        rng = np.random.default_rng(ss)
-        # Smoothed on a grid padded beyond both ends, so that a mover already flying at the
-        # start (whose path is extended backwards) is not slowed down by the filter's edge.
-        sigma = m.smooth_s / GRID_DT_S
-        pad = math.ceil(4.0 * sigma)
-        ext = np.arange(-pad, len(grid) + pad, dtype=np.float64) * GRID_DT_S
-        tau = ext - m.start_s
-        base = _orbit_track(m, tau) if m.orbit is not None else _path_track(m, tau)
-        base = gaussian_filter1d(base, sigma, axis=0, mode="nearest")[pad:pad + len(grid)]
-        end = m.end_s if m.end_s is not None else scenario.duration_s
-        if m.end_at_path_end and m.orbit is None and not m.loop:
-            end = min(end, m.start_s + path_duration(m))
-        alive = (grid >= m.start_s) & (grid <= end)
-        for _k in range(m.count):
-            pos = base.copy()
-            if m.count > 1:
-                r = m.spread_m * math.sqrt(rng.random())
-                a = rng.uniform(0.0, 2.0 * math.pi)
-                pos += np.array([r * math.cos(a), r * math.sin(a),
-                                 rng.uniform(-0.25, 0.25) * m.spread_m])
-            pos += _wander(rng, grid, m.wander_m)
-            if m.flap_amplitude_m > 0:
-                period = m.flap_period_s * rng.uniform(0.85, 1.15)
-                pos[:, 2] += m.flap_amplitude_m * np.sin(
-                    2.0 * math.pi * grid / period + rng.uniform(0.0, 2.0 * math.pi))
-            pos[:, 2] = np.maximum(pos[:, 2], 0.0)
-            cols_p.append(pos)
-            cols_a.append(alive)
-            owner.append(mi)
-        ids.extend(m.member_ids)
-        classes.extend([m.kind.object_class] * m.count)
-        types.extend([m.type] * m.count)
-        threat.extend([m.threat] * m.count)
-    n = len(cols_p)
-    enu = np.stack(cols_p, axis=1) if n else np.zeros((len(grid), 0, 3))
-    vel = np.gradient(enu, GRID_DT_S, axis=0) if n else enu.copy()
-    alive_all = np.stack(cols_a, axis=1) if n else np.zeros((len(grid), 0), dtype=bool)
-    return ScenarioTruth(t=grid, enu=enu, vel=vel, alive=alive_all, ids=tuple(ids),
-                         classes=tuple(classes), types=tuple(types),
-                         threat=np.asarray(threat, dtype=bool),
-                         owner=np.asarray(owner, dtype=np.int64))
-
-
-def zone_entry_times(scenario: Scenario, truth: ScenarioTruth) -> dict[str, float]:
-    """First run time (s) at which each mover is alive inside any zone of the site config."""
-    from cuas.classify.zones import SiteGeometry  # shapely: only needed here
-
-    geom = SiteGeometry(scenario.config)
-    out: dict[str, float] = {}
-    if geom.n_zones == 0:
-        return out
-    for j, oid in enumerate(truth.ids):
-        inside = geom.inside(truth.enu[:, j]).any(axis=1) & truth.alive[:, j]
-        k = np.flatnonzero(inside)
-        if len(k):
-            out[oid] = float(truth.t[k[0]])
-    return out
 
 
 def replace_duration(scenario: Scenario, duration_s: float) -> Scenario:

@@ -16,7 +16,7 @@ import zmq.asyncio
 from cuas import bus, wire
 from cuas.config import SiteConfig, reference_config
 from cuas.fusion.daemon import Daemon
-from cuas.sim.simulate import SimParams, simulate
+from cuas.sim.generators import SimParams, simulate
 
 LOOPBACK = bus.Endpoints("tcp://127.0.0.1:*", "tcp://127.0.0.1:*")
 

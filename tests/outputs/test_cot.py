@@ -24,7 +24,7 @@ from cuas.config import Config, CotConfig, IdentityList, SiteConfig, reference_c
 from cuas.fusion.daemon import Daemon
 from cuas.outputs import cot
 from cuas.outputs.cot_sender import CotExporter, StreamSender, UdpSender, tls_context
-from cuas.sim.simulate import SimParams, simulate
+from cuas.sim.generators import SimParams, simulate
 
 NOW = 1_800_000_000.0
 POLICY = cot.CotPolicy(site="wembley", friendly_rid=frozenset({"VENUE-DRONE-1"}))

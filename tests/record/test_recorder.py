@@ -24,7 +24,7 @@ from cuas.fusion.offline import replay_offline
 from cuas.record.bus_replay import replay_on_bus
 from cuas.record.recorder import Recorder, payload_time_ns
 from cuas.record.recording import Record, RecordingReader, RecordingWriter, t_to_ns
-from cuas.sim import simulate as sim
+from cuas.sim import generators as sim
 from tests.bus_helpers import LOOPBACK_ANY
 from tests.bus_helpers import run_bounded as run
 

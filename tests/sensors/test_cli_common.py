@@ -11,8 +11,14 @@ import numpy as np
 import pytest
 
 from cuas.cli.main import main
+from cuas.sensors import registry
 
-KINDS = ["adsb", "camera", "remoteid", "rf"]
+#: Every kind with a ``cuas sensor`` command (the registry's, so a new kind is covered too).
+KINDS = sorted(k.name for k in registry.kinds() if k.cli is not None)
+
+
+def test_the_bundled_kinds_have_commands() -> None:
+    assert KINDS == ["adsb", "camera", "remoteid", "rf"]
 
 
 @pytest.mark.parametrize("kind", [k for k in KINDS if k != "rf"])  # rf has no --speed

@@ -1,4 +1,4 @@
-"""Tests of the scenario library (cuas.sim.scenario, cuas.sim.sensor_models, ``cuas sim SCENARIO``):
+"""Tests of the scenario library (cuas.sim.scenario, cuas.sim.truth, the kinds' simulated models, ``cuas sim SCENARIO``):
 every file loads, truth is physically sensible, sensors see only what they can see, every
 message is valid under the wire contract's JSON Schema, runs are byte-identical per seed, and
 a small scenario goes through sim -> offline replay -> eval (with plots) end to end."""
@@ -22,22 +22,21 @@ from hypothesis import strategies as st
 from cuas import geo, wire
 from cuas.cli.main import main
 from cuas.errors import ConfigError
-from cuas.sim import simulate as sim
+from cuas.sensors.adsb.sim import AdsbSpec
+from cuas.sensors.camera.sim import CameraSpec, camera_deg_per_px
+from cuas.sensors.radar.sim import RadarSpec, radar_pd
+from cuas.sensors.remoteid.sim import RemoteIdSpec
+from cuas.sensors.rf.sim import RfSpec
+from cuas.sim.runner import ScenarioRun, simulate_scenario, write_scenario_truth
 from cuas.sim.scenario import (
     GRID_DT_S,
     MOVER_TYPES,
-    AdsbSpec,
-    CameraSpec,
-    RadarSpec,
-    RemoteIdSpec,
-    RfSpec,
     Scenario,
-    compute_truth,
     load_scenario,
     parse_scenario,
     replace_duration,
 )
-from cuas.sim.sensor_models import camera_deg_per_px, radar_pd
+from cuas.sim.truth import compute_truth
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = sorted((ROOT / "recordings" / "scenarios").glob("*.toml"))
@@ -45,10 +44,10 @@ SCHEMA = json.loads((ROOT / "docs" / "wire.schema.json").read_text())
 
 
 @cache
-def _short_run(name: str, duration: float, seed: int = 5) -> sim.ScenarioRun:
+def _short_run(name: str, duration: float, seed: int = 5) -> ScenarioRun:
     sc = replace_duration(load_scenario(ROOT / "recordings" / "scenarios" / f"{name}.toml"),
                           duration)
-    return sim.simulate_scenario(sc, seed)
+    return simulate_scenario(sc, seed)
 
 
 def test_library_has_the_required_scenarios() -> None:
@@ -101,7 +100,7 @@ def test_dash_in_reaches_25_m_s_and_lands_on_the_pitch() -> None:
     assert np.hypot(last[0], last[1]) < 5.0 and last[2] < 2.0  # down on the centre spot
 
 
-def _check_geometry(run: sim.ScenarioRun) -> dict[str, int]:
+def _check_geometry(run: ScenarioRun) -> dict[str, int]:
     """Every detection inside its sensor's coverage; every detection a mover caused has that
     mover really inside the coverage at the measurement time. Returns detections per kind."""
     sc = run.scenario
@@ -243,7 +242,7 @@ def test_same_seed_gives_byte_identical_files(tmp_path: Path) -> None:
 def test_truth_file_lists_class_threat_and_zone_entry(tmp_path: Path) -> None:
     run = _short_run("stadium-reference", 150.0)
     path = tmp_path / "truth.jsonl"
-    sim.write_scenario_truth(run, path)
+    write_scenario_truth(run, path)
     lines = path.read_text().splitlines()
     header = json.loads(lines[0])
     objs = header["objects"]

@@ -1,4 +1,4 @@
-"""Tests of the seeded scenario generator (cuas.sim.simulate) and ``cuas sim``.
+"""Tests of the seeded scenario generator (cuas.sim.generators) and ``cuas sim``.
 
 Statistical checks use fixed seeds and bounds of about six sigma, so they cannot flake.
 """
@@ -16,18 +16,26 @@ import pytest
 from cuas import geo, wire
 from cuas.cli.main import main
 from cuas.config import SiteConfig
-from cuas.sim import simulate as sim
+from cuas.sim.generators import (
+    SIM_FRAMES,
+    SimParamError,
+    SimParams,
+    SimResult,
+    SimTruth,
+    simulate,
+    simulate_arrays,
+)
 
 SITE = SiteConfig()
 
 
-def _run(**kw: object) -> sim.SimResult:
+def _run(**kw: object) -> SimResult:
     base: dict[str, object] = {"seed": 7, "n_targets": 20, "duration_s": 15.0}
     base.update(kw)
-    return sim.simulate(sim.SimParams(**base), SITE)  # type: ignore[arg-type]
+    return simulate(SimParams(**base), SITE)  # type: ignore[arg-type]
 
 
-def _truth_equal(a: sim.SimTruth, b: sim.SimTruth) -> bool:
+def _truth_equal(a: SimTruth, b: SimTruth) -> bool:
     return (a.ids == b.ids and np.array_equal(a.times, b.times) and np.array_equal(a.enu, b.enu)
             and np.array_equal(a.vel, b.vel) and np.array_equal(a.alive, b.alive))
 
@@ -35,7 +43,7 @@ def _truth_equal(a: sim.SimTruth, b: sim.SimTruth) -> bool:
 # --------------------------------------------------------------------------- determinism
 
 
-@pytest.mark.parametrize("frame", sim.SIM_FRAMES)
+@pytest.mark.parametrize("frame", SIM_FRAMES)
 def test_same_seed_gives_identical_output(frame: str) -> None:
     a, b = _run(frame=frame), _run(frame=frame)
     assert a.batches == b.batches
@@ -61,7 +69,7 @@ def test_sensor_settings_do_not_change_the_truth() -> None:
 
 
 def test_batches_are_well_formed_and_survive_the_wire() -> None:
-    for frame in sim.SIM_FRAMES:
+    for frame in SIM_FRAMES:
         res = _run(frame=frame, scan_period_s=0.5)
         p = res.params
         assert len(res.batches) == p.n_scans == 30
@@ -232,18 +240,18 @@ def test_manoeuvres_are_coordinated_turns_with_consistent_velocity() -> None:
 
 
 def test_region_grows_with_the_number_of_targets() -> None:
-    small = sim.SimParams(seed=0, n_targets=100, duration_s=1.0)
-    big = sim.SimParams(seed=0, n_targets=10_000, duration_s=1.0)
+    small = SimParams(seed=0, n_targets=100, duration_s=1.0)
+    big = SimParams(seed=0, n_targets=10_000, duration_s=1.0)
     assert big.half_width_m == pytest.approx(10 * small.half_width_m)
-    res = sim.simulate_arrays(big, SITE)
+    res = simulate_arrays(big, SITE)
     xy = res.truth.enu[0, :, :2]
     assert np.abs(xy).max() <= big.half_width_m
     assert np.abs(xy).max() > 0.9 * big.half_width_m
 
 
 def test_large_run_shapes() -> None:
-    p = sim.SimParams(seed=1, n_targets=10_000, duration_s=20.0, frame="rae")
-    arrays = sim.simulate_arrays(p, SITE)
+    p = SimParams(seed=1, n_targets=10_000, duration_s=20.0, frame="rae")
+    arrays = simulate_arrays(p, SITE)
     assert arrays.truth.enu.shape == (20, 10_000, 3)
     assert len(arrays.scans) == 20
     s = arrays.scans[0]
@@ -270,14 +278,14 @@ def test_large_run_shapes() -> None:
 )
 def test_invalid_parameters_name_the_field(change: dict[str, object], field: str) -> None:
     kw: dict[str, object] = {"seed": 1, "n_targets": 4, "duration_s": 10.0, **change}
-    with pytest.raises(sim.SimParamError, match=rf"SimParams\.{field}\b") as info:
-        sim.SimParams(**kw)  # type: ignore[arg-type]
+    with pytest.raises(SimParamError, match=rf"SimParams\.{field}\b") as info:
+        SimParams(**kw)  # type: ignore[arg-type]
     assert info.value.field == field
     assert isinstance(info.value, ValueError)
 
 
 def test_params_are_frozen() -> None:
-    p = sim.SimParams(seed=1, n_targets=1, duration_s=1.0)
+    p = SimParams(seed=1, n_targets=1, duration_s=1.0)
     with pytest.raises(dataclasses.FrozenInstanceError):
         p.pd = 0.5  # type: ignore[misc]
 
@@ -304,7 +312,7 @@ def test_cli_writes_a_recording_and_truth_that_read_back(
     line = capsys.readouterr().out.strip()
     assert "12 scans" in line and "6 targets" in line and "clutter" in line
 
-    expected = sim.simulate(sim.SimParams(seed=4, n_targets=6, duration_s=12.0, scenario="crossing",
+    expected = simulate(SimParams(seed=4, n_targets=6, duration_s=12.0, scenario="crossing",
                                           frame="rae", clutter_per_scan=2.0), SITE)
     reader = recording.RecordingReader(out)
     got = [m for _, m in recording.iter_messages(reader)]

@@ -1,4 +1,5 @@
-"""ADS-B sensor kind: Beast/SBS/AVR decoding (pure) and the TCP/file source that publishes detections.
+"""ADS-B sensor kind: Beast/SBS/AVR framing and Mode S decoding (pure), the TCP/file source,
+settings, ``cuas sensor adsb`` and the simulated receiver.
 
-Imports wire, config, bus and cuas.sensors' shared publisher.
+Imports wire, config, bus, cuas.sensors' shared publisher and (sim.py) cuas.sim's toolkit.
 """

@@ -1,6 +1,6 @@
 """The ADS-B adapter's I/O shell: a TCP feed (with reconnect) or a capture file in, ``detections``
 and ``status`` out on the bus. The pure parts (framing, clock, decoding) are in
-:mod:`cuas.sensors.adsb.decode`; ``cuas sensor adsb`` is :func:`add_arguments` / :func:`run`.
+:mod:`cuas.sensors.adsb.decode`; ``cuas sensor adsb`` is :mod:`.cli`.
 
 Publishing goes through an XPUB connected to the daemon's detection endpoint that waits for
 the daemon's subscription first (what a publisher sends before that is lost) and, for a file,
@@ -9,7 +9,6 @@ refuses rather than drops when its queue is full, so a capture's every position 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import logging
@@ -26,26 +25,18 @@ import zmq
 import zmq.asyncio
 
 from cuas import bus
-from cuas.config import AdsbConfig
 from cuas.errors import CuasError
-from cuas.sensors.adsb.decode import (
-    AdsbDecoder,
-    BeastClock,
+from cuas.sensors.adsb.clock import BeastClock
+from cuas.sensors.adsb.decode import AdsbDecoder, Position
+from cuas.sensors.adsb.framing import (
     FramingStats,
-    Position,
     detect_format,
     file_epoch,
     parse_avr,
     parse_beast,
     parse_sbs,
 )
-from cuas.sensors.cli_common import (
-    add_common_arguments,
-    bad_speed,
-    load_sensor,
-    run_adapter,
-    usage_error,
-)
+from cuas.sensors.adsb.settings import AdsbSettings
 from cuas.sensors.publisher import (
     BACKOFF_FIRST_S,
     BACKOFF_MAX_S,
@@ -97,7 +88,7 @@ class AdsbSource(PublishingAdapter):
     """
 
     def __init__(self, source: str, endpoint: str, *, sensor_id: str = "adsb",
-                 settings: AdsbConfig | None = None, fmt: str | None = None,
+                 settings: AdsbSettings | None = None, fmt: str | None = None,
                  speed: float = 1.0, wait_s: float = 10.0,
                  context: zmq.asyncio.Context | None = None,
                  status_period_s: float = 1.0, hwm: int = bus.DEFAULT_HWM,
@@ -107,7 +98,7 @@ class AdsbSource(PublishingAdapter):
         self.source = source
         self.endpoint = endpoint
         self.sensor_id = sensor_id
-        self.settings = settings if settings is not None else AdsbConfig()
+        self.settings = settings if settings is not None else AdsbSettings()
         self.fmt = fmt or self.settings.format
         self.speed = speed
         self.tz = zoneinfo.ZoneInfo(self.settings.sbs_timezone)
@@ -323,30 +314,3 @@ class AdsbSource(PublishingAdapter):
         if rest:
             self.framing.bad_frames += 1  # the connection ended inside a frame
         return got
-
-
-# --------------------------------------------------------------------------- CLI
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``cuas sensor adsb``."""
-    add_common_arguments(parser, "adsb", "tcp://HOST:PORT of dump1090/readsb (Beast 30005 or "
-                         "SBS 30003), or a capture file (overrides the config)")
-    parser.add_argument("--format", choices=("auto", "beast", "sbs", "avr"),
-                        help="feed format (default: the config's, else detected)")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Run the adapter until the file ends or Ctrl-C / SIGTERM; prints a summary line."""
-    if (status := bad_speed(args, "adsb")) is not None:
-        return status
-    config, sid, sc = load_sensor(args, "adsb")
-    settings = sc.adsb if sc is not None and sc.adsb is not None else AdsbConfig()
-    source = args.source or settings.source
-    if not source:
-        return usage_error("adsb", "no source: give --source tcp://HOST:PORT or a file, or "
-                           f"source in [sensors.{sid}.adsb]")
-    endpoint = args.publish or config.bus.detections
-    return run_adapter("adsb", lambda: AdsbSource(
-        source, endpoint, sensor_id=sid, settings=settings, fmt=args.format, speed=args.speed,
-        wait_s=args.wait, security=bus.security(config)), f"{source} -> {endpoint} as det.{sid}")

@@ -1,4 +1,5 @@
-"""Camera sensor kind: moving-object detection in video (pure), camera geometry, and the capture source.
+"""Camera sensor kind: moving-object detection in video (pure), camera geometry, the capture
+source, settings, ``cuas sensor camera`` and the simulated camera (az/el bearings).
 
-Publishes az/el bearings; imports wire, config, bus and cuas.sensors' shared publisher.
+Imports wire, config, bus, cuas.sensors' shared publisher and (sim.py) cuas.sim's toolkit.
 """

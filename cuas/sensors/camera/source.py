@@ -2,7 +2,7 @@
 video file) in, one ``detections`` message per processed frame out (``kind`` ``camera``, frame
 ``ae``: azimuth/elevation degrees from the camera, per-detection angle sigma, ``attrs``
 ``bbox`` [x, y, w, h] px, ``px`` [x, y] centroid, ``area_px``, ``contrast``), an empty list when
-the frame showed nothing. ``cuas sensor camera`` is :func:`add_arguments` / :func:`run`.
+the frame showed nothing. ``cuas sensor camera`` is :mod:`.cli`.
 
 The pure parts are :mod:`cuas.sensors.camera.detect` (blobs from frames) and
 :mod:`cuas.sensors.camera.geometry` (pixels to angles). Time stamps: a file's frames are at
@@ -17,7 +17,6 @@ and processed in a worker thread, so the event loop (heartbeats, Ctrl-C) never w
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import math
@@ -33,17 +32,10 @@ import numpy as np
 import zmq.asyncio
 
 from cuas import bus, wire
-from cuas.config import CameraConfig
 from cuas.errors import CuasError
 from cuas.sensors.camera.detect import Blob, DetectorConfig, FrameError, MotionDetector
 from cuas.sensors.camera.geometry import CameraGeometry, CameraModel
-from cuas.sensors.cli_common import (
-    add_common_arguments,
-    bad_speed,
-    load_sensor,
-    run_adapter,
-    usage_error,
-)
+from cuas.sensors.camera.settings import CameraSettings
 from cuas.sensors.publisher import (
     BACKOFF_FIRST_S,
     BACKOFF_MAX_S,
@@ -81,7 +73,7 @@ def open_capture(source: str) -> Capture:
     return cap
 
 
-def detector_config(s: CameraConfig) -> DetectorConfig:
+def detector_config(s: CameraSettings) -> DetectorConfig:
     """The detector's parameters from the ``[sensors.<id>.camera]`` table."""
     return DetectorConfig(method=s.method, history=s.history, var_threshold=s.var_threshold,
                           min_area_px=s.min_area_px, max_area_px=s.max_area_px,
@@ -90,7 +82,7 @@ def detector_config(s: CameraConfig) -> DetectorConfig:
                           sky_polygon=s.sky_polygon, horizon=s.horizon, scale=s.scale)
 
 
-def geometry_for(s: CameraConfig, width: int, height: int) -> CameraGeometry:
+def geometry_for(s: CameraSettings, width: int, height: int) -> CameraGeometry:
     """Lens and mount for a stream of ``width`` × ``height`` px: the configured intrinsics
     (rescaled from their calibrated size) or a pinhole of ``hfov_deg``."""
     if s.fx is not None and s.fy is not None and s.cx is not None and s.cy is not None \
@@ -156,7 +148,7 @@ class CameraSource(PublishingAdapter):
     """
 
     def __init__(self, source: str, endpoint: str, *, sensor_id: str = "camera",
-                 settings: CameraConfig | None = None,
+                 settings: CameraSettings | None = None,
                  origin: tuple[float, float, float] | None = None, speed: float = 1.0,
                  wait_s: float = 10.0, max_frames: int | None = None,
                  context: zmq.asyncio.Context | None = None, status_period_s: float = 1.0,
@@ -167,7 +159,7 @@ class CameraSource(PublishingAdapter):
             raise ValueError(f"speed must be a finite number >= 0, got {speed}")
         self.source = source
         self.sensor_id = sensor_id
-        self.settings = settings if settings is not None else CameraConfig()
+        self.settings = settings if settings is not None else CameraSettings()
         self.origin = origin
         self.speed = speed
         self.max_frames = max_frames
@@ -329,35 +321,3 @@ class CameraSource(PublishingAdapter):
             self.detector.stats.bad_frames += 1
             raise FrameError("the source returned no image")
         return t, self._process(frame)
-
-
-# --------------------------------------------------------------------------- CLI
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``cuas sensor camera``."""
-    add_common_arguments(parser, "camera", "a device index (0), an RTSP/HTTP URL or a video "
-                         "file (overrides the config); a file plays at its frame rate times "
-                         "--speed")
-    parser.add_argument("--max-frames", type=int, metavar="N",
-                        help="stop after N frames")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Run the adapter until the file ends or Ctrl-C / SIGTERM; prints a summary line."""
-    if (status := bad_speed(args, "camera")) is not None:
-        return status
-    if args.max_frames is not None and args.max_frames < 1:
-        return usage_error("camera", "--max-frames must be >= 1")
-    config, sid, sc = load_sensor(args, "camera")
-    settings = sc.camera if sc is not None and sc.camera is not None else CameraConfig()
-    source = args.source or settings.source
-    if not source:
-        return usage_error("camera", "no source: give --source (device index, URL or file) "
-                           f"or source in [sensors.{sid}.camera]")
-    endpoint = args.publish or config.bus.detections
-    return run_adapter("camera", lambda: CameraSource(
-        source, endpoint, sensor_id=sid, settings=settings,
-        origin=sc.origin if sc is not None else None, speed=args.speed, wait_s=args.wait,
-        max_frames=args.max_frames, security=bus.security(config)),
-        f"{source} -> {endpoint} as det.{sid}")

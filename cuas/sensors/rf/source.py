@@ -1,4 +1,4 @@
-"""``cuas sensor rf``: the RTL-SDR adapter. Scans the configured bands hop by hop, finds bursts
+"""The RTL-SDR adapter (``cuas sensor rf``, :mod:`.cli`). Scans the configured bands hop by hop, finds bursts
 (:mod:`cuas.sensors.rf.dsp`), tells control and video links from ISM devices
 (:mod:`cuas.sensors.rf.links`) and publishes one ``detections`` message per dwell on
 ``det.<sensor_id>``: kind ``rf``, frame ``none`` (or ``ae`` at the centre of the configured
@@ -13,9 +13,7 @@ Sources (:mod:`cuas.sensors.rf.iq_sources`): ``rtltcp://HOST:PORT`` (reconnects 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import dataclasses
 import logging
 import math
 import time
@@ -28,9 +26,7 @@ import zmq
 import zmq.asyncio
 
 from cuas import bus, wire
-from cuas.config import RfConfig
 from cuas.errors import DecodeError
-from cuas.sensors.cli_common import add_common_arguments, load_sensor, run_adapter, usage_error
 from cuas.sensors.publisher import (
     BACKOFF_FIRST_S,
     BACKOFF_MAX_S,
@@ -50,6 +46,7 @@ from cuas.sensors.rf.dsp import (
 from cuas.sensors.rf.iq_sources import FileSource, IqSource, open_source
 from cuas.sensors.rf.links import Chirp, Guess, LinkClassifier, Packet, detect_chirp
 from cuas.sensors.rf.rtl_tcp import gain_below
+from cuas.sensors.rf.settings import RfSettings
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +98,7 @@ class DwellResult:
 class RfScanner:
     """The adapter's pure core: cu8 blocks in, bursts with guesses and wire detections out."""
 
-    def __init__(self, settings: RfConfig, params: DspParams | None = None) -> None:
+    def __init__(self, settings: RfSettings, params: DspParams | None = None) -> None:
         self.settings = settings
         self.params = params or DspParams(crop=settings.crop)
         self.classifier = LinkClassifier(settings.bands, settings.hop_window_s)
@@ -285,13 +282,13 @@ class RfSensor(PublishingAdapter):
     the bus side is the adapters' shared :class:`SensorPublisher`."""
 
     def __init__(self, source: str, endpoint: str, *, sensor_id: str = "rf",
-                 settings: RfConfig | None = None, wait_s: float = 10.0,
+                 settings: RfSettings | None = None, wait_s: float = 10.0,
                  context: zmq.asyncio.Context | None = None, status_period_s: float = 1.0,
                  max_dwells: int | None = None, security: bus.CurveKeys | None = None) -> None:
         self.source = source
         self.endpoint = endpoint
         self.sensor_id = sensor_id
-        self.settings = settings if settings is not None else RfConfig()
+        self.settings = settings if settings is not None else RfSettings()
         self.max_dwells = max_dwells
         self.scanner = RfScanner(self.settings)
         self.counters: Counter[str] = Counter()
@@ -424,32 +421,3 @@ class RfSensor(PublishingAdapter):
                 if stop.is_set() or self._enough():
                     return got
         return got
-
-
-# --------------------------------------------------------------------------- CLI
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``cuas sensor rf``."""
-    add_common_arguments(parser, "rf", "rtltcp://HOST:PORT, rtlsdr://INDEX or a cu8 file "
-                         "NAME_<freq>_<rate>.cu8 (overrides the config)", speed=False)
-    parser.add_argument("--all", action="store_true", help="publish every emitter (ISM devices "
-                        "too, with attrs.link 'none'), not only control and video links")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Run the adapter until the file ends or Ctrl-C / SIGTERM; prints a summary line."""
-    config, sid, sc = load_sensor(args, "rf")
-    settings = sc.rf if sc is not None and sc.rf is not None else RfConfig()
-    if args.all:
-        settings = dataclasses.replace(settings, publish="all")
-    source = args.source or settings.source
-    if not source:
-        return usage_error("rf", "no source: give --source rtltcp://HOST:PORT, rtlsdr://INDEX or "
-                           f"a cu8 file, or source in [sensors.{sid}.rf]")
-    endpoint = args.publish or config.bus.detections
-    return run_adapter("rf", lambda: RfSensor(
-        source, endpoint, sensor_id=sid, settings=settings, wait_s=args.wait,
-        security=bus.security(config)), f"{source} -> {endpoint} as det.{sid}")
-
-

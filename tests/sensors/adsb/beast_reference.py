@@ -3,7 +3,7 @@ checked against (same frames, same rest, same counters on any input)."""
 
 from __future__ import annotations
 
-from cuas.sensors.adsb.decode import _BEAST_LEN, _MAX_ESCAPED, ESC, BeastFrame, FramingStats
+from cuas.sensors.adsb.framing import _BEAST_LEN, _MAX_ESCAPED, ESC, BeastFrame, FramingStats
 
 
 def reference_parse_beast(buf: bytes, stats: FramingStats | None = None) -> tuple[list[BeastFrame], bytes]:

@@ -21,17 +21,13 @@ import zmq
 import zmq.asyncio
 
 from cuas import bus, wire
-from cuas.config import ConfigError, parse_config
-from cuas.sensors.adsb.decode import (
-    AdsbDecoder,
-    BeastClock,
-    FramingStats,
-    Position,
-    distance_m,
-    file_epoch,
-    parse_beast,
-    parse_sbs,
-)
+from cuas.config import parse_config
+from cuas.errors import ConfigError
+from cuas.sensors.adsb.clock import BeastClock
+from cuas.sensors.adsb.cpr import distance_m
+from cuas.sensors.adsb.decode import AdsbDecoder, Position
+from cuas.sensors.adsb.framing import FramingStats, file_epoch, parse_beast, parse_sbs
+from cuas.sensors.adsb.settings import AdsbSettings
 from cuas.sensors.adsb.source import AdsbSource
 from tests.bus_helpers import LOOPBACK_ANY, collect_detections, run_bounded
 
@@ -118,7 +114,7 @@ def test_detections_are_valid_wire_messages_with_velocity_sigma_and_signal() -> 
 def test_pymodes_sample_positions() -> None:
     """2,000 DF17 messages of EZY85MH (406B90): pyModeS resolves 929 positions; first
     51.14839 N 7.22794 E, last 51.70003 N 4.77341 E at 36,000 ft."""
-    from cuas.sensors.adsb.decode import BeastFrame
+    from cuas.sensors.adsb.framing import BeastFrame
 
     rows = list(csv.reader(PYMODES.open()))
     frames = [BeastFrame(3, 0, 0, bytes.fromhex(r[1])) for r in rows]
@@ -146,8 +142,8 @@ def test_adsb_config_errors_name_the_key() -> None:
         parse_config({"sensors": {"a": {"kind": "adsb", "adsb": {"bogus": 1}}}}, "site.toml")
     cfg = parse_config({"sensors": {"a": {"kind": "adsb", "adsb": {
         "source": "tcp://127.0.0.1:30005", "reference": [59.8, 30.3]}}}})
-    adsb = cfg.sensors["a"].adsb
-    assert adsb is not None and adsb.reference == (59.8, 30.3) and adsb.format == "auto"
+    adsb = cfg.sensors["a"].settings["adsb"]
+    assert isinstance(adsb, AdsbSettings) and adsb.reference == (59.8, 30.3) and adsb.format == "auto"
 
 
 # --------------------------------------------------------------------------- bus and TCP
@@ -367,9 +363,7 @@ def test_tracks_keep_icao_and_callsign() -> None:
 
 
 def test_silent_aircraft_are_evicted() -> None:
-    from cuas.config import AdsbConfig
-
-    dec = AdsbDecoder(AdsbConfig(evict_after_s=5.0))
+    dec = AdsbDecoder(AdsbSettings(evict_after_s=5.0))
     clock = BeastClock(epoch=file_epoch(BEAST))
     frames, _ = parse_beast(BEAST.read_bytes())
     dec.feed_beast(frames[:3000], lambda ticks: clock.utc(ticks, None))
@@ -387,8 +381,7 @@ def test_receiver_reference_is_used_only_when_configured_and_in_range() -> None:
     receiver's position configured, rs1090's own reference decoding of it."""
     import rs1090
 
-    from cuas.config import AdsbConfig
-    from cuas.sensors.adsb.decode import BeastFrame
+    from cuas.sensors.adsb.framing import BeastFrame
 
     frames, _ = parse_beast(BEAST.read_bytes())
     first = next(f for f in frames if f.kind == 3 and f.msg[0] >> 3 == 17
@@ -396,14 +389,14 @@ def test_receiver_reference_is_used_only_when_configured_and_in_range() -> None:
     assert rs1090.decode(first.msg.hex())["icao24"] == "71be34"
     one = [BeastFrame(3, first.ticks, first.signal, first.msg)]
     assert AdsbDecoder().feed_beast(one, lambda _t: 1522782149.0) == []
-    near = AdsbDecoder(AdsbConfig(reference=(59.80, 30.27)))
+    near = AdsbDecoder(AdsbSettings(reference=(59.80, 30.27)))
     (p,) = near.feed_beast(one, lambda _t: 1522782149.0)
     assert near.stats.cpr_reference == 1
     own = rs1090.decode(first.msg.hex(), reference=(59.80, 30.27))
     assert p.det.z[:2] == pytest.approx((own["latitude"], own["longitude"]), abs=1e-9)
     ref_pos, _ = oracle()  # dump1090's first fix, a pair later (0.3 s, < 300 m on)
     assert min(distance_m(p.det.z[:2], (lat, lon)) for _, lat, lon, _ in ref_pos["71be34"]) < 300
-    far = AdsbDecoder(AdsbConfig(reference=(51.5, -0.3), reference_range_km=300.0))
+    far = AdsbDecoder(AdsbSettings(reference=(51.5, -0.3), reference_range_km=300.0))
     assert far.feed_beast(one, lambda _t: 1522782149.0) == []  # London: out of range
 
 

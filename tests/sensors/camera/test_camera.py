@@ -26,10 +26,10 @@ import zmq
 import zmq.asyncio
 
 from cuas import bus, wire
-from cuas.config import CameraConfig
 from cuas.errors import CuasError
 from cuas.sensors.camera.detect import Blob
 from cuas.sensors.camera.evaluate import read_labels
+from cuas.sensors.camera.settings import CameraSettings
 from cuas.sensors.camera.source import CameraSource, Capture, blob_detections, geometry_for
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -51,7 +51,7 @@ def _valid(msg: wire.Message) -> None:
 
 
 def test_default_model_maps_the_image_centre_to_north_level() -> None:
-    geo = geometry_for(CameraConfig(), 640, 512)
+    geo = geometry_for(CameraSettings(), 640, 512)
     blobs = (Blob(320.0, 256.0, (318, 254, 4, 4), 12, -20.0),
              Blob(640.0, 256.0, (636, 254, 4, 4), 12, -20.0))
     dets = blob_detections(geo, blobs)
@@ -63,7 +63,7 @@ def test_default_model_maps_the_image_centre_to_north_level() -> None:
 
 
 def test_configured_intrinsics_are_rescaled_to_the_stream() -> None:
-    cfg = CameraConfig(width=1920, height=1080, fx=1500.0, fy=1500.0, cx=960.0, cy=540.0,
+    cfg = CameraSettings(width=1920, height=1080, fx=1500.0, fy=1500.0, cx=960.0, cy=540.0,
                        heading=100.0, pitch=20.0)
     geo = geometry_for(cfg, 960, 540)
     assert geo.model.fx == 750.0 and geo.model.cx == 480.0
@@ -329,8 +329,8 @@ def test_camera_table_parses_and_drives_the_adapter() -> None:
                    "height": 1080, "dist": [-0.011, 0.046, 0.0003, -0.0013, -0.15],
                    "horizon": [640, 700], "sky_polygon": [[0, 0], [1919, 0], [1919, 650]],
                    "method": "knn", "persistence": 1}}}})
-    cam = cfg.sensors["cam-n"].camera
-    assert cam is not None and cam.sky_polygon == ((0.0, 0.0), (1919.0, 0.0), (1919.0, 650.0))
+    cam = cfg.sensors["cam-n"].settings["camera"]
+    assert isinstance(cam, CameraSettings) and cam.sky_polygon == ((0.0, 0.0), (1919.0, 0.0), (1919.0, 650.0))
     geo = geometry_for(cam, 1920, 1080)
     assert geo.heading_deg == pytest.approx(10.0) and geo.model.dist[0] == -0.011
     assert not cfg.sensors["cam-n"].is_scanning

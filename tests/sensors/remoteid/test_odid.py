@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from cuas.errors import DecodeError
 from cuas.sensors.remoteid import odid
+from cuas.sensors.remoteid.decode import RemoteIdDecoder, Report
 from cuas.sensors.remoteid.pcap import (
     LINKTYPE_BLUETOOTH_LE_LL,
     LINKTYPE_BLUETOOTH_LE_LL_WITH_PHDR,
@@ -24,7 +25,6 @@ from cuas.sensors.remoteid.pcap import (
     CaptureReader,
     read_capture,
 )
-from cuas.sensors.remoteid.source import RemoteIdDecoder, Report
 
 DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "remoteid"
 ANAFI = DATA / "rirx_parrot_anafi4_real.pcapng"

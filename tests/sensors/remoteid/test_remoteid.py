@@ -20,17 +20,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cuas import bus, wire
-from cuas.config import ConfigError, parse_config
-from cuas.errors import CuasError, DecodeError
+from cuas.config import parse_config
+from cuas.errors import ConfigError, CuasError, DecodeError
 from cuas.sensors.remoteid import odid
-from cuas.sensors.remoteid.source import (
-    K95_2D,
-    RemoteIdDecoder,
-    RemoteIdSource,
-    accuracy_bound,
-    decode_wardragon,
-    wardragon_messages,
-)
+from cuas.sensors.remoteid.decode import K95_2D, RemoteIdDecoder
+from cuas.sensors.remoteid.settings import RemoteIdSettings
+from cuas.sensors.remoteid.source import RemoteIdSource
+from cuas.sensors.remoteid.wardragon import accuracy_bound, decode_wardragon, wardragon_messages
 from tests.bus_helpers import LOOPBACK_ANY, collect_detections, run_bounded
 
 DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "remoteid"
@@ -276,8 +272,8 @@ def test_wardragon_zmq_feed_end_to_end() -> None:
 def test_remoteid_config_table() -> None:
     cfg = parse_config({"sensors": {"r": {"kind": "remoteid", "remoteid": {
         "source": "wardragon://127.0.0.1:4224", "default_sigma_m": 20.0}}}})
-    rid = cfg.sensors["r"].remoteid
-    assert rid is not None and rid.source == "wardragon://127.0.0.1:4224"
+    rid = cfg.sensors["r"].settings["remoteid"]
+    assert isinstance(rid, RemoteIdSettings) and rid.source == "wardragon://127.0.0.1:4224"
     with pytest.raises(ConfigError, match=r"sensors\.r\.remoteid\.default_sigma_m"):
         parse_config({"sensors": {"r": {"remoteid": {"default_sigma_m": 0.0}}}})
     with pytest.raises(ConfigError, match=r"sensors\.r\.remoteid\.colour"):

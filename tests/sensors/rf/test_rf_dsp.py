@@ -11,9 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cuas.config import ConfigError, RfConfig, parse_config
+from cuas.config import parse_config
+from cuas.errors import ConfigError
 from cuas.sensors.rf.dsp import CU8_LUT, clip_fraction, cu8_to_complex, detect_block
 from cuas.sensors.rf.iq_sources import parse_cu8_name
+from cuas.sensors.rf.settings import RfSettings
 from cuas.sensors.rf.source import RfScanner, scan_plan
 
 DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "rf"
@@ -49,7 +51,7 @@ def scan_file(name: str, **kw: object) -> tuple[RfScanner, object]:
     raw = capture(name)
     centre, rate = parse_cu8_name(name)
     assert rate is not None
-    scanner = RfScanner(RfConfig(publish="all", crop=CROP_250K if rate < 1e6 else 0.1, **kw))  # type: ignore[arg-type]
+    scanner = RfScanner(RfSettings(publish="all", crop=CROP_250K if rate < 1e6 else 0.1, **kw))  # type: ignore[arg-type]
     return scanner, scanner.process(raw, rate, centre or 0.0, 1_700_000_000.0)
 
 
@@ -102,7 +104,7 @@ def test_narrow_single_bursts_are_ism_with_evidence() -> None:
 def test_no_control_link_on_any_real_capture(name: str) -> None:
     scanner, dwell = scan_file(name)
     assert all(g.link == "none" for g in dwell.guesses)  # type: ignore[attr-defined]
-    assert scanner.detections(dwell, 20.0) and not RfScanner(RfConfig()).detections(dwell, 20.0)  # type: ignore[arg-type]
+    assert scanner.detections(dwell, 20.0) and not RfScanner(RfSettings()).detections(dwell, 20.0)  # type: ignore[arg-type]
 
 
 def test_detections_are_wire_valid_with_the_issue_attrs() -> None:
@@ -123,7 +125,7 @@ def test_detections_are_wire_valid_with_the_issue_attrs() -> None:
 
 def test_bearing_sector_gives_ae_frame() -> None:
     raw = capture("honda_carkey_lock_250k.cu8")
-    s = RfScanner(RfConfig(publish="all", crop=CROP_250K, bearing=(350.0, 30.0)))
+    s = RfScanner(RfSettings(publish="all", crop=CROP_250K, bearing=(350.0, 30.0)))
     dets = s.detections(s.process(raw, 250e3, 0.0, 0.0), None)
     assert dets[0].frame == "ae" and dets[0].z[0] == pytest.approx(10.0)
 
@@ -131,7 +133,7 @@ def test_bearing_sector_gives_ae_frame() -> None:
 @pytest.mark.parametrize("fill", [0, 255, 127])
 def test_constant_files_give_no_bursts_and_no_crash(fill: int) -> None:
     raw = bytes([fill]) * 200_000
-    s = RfScanner(RfConfig(publish="all"))
+    s = RfScanner(RfSettings(publish="all"))
     d = s.process(raw, 2.4e6, 868e6, 0.0)
     assert d.block.bursts == ()
     assert d.block.clip == (1.0 if fill in (0, 255) else 0.0)
@@ -140,7 +142,7 @@ def test_constant_files_give_no_bursts_and_no_crash(fill: int) -> None:
 @settings(max_examples=60, deadline=None)
 @given(st.binary(max_size=5000), st.sampled_from([250e3, 1.024e6, 2.4e6]))
 def test_any_bytes_are_processed_without_error(raw: bytes, rate: float) -> None:
-    d = RfScanner(RfConfig(publish="all")).process(raw, rate, 433.92e6, 0.0)
+    d = RfScanner(RfSettings(publish="all")).process(raw, rate, 433.92e6, 0.0)
     assert 0.0 <= d.block.clip <= 1.0
     assert d.block.samples == len(raw) // 2
 
@@ -177,8 +179,8 @@ def test_rf_config_table_and_errors_name_the_key() -> None:
     c = parse_config({"sensors": {"rf1": {"kind": "rf", "rf": {
         "source": "rtltcp://127.0.0.1:1234", "bands": [[863e6, 870e6], [902e6, 928e6]],
         "dwell_s": 0.1, "gain_db": 20, "bearing": [10, 50], "publish": "all"}}}})
-    rf = c.sensors["rf1"].rf
-    assert rf is not None and rf.bands == ((863e6, 870e6), (902e6, 928e6))
+    rf = c.sensors["rf1"].settings["rf"]
+    assert isinstance(rf, RfSettings) and rf.bands == ((863e6, 870e6), (902e6, 928e6))
     assert rf.gain_db == 20.0 and rf.bearing == (10.0, 50.0)
     bad = [({"bands": [[870e6, 863e6]]}, "sensors.rf1.rf.bands[0]"),
            ({"bands": "868"}, "sensors.rf1.rf.bands"),

@@ -13,8 +13,8 @@ import pytest
 from numpy.typing import NDArray
 from scipy import signal
 
-from cuas.config import RfConfig
 from cuas.sensors.rf.links import Chirp, Packet, hop_stats
+from cuas.sensors.rf.settings import RfSettings
 from cuas.sensors.rf.source import RfScanner
 from cuas.sensors.rf.synth import LoraFhss, cu8_iq, mix, render_fm, render_lora, to_cu8
 from tests.sensors.rf.test_rf_dsp import DATA, MODES
@@ -52,7 +52,7 @@ def scan(iq: NDArray[np.complex128], centre: float, bands: tuple[tuple[float, fl
          ) -> tuple[RfScanner, list[tuple[float, dict[str, object]]]]:
     """Feed ``iq`` (as cu8 bytes, like a dongle's) dwell by dwell; (time, attrs) of every
     detection the adapter would publish with ``publish = "all"``."""
-    scanner = RfScanner(RfConfig(rate_hz=RATE, bands=bands, publish="all"))
+    scanner = RfScanner(RfSettings(rate_hz=RATE, bands=bands, publish="all"))
     raw = to_cu8(iq).tobytes()
     step = 2 * int(DWELL_S * RATE)
     out = []
@@ -190,7 +190,7 @@ def test_tracker_takes_the_adapters_control_links_as_rf_reports() -> None:
     link = LoraFhss()
     sig, _ = render_lora(len(bg), RATE, EU_CENTRE, link)
     raw = to_cu8(mix(bg, sig, RATE, 3.0, link.bw_hz)).tobytes()
-    scanner = RfScanner(RfConfig(rate_hz=RATE, bands=((863e6, 870e6),)))  # publish = links
+    scanner = RfScanner(RfSettings(rate_hz=RATE, bands=((863e6, 870e6),)))  # publish = links
     tracker = Tracker(reference_config())
     step = 2 * int(DWELL_S * RATE)
     t0 = 1_750_000_000.0

@@ -18,10 +18,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cuas import bus, wire
-from cuas.config import RfConfig
 from cuas.errors import CuasError, DecodeError
 from cuas.sensors.rf import rtl_tcp
 from cuas.sensors.rf.iq_sources import FileSource, RtlTcpSource, open_source
+from cuas.sensors.rf.settings import RfSettings
 from cuas.sensors.rf.source import RfSensor
 from tests.bus_helpers import LOOPBACK_ANY, run_bounded
 from tests.sensors.rf.rtl_tcp_server import RtlTcpTestServer
@@ -56,9 +56,9 @@ def captures(names: dict[str, int]) -> dict[int, bytes]:
     return out
 
 
-def settings_for(freqs: list[int], n_bytes: int, **kw: object) -> RfConfig:
+def settings_for(freqs: list[int], n_bytes: int, **kw: object) -> RfSettings:
     """One 200 kHz band per capture, so the scan plan is one hop at each capture's centre."""
-    return RfConfig(rate_hz=250_000.0, crop=CROP_250K, dwell_s=n_bytes / 2 / 250_000.0,
+    return RfSettings(rate_hz=250_000.0, crop=CROP_250K, dwell_s=n_bytes / 2 / 250_000.0,
                     settle_s=0.0, gain_db=20.0, publish="all",
                     bands=tuple((f - 100e3, f + 100e3) for f in freqs), **kw)  # type: ignore[arg-type]
 
@@ -280,7 +280,7 @@ def test_odd_length_and_constant_files_are_counted_not_fatal(tmp_path: Path) -> 
         endpoint = sub.getsockopt_string(zmq.LAST_ENDPOINT)
         try:
             sensor = RfSensor(str(path), endpoint, sensor_id="rf-file", context=ctx,
-                              settings=RfConfig(dwell_s=0.05, publish="all"))
+                              settings=RfSettings(dwell_s=0.05, publish="all"))
             task = asyncio.create_task(sensor.run())
             while not task.done():
                 await drain(sub, 0.1)

@@ -1,9 +1,7 @@
-"""Seeded scenario generators: ground truth plus the detections the sensors would report.
+"""Seeded built-in generators: ground truth plus the detections one sensor would report.
 
-Two kinds: the built-in single-sensor generators below (:class:`SimParams`, :func:`simulate`),
-and scenario files with many sensors and movers (:func:`simulate_scenario`,
-:func:`write_scenario`; the files are :mod:`cuas.sim.scenario`, the sensors
-:mod:`cuas.sim.sensor_models`).
+The built-in single-sensor generators (:class:`SimParams`, :func:`simulate`); scenario files
+with many sensors and movers are :mod:`cuas.sim.scenario` and :mod:`cuas.sim.runner`.
 
 It feeds the tracker's tests and benchmarks, so it is deterministic (same :class:`SimParams`,
 same site -> identical output), vectorised over targets with numpy, and honest about what it
@@ -40,7 +38,7 @@ the run, and constant velocity before and after.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal, TypeAlias
@@ -51,8 +49,6 @@ from numpy.typing import NDArray
 from cuas import geo, wire
 from cuas.config import SiteConfig
 from cuas.errors import CuasError
-from cuas.sim import scenario as scenario_mod
-from cuas.sim import sensor_models
 
 F64: TypeAlias = NDArray[np.float64]
 SimFrame: TypeAlias = Literal["enu", "rae", "lla"]
@@ -596,78 +592,3 @@ def write_outputs(result: SimResult, out_path: str | Path, truth_path: str | Pat
         for batch in result.batches:
             writer.write_message(batch)
     write_truth(result.truth, result.site, truth_path)
-
-
-# --------------------------------------------------------------------------- scenario files
-
-
-@dataclass(frozen=True, eq=False)
-class ScenarioRun:
-    """A scenario file simulated with a seed: the truth on its grid, every sensor's messages in
-    order of receipt, and each threat's first entry into a zone of the site (UTC s)."""
-
-    scenario: scenario_mod.Scenario
-    seed: int
-    truth: scenario_mod.ScenarioTruth
-    messages: tuple[sensor_models.SimMessage, ...]
-    zone_entry_t: Mapping[str, float]
-
-    @property
-    def n_detections(self) -> int:
-        return sum(len(m.batch.dets) for m in self.messages)
-
-    @property
-    def n_false(self) -> int:
-        """Detections no mover caused (false alarms, clutter, false blobs)."""
-        return sum(1 for m in self.messages for i in m.truth_ids if i is None)
-
-
-def simulate_scenario(scenario: scenario_mod.Scenario, seed: int) -> ScenarioRun:
-    """Run a scenario file: truth, then every sensor's detections; deterministic in the seed."""
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
-        raise SimParamError("seed", f"must be an integer >= 0, got {seed!r}")
-    truth = scenario_mod.compute_truth(scenario, seed)
-    messages = sensor_models.simulate_sensors(scenario, truth, seed)
-    entry = {oid: scenario.t0 + t for oid, t in
-             scenario_mod.zone_entry_times(scenario, truth).items()}
-    return ScenarioRun(scenario, seed, truth, tuple(messages), entry)
-
-
-def write_scenario_truth(run: ScenarioRun, path: str | Path) -> None:
-    """The truth file (docs/truth-format.md) at the scenario's truth rate: every mover's ENU
-    position (m, rounded to cm) and velocity (m/s); the header gives class, threat, type and,
-    when the mover enters a zone of the site, ``entry_t`` (UTC s)."""
-    from cuas.eval import evaluation
-
-    sc, tr = run.scenario, run.truth
-    site = sc.config.site
-    header = evaluation.TruthHeader(
-        site=evaluation.Site(lat=site.lat, lon=site.lon, h=site.h),
-        objects={oid: evaluation.ObjectInfo(
-            object_class=cls, threat=bool(th),
-            extra={"type": typ, **({"entry_t": run.zone_entry_t[oid]}
-                                    if oid in run.zone_entry_t else {})})
-            for oid, cls, th, typ in zip(tr.ids, tr.classes, tr.threat.tolist(), tr.types,
-                                          strict=True)},
-    )
-    stride = max(1, round(1.0 / (sc.truth_rate_hz * scenario_mod.GRID_DT_S)))
-
-    def samples() -> Iterator[evaluation.TruthSample]:
-        for k in range(0, len(tr.t), stride):
-            idx = np.flatnonzero(tr.alive[k])
-            yield evaluation.TruthSample(
-                t=sc.t0 + float(tr.t[k]), ids=tuple(tr.ids[i] for i in idx.tolist()),
-                enu=np.round(tr.enu[k, idx], 2), vel=np.round(tr.vel[k, idx], 2))
-
-    evaluation.write_truth(path, header, samples())
-
-
-def write_scenario(run: ScenarioRun, out_path: str | Path, truth_path: str | Path) -> None:
-    """Write the recording (MCAP with each message's receipt time as ``log_time``, or JSON
-    Lines for ``.jsonl``) and the truth file."""
-    from cuas.record import recording
-
-    with recording.open_writer(out_path) as writer:
-        for m in run.messages:
-            writer.write_message(m.batch, log_time_ns=recording.t_to_ns(m.recv_t))
-    write_scenario_truth(run, truth_path)

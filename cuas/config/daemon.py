@@ -1,0 +1,112 @@
+"""The fusion daemon's own settings: tracker, publishing and buffering, classification."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+from cuas.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerConfig:
+    """Tracker parameters. Units: metres, seconds, m/s, m/s^2."""
+
+    #: Process noise: white-noise acceleration spectral density, horizontal and vertical
+    #: (m^2/s^3). Drones manoeuvre hard, so these are generous.
+    accel_noise_h: float = 4.0
+    accel_noise_v: float = 1.0
+    #: 1-sigma of the unknown velocity of a new track (m/s), per horizontal axis / vertical.
+    init_speed_sigma: float = 30.0
+    init_vspeed_sigma: float = 8.0
+    #: Probability that the true detection falls inside the Mahalanobis gate.
+    gate_probability: float = 0.9999
+    #: Confirmation: M hits in the last N looks.
+    confirm_m: int = 3
+    confirm_n: int = 5
+    #: A confirmed track coasts after this many consecutive misses or this long without update.
+    coast_misses: int = 1
+    coast_after_s: float = 2.0
+    #: Deletion: consecutive misses, time since the last update, or position uncertainty growth.
+    delete_misses_tentative: int = 2
+    delete_misses_confirmed: int = 6
+    delete_after_s_tentative: float = 5.0
+    delete_after_s_confirmed: float = 12.0
+    #: Tracks holding a cooperative identity (ICAO, Remote ID) outlive silence longer: an
+    #: aircraft heard only now and then is one aircraft, not a new track each time.
+    delete_after_s_identified: float = 60.0
+    max_pos_sigma: float = 300.0
+    #: Reorder buffer: how late a batch may arrive (s) before it is dropped as late.
+    lateness_s: float = 0.5
+    #: A batch more than this far ahead of the stream's clock (or the wall clock, live) is
+    #: dropped as absurd instead of flinging every track into the future.
+    max_future_s: float = 300.0
+    #: Bearings (cameras): an unclaimed bearing waits this long (s) for one from another
+    #: sensor to triangulate a new track with; rays that miss the fitted point by more than
+    #: ``bearing_gate_sigma`` of their own uncertainty belong to different targets.
+    bearing_window_s: float = 0.25
+    bearing_gate_sigma: float = 4.0
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, float) and (not math.isfinite(v) or v < 0):
+                raise ConfigError(f"must be a finite number >= 0, got {v}", key=f"tracker.{f.name}")
+        for name in ("accel_noise_h", "accel_noise_v", "init_speed_sigma", "init_vspeed_sigma",
+                     "max_pos_sigma"):
+            if getattr(self, name) <= 0:
+                raise ConfigError("must be > 0", key=f"tracker.{name}")
+        if not 0.5 <= self.gate_probability < 1.0:
+            raise ConfigError("must lie in [0.5, 1)", key="tracker.gate_probability")
+        if not 1 <= self.confirm_m <= self.confirm_n <= 32:
+            raise ConfigError("need 1 <= confirm_m <= confirm_n <= 32", key="tracker.confirm_m")
+        for name in ("coast_misses", "delete_misses_tentative", "delete_misses_confirmed"):
+            if not 1 <= getattr(self, name) <= 10_000:  # the miss counter is 16-bit
+                raise ConfigError("must lie in [1, 10000]", key=f"tracker.{name}")
+        if not 0.0 < self.bearing_window_s <= 10.0:
+            raise ConfigError("must lie in (0, 10] s", key="tracker.bearing_window_s")
+        if not 1.0 <= self.bearing_gate_sigma <= 100.0:
+            raise ConfigError("must lie in [1, 100]", key="tracker.bearing_gate_sigma")
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonConfig:
+    """The fusion daemon's publishing and buffering."""
+
+    #: Most tracks snapshots per second (one follows soon after each change, up to this rate).
+    snapshot_hz: float = 2.0
+    #: Largest number of received batches waiting for the tracker; beyond it the oldest is
+    #: dropped and counted.
+    queue_size: int = 10_000
+
+    def __post_init__(self) -> None:
+        if not 0.01 <= self.snapshot_hz <= 1000.0:
+            raise ConfigError("must lie in [0.01, 1000]", key="daemon.snapshot_hz")
+        if not 1 <= self.queue_size <= 10_000_000:
+            raise ConfigError("must lie in [1, 10000000]", key="daemon.queue_size")
+
+
+@dataclass(frozen=True, slots=True)
+class ClassifyConfig:
+    """Classifier and threat settings (seconds, probabilities in [0, 1])."""
+
+    #: Turn classification and threat off: tracks then carry the contract's neutral values.
+    enabled: bool = True
+    #: A level may fall only after the score has stayed below its threshold (less
+    #: ``hysteresis``) for ``hold_s`` seconds; rising is immediate.
+    hysteresis: float = 0.08
+    hold_s: float = 5.0
+    #: An RF control link heard within this many seconds counts as active.
+    rf_window_s: float = 5.0
+    #: A Remote ID report farther than this from its track (m) disagrees with it.
+    rid_mismatch_m: float = 60.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.hysteresis <= 0.5:
+            raise ConfigError("must lie in [0, 0.5]", key="classify.hysteresis")
+        for name in ("hold_s", "rf_window_s", "rid_mismatch_m"):
+            v = getattr(self, name)
+            if not 0.0 <= v <= 86_400.0:
+                raise ConfigError("must lie in [0, 86400]", key=f"classify.{name}")
+
