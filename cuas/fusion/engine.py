@@ -55,7 +55,10 @@ class FusionEngine:
                  on_fused: OnFused | None = None) -> None:
         self.config = config if config is not None else reference_config()
         self.site = SiteFrame(self.config.site)
-        self.tracker = Tracker(self.config.tracker)
+        #: What the pipeline counted: batches, detections, tracks (the tracker counts into it
+        #: too; the reorder buffer's own counts are in ``buffer.counters``).
+        self.counters: Counter[str] = Counter()
+        self.tracker = Tracker(self.config.tracker, self.counters)
         self.buffer: ReorderBuffer[wire.Detections] = ReorderBuffer(
             self.config.tracker.lateness_s, self.config.tracker.max_future_s, clock=clock)
         self.identities = IdentityRegistry(self.site)
@@ -137,12 +140,6 @@ class FusionEngine:
         """Alerts raised by the snapshots since the last call (oldest first)."""
         alerts, self._alerts = self._alerts, []
         return alerts
-
-    @property
-    def counters(self) -> Counter[str]:
-        """What the tracking side counted: batches, detections, tracks (the reorder buffer's
-        own counts are in ``buffer.counters``)."""
-        return self.tracker.counters
 
     @property
     def time(self) -> float | None:
