@@ -49,8 +49,8 @@ from peers import (  # noqa: E402
 from cuas import wire  # noqa: E402
 from cuas.config import Config, SiteConfig  # noqa: E402
 from cuas.eval import evaluation
+from cuas.fusion.engine import FusionEngine  # noqa: E402
 from cuas.sim import generators as sim
-from cuas.tracking import Tracker  # noqa: E402
 
 F64 = NDArray[np.float64]
 
@@ -111,7 +111,7 @@ class CuasRunner:
 
     def __init__(self, sc: Scenario, config: Config) -> None:
         self.sc = sc
-        self.tracker = Tracker(config)
+        self.tracker = FusionEngine(config)
 
     def step(self, k: int) -> None:
         self.tracker.process(self.sc.batches[k])
@@ -362,24 +362,24 @@ def verdicts(by_size: dict[int, dict[str, RunStats]]) -> list[str]:
 
 
 STAGES = (
-    ("tracker.py", "process", "process (total)"),
-    ("measurements.py", "to_measurements", "message -> arrays (to_measurements)"),
-    ("models.py", "cv_predict", "predict (cv_predict, incl. deleted export)"),
-    ("hypothesiser.py", "candidate_pairs", "  hypothesise: KD-tree coarse gate"),
-    ("hypothesiser.py", "hypothesise", "hypothesise (coarse gate + Mahalanobis)"),
-    ("associator.py", "gnn_assign", "associate (gnn_assign)"),
-    ("associator.py", "_solve_cluster", "  gnn: per-cluster linear_sum_assignment"),
-    ("tracker.py", "_update", "update (Kalman)"),
-    ("tracker.py", "_commit", "commit (write back, hit/miss bookkeeping)"),
-    ("tracker.py", "_initiate", "initiate"),
-    ("tracker.py", "_apply_life_cycle", "life cycle + delete"),
-    ("tracker.py", "_export", "  export deleted tracks (wire.Track objects)"),
+    ("fusion/engine.py", "process", "process (total)"),
+    ("fusion/measurements.py", "to_measurements", "message -> arrays (to_measurements)"),
+    ("tracking/models.py", "predict", "predict (motion model and h(x), incl. export)"),
+    ("tracking/hypothesiser.py", "candidate_pairs", "  hypothesise: KD-tree coarse gate"),
+    ("tracking/hypothesiser.py", "hypothesise", "hypothesise (coarse gate + Mahalanobis)"),
+    ("tracking/associator.py", "gnn_assign", "associate (gnn_assign)"),
+    ("tracking/associator.py", "_solve_cluster", "  gnn: per-cluster linear_sum_assignment"),
+    ("tracking/tracker.py", "_update", "update (Kalman)"),
+    ("tracking/tracker.py", "_commit", "commit (write back, hit/miss bookkeeping)"),
+    ("tracking/tracker.py", "_initiate", "initiate"),
+    ("tracking/tracker.py", "_apply_life_cycle", "life cycle + delete"),
+    ("fusion/export.py", "export_tracks", "  export deleted tracks (wire.Track objects)"),
 )
 
 
 def profile_cuas(sc: Scenario, config: Config, warmup: int) -> list[str]:
     """cProfile the timed scans of a cuas run; per-stage cumulative time and the top leaves."""
-    tracker = Tracker(config)
+    tracker = FusionEngine(config)
     for k in range(warmup):
         tracker.process(sc.batches[k])
     prof = cProfile.Profile()
@@ -394,11 +394,11 @@ def profile_cuas(sc: Scenario, config: Config, warmup: int) -> list[str]:
              "cProfile overhead included; ms per scan)"]
     total = 0.0
     for (fname, _line, func), (_cc, _nc, _tt, ct, _callers) in raw.items():
-        if fname.endswith("tracking/tracker.py") and func == "process":
+        if fname.endswith("fusion/engine.py") and func == "process":
             total = ct
     for suffix, func, label in STAGES:
         ct = sum(v[3] for (fn, _l, f), v in raw.items()
-                 if fn.endswith("tracking/" + suffix) and f == func)
+                 if fn.endswith(suffix) and f == func)
         share = f"{100 * ct / total:5.1f}%" if total else ""
         lines.append(f"  {label:<46} {1e3 * ct / n_timed:9.2f}  {share}")
     lines.append("  top functions by own time (ms per scan):")

@@ -1,6 +1,6 @@
 """``cuas replay``: run a recording (MCAP or JSON Lines) through the pipeline, or onto the bus.
 
-``--offline --tracks-out OUT``: the tracker in-process, as fast as possible, deterministically.
+``--offline --tracks-out OUT``: the fusion engine in-process, as fast as possible, deterministically.
 ``--bus [--speed X]``: publish the recording's detections to the daemon's detection endpoint at
 real time, X times faster, or as fast as possible (``--speed 0``).
 """

@@ -1,4 +1,6 @@
-"""The fusion engine and its I/O shells: reorder, track, identify, classify, alert, export.
+"""The fusion engine (reorder → track → identify → classify → alert → export) and its I/O shells.
 
-Used by the live daemon and by offline replay; may import tracking, classify, sensors' registry, wire, config, geo, bus.
+Owns messages-to-arrays, identities and the wire export; :mod:`engine` is the one pipeline, used
+by :mod:`daemon` (live) and :mod:`offline` (replay). May import tracking, classify, the sensors'
+registry, record, wire, config, geo and bus.
 """

@@ -5,7 +5,7 @@ Tasks on one asyncio loop:
 * the receiver reads the detection endpoint, validates each message once, keeps per-sensor
   health (last seen, sequence gaps) and puts batches on a bounded queue that drops its oldest
   entry, counted and logged, rather than grow with a backlog;
-* the fuser moves batches through the reorder buffer into the tracker;
+* the fuser moves batches into the fusion engine (reorder buffer, tracker, classifier);
 * the publisher sends ``tracks`` snapshots at the configured rate (and right after an alert),
   ``status`` heartbeats every second, and re-publishes every accepted detections payload
   byte-for-byte on the track endpoint so that a recorder there captures the whole picture.
@@ -29,10 +29,13 @@ import zmq
 import zmq.asyncio
 
 from cuas import bus, wire
+from cuas.classify import AlertEvent
 from cuas.config import Config
 from cuas.errors import ConfigError, DecodeError
+from cuas.fusion.engine import FusionEngine
+from cuas.fusion.export import alert_message
 from cuas.sdnotify import Notifier
-from cuas.tracking import Tracker
+from cuas.tracking import StepResult
 from cuas.tracking.reorder import ReorderBuffer
 
 log = logging.getLogger(__name__)
@@ -107,9 +110,7 @@ class Daemon:
         if self.security is not None:
             self.state.counters["auth_rejected"] = 0
         self.notifier = notifier if notifier is not None else Notifier()
-        self.tracker = Tracker(config)
-        self.buffer: ReorderBuffer[wire.Detections] = ReorderBuffer(
-            config.tracker.lateness_s, config.tracker.max_future_s, clock=self._stream_clock)
+        self.engine = FusionEngine(config, clock=self._stream_clock, on_fused=self._fused)
         self._queue: collections.deque[wire.Detections] = collections.deque()
         self._queue_size = queue_size if queue_size is not None else config.daemon.queue_size
         self._wake = asyncio.Event()
@@ -123,6 +124,11 @@ class Daemon:
         self.ready = asyncio.Event()
         self.bound = endpoints
 
+    @property
+    def buffer(self) -> ReorderBuffer[wire.Detections]:
+        """The engine's reorder buffer (what it holds is part of the daemon's backlog)."""
+        return self.engine.buffer
+
     # ------------------------------------------------------------------ time
 
     def _stream_clock(self) -> float | None:
@@ -133,7 +139,7 @@ class Daemon:
     def now(self) -> float:
         """The time snapshots are predicted to (UTC s): the wall clock live, the time of the
         last fused batch in a replay."""
-        fused = self.tracker.time
+        fused = self.engine.time
         if self._replay_mode and fused is not None:
             return fused
         wall = self.clock()
@@ -185,8 +191,8 @@ class Daemon:
                     await task
             # Flush what is owed: queued and buffered batches, the final picture, a last status.
             self._drain_queue()
-            self._process(self.buffer.flush())
-            await self._send(self.tracker.snapshot(self.now(), seq=self._next_seq("trk")))
+            self.engine.flush()
+            await self._send(self.engine.snapshot(self.now(), seq=self._next_seq("trk")))
             await self._publish_alerts()
             await self._send(self._status("down"))
             watchdog.cancel()
@@ -273,17 +279,16 @@ class Daemon:
         n = 0
         while self._queue and (limit is None or n < limit):
             msg = self._queue.popleft()
-            self._process(self.buffer.push(msg, backlog=bool(self._queue)))
+            self.engine.push(msg, backlog=bool(self._queue))
             n += 1
 
-    def _process(self, batches: list[wire.Detections]) -> None:
-        for batch in batches:
-            result = self.tracker.process(batch)
-            if result.accepted:
-                self.state.counters["batches_fused"] += 1
-                self._snapshot_now.set()
-            else:
-                self.state.counters["dropped_late"] += 1
+    def _fused(self, batch: wire.Detections, result: StepResult) -> None:
+        """The engine fused ``batch``: count it, and have the picture published soon."""
+        if result.accepted:
+            self.state.counters["batches_fused"] += 1
+            self._snapshot_now.set()
+        else:
+            self.state.counters["dropped_late"] += 1
 
     async def _fuse(self) -> None:
         tick = max(0.001, min(0.1, self.config.tracker.lateness_s / 2))
@@ -293,11 +298,11 @@ class Daemon:
             while self._queue:
                 self._drain_queue(limit=32)
                 await asyncio.sleep(0)  # snapshots and heartbeats go on during a flood
-            self._process(self.buffer.due())
+            self.engine.release()
             idle = time.monotonic() - self._last_arrival
-            if self._replay_mode and len(self.buffer) and idle > max(0.2, 2 * tick):
+            if self._replay_mode and len(self.engine.buffer) and idle > max(0.2, 2 * tick):
                 # A replay that paused or ended: its own clock has stopped, so release.
-                self._process(self.buffer.flush())
+                self.engine.flush()
             await asyncio.sleep(0)
 
     # ------------------------------------------------------------------ publish
@@ -332,41 +337,37 @@ class Daemon:
                 await asyncio.sleep(wait)
             self._snapshot_now.clear()
             self._alerted = False
-            if self.tracker.time is None and not self.tracker.n_tracks:
+            if self.engine.time is None and not self.engine.n_tracks:
                 continue  # nothing fused yet: an empty picture at an unknown time says nothing
             last = time.monotonic()
-            await self._send(self.tracker.snapshot(self.now(), seq=self._next_seq("trk")))
+            await self._send(self.engine.snapshot(self.now(), seq=self._next_seq("trk")))
             await self._publish_alerts()
 
     async def _publish_alerts(self) -> None:
         """Publish what the classifier raised while building the last snapshot: one alert per
         track per level rise or zone entered (the classifier's hysteresis keeps it so)."""
-        for event in self.tracker.take_alerts():
+        for event in self.engine.take_alerts():
             self.state.counters["alerts"] += 1
-            await self.publish_alert(event.track_id, event.threat, event.previous,
-                                     event.reasons, event.zone)
+            await self.publish_alert(event)
 
-    async def publish_alert(self, track_id: int, threat: str, previous: str,
-                            reasons: tuple[str, ...], zone: str | None = None) -> None:
+    async def publish_alert(self, event: AlertEvent) -> None:
         """Publish an ``alert`` and, right after it, a fresh ``tracks`` snapshot."""
-        alert = wire.Alert(src=self.config.daemon_id, seq=self._next_seq("alert"), t=self.now(),
-                           track_id=track_id, threat=threat, previous=previous, reasons=reasons,
-                           zone=zone)
-        await self._send(alert)
+        await self._send(alert_message(event, self.config.daemon_id, self._next_seq("alert"),
+                                       self.now()))
         self._alerted = True
         self._snapshot_now.set()
 
     def _status(self, state: str | None = None) -> wire.Status:
         counters: dict[str, int] = dict(self.state.counters)
-        for name, value in self.tracker.counters.items():
+        reorder = self.engine.buffer.counters
+        for name, value in self.engine.counters.items():
             counters[f"tracker_{name}"] = value
-        for name, value in self.buffer.counters.items():
+        for name, value in reorder.items():
             counters[f"reorder_{name}"] = value
-        counters["dropped_late"] = counters.get("dropped_late", 0) + self.buffer.counters[
-            "dropped_late"]
-        counters["dropped_future"] = self.buffer.counters["dropped_future"]
+        counters["dropped_late"] = counters.get("dropped_late", 0) + reorder["dropped_late"]
+        counters["dropped_future"] = reorder["dropped_future"]
         counters["queue_depth"] = len(self._queue)
-        counters["tracks"] = self.tracker.n_tracks
+        counters["tracks"] = self.engine.n_tracks
         wall = self.clock()
         last_seen: dict[str, float] = {}
         for sensor, health in self.state.sensors.items():

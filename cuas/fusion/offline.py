@@ -1,4 +1,4 @@
-"""Offline replay: a recording through the reorder buffer and the tracker, as fast as possible.
+"""Offline replay: a recording through the fusion engine, as fast as possible.
 
 Deterministic: the same recording and configuration always give the same tracks file. One
 ``tracks`` snapshot is written per processed ``detections`` message, in time order, its ``t``
@@ -20,9 +20,9 @@ from cuas import wire
 from cuas.classify import AlertEvent
 from cuas.config import Config, reference_config
 from cuas.errors import DecodeError
+from cuas.fusion.engine import FusionEngine
 from cuas.record.recording import RecordingReader, iter_messages
-from cuas.tracking import Tracker
-from cuas.tracking.reorder import ReorderBuffer
+from cuas.tracking import StepResult
 
 log = logging.getLogger(__name__)
 
@@ -68,37 +68,32 @@ def replay_offline(path: str | os.PathLike[str], out: IO[str], config: Config | 
 
     ``config`` defaults to the reference site. ``on_snapshot`` (optional) sees each snapshot;
     ``on_alert`` (optional) each alert the classifier raised with it, and the snapshot's time.
-    Classification is part of the tracker's snapshot, so it is as deterministic as the tracks.
+    Classification is part of the engine's snapshot, so it is as deterministic as the tracks.
     """
-    cfg = config if config is not None else reference_config()
-    tracker = Tracker(cfg)
-    buffer: ReorderBuffer[wire.Detections] = ReorderBuffer(cfg.tracker.lateness_s,
-                                                           cfg.tracker.max_future_s)
     counters: Counter[str] = Counter()
     seq = 0
 
-    def run(batches: list[wire.Detections]) -> None:
+    def write(batch: wire.Detections, result: StepResult) -> None:
         nonlocal seq
-        for batch in batches:
-            result = tracker.process(batch)
-            if not result.accepted:
-                continue
-            snap = tracker.snapshot(batch.t, seq=seq)
-            seq += 1
-            out.write(json.dumps(wire.to_dict(snap), allow_nan=False, separators=(",", ":")))
-            out.write("\n")
-            if on_snapshot is not None:
-                on_snapshot(snap)
-            for event in tracker.take_alerts():
-                counters["alerts"] += 1
-                if on_alert is not None:
-                    on_alert(event, batch.t)
+        if not result.accepted:
+            return
+        snap = engine.snapshot(batch.t, seq=seq)
+        seq += 1
+        out.write(json.dumps(wire.to_dict(snap), allow_nan=False, separators=(",", ":")))
+        out.write("\n")
+        if on_snapshot is not None:
+            on_snapshot(snap)
+        for event in engine.take_alerts():
+            counters["alerts"] += 1
+            if on_alert is not None:
+                on_alert(event, batch.t)
 
+    engine = FusionEngine(config if config is not None else reference_config(), on_fused=write)
     for batch in replay_detections(path, counters):
-        run(buffer.push(batch))
-    run(buffer.flush())
-    counters.update(buffer.counters)
-    counters.update(tracker.counters)
+        engine.push(batch)
+    engine.flush()
+    counters.update(engine.buffer.counters)
+    counters.update(engine.counters)
     torn = bool(counters.pop("torn", 0))
     return ReplaySummary(records=counters.get("records", 0), snapshots=seq, torn=torn,
                          counters=dict(counters))

@@ -19,8 +19,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
-from cuas.tracking.measurements import FRAME_AE, FRAME_POS, FRAME_RAE, MeasurementBatch
-from cuas.tracking.models import AzElModel, PositionModel, RangeAzElModel, wrap_residual
+from cuas.tracking.measurements import MeasurementBatch
+from cuas.tracking.models import AzElModel, wrap_residual
 from cuas.tracking.updater import innovation_covariance, inverse, mahalanobis2
 
 F64 = NDArray[np.float64]
@@ -46,13 +46,6 @@ class Hypotheses:
     def empty(cls) -> Hypotheses:
         z = np.zeros(0, dtype=np.int64)
         return cls(z, z, np.zeros(0), np.zeros((0, 3)), np.zeros((0, 3, 6)), np.zeros((0, 3, 3)))
-
-
-def _model_for(code: int, batch: MeasurementBatch) -> PositionModel | RangeAzElModel | AzElModel:
-    if code == FRAME_POS:
-        return PositionModel()
-    assert batch.sensor_frame is not None
-    return RangeAzElModel(batch.sensor_frame) if code == FRAME_RAE else AzElModel(batch.sensor_frame)
 
 
 def candidate_pairs(track_pos: F64, track_radius2: F64, det_pos: F64, det_radius2: F64,
@@ -102,22 +95,20 @@ def candidate_pairs(track_pos: F64, track_radius2: F64, det_pos: F64, det_radius
     return ti[ok], dj[ok]
 
 
-def bearing_pairs(track_pos: F64, track_radius2: F64, batch: MeasurementBatch, dets: I64,
-                  gate: float) -> tuple[I64, I64]:
-    """Candidate pairs for angle-only detections: compare directions from the sensor.
+def bearing_pairs(track_pos: F64, track_radius2: F64, model: AzElModel, batch: MeasurementBatch,
+                  dets: I64, gate: float) -> tuple[I64, I64]:
+    """Candidate pairs for bearings ``dets`` of ``model``: compare directions from the sensor.
 
     A KD-tree over unit direction vectors; the chord between two unit vectors is at most the
     angle between them (radians), so a radius of g·(σ_angle + σ_track/range) is conservative.
     """
     empty = np.zeros(0, dtype=np.int64)
-    if len(track_pos) == 0 or len(dets) == 0 or batch.sensor_frame is None:
+    if len(track_pos) == 0 or len(dets) == 0:
         return empty, empty
-    local = batch.sensor_frame.site_to_local(track_pos)
+    local = model.sensor.site_to_local(track_pos)
     rng = np.maximum(np.linalg.norm(local, axis=1), 1.0)
     t_dir = local / rng[:, None]
-    az = np.radians(batch.z[dets, 0])
-    el = np.radians(batch.z[dets, 1])
-    d_dir = np.column_stack([np.cos(el) * np.sin(az), np.cos(el) * np.cos(az), np.sin(el)])
+    d_dir = model.directions(batch.z[dets])
     det_sigma = np.radians(np.sqrt(batch.R[dets, 0, 0] + batch.R[dets, 1, 1]))
     trk_sigma = np.sqrt(track_radius2) / rng
     reach = np.sqrt(gate) * (trk_sigma + float(det_sigma.max()))
@@ -142,7 +133,7 @@ def hypothesise(x: F64, P: F64, batch: MeasurementBatch, gate: dict[int, float],
     if len(x) == 0 or batch.m == 0:
         return Hypotheses.empty()
     track_r2 = np.trace(P[:, :3, :3], axis1=1, axis2=2)
-    pointed = np.flatnonzero(batch.model != FRAME_AE)
+    pointed = np.flatnonzero(batch.per_model([m.has_point for m in batch.models], bool))
     ti_parts: list[I64] = []
     dj_parts: list[I64] = []
     g3 = gate[3]
@@ -151,11 +142,13 @@ def hypothesise(x: F64, P: F64, batch: MeasurementBatch, gate: dict[int, float],
         ti, dj = candidate_pairs(x[:, :3], track_r2, batch.pos[pointed], det_r2, g3)
         ti_parts.append(ti)
         dj_parts.append(pointed[dj])
-    bearing = np.flatnonzero(batch.model == FRAME_AE)
-    if len(bearing):
-        ti, dj = bearing_pairs(x[:, :3], track_r2, batch, bearing, gate[2])
-        ti_parts.append(ti)
-        dj_parts.append(dj)
+    for code, model in enumerate(batch.models):
+        if isinstance(model, AzElModel):
+            bearing = np.flatnonzero(batch.model == code)
+            if len(bearing):
+                ti, dj = bearing_pairs(x[:, :3], track_r2, model, batch, bearing, gate[model.dim])
+                ti_parts.append(ti)
+                dj_parts.append(dj)
     if extra_pairs is not None and len(extra_pairs[0]):
         ti_parts.append(extra_pairs[0])
         dj_parts.append(extra_pairs[1])
@@ -174,11 +167,10 @@ def hypothesise(x: F64, P: F64, batch: MeasurementBatch, gate: dict[int, float],
     y = np.zeros((k, 3))
     H = np.zeros((k, 3, 6))
     S_inv = np.zeros((k, 3, 3))
-    for code in (FRAME_POS, FRAME_RAE, FRAME_AE):
+    for code, model in enumerate(batch.models):
         sel = np.flatnonzero(batch.model[dj] == code)
         if not len(sel):
             continue
-        model = _model_for(code, batch)
         m = model.dim
         zhat, Hm = model.predict(x[ti[sel]])
         ym = wrap_residual(batch.z[dj[sel], :m] - zhat, model.angular)

@@ -14,6 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from cuas.tracking.measurements import MeasurementBatch
+from cuas.tracking.models import AzElModel
 from cuas.tracking.triangulation import Triangulated, triangulate
 
 F64 = NDArray[np.float64]
@@ -83,18 +84,16 @@ class Bearings:
                         np.concatenate([self.sigma, other.sigma]))
 
 
-def bearings_of(batch: MeasurementBatch, dets: I64, sensor_col: int) -> Bearings:
-    """The rays of ``ae`` detections ``dets`` of a batch, in site ENU.
+def bearings_of(model: AzElModel, batch: MeasurementBatch, dets: I64, sensor_col: int) -> Bearings:
+    """The rays of bearings ``dets`` of a batch (all of ``model``), in site ENU.
 
     The angular sigma across the ray is the larger of the elevation's sigma and the azimuth's
     sigma times cos(elevation) (an azimuth error spans less arc towards the zenith)."""
-    frame = batch.sensor_frame
-    if frame is None or not len(dets):
+    if not len(dets):
         return Bearings.empty()
-    az = np.radians(batch.z[dets, 0])
+    frame = model.sensor
     el = np.radians(batch.z[dets, 1])
-    local = np.column_stack([np.cos(el) * np.sin(az), np.cos(el) * np.cos(az), np.sin(el)])
-    dirs = local @ frame.rotation  # sensor-ENU vectors to site-ENU vectors
+    dirs = model.directions(batch.z[dets]) @ frame.rotation  # sensor-ENU to site-ENU vectors
     s_az = np.sqrt(batch.R[dets, 0, 0]) * np.cos(el)
     s_el = np.sqrt(batch.R[dets, 1, 1])
     k = len(dets)

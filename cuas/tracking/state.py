@@ -7,7 +7,8 @@ Capacity doubles as needed, so appending is amortised O(1) and no per-track obje
 
 from __future__ import annotations
 
-from typing import Final
+from dataclasses import dataclass
+from typing import Any, Final
 
 import numpy as np
 from numpy.typing import NDArray
@@ -176,3 +177,52 @@ class TrackTable:
         rows = np.minimum(rows, max(self.n - 1, 0))
         found = (self.n > 0) & (live[rows] == ids) if self.n else np.zeros(len(ids), dtype=bool)
         return np.where(found, rows, -1).astype(np.int64)
+
+
+@dataclass(frozen=True, slots=True)
+class TrackRows:
+    """A copy of some table rows, states predicted to an output time: what a snapshot reports.
+
+    ``sources`` (K,S) marks the sensor columns that contributed to each track; ``ident`` the
+    identity index each holds (-1 = none); ``status`` one of the status codes above.
+    """
+
+    ids: NDArray[np.int64]
+    x: F64
+    P: F64
+    status: NDArray[np.int8]
+    t_update: F64
+    ident: NDArray[np.int64]
+    sources: NDArray[np.bool_]
+    t_birth: F64
+    looks: NDArray[np.uint32]
+    n_looks: NDArray[np.int16]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @classmethod
+    def of(cls, tab: TrackTable, rows: NDArray[np.int64], x: F64, P: F64) -> TrackRows:
+        """Rows ``rows`` of ``tab`` with states x (K,6) and covariances P (K,6,6)."""
+        return cls(tab.ids[rows], x, P, tab.status[rows], tab.t_update[rows], tab.ident[rows],
+                   tab.sources[rows], tab.t_birth[rows], tab.looks[rows], tab.n_looks[rows])
+
+    @classmethod
+    def empty(cls) -> TrackRows:
+        return cls.of(TrackTable(capacity=1), np.zeros(0, dtype=np.int64), np.zeros((0, 6)),
+                      np.zeros((0, 6, 6)))
+
+    @classmethod
+    def concat(cls, blocks: list[TrackRows]) -> TrackRows:
+        """One block of several (the sources matrix may have grown between them)."""
+        if len(blocks) == 1:
+            return blocks[0]
+        width = max(b.sources.shape[1] for b in blocks)
+
+        def cat(name: str) -> Any:
+            return np.concatenate([getattr(b, name) for b in blocks])
+
+        src = np.concatenate([np.pad(b.sources, ((0, 0), (0, width - b.sources.shape[1])))
+                              for b in blocks])
+        return cls(cat("ids"), cat("x"), cat("P"), cat("status"), cat("t_update"), cat("ident"),
+                   src, cat("t_birth"), cat("looks"), cat("n_looks"))

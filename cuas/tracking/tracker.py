@@ -1,28 +1,22 @@
 """The multi-target tracker: predictor, hypothesiser, associator, updater, initiator and
 deleter, each batched over all tracks of the table at once.
 
-Feed it validated ``detections`` messages in time order (see :mod:`cuas.tracking.reorder`);
-ask it for a ``tracks`` snapshot at any time at or after the last batch.
+Numbers in, numbers out: feed it :class:`~cuas.tracking.measurements.MeasurementBatch` arrays in
+time order; ask it for the table rows (:class:`~cuas.tracking.state.TrackRows`) predicted to any
+time at or after the last batch. Messages, identities' names and classification are fusion's.
 """
 
 from __future__ import annotations
 
 import logging
-import math
-import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.stats import chi2
 
-from cuas import wire
-from cuas.classify.classifier import AlertEvent, Classification, Classifier, TrackInputs
-from cuas.classify.inputs import ICAO, RID, IdentReports, RfLog, RfReport
-from cuas.config import Config, reference_config
-from cuas.geo import SiteFrame
+from cuas.config import TrackerConfig
 from cuas.tracking.associator import gnn_assign
 from cuas.tracking.deleter import next_status, silence_limits
 from cuas.tracking.hypothesiser import Hypotheses, hypothesise
@@ -33,21 +27,13 @@ from cuas.tracking.initiator import (
     cross_bearings,
     initial_states,
 )
-from cuas.tracking.measurements import (
-    FRAME_AE,
-    FRAME_POS,
-    FRAME_RAE,
-    MeasurementBatch,
-    to_measurements,
-)
-from cuas.tracking.models import POS, VEL, cv_predict
+from cuas.tracking.measurements import MeasurementBatch
+from cuas.tracking.models import VEL, AzElModel, ConstantVelocity
 from cuas.tracking.state import (
-    COASTING,
-    CONFIRMED,
     DELETED,
     NO_IDENT,
-    STATUS_NAMES,
     TENTATIVE,
+    TrackRows,
     TrackTable,
 )
 from cuas.tracking.updater import inverse, kalman_update, mahalanobis2
@@ -63,46 +49,8 @@ I64 = NDArray[np.int64]
 IDENTITY_GATE_FACTOR = 100.0
 #: Velocity gate for an anonymous detection joining a track that holds an identity.
 VELOCITY_GATE_PROBABILITY = 0.99
-#: Sensor kinds that relay what an aircraft broadcasts about itself (the rest observe it).
-COOPERATIVE_KINDS = frozenset({"adsb", "remoteid"})
 #: Deleted tracks waiting for the next snapshot to report them, at most.
 MAX_DELETED_HELD = 100_000
-
-
-@dataclass(frozen=True, slots=True)
-class _Rows:
-    """A copy of some table rows, with states predicted to an output time."""
-
-    ids: I64
-    x: F64
-    P: F64
-    status: NDArray[np.int8]
-    t_update: F64
-    ident: I64
-    sources: NDArray[np.bool_]
-    t_birth: F64
-    looks: NDArray[np.uint32]
-    n_looks: NDArray[np.int16]
-
-    @classmethod
-    def of(cls, tab: TrackTable, rows: I64, x: F64, P: F64) -> _Rows:
-        return cls(tab.ids[rows], x, P, tab.status[rows], tab.t_update[rows], tab.ident[rows],
-                   tab.sources[rows], tab.t_birth[rows], tab.looks[rows], tab.n_looks[rows])
-
-    @classmethod
-    def concat(cls, blocks: list[_Rows]) -> _Rows:
-        """One block of several (the sources matrix may have grown between them)."""
-        if len(blocks) == 1:
-            return blocks[0]
-        width = max(b.sources.shape[1] for b in blocks)
-
-        def cat(name: str) -> Any:
-            return np.concatenate([getattr(b, name) for b in blocks])
-
-        src = np.concatenate([np.pad(b.sources, ((0, 0), (0, width - b.sources.shape[1])))
-                              for b in blocks])
-        return cls(cat("ids"), cat("x"), cat("P"), cat("status"), cat("t_update"), cat("ident"),
-                   src, cat("t_birth"), cat("looks"), cat("n_looks"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,93 +67,65 @@ class StepResult:
 
 
 class Tracker:
-    """Batched multi-target Kalman tracker over a site's ENU frame (metres, seconds UTC)."""
+    """Batched multi-target Kalman tracker over a site's ENU frame (metres, seconds UTC).
 
-    def __init__(self, config: Config | None = None, *, classify: bool | None = None) -> None:
-        """``classify`` (default: the configuration's ``classify.enabled``) runs the classifier
-        on every snapshot; without it tracks carry the contract's neutral values."""
-        self.config = config if config is not None else reference_config()
-        self.cfg = self.config.tracker
-        self.site = SiteFrame(self.config.site)
+    Sensors are known by column (``sensor_col``, which fusion assigns) and identities by index
+    (``ident``, fusion's registry): the tracker only compares them.
+    """
+
+    def __init__(self, cfg: TrackerConfig, counters: Counter[str] | None = None) -> None:
+        """``counters`` (default: a new one) receives the tracker's counts."""
+        self.cfg = cfg
+        self.motion = ConstantVelocity(cfg.accel_noise_h, cfg.accel_noise_v)
         self.table = TrackTable()
         self.time: float | None = None
-        self.counters: Counter[str] = Counter()
+        self.counters: Counter[str] = counters if counters is not None else Counter()
         self._next_id = 1
-        self._ident_index: dict[str, int] = {}
-        self._ident_info: dict[int, wire.Ident] = {}
-        self._sensor_index: dict[str, int] = {}
-        self._sensor_names: list[str] = []
-        self._sensor_coop: list[bool] = []
-        self._receivers: dict[tuple[float, float, float], F64] = {}
-        self._deleted: list[_Rows] = []
+        self._deleted: list[TrackRows] = []
         self._n_deleted_held = 0
-        self._gate = {d: float(chi2.ppf(self.cfg.gate_probability, d)) for d in (1, 2, 3)}
+        self._gate = {d: float(chi2.ppf(cfg.gate_probability, d)) for d in (1, 2, 3)}
         self._velocity_gate = float(chi2.ppf(VELOCITY_GATE_PROBABILITY, 3))
         #: Unclaimed camera bearings waiting for another sensor's to cross (initiator).
         self._bearings = Bearings.empty()
-        self._warned_drop: set[str] = set()
-        # What the classifier reads besides states; the numeric core never uses these.
-        self.ident_reports = IdentReports()
-        self.rf_log = RfLog()
-        enabled = self.config.classify.enabled if classify is None else classify
-        self.classifier = Classifier(self.config, self.site) if enabled else None
-        self._alerts: list[AlertEvent] = []
 
     # ------------------------------------------------------------------ public API
 
-    def process(self, batch: wire.Detections) -> StepResult:
-        """Run one batch (all measured at ``batch.t``) through every stage.
-
-        A batch older than the last one processed is dropped and counted, never applied: the
-        tracker's state only moves forward in time.
-        """
-        self.counters["batches_received"] += 1
-        if self.time is not None and batch.t < self.time:
-            self.counters["batches_dropped_late"] += 1
-            return StepResult(batch.t, False, f"batch at {batch.t} is older than {self.time}")
-        sensor = self.config.sensor(batch.sensor, batch.kind)
-        meas = to_measurements(batch, self.site, sensor.origin, self._ident_index)
-        if meas.n_dropped:
-            self.counters["detections_dropped"] += meas.n_dropped
-            if batch.sensor not in self._warned_drop:
-                self._warned_drop.add(batch.sensor)
-                log.warning("sensor %s: dropped detections: %s", batch.sensor, meas.drop_reasons[0])
-        self.counters["detections_nonpositional"] += meas.n_nonpositional
-        if meas.n_nonpositional:
-            self._remember_rf(batch)
-        self.counters["detections_used"] += meas.m
-        if meas.merged:
-            self._merge_identities(meas.merged)
-        self._remember_idents(batch, meas)
-        result = self._step(meas, sensor.is_scanning, sensor.max_range_m)
+    def step(self, meas: MeasurementBatch, sensor_col: int, scanning: bool = False,
+             max_range: float | None = None) -> StepResult:
+        """Run one batch (all measured at ``meas.t``, not before :attr:`time`) through every
+        stage. ``sensor_col`` names the reporting sensor; ``scanning``: the batch is a full look
+        at its coverage out to ``max_range`` (m), so a track it does not report is missed."""
+        result = self._step(meas, sensor_col, scanning, max_range)
         self.counters["batches_processed"] += 1
-        self.time = batch.t
+        self.time = meas.t
         return result
 
-    def snapshot(self, t: float | None = None, src: str | None = None, seq: int = 0) -> wire.Tracks:
-        """All live tracks predicted to ``t`` (default: the last batch time), plus each track
-        deleted since the previous snapshot, once, with status ``deleted``."""
-        if t is None:  # before any batch, "now" is the only honest time
-            t = self.time if self.time is not None else time.time()
+    def snapshot(self, t: float) -> TrackRows:
+        """All live tracks predicted to ``t`` (UTC s), then each track deleted since the
+        previous snapshot, once, where it was last seen."""
         tab = self.table
         blocks = list(self._deleted)
         if tab.n:
             dt = np.maximum(t - tab.t, 0.0)
-            x, P = cv_predict(tab.x, tab.P, dt, self.cfg.accel_noise_h, self.cfg.accel_noise_v)
-            blocks.append(_Rows.of(tab, np.arange(tab.n), x, P))
+            x, P = self.motion.predict(tab.x, tab.P, dt)
+            blocks.append(TrackRows.of(tab, np.arange(tab.n), x, P))
         self._deleted = []
         self._n_deleted_held = 0
-        tracks: list[wire.Track] = []
-        if blocks:
-            rows = _Rows.concat(blocks)
-            result = self._classify(t, rows)
-            tracks = self._export(rows, result)
-        return wire.Tracks(src=src or self.config.daemon_id, seq=seq, t=t, tracks=tuple(tracks))
+        return TrackRows.concat(blocks) if blocks else TrackRows.empty()
 
-    def take_alerts(self) -> list[AlertEvent]:
-        """Alerts raised by the snapshots since the last call (oldest first)."""
-        alerts, self._alerts = self._alerts, []
-        return alerts
+    def merge_identities(self, merged: tuple[tuple[int, int], ...]) -> None:
+        """Identities found to be one aircraft (``(old, new)`` indices): the old identity's
+        track takes the new one, or, when a track already holds the new one, is deleted as
+        its duplicate (one aircraft, one track)."""
+        tab = self.table
+        for old, new in merged:
+            olds = tab.ident == old
+            if olds.any():
+                if (tab.ident == new).any():
+                    self.counters["tracks_merged_identity"] += int(olds.sum())
+                    self._remove(olds)
+                else:
+                    tab.ident[olds] = new
 
     @property
     def n_tracks(self) -> int:
@@ -213,26 +133,24 @@ class Tracker:
 
     # ------------------------------------------------------------------ stages
 
-    def _step(self, meas: MeasurementBatch, scanning: bool, max_range: float | None) -> StepResult:
+    def _step(self, meas: MeasurementBatch, sensor_col: int, scanning: bool,
+              max_range: float | None) -> StepResult:
         t = meas.t
         tab = self.table
         expired = self._expire(t)
         n = tab.n
-        sensor_col = self._sensor_col(meas.sensor, meas.kind)
-        tab.ensure_sensors(len(self._sensor_names))
+        tab.ensure_sensors(sensor_col + 1)
 
         # Predictor: every track to this batch's time (each from its own last update).
         if n:
-            x_pred, P_pred = cv_predict(tab.x, tab.P, t - tab.t, self.cfg.accel_noise_h,
-                                        self.cfg.accel_noise_v)
+            x_pred, P_pred = self.motion.predict(tab.x, tab.P, t - tab.t)
         else:
             x_pred, P_pred = np.zeros((0, 6)), np.zeros((0, 6, 6))
 
         # Hypothesiser: gated pairs, plus identity pairs wherever they are.
         id_pairs = self._identity_pairs(meas)
         hyp = hypothesise(x_pred, P_pred, meas, self._gate, id_pairs)
-        dims = np.where(meas.model[hyp.det] == FRAME_AE, 2, 3)
-        gate = np.where(dims == 2, self._gate[2], self._gate[3])
+        gate = meas.per_model([self._gate[m.dim] for m in meas.models], np.float64)[hyp.det]
         t_ident = tab.ident[hyp.track] if n else np.zeros(0, dtype=np.int64)
         d_ident = meas.ident[hyp.det]
         same = (t_ident >= 0) & (t_ident == d_ident)
@@ -288,12 +206,13 @@ class Tracker:
         # Initiator: unclaimed detections that fix a point start tentative tracks.
         claimed = np.zeros(meas.m, dtype=bool)
         claimed[dets] = True
-        fresh = np.flatnonzero(~claimed & (meas.model != FRAME_AE))
+        starts = meas.per_model([m.starts_track for m in meas.models], bool)
+        fresh = np.flatnonzero(~claimed & starts)
         created, new_var = self._initiate(meas, fresh, sensor_col)
         # Bearings fix no point alone: they start tracks only where they cross another
         # sensor's (a single camera never invents a range).
-        bearing = np.flatnonzero(~claimed & (meas.model == FRAME_AE))
-        if len(bearing) or len(self._bearings):
+        bearing = ~claimed & meas.per_model([m.is_bearing for m in meas.models], bool)
+        if bearing.any() or len(self._bearings):
             crossed, crossed_var = self._initiate_from_bearings(meas, bearing, sensor_col)
             created += crossed
             new_var = np.concatenate([new_var, crossed_var])
@@ -310,14 +229,15 @@ class Tracker:
         x_u = np.empty_like(x)
         P_u = np.empty_like(P)
         model = meas.model[dets]
-        for code, m, selects in ((FRAME_POS, 3, POS), (FRAME_RAE, 3, None), (FRAME_AE, 2, None)):
+        for code, mm in enumerate(meas.models):
             sel = np.flatnonzero(model == code)
             if not len(sel):
                 continue
             c = chosen[sel]
+            m = mm.dim
             x_u[sel], P_u[sel] = kalman_update(
                 x[sel], P[sel], hyp.y[c, :m], hyp.H[c, :m], meas.R[dets[sel], :m, :m],
-                hyp.S_inv[c, :m, :m], selects=selects,
+                hyp.S_inv[c, :m, :m], selects=mm.selects,
             )
         with_vel = np.flatnonzero(meas.has_vel[dets])
         if len(with_vel):  # a second, sequential update: the noises are independent
@@ -385,9 +305,9 @@ class Tracker:
         self.counters["tracks_created"] += len(fresh)
         return tuple(int(i) for i in ids), np.diagonal(P0[:, :3, :3], axis1=1, axis2=2).max(axis=1)
 
-    def _initiate_from_bearings(self, meas: MeasurementBatch, dets: I64,
+    def _initiate_from_bearings(self, meas: MeasurementBatch, unclaimed: NDArray[np.bool_],
                                 sensor_col: int) -> tuple[tuple[int, ...], F64]:
-        """Cross this batch's unclaimed bearings ``dets`` with other sensors' pending ones:
+        """Cross this batch's unclaimed bearings (mask ``unclaimed``) with other sensors' pending ones:
         tentative tracks where they meet; the rest wait (``bearing_window_s``) for a partner.
         Returns the new tracks' ids and largest position variances (m²)."""
         cfg = self.cfg
@@ -395,7 +315,11 @@ class Tracker:
         pending = self._bearings
         if len(pending):
             pending = pending.take((t - pending.t <= cfg.bearing_window_s) & (pending.t <= t))
-        new = bearings_of(meas, dets, sensor_col)
+        new = Bearings.empty()
+        for code, model in enumerate(meas.models):
+            dets = np.flatnonzero(unclaimed & (meas.model == code))
+            if len(dets) and isinstance(model, AzElModel):
+                new = new.concat(bearings_of(model, meas, dets, sensor_col))
         fix = cross_bearings(new, pending, window_s=cfg.bearing_window_s,
                              speed_ms=cfg.init_speed_sigma, gate_sigma=cfg.bearing_gate_sigma,
                              max_sigma_m=cfg.max_pos_sigma)
@@ -452,7 +376,7 @@ class Tracker:
         rows = np.flatnonzero(gone)
         # A deleted track is reported where it was last seen, not extrapolated: after a long
         # silence a prediction would be fiction (and could leave the atmosphere).
-        self._hold_deleted(_Rows.of(tab, rows, tab.x[rows].copy(), tab.P[rows].copy()))
+        self._hold_deleted(TrackRows.of(tab, rows, tab.x[rows].copy(), tab.P[rows].copy()))
         ids = tuple(int(i) for i in tab.ids[rows])
         self.counters["tracks_deleted"] += len(rows)
         tab.keep(~gone)
@@ -476,15 +400,6 @@ class Tracker:
 
     # ------------------------------------------------------------------ helpers
 
-    def _sensor_col(self, sensor: str, kind: str = "sim") -> int:
-        col = self._sensor_index.get(sensor)
-        if col is None:
-            col = self._sensor_index[sensor] = len(self._sensor_names)
-            self._sensor_names.append(sensor)
-            # Cooperative feeds report what the aircraft says of itself; the others see it.
-            self._sensor_coop.append(kind in COOPERATIVE_KINDS)
-        return col
-
     def _identity_pairs(self, meas: MeasurementBatch) -> tuple[I64, I64] | None:
         """(track row, det) pairs that share an identity key, found by sorted lookup."""
         tab = self.table
@@ -498,64 +413,7 @@ class Tracker:
         match = sorted_ident[pos] == meas.ident[with_ident]
         return order[pos[match]].astype(np.int64), with_ident[match]
 
-    def _remember_idents(self, batch: wire.Detections, meas: MeasurementBatch) -> None:
-        for j in np.flatnonzero(meas.ident >= 0):
-            det = batch.dets[int(meas.source[j])]
-            assert det.ident is not None
-            key = int(meas.ident[j])
-            prev = self._ident_info.get(key)
-            ident = det.ident
-            if prev is not None:  # one message may carry the callsign, another the position
-                ident = _merge_idents(prev, ident)
-            self._ident_info[key] = ident
-            if det.ident.icao is not None:
-                self.ident_reports.record(key, ICAO, det.ident.icao, ident.callsign, batch.t,
-                                          meas.pos[j], meas.vel[j])
-            elif ident.rid is not None:
-                self.ident_reports.record(key, RID, ident.rid, None, batch.t, meas.pos[j],
-                                          meas.vel[j])
-                self._judge_rid(batch, det, key, meas.pos[j])
-
-    def _merge_identities(self, merged: tuple[tuple[int, int], ...]) -> None:
-        """Identities found to be one aircraft (a drone known by its MAC until a report joined
-        it to its serial): the old identity's track takes the new one, or, when a track already
-        holds the new one, is deleted as its duplicate (one drone, one track)."""
-        tab = self.table
-        for old, new in merged:
-            olds = tab.ident == old
-            if olds.any():
-                if (tab.ident == new).any():
-                    self.counters["tracks_merged_identity"] += int(olds.sum())
-                    self._remove(olds)
-                else:
-                    tab.ident[olds] = new
-            info_old = self._ident_info.pop(old, None)
-            info_new = self._ident_info.get(new)
-            if info_old is not None:
-                self._ident_info[new] = (info_old if info_new is None
-                                         else _merge_idents(info_old, info_new))
-
-    def _judge_rid(self, batch: wire.Detections, det: wire.Detection, key: int,
-                   pos: F64) -> None:
-        """Spoofing evidence of one Remote ID report (jumps, two places at once, a frozen
-        signal), judged per transmitter against the receiving sensor's position if known."""
-        mac = det.attrs.get("mac")
-        rssi = det.attrs.get("rssi_dbm")
-        origin = batch.origin or self.config.sensor(batch.sensor, batch.kind).origin
-        receiver = None
-        if origin is not None:
-            receiver = self._receivers.get(origin)
-            if receiver is None:
-                receiver = self._receivers[origin] = self.site.lla_to_enu(np.asarray([origin]))[0]
-                if len(self._receivers) > 10_000:  # bounded: origins come from messages too
-                    self._receivers.clear()
-        speed = math.hypot(det.vel[0], det.vel[1]) if det.vel is not None else None
-        self.ident_reports.record_rid(
-            key, batch.t, pos, f"{batch.sensor}/{mac}" if isinstance(mac, str) else None,
-            float(rssi) if isinstance(rssi, int | float) and not isinstance(rssi, bool) else None,
-            receiver, speed)
-
-    def _hold_deleted(self, block: _Rows) -> None:
+    def _hold_deleted(self, block: TrackRows) -> None:
         """Keep deleted tracks until the next snapshot reports them, within a memory bound
         (a caller that never asks for snapshots must not make the tracker grow)."""
         self._deleted.append(block)
@@ -564,95 +422,3 @@ class Tracker:
             old = self._deleted.pop(0)
             self._n_deleted_held -= len(old.ids)
             self.counters["deleted_not_reported"] += len(old.ids)
-
-    def _classify(self, t: float, rows: _Rows) -> Classification | None:
-        """Run the classifier once over every row of a snapshot (deleted ones included)."""
-        if self.classifier is None:
-            return None
-        var_pos = np.maximum(np.diagonal(rows.P[:, :3, :3], axis1=1, axis2=2), 0.0)
-        var_vel = np.maximum(np.diagonal(rows.P[:, 3:, 3:], axis1=1, axis2=2), 0.0)
-        hits = np.bitwise_count(rows.looks) if hasattr(np, "bitwise_count") else np.asarray(
-            [bin(v).count("1") for v in rows.looks.tolist()], dtype=np.int64)
-        inp = TrackInputs(
-            t=t, ids=rows.ids, x=rows.x, pos_sigma=np.sqrt(var_pos), vel_sigma=np.sqrt(var_vel),
-            firm=(rows.status == CONFIRMED) | (rows.status == COASTING),
-            deleted=rows.status == DELETED, t_birth=rows.t_birth,
-            hit_ratio=hits / np.maximum(rows.n_looks, 1), n_sources=rows.sources.sum(axis=1)
-            .astype(np.float64), ident=rows.ident,
-            independent=(rows.sources & ~np.asarray(
-                self._sensor_coop[:rows.sources.shape[1]]
-                + [True] * (rows.sources.shape[1] - len(self._sensor_coop)), dtype=bool)
-                [None, :]).any(axis=1))
-        result = self.classifier.classify(inp, self.ident_reports, self.rf_log.reports)
-        self._alerts.extend(result.alerts)
-        del self._alerts[:-10_000]  # a caller that never takes alerts must not make this grow
-        return result
-
-    def _remember_rf(self, batch: wire.Detections) -> None:
-        """Keep positionless detections (RF presence) for the classifier. One with an identity
-        (a Remote ID broadcast with no fix) names a drone; it is not an anonymous link. One
-        that its RF sensor itself calls no link (``attrs.link == "none"``: a car key, a meter,
-        published with ``--all``) is ISM background, not evidence of a drone."""
-        links = [det for det in batch.dets
-                 if det.frame == "none" and det.ident is None and det.attrs.get("link") != "none"]
-        for det in links:
-            self.rf_log.add(RfReport.from_attrs(batch.t, batch.sensor, det.attrs, len(links)))
-
-    def _export(self, rows: _Rows, cls: Classification | None = None) -> list[wire.Track]:
-        """Contract tracks for a block of rows (states already predicted to the output time),
-        with the classifier's results when there are any."""
-        if not len(rows.ids):
-            return []
-        x, P = rows.x, rows.P
-        lla = self.site.enu_to_lla(x[:, :3])
-        sig = np.sqrt(np.maximum(np.diagonal(P[:, :3, :3], axis1=1, axis2=2), 0.0))
-        n_cols = rows.sources.shape[1]
-        names = np.asarray(self._sensor_names[:n_cols] + [""] * (n_cols - len(self._sensor_names)))
-        out: list[wire.Track] = []
-        ids = rows.ids.tolist()
-        t_upd = rows.t_update.tolist()
-        idents = rows.ident.tolist()
-        src = rows.sources
-        x_l, lla_l, sig_l, st = x.tolist(), lla.tolist(), sig.tolist(), rows.status.tolist()
-        if cls is not None:
-            probs = cls.probs.tolist()
-            levels = [wire.THREAT_LEVELS[v] for v in cls.level.tolist()]
-            malicious = cls.malicious.tolist()
-            reasons = cls.reasons
-        for k in range(len(ids)):
-            ident = self._ident_info.get(idents[k]) if idents[k] >= 0 else None
-            if cls is not None:
-                extra = {"class_probs": dict(zip(wire.CLASSES, probs[k], strict=True)),
-                         "threat": levels[k], "malicious": malicious[k], "reasons": reasons[k]}
-            else:
-                extra = {"class_probs": wire.NEUTRAL_CLASS}
-            out.append(wire.Track(
-                id=ids[k],
-                status=STATUS_NAMES[st[k]],
-                lla=(lla_l[k][0], lla_l[k][1], lla_l[k][2]),
-                enu=(x_l[k][0], x_l[k][1], x_l[k][2]),
-                vel=(x_l[k][3], x_l[k][4], x_l[k][5]),
-                pos_sigma=(sig_l[k][0], sig_l[k][1], sig_l[k][2]),
-                t_update=t_upd[k],
-                sources=tuple(names[src[k]].tolist()),
-                ident=ident,
-                **extra,
-            ))
-        return out
-
-
-def _merge_idents(prev: wire.Ident, new: wire.Ident) -> wire.Ident:
-    """What is known of one identity after a new report: the newest of each field, except that
-    a serial (or other broadcast id) is never replaced by a bare ``mac:`` stand-in, and the
-    aliases of both (at most :data:`wire.MAX_ALIASES`)."""
-    rid = new.rid or prev.rid
-    if new.rid is not None and new.rid.startswith("mac:") and prev.rid is not None \
-            and not prev.rid.startswith("mac:"):
-        rid = prev.rid
-    aliases = tuple(a for a in dict.fromkeys((*prev.aliases, *new.aliases, *(
-        [new.rid] if new.rid and new.rid != rid else []), *(
-        [prev.rid] if prev.rid and prev.rid != rid else [])))
-        if a != rid)[:wire.MAX_ALIASES]
-    return wire.Ident(icao=new.icao or prev.icao, callsign=new.callsign or prev.callsign,
-                      rid=rid, operator_lla=new.operator_lla or prev.operator_lla,
-                      aliases=aliases)

@@ -21,7 +21,7 @@ import pytest
 
 from cuas import wire
 from cuas.config import Config, parse_config
-from cuas.tracking import Tracker
+from cuas.fusion.engine import FusionEngine as Tracker
 from tests.classify.helpers import T0, enu_batch, wembley
 
 pytestmark = pytest.mark.filterwarnings("error")

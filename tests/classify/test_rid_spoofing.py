@@ -16,8 +16,8 @@ import pytest
 
 from cuas import wire
 from cuas.config import Config, parse_config
+from cuas.fusion.engine import FusionEngine as Tracker
 from cuas.geo import SiteFrame
-from cuas.tracking.tracker import Tracker
 
 from .helpers import ROOT, T0
 

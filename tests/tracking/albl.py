@@ -231,9 +231,9 @@ def track(data: Dataset, ev: Evaluation, start: float, seconds: float,
     ``evaluate``), then compare its confirmed track with the RTK path."""
     from cuas import wire
     from cuas.config import Config, SensorConfig, SiteConfig
+    from cuas.fusion.engine import FusionEngine
     from cuas.geo import SiteFrame
     from cuas.sensors.camera.geometry import directions_to_az_el, rotation_from_pose
-    from cuas.tracking import Tracker
 
     site = SiteConfig(name="albl", lat=SITE_LLA[0], lon=SITE_LLA[1], h=SITE_LLA[2])
     frame = SiteFrame(site)
@@ -242,7 +242,7 @@ def track(data: Dataset, ev: Evaluation, start: float, seconds: float,
     sensors = {f"cam{k}": SensorConfig(id=f"cam{k}", kind="camera",
                                        origin=(float(lla[k, 0]), float(lla[k, 1]),
                                                float(lla[k, 2]))) for k in range(n)}
-    tracker = Tracker(Config(site=site, sensors=sensors), classify=False)
+    tracker = FusionEngine(Config(site=site, sensors=sensors), classify=False)
     rots = np.stack([rotation_from_pose(*p) for p in ev.poses])
     c, s_ = np.cos(np.radians(ev.yaw_deg)), np.sin(np.radians(ev.yaw_deg))
     to_rtk = np.array([[c, -s_, 0.0], [s_, c, 0.0], [0.0, 0.0, 1.0]])

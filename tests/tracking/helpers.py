@@ -26,10 +26,10 @@ def batch(t: float, dets: Iterable[wire.Detection], sensor: str = "radar-1", kin
 
 def check_table_invariants(tracker: object) -> None:
     """The track table must never be corrupted, whatever came in."""
-    from cuas.tracking import Tracker
+    from cuas.fusion.engine import FusionEngine
 
-    assert isinstance(tracker, Tracker)
-    tab = tracker.table
+    assert isinstance(tracker, FusionEngine)
+    tab = tracker.tracker.table
     assert np.all(np.isfinite(tab.x))
     assert np.all(np.isfinite(tab.P))
     assert np.all(np.diff(tab.ids) > 0), "ids must be unique and ascending"

@@ -8,18 +8,18 @@ import pytest
 
 from cuas import wire
 from cuas.config import Config, SensorConfig, TrackerConfig
-from cuas.tracking import Tracker
+from cuas.fusion.engine import FusionEngine
 from tests.tracking.helpers import T0, batch, check_table_invariants, enu_det
 
 
-def live(tracker: Tracker, status: str | None = None) -> list[wire.Track]:
+def live(tracker: FusionEngine, status: str | None = None) -> list[wire.Track]:
     snap = tracker.snapshot()
     return [t for t in snap.tracks if t.status != "deleted" and (status is None or t.status == status)]
 
 
 def test_single_target_is_confirmed_after_m_of_n_and_follows_truth() -> None:
     rng = np.random.default_rng(1)
-    tracker = Tracker()
+    tracker = FusionEngine()
     x0, v = np.array([100.0, -50.0, 120.0]), np.array([12.0, 3.0, 0.5])
     for k in range(30):
         z = x0 + v * k + rng.normal(0, 5.0, 3)
@@ -36,7 +36,7 @@ def test_single_target_is_confirmed_after_m_of_n_and_follows_truth() -> None:
 
 def test_confirmation_needs_m_hits() -> None:
     cfg = Config(tracker=TrackerConfig(confirm_m=3, confirm_n=5))
-    tracker = Tracker(cfg)
+    tracker = FusionEngine(cfg)
     for k in range(3):
         tracker.process(batch(T0 + k, [enu_det([0.0, 0.0, 100.0])]))
         status = live(tracker)[0].status
@@ -44,7 +44,7 @@ def test_confirmation_needs_m_hits() -> None:
 
 
 def test_coasting_then_deletion_and_ids_never_reused() -> None:
-    tracker = Tracker(Config(tracker=TrackerConfig(delete_misses_confirmed=3)))
+    tracker = FusionEngine(Config(tracker=TrackerConfig(delete_misses_confirmed=3)))
     for k in range(5):
         tracker.process(batch(T0 + k, [enu_det([0.0, 0.0, 100.0])]))
     (first,) = live(tracker)
@@ -60,7 +60,7 @@ def test_coasting_then_deletion_and_ids_never_reused() -> None:
 
 
 def test_coasting_track_recovers_on_a_hit() -> None:
-    tracker = Tracker()
+    tracker = FusionEngine()
     for k in range(5):
         tracker.process(batch(T0 + k, [enu_det([10.0 * k, 0.0, 100.0])]))
     tracker.process(batch(T0 + 5, []))
@@ -71,17 +71,17 @@ def test_coasting_track_recovers_on_a_hit() -> None:
 
 def test_cooperative_sensor_does_not_make_misses() -> None:
     # ADS-B reports one aircraft per message: silence about the others is not a miss.
-    tracker = Tracker()
+    tracker = FusionEngine()
     for k in range(5):
         tracker.process(batch(T0 + k, [enu_det([0.0, 0.0, 100.0])]))
     for k in range(5, 9):
         tracker.process(batch(T0 + k * 0.2 + 4, [enu_det([5000.0, 0.0, 900.0], sigma=20.0)],
                               sensor="adsb-1", kind="adsb"))
-    assert tracker.table.misses[0] == 0
+    assert tracker.tracker.table.misses[0] == 0
 
 
 def test_time_based_deletion_for_tracks_no_sensor_looks_at() -> None:
-    tracker = Tracker()
+    tracker = FusionEngine()
     for k in range(5):
         tracker.process(batch(T0 + k, [enu_det([0.0, 0.0, 100.0])], sensor="adsb-1", kind="adsb"))
     assert len(live(tracker)) == 1
@@ -92,7 +92,7 @@ def test_time_based_deletion_for_tracks_no_sensor_looks_at() -> None:
 
 def test_crossing_targets_keep_their_ids() -> None:
     rng = np.random.default_rng(4)
-    tracker = Tracker()
+    tracker = FusionEngine()
     a0, av = np.array([-300.0, 0.0, 100.0]), np.array([15.0, 0.0, 0.0])
     b0, bv = np.array([300.0, 0.0, 100.0]), np.array([-15.0, 0.0, 0.0])
     ids_a: set[int] = set()
@@ -110,7 +110,7 @@ def test_crossing_targets_keep_their_ids() -> None:
 
 
 def test_velocity_measurement_is_used_from_the_first_detection() -> None:
-    tracker = Tracker()
+    tracker = FusionEngine()
     det = enu_det([0.0, 0.0, 500.0], sigma=20.0, vel=(50.0, -10.0, 0.0), vel_sigma=(1.0, 1.0, 1.0))
     tracker.process(batch(T0, [det], sensor="adsb-1", kind="adsb"))
     (trk,) = live(tracker)
@@ -123,7 +123,7 @@ def adsb(t: float, icao: str, enu: list[float], callsign: str | None = None) -> 
 
 
 def test_identity_keeps_two_close_aircraft_apart() -> None:
-    tracker = Tracker()
+    tracker = FusionEngine()
     for k in range(10):
         # Two aircraft 40 m apart, well inside each other's gate: identity decides.
         tracker.process(adsb(T0 + k, "4ca1fa", [100.0 * k, 0.0, 1000.0], "EIN12"))
@@ -136,7 +136,7 @@ def test_identity_keeps_two_close_aircraft_apart() -> None:
 
 
 def test_identity_is_kept_by_one_track_after_a_jump() -> None:
-    tracker = Tracker()
+    tracker = FusionEngine()
     for k in range(5):
         tracker.process(adsb(T0 + k, "4ca1fa", [100.0 * k, 0.0, 1000.0]))
     tracker.process(adsb(T0 + 6, "4ca1fa", [50_000.0, 0.0, 1000.0]))  # a bad position
@@ -148,7 +148,7 @@ def test_identity_is_kept_by_one_track_after_a_jump() -> None:
 def test_range_azimuth_elevation_radar_tracks_a_target() -> None:
     origin = (51.5581, -0.2790, 135.0)
     cfg = Config(sensors={"radar-north": SensorConfig(id="radar-north", kind="radar", origin=origin)})
-    tracker = Tracker(cfg)
+    tracker = FusionEngine(cfg)
     rng = np.random.default_rng(9)
     lat0, lon0, h0 = cfg.site.lat, cfg.site.lon, cfg.site.h
     for k in range(25):
@@ -169,7 +169,7 @@ def test_range_azimuth_elevation_radar_tracks_a_target() -> None:
 
 
 def test_rae_without_origin_is_a_counted_drop() -> None:
-    tracker = Tracker()
+    tracker = FusionEngine()
     det = wire.Detection(frame="rae", z=(500.0, 10.0, 5.0), sigma=(5.0, 0.2, 0.3),
                          R=(25.0, 0, 0, 0, 0.04, 0, 0, 0, 0.09))
     result = tracker.process(batch(T0, [det], sensor="mystery", kind="radar"))
@@ -179,7 +179,7 @@ def test_rae_without_origin_is_a_counted_drop() -> None:
 
 
 def test_older_batch_is_dropped_and_counted() -> None:
-    tracker = Tracker()
+    tracker = FusionEngine()
     tracker.process(batch(T0 + 10, [enu_det([0.0, 0.0, 100.0])]))
     result = tracker.process(batch(T0 + 5, [enu_det([0.0, 0.0, 100.0])]))
     assert not result.accepted
@@ -188,7 +188,7 @@ def test_older_batch_is_dropped_and_counted() -> None:
 
 
 def test_empty_batches_and_rf_presence_change_nothing() -> None:
-    tracker = Tracker()
+    tracker = FusionEngine()
     tracker.process(batch(T0, []))
     rf = wire.Detection(frame="none", z=(), attrs={"freq_hz": 868e6})
     tracker.process(batch(T0 + 1, [rf], sensor="rf-1", kind="rf"))
@@ -197,7 +197,7 @@ def test_empty_batches_and_rf_presence_change_nothing() -> None:
 
 
 def test_detection_far_from_the_site_is_dropped() -> None:
-    tracker = Tracker()
+    tracker = FusionEngine()
     det = wire.Detection(frame="lla", z=(-33.9, 151.2, 50.0), sigma=(10.0, 10.0, 10.0),
                          R=(100.0, 0, 0, 0, 100.0, 0, 0, 0, 100.0))
     result = tracker.process(batch(T0, [det], sensor="adsb-1", kind="adsb"))
@@ -208,7 +208,7 @@ def test_angle_only_detection_updates_but_never_starts_a_track() -> None:
     origin = (51.5560, -0.2796, 90.0)
     cfg = Config(sensors={"cam": SensorConfig(id="cam", kind="camera", origin=origin,
                                               scanning=False)})
-    tracker = Tracker(cfg)
+    tracker = FusionEngine(cfg)
     cam = wire.Detection(frame="ae", z=(45.0, 10.0), sigma=(0.1, 0.1), R=(0.01, 0, 0, 0.01))
     tracker.process(batch(T0, [cam], sensor="cam", kind="camera"))
     assert tracker.n_tracks == 0
@@ -216,16 +216,16 @@ def test_angle_only_detection_updates_but_never_starts_a_track() -> None:
     target = [300.0, 300.0, 74.8]
     for k in range(3):
         tracker.process(batch(T0 + 1 + k, [enu_det(target, sigma=20.0)]))
-    before = tracker.table.P[0].copy()
+    before = tracker.tracker.table.P[0].copy()
     tracker.process(batch(T0 + 4, [cam], sensor="cam", kind="camera"))
     assert tracker.n_tracks == 1
     assert tracker.counters["associations"] == 3  # two radar updates, then the camera
-    assert np.trace(tracker.table.P[0][:3, :3]) < np.trace(before[:3, :3]) + 50.0
+    assert np.trace(tracker.tracker.table.P[0][:3, :3]) < np.trace(before[:3, :3]) + 50.0
     assert "cam" in live(tracker)[0].sources
 
 
 def test_mixed_frames_in_one_batch_keep_each_detection_its_identity() -> None:
-    tracker = Tracker()
+    tracker = FusionEngine()
     lla = wire.Detection(frame="lla", z=(51.5600, -0.2796, 1000.0), sigma=(15.0,) * 3,
                          R=(225.0, 0, 0, 0, 225.0, 0, 0, 0, 225.0),
                          ident=wire.Ident(icao="4ca1fa", callsign="EIN12"))
@@ -238,7 +238,7 @@ def test_mixed_frames_in_one_batch_keep_each_detection_its_identity() -> None:
 
 
 def test_an_identity_repeated_in_one_batch_is_held_by_one_track() -> None:
-    tracker = Tracker()
+    tracker = FusionEngine()
     ident = wire.Ident(icao="4ca1fa")
     dets = [enu_det([0.0, 0.0, 900.0], ident=ident), enu_det([3000.0, 0.0, 900.0], ident=ident)]
     tracker.process(batch(T0, dets, sensor="adsb-1", kind="adsb"))
@@ -248,7 +248,7 @@ def test_an_identity_repeated_in_one_batch_is_held_by_one_track() -> None:
 
 
 def test_an_aircraft_heard_now_and_then_stays_one_track() -> None:
-    tracker = Tracker()
+    tracker = FusionEngine()
     for k in range(4):
         tracker.process(adsb(T0 + k, "4248e7", [100.0 * k, 0.0, 3000.0]))
     first = live(tracker)[0].id
@@ -260,14 +260,14 @@ def test_an_aircraft_heard_now_and_then_stays_one_track() -> None:
 def test_a_distant_aircraft_below_the_local_horizon_is_not_dropped() -> None:
     # 200 km away at 1,000 m: the Earth's curvature puts it about 2.1 km below the site's
     # tangent plane, yet it is airspace.
-    tracker = Tracker()
+    tracker = FusionEngine()
     det = enu_det([200_000.0, 0.0, 1000.0 - 200_000.0**2 / (2 * 6_371_000.0)], sigma=50.0)
     result = tracker.process(batch(T0, [det], sensor="adsb-1", kind="adsb"))
     assert result.dropped_detections == 0 and tracker.n_tracks == 1
 
 
 def test_a_plot_joins_a_cooperative_aircraft_only_when_the_kinematics_agree() -> None:
-    tracker = Tracker()
+    tracker = FusionEngine()
     for k in range(5):  # the police helicopter, ADS-B with velocity, 30 m/s east
         det = enu_det([30.0 * k, 0.0, 300.0], sigma=10.0, vel=(30.0, 0.0, 0.0),
                       vel_sigma=(1.0, 1.0, 1.0), ident=wire.Ident(icao="43c6e1"))

@@ -6,7 +6,7 @@ from typing import Any
 
 from cuas import wire
 from cuas.config import reference_config
-from cuas.tracking.tracker import Tracker
+from cuas.fusion.engine import FusionEngine
 
 T0 = 1_790_000_000.0
 
@@ -22,7 +22,7 @@ def _rf(seq: int, attrs: dict[str, Any], ident: dict[str, Any] | None = None) ->
 
 
 def test_links_are_kept_and_what_the_sensor_calls_no_link_is_not() -> None:
-    tracker = Tracker(reference_config())
+    tracker = FusionEngine(reference_config())
     tracker.process(_rf(0, {"freq_hz": 868.4e6, "protocol": "elrs", "link": "control"}))
     tracker.process(_rf(1, {"freq_hz": 1.28e9, "protocol": "fpv-analog", "link": "video"}))
     tracker.process(_rf(2, {"freq_hz": 433.92e6, "protocol": "ism", "link": "none"}))
@@ -32,7 +32,7 @@ def test_links_are_kept_and_what_the_sensor_calls_no_link_is_not() -> None:
 
 
 def test_each_report_knows_how_many_links_its_sweep_heard() -> None:
-    tracker = Tracker(reference_config())
+    tracker = FusionEngine(reference_config())
     msg = wire.from_dict({"v": 1, "type": "detections", "src": "rf-roof", "seq": 0, "t": T0,
                           "sensor": "rf-roof", "kind": "rf", "dets": [
                               {"frame": "none", "z": [], "attrs": {"protocol": "o3"}},

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from cuas import wire
 from cuas.config import Config, SensorConfig
 from cuas.errors import DecodeError
-from cuas.tracking import Tracker
+from cuas.fusion.engine import FusionEngine
 from tests.tracking.helpers import T0, check_table_invariants
 
 coord = st.floats(-2e5, 2e5, allow_nan=False)
@@ -69,7 +69,7 @@ def test_tracker_survives_anything_the_wire_lets_through(messages: list[dict[str
                                     origin=(51.5581, -0.2790, 135.0), max_range_m=6000.0),
         "cam": SensorConfig(id="cam", kind="camera", origin=(51.5560, -0.2796, 120.0)),
     })
-    tracker = Tracker(cfg)
+    tracker = FusionEngine(cfg)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a numpy RuntimeWarning is a bug too
         for raw in messages:

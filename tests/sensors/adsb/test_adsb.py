@@ -346,7 +346,7 @@ def test_tracks_keep_icao_and_callsign() -> None:
     """The tracker makes tracks of the adapter's detections and keeps their identity (site
     near the receiver, Pulkovo; the first 20 s of the capture)."""
     from cuas.config import Config, SiteConfig
-    from cuas.tracking import Tracker
+    from cuas.fusion.engine import FusionEngine as Tracker
 
     positions = sorted(decode_file(BEAST), key=lambda p: p.t)
     positions = [p for p in positions if p.t < positions[0].t + 20.0]

@@ -184,7 +184,7 @@ def test_tracker_takes_the_adapters_control_links_as_rf_reports() -> None:
     reads: frame none, freq_hz, bw_hz and a protocol it knows as a drone control link."""
     from cuas import wire
     from cuas.config import reference_config
-    from cuas.tracking.tracker import Tracker
+    from cuas.fusion.engine import FusionEngine as Tracker
 
     bg = background(None, 1.0)
     link = LoraFhss()

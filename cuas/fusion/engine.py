@@ -1,0 +1,204 @@
+"""The fusion engine: reorder buffer → tracker → identity registry → classifier → alerts →
+wire export, the one pipeline behind the live daemon, offline replay and (later) a regional
+federation node.
+
+Push validated ``detections`` messages in any order; the engine releases them in time order
+through the reorder buffer, turns each into arrays, runs the numeric tracker, and keeps what
+the classifier needs. A snapshot predicts every track to a time, classifies them all at once
+and exports contract ``tracks``; alerts raised by a snapshot wait in :meth:`take_alerts`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+
+import numpy as np
+
+from cuas import wire
+from cuas.classify import AlertEvent, Classification, Classifier, TrackInputs
+from cuas.classify.inputs import RfLog, RfReport
+from cuas.config import Config, reference_config
+from cuas.fusion.export import export_tracks
+from cuas.fusion.identities import IdentityRegistry
+from cuas.fusion.measurements import to_measurements
+from cuas.geo import SiteFrame
+from cuas.sensors import registry
+from cuas.tracking import StepResult, Tracker
+from cuas.tracking.reorder import ReorderBuffer
+from cuas.tracking.state import COASTING, CONFIRMED, DELETED, TrackRows
+
+log = logging.getLogger(__name__)
+
+#: Alerts waiting for :meth:`FusionEngine.take_alerts`, at most (oldest dropped).
+MAX_ALERTS_HELD = 10_000
+
+#: Called after each released batch is fused, with the batch and what the tracker did.
+OnFused = Callable[[wire.Detections, StepResult], None]
+
+
+class FusionEngine:
+    """One site's fusion pipeline over its ENU frame (metres, seconds UTC).
+
+    ``clock`` (live) gives the current UTC time to the reorder buffer, or None while the stream
+    keeps its own time (a replay of the past); without it the newest batch time stands in.
+    ``on_fused`` sees every batch the engine fuses, in time order, right after it is fused
+    (before the next one), so a caller can snapshot each. ``classify`` (default: the
+    configuration's ``classify.enabled``) runs the classifier on every snapshot; without it
+    tracks carry the contract's neutral values.
+    """
+
+    def __init__(self, config: Config | None = None, *, classify: bool | None = None,
+                 clock: Callable[[], float | None] | None = None,
+                 on_fused: OnFused | None = None) -> None:
+        self.config = config if config is not None else reference_config()
+        self.site = SiteFrame(self.config.site)
+        #: What the pipeline counted: batches, detections, tracks (the tracker counts into it
+        #: too; the reorder buffer's own counts are in ``buffer.counters``).
+        self.counters: Counter[str] = Counter()
+        self.tracker = Tracker(self.config.tracker, self.counters)
+        self.buffer: ReorderBuffer[wire.Detections] = ReorderBuffer(
+            self.config.tracker.lateness_s, self.config.tracker.max_future_s, clock=clock)
+        self.identities = IdentityRegistry(self.site)
+        #: Positionless RF detections, which the classifier reads as link evidence.
+        self.rf_log = RfLog()
+        enabled = self.config.classify.enabled if classify is None else classify
+        self.classifier = Classifier(self.config, self.site) if enabled else None
+        self.on_fused = on_fused
+        self._sensor_index: dict[str, int] = {}
+        self._sensor_names: list[str] = []
+        self._sensor_coop: list[bool] = []
+        self._warned_drop: set[str] = set()
+        self._alerts: list[AlertEvent] = []
+
+    # ------------------------------------------------------------------ feeding
+
+    def push(self, batch: wire.Detections, *, backlog: bool = False) -> int:
+        """Buffer one validated batch and fuse every batch now due; returns how many were.
+
+        ``backlog``: more batches already wait to be pushed (see :meth:`ReorderBuffer.due`).
+        """
+        return self._fuse(self.buffer.push(batch, backlog))
+
+    def release(self) -> int:
+        """Fuse the buffered batches whose lateness window has passed (call on a timer when
+        live); returns how many were fused."""
+        return self._fuse(self.buffer.due())
+
+    def flush(self) -> int:
+        """Fuse every buffered batch (end of a recording, shutdown); returns how many."""
+        return self._fuse(self.buffer.flush())
+
+    def process(self, batch: wire.Detections) -> StepResult:
+        """Fuse one batch now, bypassing the reorder buffer.
+
+        A batch older than the last one fused is dropped and counted, never applied: the
+        tracks only move forward in time.
+        """
+        counters = self.counters
+        counters["batches_received"] += 1
+        last = self.tracker.time
+        if last is not None and batch.t < last:
+            counters["batches_dropped_late"] += 1
+            return StepResult(batch.t, False, f"batch at {batch.t} is older than {last}")
+        sensor = self.config.sensor(batch.sensor, batch.kind)
+        meas = to_measurements(batch, self.site, sensor.origin, self.identities.index)
+        if meas.n_dropped:
+            counters["detections_dropped"] += meas.n_dropped
+            if batch.sensor not in self._warned_drop:
+                self._warned_drop.add(batch.sensor)
+                log.warning("sensor %s: dropped detections: %s", batch.sensor, meas.drop_reasons[0])
+        counters["detections_nonpositional"] += meas.n_nonpositional
+        if meas.n_nonpositional:
+            self._remember_rf(batch)
+        counters["detections_used"] += meas.m
+        if meas.merged:
+            self.tracker.merge_identities(meas.merged)
+            self.identities.merge(meas.merged)
+        self.identities.remember(batch, meas, sensor.origin)
+        return self.tracker.step(meas, self._sensor_col(batch.sensor, batch.kind),
+                                 sensor.is_scanning, sensor.max_range_m)
+
+    # ------------------------------------------------------------------ output
+
+    def snapshot(self, t: float | None = None, src: str | None = None, seq: int = 0) -> wire.Tracks:
+        """All live tracks predicted to ``t`` (default: the last batch time), plus each track
+        deleted since the previous snapshot, once, with status ``deleted``; classified when
+        the classifier runs (its alerts wait in :meth:`take_alerts`)."""
+        if t is None:  # before any batch, "now" is the only honest time
+            t = self.tracker.time if self.tracker.time is not None else time.time()
+        rows = self.tracker.snapshot(t)
+        tracks: list[wire.Track] = []
+        if len(rows):
+            result = self._classify(t, rows)
+            tracks = export_tracks(rows, self.site, self._sensor_names, self.identities, result)
+        return wire.Tracks(src=src or self.config.daemon_id, seq=seq, t=t, tracks=tuple(tracks))
+
+    def take_alerts(self) -> list[AlertEvent]:
+        """Alerts raised by the snapshots since the last call (oldest first)."""
+        alerts, self._alerts = self._alerts, []
+        return alerts
+
+    @property
+    def time(self) -> float | None:
+        """The time of the last fused batch (UTC s), None before any."""
+        return self.tracker.time
+
+    @property
+    def n_tracks(self) -> int:
+        return self.tracker.n_tracks
+
+    # ------------------------------------------------------------------ internals
+
+    def _fuse(self, batches: list[wire.Detections]) -> int:
+        for batch in batches:
+            result = self.process(batch)
+            if self.on_fused is not None:
+                self.on_fused(batch, result)
+        return len(batches)
+
+    def _sensor_col(self, sensor: str, kind: str) -> int:
+        col = self._sensor_index.get(sensor)
+        if col is None:
+            col = self._sensor_index[sensor] = len(self._sensor_names)
+            self._sensor_names.append(sensor)
+            # Cooperative feeds report what the aircraft says of itself; the others see it.
+            self._sensor_coop.append(registry.get(kind).cooperative)
+        return col
+
+    def _remember_rf(self, batch: wire.Detections) -> None:
+        """Keep positionless detections (RF presence) for the classifier. One with an identity
+        (a Remote ID broadcast with no fix) names a drone; it is not an anonymous link. One
+        that its RF sensor itself calls no link (``attrs.link == "none"``: a car key, a meter,
+        published with ``--all``) is ISM background, not evidence of a drone."""
+        links = [det for det in batch.dets
+                 if wire.FRAME_DIM[det.frame] == 0 and det.ident is None
+                 and det.attrs.get("link") != "none"]
+        for det in links:
+            self.rf_log.add(RfReport.from_attrs(batch.t, batch.sensor, det.attrs, len(links)))
+
+    def _classify(self, t: float, rows: TrackRows) -> Classification | None:
+        """Run the classifier once over every row of a snapshot (deleted ones included)."""
+        if self.classifier is None:
+            return None
+        var_pos = np.maximum(np.diagonal(rows.P[:, :3, :3], axis1=1, axis2=2), 0.0)
+        var_vel = np.maximum(np.diagonal(rows.P[:, 3:, 3:], axis1=1, axis2=2), 0.0)
+        hits = np.bitwise_count(rows.looks) if hasattr(np, "bitwise_count") else np.asarray(
+            [bin(v).count("1") for v in rows.looks.tolist()], dtype=np.int64)
+        n_cols = rows.sources.shape[1]
+        # Columns not (yet) named count as cooperative: they contributed to no row anyway.
+        coop = np.asarray(self._sensor_coop[:n_cols] + [True] * (n_cols - len(self._sensor_coop)),
+                          dtype=bool)
+        inp = TrackInputs(
+            t=t, ids=rows.ids, x=rows.x, pos_sigma=np.sqrt(var_pos), vel_sigma=np.sqrt(var_vel),
+            firm=(rows.status == CONFIRMED) | (rows.status == COASTING),
+            deleted=rows.status == DELETED, t_birth=rows.t_birth,
+            hit_ratio=hits / np.maximum(rows.n_looks, 1),
+            n_sources=rows.sources.sum(axis=1).astype(np.float64), ident=rows.ident,
+            independent=(rows.sources & ~coop[None, :]).any(axis=1))
+        result = self.classifier.classify(inp, self.identities.reports, self.rf_log.reports)
+        self._alerts.extend(result.alerts)
+        del self._alerts[:-MAX_ALERTS_HELD]  # a caller that never takes alerts must not grow it
+        return result

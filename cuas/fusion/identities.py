@@ -1,0 +1,132 @@
+"""Who the tracks are: fusion's identity registry.
+
+A detection's identity (ICAO address, Remote ID serial, MAC stand-in, aliases) becomes an
+integer index here; the tracker compares only those indices. The registry keeps what is known
+of each identity (the merged :class:`~cuas.wire.Ident` that tracks export) and the reports the
+classifier reads (:class:`~cuas.classify.inputs.IdentReports`: cooperative positions, Remote ID
+spoofing evidence per transmitter and receiver).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import NDArray
+
+from cuas import wire
+from cuas.classify.inputs import ICAO, RID, IdentReports
+from cuas.geo import SiteFrame
+from cuas.tracking.measurements import MeasurementBatch
+
+F64 = NDArray[np.float64]
+
+#: Receiver positions kept (site ENU) at most: origins come from messages too.
+MAX_RECEIVERS = 10_000
+
+
+def identity_index(ident_index: dict[str, int], idn: wire.Ident,
+                   merged: list[tuple[int, int]] | None = None) -> int:
+    """The registry index of an identity: that of the first of its keys (its ICAO address or
+    Remote ID, then its aliases) already known, else a new one; every key of it is registered
+    to that index. So a drone first heard by its MAC and later by its serial (with the MAC as
+    an alias), or over Wi-Fi and Bluetooth at once, is one identity. When the keys name two
+    identities known apart until now, the others are folded into the first: each (old, new)
+    pair is appended to ``merged``."""
+    keys = idn.keys
+    found = [ident_index[k] for k in keys if k in ident_index]
+    index = len(ident_index) if not found else found[0]  # len only grows: never reused
+    others = set(found) - {index}
+    if others:
+        for k, v in ident_index.items():
+            if v in others:
+                ident_index[k] = index
+        if merged is not None:
+            merged.extend((o, index) for o in sorted(others))
+    for k in keys:
+        ident_index.setdefault(k, index)
+    return index
+
+
+class IdentityRegistry:
+    """Identity keys to indices, what is known of each index, and the classifier's reports."""
+
+    def __init__(self, site: SiteFrame) -> None:
+        self.site = site
+        #: Every key (ICAO address, Remote ID, alias) to its identity's index.
+        self.index: dict[str, int] = {}
+        #: What is known of each identity, by index.
+        self.info: dict[int, wire.Ident] = {}
+        #: What the classifier reads about identities.
+        self.reports = IdentReports()
+        self._receivers: dict[tuple[float, float, float], F64] = {}
+
+    def get(self, index: int) -> wire.Ident | None:
+        """What is known of identity ``index`` (None for -1 or an unknown one)."""
+        return self.info.get(index) if index >= 0 else None
+
+    def remember(self, batch: wire.Detections, meas: MeasurementBatch,
+                 origin: tuple[float, float, float] | None) -> None:
+        """Record the identities a batch carried (already indexed in ``meas.ident``);
+        ``origin`` is the configured position of the sensor (lat, lon, h) if any."""
+        for j in np.flatnonzero(meas.ident >= 0):
+            det = batch.dets[int(meas.source[j])]
+            assert det.ident is not None
+            key = int(meas.ident[j])
+            prev = self.info.get(key)
+            ident = det.ident
+            if prev is not None:  # one message may carry the callsign, another the position
+                ident = merge_idents(prev, ident)
+            self.info[key] = ident
+            if det.ident.icao is not None:
+                self.reports.record(key, ICAO, det.ident.icao, ident.callsign, batch.t,
+                                    meas.pos[j], meas.vel[j])
+            elif ident.rid is not None:
+                self.reports.record(key, RID, ident.rid, None, batch.t, meas.pos[j], meas.vel[j])
+                self._judge_rid(batch, det, key, meas.pos[j], origin)
+
+    def merge(self, merged: tuple[tuple[int, int], ...]) -> None:
+        """Identities found to be one (``(old, new)`` indices): the new one knows both."""
+        for old, new in merged:
+            info_old = self.info.pop(old, None)
+            info_new = self.info.get(new)
+            if info_old is not None:
+                self.info[new] = (info_old if info_new is None
+                                  else merge_idents(info_old, info_new))
+
+    def _judge_rid(self, batch: wire.Detections, det: wire.Detection, key: int, pos: F64,
+                   origin: tuple[float, float, float] | None) -> None:
+        """Spoofing evidence of one Remote ID report (jumps, two places at once, a frozen
+        signal), judged per transmitter against the receiving sensor's position if known."""
+        mac = det.attrs.get("mac")
+        rssi = det.attrs.get("rssi_dbm")
+        origin = batch.origin or origin
+        receiver = None
+        if origin is not None:
+            receiver = self._receivers.get(origin)
+            if receiver is None:
+                receiver = self._receivers[origin] = self.site.lla_to_enu(np.asarray([origin]))[0]
+                if len(self._receivers) > MAX_RECEIVERS:
+                    self._receivers.clear()
+        speed = math.hypot(det.vel[0], det.vel[1]) if det.vel is not None else None
+        self.reports.record_rid(
+            key, batch.t, pos, f"{batch.sensor}/{mac}" if isinstance(mac, str) else None,
+            float(rssi) if isinstance(rssi, int | float) and not isinstance(rssi, bool) else None,
+            receiver, speed)
+
+
+def merge_idents(prev: wire.Ident, new: wire.Ident) -> wire.Ident:
+    """What is known of one identity after a new report: the newest of each field, except that
+    a serial (or other broadcast id) is never replaced by a bare ``mac:`` stand-in, and the
+    aliases of both (at most :data:`wire.MAX_ALIASES`)."""
+    rid = new.rid or prev.rid
+    if new.rid is not None and new.rid.startswith("mac:") and prev.rid is not None \
+            and not prev.rid.startswith("mac:"):
+        rid = prev.rid
+    aliases = tuple(a for a in dict.fromkeys((*prev.aliases, *new.aliases, *(
+        [new.rid] if new.rid and new.rid != rid else []), *(
+        [prev.rid] if prev.rid and prev.rid != rid else [])))
+        if a != rid)[:wire.MAX_ALIASES]
+    return wire.Ident(icao=new.icao or prev.icao, callsign=new.callsign or prev.callsign,
+                      rid=rid, operator_lla=new.operator_lla or prev.operator_lla,
+                      aliases=aliases)
