@@ -2,7 +2,7 @@
 
 A detection that fixes a point (``enu``, ``lla``, ``rae``) starts a track by itself. A bearing
 (``ae``: a camera) fixes none: it waits, for a short window, for a bearing of the same target
-from another sensor, and the two (or more) are triangulated (:mod:`cuas.tracking.triangulation`)
+from another sensor, and the two (or more) are triangulated (:func:`cuas.geo.triangulate`)
 into the new track's position. A single camera alone never starts a track.
 """
 
@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from cuas.geo import Triangulated, triangulate
 from cuas.tracking.measurements import MeasurementBatch
 from cuas.tracking.models import AzElModel
-from cuas.tracking.triangulation import Triangulated, triangulate
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]

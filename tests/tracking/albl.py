@@ -32,12 +32,12 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
+from cuas.geo import Triangulated, triangulate
 from cuas.sensors.camera.geometry import (
     CameraModel,
     orientations_from_synchronised,
     pose_from_rotation,
 )
-from cuas.tracking.triangulation import Triangulated, triangulate
 
 F64 = NDArray[np.float64]
 

@@ -311,7 +311,7 @@ def orientations_from_synchronised(centres: F64, rays: F64, known: NDArray[np.bo
 
     Returns the rotations and the median miss distance (m) of each camera's rays at the end.
     Raises ValueError when a camera shares too few instants with the reference camera."""
-    from cuas.tracking.triangulation import triangulate
+    from cuas.geo import triangulate
 
     c = np.asarray(centres, dtype=np.float64)
     n = len(c)

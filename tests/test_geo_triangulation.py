@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cuas.tracking.triangulation import triangulate
+from cuas.geo import triangulate
 from tests.tracking import albl
 
 
