@@ -54,6 +54,7 @@ from cuas.sapient.proto import (
     new_ulid,
     ulid_at,
 )
+from cuas.validation import brief
 
 #: Metres per degree of latitude / of longitude at the equator (mean Earth radius); used only
 #: to turn coordinate errors into metres, where 0.5 % does not matter.
@@ -147,7 +148,7 @@ def parse_utm_zone(text: str) -> tuple[int, bool]:
     digits = t[:2] if t[:2].isdigit() else t[:1]
     band = t[len(digits):]
     if not digits.isdigit() or not 1 <= int(digits) <= 60 or band not in _BANDS:
-        raise ConversionError(f"utm_zone {wire._brief(text)} is not a UTM zone such as 30U")
+        raise ConversionError(f"utm_zone {brief(text)} is not a UTM zone such as 30U")
     return int(digits), band != "" and band in "CDEFGHJKLM"
 
 
