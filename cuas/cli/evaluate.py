@@ -11,7 +11,8 @@ from cuas.errors import CuasError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from cuas.eval.evaluation import DEFAULT_C, DEFAULT_MAX_GAP, DEFAULT_P
+    from cuas.eval.gospa import DEFAULT_C, DEFAULT_P
+    from cuas.eval.truth import DEFAULT_MAX_GAP
 
     parser.add_argument("--truth", required=True, metavar="TRUTH",
                         help="ground truth, JSON Lines (docs/truth-format.md)")
@@ -40,7 +41,10 @@ class _FileError(CuasError):
 
 def run(args: argparse.Namespace) -> int:
     from cuas.config import load_config
-    from cuas.eval.evaluation import evaluate, format_report, read_tracks, read_truth, to_json
+    from cuas.eval.matching import evaluate
+    from cuas.eval.report import format_report, to_json
+    from cuas.eval.tracklog import read_tracks
+    from cuas.eval.truth import read_truth
 
     try:
         truth = read_truth(args.truth)

@@ -20,7 +20,9 @@ import numpy as np
 
 from cuas import wire
 from cuas.config import Config
-from cuas.eval.evaluation import Evaluation, TrackLog, Truth
+from cuas.eval.matching import Evaluation
+from cuas.eval.tracklog import TrackLog
+from cuas.eval.truth import Truth
 
 LEVEL_COLOURS: Final = {"none": "#dddddd", "low": "#f2d649", "medium": "#f29a2e",
                         "high": "#e0412b", "critical": "#7a0a0a"}

@@ -570,7 +570,7 @@ def write_truth(truth: SimTruth, site: SiteConfig, path: str | Path) -> None:
     header (site, each object's class and threat flag), then one line per scan time listing the
     objects alive then with their ENU position (m) and velocity (m/s)."""
     # Imported here: evaluation pulls in scipy, which generating scenarios does not need.
-    from cuas.eval import evaluation
+    from cuas.eval import truth as evaluation
 
     header = evaluation.TruthHeader(
         site=evaluation.Site(lat=site.lat, lon=site.lon, h=site.h),
@@ -637,7 +637,7 @@ def write_scenario_truth(run: ScenarioRun, path: str | Path) -> None:
     """The truth file (docs/truth-format.md) at the scenario's truth rate: every mover's ENU
     position (m, rounded to cm) and velocity (m/s); the header gives class, threat, type and,
     when the mover enters a zone of the site, ``entry_t`` (UTC s)."""
-    from cuas.eval import evaluation
+    from cuas.eval import truth as evaluation
 
     sc, tr = run.scenario, run.truth
     site = sc.config.site

@@ -286,7 +286,7 @@ def test_params_are_frozen() -> None:
 
 
 _HAVE_IO = (importlib.util.find_spec("cuas.record.recording") is not None
-            and importlib.util.find_spec("cuas.eval.evaluation") is not None)
+            and importlib.util.find_spec("cuas.eval.truth") is not None)
 
 
 @pytest.mark.skipif(not _HAVE_IO, reason="cuas.record.recording / cuas.eval.evaluation not in the tree yet")
@@ -294,7 +294,7 @@ _HAVE_IO = (importlib.util.find_spec("cuas.record.recording") is not None
 def test_cli_writes_a_recording_and_truth_that_read_back(
     tmp_path: Path, suffix: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from cuas.eval import evaluation
+    from cuas.eval import truth as evaluation
     from cuas.record import recording
 
     out, truth_path = tmp_path / f"rec{suffix}", tmp_path / "truth.jsonl"
