@@ -590,7 +590,7 @@ def write_truth(truth: SimTruth, site: SiteConfig, path: str | Path) -> None:
 
 def write_outputs(result: SimResult, out_path: str | Path, truth_path: str | Path) -> None:
     """Write the recording (MCAP, or JSON Lines for a ``.jsonl`` path) and the truth file."""
-    from cuas.record import recording
+    from cuas.record import writer as recording
 
     with recording.open_writer(out_path) as writer:
         for batch in result.batches:
@@ -665,7 +665,7 @@ def write_scenario_truth(run: ScenarioRun, path: str | Path) -> None:
 def write_scenario(run: ScenarioRun, out_path: str | Path, truth_path: str | Path) -> None:
     """Write the recording (MCAP with each message's receipt time as ``log_time``, or JSON
     Lines for ``.jsonl``) and the truth file."""
-    from cuas.record import recording
+    from cuas.record import writer as recording
 
     with recording.open_writer(out_path) as writer:
         for m in run.messages:
