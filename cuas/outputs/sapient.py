@@ -27,7 +27,7 @@ from cuas.backoff import Backoff
 from cuas.config import Config
 from cuas.errors import DecodeError
 from cuas.outputs.stream import TrackStream
-from cuas.sapient import convert
+from cuas.sapient import convert, outbound
 from cuas.sapient.framing import Frame, FramingStats, encode, parse
 from cuas.sapient.proto import SapientMessage, node_uuid
 from cuas.sapient.validate import validate
@@ -68,7 +68,7 @@ class SapientExporter:
         self.host, self.port = split_host_port(target)
         s = config.sapient
         self.node_id = s.node_id or node_uuid(s.node_name)
-        self.reporter = convert.Reporter(self.node_id, export_tentative=s.export_tentative)
+        self.reporter = outbound.Reporter(self.node_id, export_tentative=s.export_tentative)
         self.counters: Counter[str] = Counter()
         self.framing = FramingStats()
         self._queue: collections.deque[SapientMessage] = collections.deque()
@@ -177,7 +177,7 @@ class SapientExporter:
                        stop: asyncio.Event) -> bool:
         """Register, then send until the link fails; True if the registration was accepted."""
         s = self.config.sapient
-        self._send(writer, convert.registration(self.node_id, time.time(), s.node_name,
+        self._send(writer, outbound.registration(self.node_id, time.time(), s.node_name,
                                                 s.status_interval_s))
         await writer.drain()
         rest = b""
@@ -214,7 +214,7 @@ class SapientExporter:
             while not stop.is_set() and not reading.done():
                 now = time.monotonic()
                 if now >= next_status:
-                    self._send(writer, convert.status_report(self.node_id, time.time(), "ok"))
+                    self._send(writer, outbound.status_report(self.node_id, time.time(), "ok"))
                     next_status = now + s.status_interval_s
                 while self._queue:
                     self._send(writer, self._queue.popleft())
@@ -224,7 +224,7 @@ class SapientExporter:
                     await asyncio.wait_for(self._wake.wait(),
                                            max(0.01, next_status - time.monotonic()))
             if stop.is_set():
-                self._send(writer, convert.status_report(self.node_id, time.time(), "down"))
+                self._send(writer, outbound.status_report(self.node_id, time.time(), "down"))
                 with contextlib.suppress(TimeoutError, OSError):
                     await asyncio.wait_for(writer.drain(), 2.0)
         finally:
