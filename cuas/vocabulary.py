@@ -1,5 +1,5 @@
 """The words every package shares, defined once: track statuses, threat levels, object classes,
-component states, and the Earth radius used by the flat-Earth height corrections.
+component states, and the Earth radii used by height corrections and distance conversions.
 
 A leaf module: imports nothing from cuas. The wire contract (``docs/wire.md``) fixes the
 spelling and order of each tuple; codes elsewhere are indices into them.
@@ -19,3 +19,6 @@ CLASSES: Final = ("uav", "bird", "manned", "clutter")
 COMPONENT_STATES: Final = ("ok", "degraded", "down")
 #: Mean Earth radius (m), for the curvature drop of a local ENU frame (d**2 / 2R).
 EARTH_RADIUS_M: Final = 6_371_000.0
+#: The IUGG mean Earth radius (m), for great-circle distances and metres per degree. Kept
+#: apart from EARTH_RADIUS_M: the two are used where they were, so that no figure moves.
+IUGG_MEAN_RADIUS_M: Final = 6_371_008.8

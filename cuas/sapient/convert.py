@@ -46,10 +46,11 @@ from cuas.sapient.proto import (
     TaskAck,
 )
 from cuas.validation import brief
+from cuas.vocabulary import IUGG_MEAN_RADIUS_M
 
 #: Metres per degree of latitude / of longitude at the equator (mean Earth radius); used only
 #: to turn coordinate errors into metres, where 0.5 % does not matter.
-M_PER_DEG: Final = 6_371_008.8 * math.pi / 180.0
+M_PER_DEG: Final = IUGG_MEAN_RADIUS_M * math.pi / 180.0
 #: Longest free text copied into ``attrs`` (the contract's string limit is 256).
 MAX_TEXT: Final = 64
 #: Most classifications / behaviours copied into ``attrs``.
