@@ -122,7 +122,7 @@ DEFAULT_SETTINGS = DaemonSettings(TrackerConfig().lateness_s, DaemonConfig().sna
 
 
 def _packed_batches(load: Load) -> tuple[list[bytes], list[int]]:
-    """Seeded scans (cuas.sim.simulate ``random``, ENU, churn-free) sized for ``load``: the packed
+    """Seeded scans (cuas.sim.generators ``random``, ENU, churn-free) sized for ``load``: the packed
     ``dets`` list of every batch and its number of detections. Times come from the wall clock
     at sending; the scan period only spaces the simulated trajectories."""
     per_batch = load.dets_per_batch
@@ -806,7 +806,7 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"pyzmq {env['pyzmq']} (libzmq {env['libzmq']}); {env['cpus']} CPUs, load average "
           + ", ".join(f"{x:.2f}" for x in env["load_average"]), flush=True)
     per_batch = args.targets * PD + args.clutter
-    print(f"Load: {args.targets} targets (cuas.sim.simulate random, ENU, sigma {SIGMA} m, Pd {PD}) plus "
+    print(f"Load: {args.targets} targets (cuas.sim.generators random, ENU, sigma {SIGMA} m, Pd {PD}) plus "
           f"Poisson({args.clutter:g}) clutter per batch = ~{per_batch:.1f} detections/batch, "
           f"spread round robin over {args.sensors} sensors of kind radar; each batch stamped "
           f"with the wall time at sending. Daemon, sender and this measuring process are "

@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cuas import bus  # noqa: E402
 from cuas.config import reference_config  # noqa: E402
-from cuas.sapient import convert  # noqa: E402
+from cuas.sapient import convert, outbound  # noqa: E402
 from cuas.sapient.framing import encode, parse  # noqa: E402
 from cuas.sapient.proto import (  # noqa: E402
     DetectionReport,
@@ -54,7 +54,7 @@ def stream(n: int) -> tuple[bytes, bytes]:
     """(registration + status frames, n DetectionReport frames)."""
     site = reference_config().site
     t0 = time.time()
-    reg = convert.registration(MODULE, t0, "bench-radar", 5.0)
+    reg = outbound.registration(MODULE, t0, "bench-radar", 5.0)
     st = convert.envelope(MODULE, t0)
     st.status_report.CopyFrom(StatusReport(report_id=new_ulid(t0), system=1, info=1,
                                            mode="Default"))
@@ -66,7 +66,7 @@ def stream(n: int) -> tuple[bytes, bytes]:
         lat, lon, h = pymap3d.enu2geodetic(200 + 0.1 * k, 220, 60, site.lat, site.lon, site.h)
         msg = convert.envelope(MODULE, t)
         rep = DetectionReport(report_id=new_ulid(t), object_id=oid, detection_confidence=0.9)
-        rep.location.CopyFrom(convert.location_from_lla((float(lat), float(lon), float(h)),
+        rep.location.CopyFrom(outbound.location_from_lla((float(lat), float(lon), float(h)),
                                                         (3.0, 3.0, 3.0)))
         rep.enu_velocity.east_rate, rep.enu_velocity.north_rate = 10.0, 0.0
         rep.classification.add(type="UAV", confidence=0.8)

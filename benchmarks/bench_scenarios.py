@@ -29,7 +29,7 @@ except ImportError:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cuas import wire
-from cuas.eval import evaluation
+from cuas.eval import matching, report, tracklog, truth
 from cuas.fusion.offline import replay_offline
 from cuas.sim.runner import simulate_scenario, write_scenario
 from cuas.sim.scenario import load_scenario
@@ -57,9 +57,9 @@ def score(path: Path, seed: int, tmp: Path) -> dict[str, Any]:
     started = time.perf_counter()
     replay_offline(rec, _Discard(), sc.config, on_snapshot=snapshots.append)  # type: ignore[arg-type]
     t_replay = time.perf_counter() - started
-    ev = evaluation.evaluate(evaluation.read_truth(truth_path),
-                             evaluation.tracks_from_messages(snapshots))
-    figures = evaluation.to_json(ev)
+    ev = matching.evaluate(truth.read_truth(truth_path),
+                           tracklog.tracks_from_messages(snapshots))
+    figures = report.to_json(ev)
     flags = [o.time_to_flag_s for o in ev.threats]
     figures.update(
         scenario=sc.name, duration_s=sc.duration_s, movers=len(run.truth.ids),

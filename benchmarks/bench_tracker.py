@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark: cuas's batched tracker against Stone Soup's GNN trackers and a filterpy loop.
 
-Every tracker gets the same seeded detections (``cuas.sim.simulate``, ENU positions with the same R) and
+Every tracker gets the same seeded detections (``cuas.sim.generators``, ENU positions with the same R) and
 the same model (constant velocity, same process noise, χ² gate, initial velocity uncertainty,
 M-of-N confirmation and miss-count deletion). Per size it prints the median and p95 time per
 scan (warm-up scans excluded, ``time.perf_counter`` around the tracker's own call only), the
@@ -48,7 +48,8 @@ from peers import (  # noqa: E402
 
 from cuas import wire  # noqa: E402
 from cuas.config import Config, SiteConfig  # noqa: E402
-from cuas.eval import evaluation
+from cuas.eval import gospa as gospa_metric
+from cuas.eval.matching import DEFAULT_STATUSES
 from cuas.fusion.engine import FusionEngine  # noqa: E402
 from cuas.sim import generators as sim
 
@@ -59,7 +60,7 @@ SS_PLAIN = "stonesoup-plain"
 SS_KD = "stonesoup-kdtree"
 FILTERPY = "filterpy+scipy"
 PEERS = (SS_KD, SS_PLAIN, FILTERPY)
-COUNTED_STATUSES = frozenset(evaluation.DEFAULT_STATUSES)  # confirmed and coasting
+COUNTED_STATUSES = frozenset(DEFAULT_STATUSES)  # confirmed and coasting
 #: GOSPA values this close (relative) count as equal: trackers with the same model and the same
 #: associations differ only by floating-point rounding (~1e-13).
 GOSPA_RTOL = 1e-6
@@ -134,16 +135,16 @@ class Gospa:
 
 
 def gospa_sparse(truth: F64, tracks: F64, c: float, p: float) -> Gospa:
-    """GOSPA (alpha = 2) by ``cuas.eval.evaluation.gospa``, solved per independent cluster.
+    """GOSPA (alpha = 2) by ``cuas.eval.gospa.gospa``, solved per independent cluster.
 
     A pair at distance >= c costs c**p whether assigned or not, so only pairs closer than c
     matter, and the optimum splits over the connected components of the "closer than c"
-    graph. Equal to ``evaluation.gospa`` on the whole sets, without its dense n×m matrix
+    graph. Equal to ``gospa_metric.gospa`` on the whole sets, without its dense n×m matrix
     (10,000 × 10,000 would need gigabytes).
     """
     n, m = len(truth), len(tracks)
     if n * m <= 250_000:
-        r = evaluation.gospa(truth.reshape(-1, 3), tracks.reshape(-1, 3), c, p)
+        r = gospa_metric.gospa(truth.reshape(-1, 3), tracks.reshape(-1, 3), c, p)
         return Gospa(r.total, r.localisation, r.missed, r.false)
     half = c**p / 2.0
     sdm = cKDTree(truth).sparse_distance_matrix(cKDTree(tracks), c, output_type="ndarray")
@@ -170,7 +171,7 @@ def gospa_sparse(truth: F64, tracks: F64, c: float, p: float) -> Gospa:
         nodes = nodes[np.argsort(label[nodes], kind="stable")]
         cuts = np.flatnonzero(np.diff(label[nodes])) + 1
         for group in np.split(nodes, cuts):
-            r = evaluation.gospa(truth[group[group < n]], tracks[group[group >= n] - n], c, p)
+            r = gospa_metric.gospa(truth[group[group < n]], tracks[group[group >= n] - n], c, p)
             loc += r.localisation
             missed += r.missed
             false += r.false
@@ -641,8 +642,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="cuas is cheap: repeat its run and pool the timings to tame noise")
     ap.add_argument("--trackers", type=parse_names, default=list(PEERS),
                     help=f"peers to run besides cuas, comma-separated from {','.join(PEERS)}")
-    ap.add_argument("--c", type=float, default=evaluation.DEFAULT_C, help="GOSPA cut-off (m)")
-    ap.add_argument("--p", type=float, default=evaluation.DEFAULT_P, help="GOSPA order")
+    ap.add_argument("--c", type=float, default=gospa_metric.DEFAULT_C, help="GOSPA cut-off (m)")
+    ap.add_argument("--p", type=float, default=gospa_metric.DEFAULT_P, help="GOSPA order")
     ap.add_argument("--profile", type=parse_sizes, default=[],
                     help="sizes at which to cProfile cuas and print its stages, e.g. 5000,10000")
     ap.add_argument("--crossing", action="store_true",

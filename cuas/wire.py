@@ -12,7 +12,6 @@ north, up at the site origin; azimuth from true north clockwise.
 from __future__ import annotations
 
 import math
-import reprlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, TypeAlias
@@ -21,6 +20,23 @@ import msgpack
 import numpy as np
 
 from cuas.errors import DecodeError
+from cuas.validation import MAX_STR as MAX_STR  # the contract's string bound, wire.MAX_STR
+from cuas.validation import (
+    brief,
+    choice,
+    integer,
+    item_key,
+    items,
+    lla,
+    mapping,
+    need,
+    number,
+    numbers,
+    string,
+    utf8,
+    vec3,
+)
+from cuas.vocabulary import CLASSES, COMPONENT_STATES, THREAT_LEVELS, TRACK_STATUSES
 
 VERSION: Final = 1
 #: Largest payload accepted from the bus or a recording (bytes). A real radar scan with
@@ -32,7 +48,6 @@ MAX_ITEMS: Final = 200_000
 #: unset clock says 1970); finer checks against the stream's own clock live in the tracker.
 T_MIN: Final = 946_684_800.0
 T_MAX: Final = 4_102_444_800.0
-MAX_STR: Final = 256
 #: Sanity bounds on measurements (enu coordinates and ranges in m, velocities in m/s): beyond
 #: them a value is a unit error or garbage, and letting it through would overflow the filter.
 MAX_DISTANCE_M: Final = 1e8
@@ -55,10 +70,8 @@ MAX_ALIASES: Final = 16
 Frame: TypeAlias = Literal["lla", "enu", "rae", "ae", "none"]
 FRAMES: Final[tuple[str, ...]] = ("lla", "enu", "rae", "ae", "none")
 FRAME_DIM: Final[dict[str, int]] = {"lla": 3, "enu": 3, "rae": 3, "ae": 2, "none": 0}
-TRACK_STATUSES: Final = ("tentative", "confirmed", "coasting", "deleted")
-THREAT_LEVELS: Final = ("none", "low", "medium", "high", "critical")
-CLASSES: Final = ("uav", "bird", "manned", "clutter")
-STATES: Final = ("ok", "degraded", "down")
+#: Component states a ``status`` message may carry (the vocabulary's; ``wire.STATES`` for short).
+STATES: Final = COMPONENT_STATES
 
 Vec3: TypeAlias = tuple[float, float, float]
 
@@ -196,103 +209,7 @@ Message: TypeAlias = Detections | Tracks | Alert | Status
 NEUTRAL_CLASS: Final[Mapping[str, float]] = {c: 0.25 for c in CLASSES}
 
 
-# --------------------------------------------------------------------------- validation helpers
-
-_REPR = reprlib.Repr()
-_REPR.maxstring = 60
-_REPR.maxother = 60
-
-
-def _brief(v: Any) -> str:
-    """A short repr of an untrusted value for an error message.
-
-    A plain ``!r`` of hostile input raised RecursionError (1000-deep lists, which msgpack
-    happily unpacks), ValueError (ints of more than 4300 digits) or produced megabytes of text.
-    """
-    try:
-        return _REPR.repr(v)
-    except (ValueError, RecursionError):
-        return f"<{type(v).__name__}>"
-
-
-def _need(d: Mapping[str, Any], key: str, where: str) -> Any:
-    try:
-        return d[key]
-    except KeyError:
-        raise DecodeError("missing required key", key=_k(where, key)) from None
-
-
-def _k(where: str, key: str) -> str:
-    return f"{where}.{key}" if where else key
-
-
-def _str(v: Any, key: str, *, allow_empty: bool = False) -> str:
-    if not isinstance(v, str):
-        raise DecodeError(f"expected a string, got {type(v).__name__}", key=key, data=v)
-    if not v and not allow_empty:
-        raise DecodeError("must not be empty", key=key)
-    if len(v) > MAX_STR:
-        raise DecodeError(f"longer than {MAX_STR} characters", key=key)
-    _utf8(v, key)
-    return v
-
-
-def _utf8(v: str, key: str) -> None:
-    # JSON (a JSON Lines recording) can carry lone surrogates ("\ud800"); accepting them made
-    # encode() of the decoded message raise UnicodeEncodeError.
-    try:
-        v.encode("utf-8")
-    except UnicodeEncodeError:
-        raise DecodeError("not valid Unicode (lone surrogate)", key=key) from None
-
-
-def _int(v: Any, key: str, *, minimum: int | None = 0) -> int:
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise DecodeError(f"expected an integer, got {type(v).__name__}", key=key, data=v)
-    # Magnitude first: formatting an int of more than 4300 digits raises ValueError.
-    if not -(2**63) <= v < 2**63:
-        raise DecodeError("integer out of the 64-bit range", key=key)
-    if minimum is not None and v < minimum:
-        raise DecodeError(f"must be >= {minimum}, got {v}", key=key, data=v)
-    return v
-
-
-def _float(v: Any, key: str) -> float:
-    if isinstance(v, bool) or not isinstance(v, int | float):
-        raise DecodeError(f"expected a number, got {type(v).__name__}", key=key, data=v)
-    try:
-        f = float(v)
-    except OverflowError:  # an int beyond float range, e.g. 10**400 from JSON
-        raise DecodeError("number too large", key=key) from None
-    if not math.isfinite(f):
-        raise DecodeError(f"must be finite, got {f}", key=key, data=v)
-    return f
-
-
-def _floats(v: Any, key: str, n: int | None = None, *, max_len: int = 9) -> tuple[float, ...]:
-    if not isinstance(v, list | tuple):
-        raise DecodeError(f"expected a list of numbers, got {type(v).__name__}", key=key, data=v)
-    if n is not None and len(v) != n:
-        raise DecodeError(f"expected {n} values, got {len(v)}", key=key, data=v)
-    if len(v) > max_len:
-        raise DecodeError(f"expected at most {max_len} values, got {len(v)}", key=key)
-    return tuple(_float(x, f"{key}[{i}]") for i, x in enumerate(v))
-
-
-def _lla(v: Any, key: str) -> Vec3:
-    lat, lon, h = _floats(v, key, 3)
-    if not -90.0 <= lat <= 90.0:
-        raise DecodeError(f"latitude {lat} outside [-90, 90]", key=key, data=v)
-    if not -180.0 <= lon <= 180.0:
-        raise DecodeError(f"longitude {lon} outside [-180, 180]", key=key, data=v)
-    if not -12_000.0 <= h <= 1_000_000.0:
-        raise DecodeError(f"height {h} m is not a plausible WGS-84 height", key=key, data=v)
-    return (lat, lon, h)
-
-
-def _vec3(v: Any, key: str) -> Vec3:
-    a, b, c = _floats(v, key, 3)
-    return (a, b, c)
+# --------------------------------------------------------------------------- contract checks
 
 
 def _azimuth(a: float) -> float:
@@ -302,7 +219,7 @@ def _azimuth(a: float) -> float:
 
 
 def _time(v: Any, key: str) -> float:
-    t = _float(v, key)
+    t = number(v, key)
     if not T_MIN <= t < T_MAX:
         raise DecodeError(f"timestamp {t} is outside 2000..2100 (UTC seconds)", key=key, data=v)
     return t
@@ -325,61 +242,48 @@ def _free_form(attrs: Mapping[str, Any], key: str) -> None:
                 continue
             if isinstance(x, float):
                 if not math.isfinite(x):
-                    raise DecodeError(f"must be finite, got {x}", key=_sub(where, name))
+                    raise DecodeError(f"must be finite, got {x}", key=item_key(where, name))
             elif isinstance(x, int):
                 if not -(2**63) <= x < 2**64:
-                    raise DecodeError("integer out of the 64-bit range", key=_sub(where, name))
+                    raise DecodeError("integer out of the 64-bit range", key=item_key(where, name))
             elif isinstance(x, str):
-                _utf8(x, _sub(where, name))
+                utf8(x, item_key(where, name))
             elif isinstance(x, list | tuple | dict):
                 if depth >= MAX_ATTRS_DEPTH:
                     raise DecodeError(f"nested deeper than {MAX_ATTRS_DEPTH}",
-                                      key=_sub(where, name))
-                stack.append((x, _sub(where, name), depth + 1))
+                                      key=item_key(where, name))
+                stack.append((x, item_key(where, name), depth + 1))
             else:
                 raise DecodeError(f"unsupported value of type {type(x).__name__}",
-                                  key=_sub(where, name))
+                                  key=item_key(where, name))
         if is_map:
             for name in node:
-                _utf8(name, where)
-
-
-def _sub(where: str, name: str | int) -> str:
-    return f"{where}[{name}]" if isinstance(name, int) else f"{where}.{name}"
-
-
-def _map(v: Any, key: str) -> Mapping[str, Any]:
-    if not isinstance(v, dict):
-        raise DecodeError(f"expected a map, got {type(v).__name__}", key=key, data=v)
-    for k in v:
-        if not isinstance(k, str):
-            raise DecodeError("map keys must be strings", key=key, data=k)
-    return v
+                utf8(name, where)
 
 
 def _ident(v: Any, key: str) -> Ident:
-    m = _map(v, key)
+    m = mapping(v, key)
     icao = m.get("icao")
     if icao is not None:
-        icao = _str(icao, f"{key}.icao")
+        icao = string(icao, f"{key}.icao")
         if len(icao) != 6 or any(c not in "0123456789abcdefABCDEF" for c in icao):
             raise DecodeError("ICAO address must be 6 hex characters", key=f"{key}.icao", data=icao)
         icao = icao.lower()
     callsign = m.get("callsign")
     if callsign is not None:
-        callsign = _str(callsign, f"{key}.callsign", allow_empty=True).strip() or None
+        callsign = string(callsign, f"{key}.callsign", allow_empty=True).strip() or None
     rid = m.get("rid")
     if rid is not None:
-        rid = _str(rid, f"{key}.rid")
+        rid = string(rid, f"{key}.rid")
     op = m.get("operator_lla")
-    op_lla = _lla(op, f"{key}.operator_lla") if op is not None else None
+    op_lla = lla(op, f"{key}.operator_lla") if op is not None else None
     raw = m.get("aliases")
     aliases: tuple[str, ...] = ()
     if raw is not None:
         if not isinstance(raw, list) or len(raw) > MAX_ALIASES:
             raise DecodeError(f"expected a list of at most {MAX_ALIASES} strings",
                               key=f"{key}.aliases", data=raw)
-        aliases = tuple(_str(a, f"{key}.aliases[{i}]") for i, a in enumerate(raw))
+        aliases = tuple(string(a, f"{key}.aliases[{i}]") for i, a in enumerate(raw))
     return Ident(icao=icao, callsign=callsign, rid=rid, operator_lla=op_lla, aliases=aliases)
 
 
@@ -389,7 +293,7 @@ def _covariance(
     """Validate ``sigma``/``R`` for a ``dim``-dimensional measurement; returns (sigma, R)."""
     sig: tuple[float, ...] | None = None
     if sigma is not None:
-        sig = _floats(sigma, f"{key}.sigma", dim)
+        sig = numbers(sigma, f"{key}.sigma", dim)
         for i, s in enumerate(sig):
             if s <= 0.0:
                 raise DecodeError(f"sigma must be > 0, got {s}", key=f"{key}.sigma[{i}]")
@@ -398,7 +302,7 @@ def _covariance(
             if s > SIGMA_MAX:
                 raise DecodeError(f"sigma {s} is absurdly large", key=f"{key}.sigma[{i}]")
     if R is not None:
-        r = _floats(R, f"{key}.R", dim * dim)
+        r = numbers(R, f"{key}.R", dim * dim)
         for i, x in enumerate(r):
             if abs(x) > SIGMA_MAX * SIGMA_MAX:
                 raise DecodeError(f"entry {x} is absurdly large", key=f"{key}.R[{i}]")
@@ -426,16 +330,16 @@ def _diag(sig: Sequence[float]) -> tuple[float, ...]:
 
 
 def _detection(v: Any, key: str) -> Detection:
-    m = _map(v, key)
-    frame = _need(m, "frame", key)
+    m = mapping(v, key)
+    frame = need(m, "frame", key)
     if frame not in FRAMES:
-        raise DecodeError(f"unknown frame {_brief(frame)}; expected one of {FRAMES}",
+        raise DecodeError(f"unknown frame {brief(frame)}; expected one of {FRAMES}",
                           key=f"{key}.frame")
     dim = FRAME_DIM[frame]
-    z_raw = _need(m, "z", key)
-    z = _floats(z_raw, f"{key}.z", dim)
+    z_raw = need(m, "z", key)
+    z = numbers(z_raw, f"{key}.z", dim)
     if frame == "lla":
-        z = _lla(z_raw, f"{key}.z")
+        z = lla(z_raw, f"{key}.z")
     elif frame == "enu":
         for i, c in enumerate(z):
             if abs(c) > MAX_DISTANCE_M:
@@ -455,17 +359,17 @@ def _detection(v: Any, key: str) -> Detection:
     if dim:
         sigma, R = _covariance(m.get("sigma"), m.get("R"), dim, key)
     vel = m.get("vel")
-    vel_t = _vec3(vel, f"{key}.vel") if vel is not None else None
+    vel_t = vec3(vel, f"{key}.vel") if vel is not None else None
     if vel_t is not None and max(abs(c) for c in vel_t) > MAX_SPEED_MS:
         raise DecodeError(f"a speed over {MAX_SPEED_MS:g} m/s is not a measurement",
                           key=f"{key}.vel")
     vs = m.get("vel_sigma")
-    vel_sigma = _vec3(vs, f"{key}.vel_sigma") if vs is not None else None
+    vel_sigma = vec3(vs, f"{key}.vel_sigma") if vs is not None else None
     if vel_sigma is not None and not all(SIGMA_MIN <= c <= MAX_SPEED_MS for c in vel_sigma):
         raise DecodeError(f"vel_sigma must lie in [{SIGMA_MIN:g}, {MAX_SPEED_MS:g}] m/s",
                           key=f"{key}.vel_sigma")
     ident = m.get("ident")
-    attrs = _map(m.get("attrs", {}), f"{key}.attrs")
+    attrs = mapping(m.get("attrs", {}), f"{key}.attrs")
     _free_form(attrs, f"{key}.attrs")
     return Detection(
         frame=frame,
@@ -479,54 +383,41 @@ def _detection(v: Any, key: str) -> Detection:
     )
 
 
-def _list(v: Any, key: str) -> list[Any]:
-    if not isinstance(v, list | tuple):
-        raise DecodeError(f"expected a list, got {type(v).__name__}", key=key, data=v)
-    if len(v) > MAX_ITEMS:
-        raise DecodeError(f"more than {MAX_ITEMS} items ({len(v)})", key=key)
-    return list(v)
-
-
 def _strs(v: Any, key: str) -> tuple[str, ...]:
-    return tuple(_str(s, f"{key}[{i}]", allow_empty=True) for i, s in enumerate(_list(v, key)))
-
-
-def _choice(v: Any, key: str, choices: Sequence[str]) -> str:
-    if v not in choices:
-        raise DecodeError(f"{_brief(v)} is not one of {tuple(choices)}", key=key, data=v)
-    return str(v)
+    return tuple(string(s, f"{key}[{i}]", allow_empty=True)
+                 for i, s in enumerate(items(v, key, MAX_ITEMS)))
 
 
 def _track(v: Any, key: str) -> Track:
-    m = _map(v, key)
-    cls = _map(_need(m, "class", key), f"{key}.class")
-    probs = {c: _float(p, f"{key}.class.{c}") for c, p in cls.items()}
+    m = mapping(v, key)
+    cls = mapping(need(m, "class", key), f"{key}.class")
+    probs = {c: number(p, f"{key}.class.{c}") for c, p in cls.items()}
     for c in CLASSES:
         if c not in probs:
             raise DecodeError("missing class probability", key=f"{key}.class.{c}")
     if any(not 0.0 <= p <= 1.0 for p in probs.values()):
         raise DecodeError("class probabilities must lie in [0, 1]", key=f"{key}.class")
     ident = m.get("ident")
-    malicious = _need(m, "malicious", key)
+    malicious = need(m, "malicious", key)
     if not isinstance(malicious, bool):
         raise DecodeError("expected a boolean", key=f"{key}.malicious", data=malicious)
-    pos_sigma = _vec3(_need(m, "pos_sigma", key), f"{key}.pos_sigma")
+    pos_sigma = vec3(need(m, "pos_sigma", key), f"{key}.pos_sigma")
     if min(pos_sigma) < 0.0:  # a standard deviation is never negative
         raise DecodeError("pos_sigma must be >= 0", key=f"{key}.pos_sigma", data=pos_sigma)
     return Track(
-        id=_int(_need(m, "id", key), f"{key}.id"),
-        status=_choice(_need(m, "status", key), f"{key}.status", TRACK_STATUSES),
-        lla=_lla(_need(m, "lla", key), f"{key}.lla"),
-        enu=_vec3(_need(m, "enu", key), f"{key}.enu"),
-        vel=_vec3(_need(m, "vel", key), f"{key}.vel"),
+        id=integer(need(m, "id", key), f"{key}.id"),
+        status=choice(need(m, "status", key), f"{key}.status", TRACK_STATUSES),
+        lla=lla(need(m, "lla", key), f"{key}.lla"),
+        enu=vec3(need(m, "enu", key), f"{key}.enu"),
+        vel=vec3(need(m, "vel", key), f"{key}.vel"),
         pos_sigma=pos_sigma,
         # A timestamp like ``t``: 1970 or 2200 is a broken clock, not a last update.
-        t_update=_time(_need(m, "t_update", key), f"{key}.t_update"),
-        sources=_strs(_need(m, "sources", key), f"{key}.sources"),
+        t_update=_time(need(m, "t_update", key), f"{key}.t_update"),
+        sources=_strs(need(m, "sources", key), f"{key}.sources"),
         class_probs=probs,
-        threat=_choice(_need(m, "threat", key), f"{key}.threat", THREAT_LEVELS),
+        threat=choice(need(m, "threat", key), f"{key}.threat", THREAT_LEVELS),
         malicious=malicious,
-        reasons=_strs(_need(m, "reasons", key), f"{key}.reasons"),
+        reasons=_strs(need(m, "reasons", key), f"{key}.reasons"),
         ident=_ident(ident, f"{key}.ident") if ident is not None else None,
     )
 
@@ -540,31 +431,31 @@ def from_dict(d: Any) -> Message:
     Raises :class:`DecodeError` naming the first offending key. Unknown keys are ignored, as
     the contract requires of readers.
     """
-    m = _map(d, "")
-    v = _need(m, "v", "")
+    m = mapping(d, "")
+    v = need(m, "v", "")
     if v != VERSION or isinstance(v, bool):
         raise DecodeError(
-            f"unsupported contract version {_brief(v)} (this reader speaks {VERSION})", key="v")
-    mtype = _str(_need(m, "type", ""), "type")
-    src = _str(_need(m, "src", ""), "src")
+            f"unsupported contract version {brief(v)} (this reader speaks {VERSION})", key="v")
+    mtype = string(need(m, "type", ""), "type")
+    src = string(need(m, "src", ""), "src")
     if len(src) > MAX_SRC:
         raise DecodeError(f"longer than {MAX_SRC} characters", key="src")
-    seq = _int(_need(m, "seq", ""), "seq")
-    t = _time(_need(m, "t", ""), "t")
+    seq = integer(need(m, "seq", ""), "seq")
+    t = _time(need(m, "t", ""), "t")
     if mtype == "detections":
         origin = m.get("origin")
-        dets = _list(_need(m, "dets", ""), "dets")
+        dets = items(need(m, "dets", ""), "dets", MAX_ITEMS)
         return Detections(
             src=src,
             seq=seq,
             t=t,
-            sensor=_str(_need(m, "sensor", ""), "sensor"),
-            kind=_str(_need(m, "kind", ""), "kind"),
-            origin=_lla(origin, "origin") if origin is not None else None,
+            sensor=string(need(m, "sensor", ""), "sensor"),
+            kind=string(need(m, "kind", ""), "kind"),
+            origin=lla(origin, "origin") if origin is not None else None,
             dets=tuple(_detection(x, f"dets[{i}]") for i, x in enumerate(dets)),
         )
     if mtype == "tracks":
-        tracks = _list(_need(m, "tracks", ""), "tracks")
+        tracks = items(need(m, "tracks", ""), "tracks", MAX_ITEMS)
         return Tracks(
             src=src, seq=seq, t=t,
             tracks=tuple(_track(x, f"tracks[{i}]") for i, x in enumerate(tracks)),
@@ -575,26 +466,26 @@ def from_dict(d: Any) -> Message:
             src=src,
             seq=seq,
             t=t,
-            track_id=_int(_need(m, "track_id", ""), "track_id"),
-            threat=_choice(_need(m, "threat", ""), "threat", THREAT_LEVELS),
-            previous=_choice(_need(m, "previous", ""), "previous", THREAT_LEVELS),
-            reasons=_strs(_need(m, "reasons", ""), "reasons"),
-            zone=_str(zone, "zone") if zone is not None else None,
+            track_id=integer(need(m, "track_id", ""), "track_id"),
+            threat=choice(need(m, "threat", ""), "threat", THREAT_LEVELS),
+            previous=choice(need(m, "previous", ""), "previous", THREAT_LEVELS),
+            reasons=_strs(need(m, "reasons", ""), "reasons"),
+            zone=string(zone, "zone") if zone is not None else None,
         )
     if mtype == "status":
-        counters = _map(_need(m, "counters", ""), "counters")
-        uptime = _float(_need(m, "uptime_s", ""), "uptime_s")
+        counters = mapping(need(m, "counters", ""), "counters")
+        uptime = number(need(m, "uptime_s", ""), "uptime_s")
         if uptime < 0:
             raise DecodeError("must be >= 0", key="uptime_s", data=uptime)
         return Status(
             src=src,
             seq=seq,
             t=t,
-            state=_choice(_need(m, "state", ""), "state", STATES),
+            state=choice(need(m, "state", ""), "state", STATES),
             uptime_s=uptime,
-            counters={k: _int(c, f"counters.{k}") for k, c in counters.items()},
-            last_seen={k: _float(v, f"last_seen.{k}")
-                       for k, v in _map(m.get("last_seen", {}), "last_seen").items()},
+            counters={k: integer(c, f"counters.{k}") for k, c in counters.items()},
+            last_seen={k: number(v, f"last_seen.{k}")
+                       for k, v in mapping(m.get("last_seen", {}), "last_seen").items()},
         )
     raise DecodeError(f"unknown message type {mtype!r}", key="type", data=mtype)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -29,27 +28,28 @@ from cuas.classify.features import (
 )
 from cuas.classify.inputs import ICAO, RID, IdentReports, RfReport
 from cuas.classify.model import (
-    BIRD,
-    CLASSES,
-    CLUTTER,
-    MANNED,
     UAV,
     EvidenceModel,
     combine,
     load_model,
 )
-from cuas.classify.zones import Approach, SiteGeometry
+from cuas.classify.reasons import ReasonWriter
+from cuas.classify.spoofing import (
+    LOCK_KEEP_M,
+    RID_FRESH_S,
+    SpoofEvidence,
+)
+from cuas.classify.zones import SiteGeometry
 from cuas.config import Config
 from cuas.errors import ConfigError
 from cuas.geo import SiteFrame
+from cuas.vocabulary import CLASSES
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
 I8 = NDArray[np.int8]
 B = NDArray[np.bool_]
 
-#: Most reasons per track (the strongest first).
-MAX_REASONS = 6
 #: Loitering: a history of at least this long (s) within this radius (m), or this much hovering.
 LOITER_MIN_S = 10.0
 #: A stationary anonymous track must have lived this long (s) to mark its place as clutter.
@@ -69,26 +69,11 @@ SHADOW_CAP = 0.5
 DENY_SCORE = 0.95
 NO_RID_BUMP = 0.1
 RID_MISMATCH_BUMP = 0.15
-#: A Remote ID report older than this (s) is not compared with its track.
-RID_FRESH_S = 5.0
 #: A Remote ID velocity this far (m/s, or 3 sigmas of the track's) from the track's disagrees.
 RID_MISMATCH_VEL = 5.0
-#: Spoofing evidence (a jump, two places at once, a frozen signal) stays a reason this long (s).
-SPOOF_HOLD_S = 30.0
-#: Lockstep: a Remote ID track no observing sensor confirms, and an unidentified track that
-#: observing sensors see, within this distance (m), both moving at least LOCKSTEP_MIN_SPEED
-#: (m/s) with velocities within LOCKSTEP_VEL (m/s): the broadcast is that drone's, displaced.
-LOCKSTEP_MAX_M = 3000.0
-LOCKSTEP_MIN_SPEED = 2.0
-LOCKSTEP_VEL = 3.0
-#: A lockstep pair stands while the offset between its tracks moves less than this (m).
-LOCK_KEEP_M = 50.0
 
 #: Features whose terms describe motion (the rest describe track quality).
 KINEMATIC = frozenset({"speed", "height", "climb", "turn_rate", "straightness", "hover_s"})
-CLASS_WORDS = {UAV: "a drone", BIRD: "a bird", MANNED: "a manned aircraft", CLUTTER: "clutter"}
-KIND_WORDS = {"no_fly": "no-fly zone", "perimeter": "perimeter", "crowd": "crowd area",
-              "takeoff_exclusion": "take-off exclusion zone"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,24 +178,17 @@ class Classifier:
         self._lists_n = 0
         self._allow = np.zeros(0, dtype=bool)
         self._deny = np.zeros(0, dtype=bool)
-        self._label: list[str] = []
         # RF link activity, followed across updates.
         self._rf_seen_t = -np.inf
         self._rf_onset = -np.inf
         self._rf_last: RfReport | None = None
-        # Reason texts: per zone, per identity, and formatted ones by their rounded numbers.
-        self._zone_text = np.asarray(
-            [f"inside the {nm} ({KIND_WORDS.get(k, 'zone')})" for nm, k in
-             zip(self.geometry.zone_names, self.geometry.zone_kinds, strict=True)] or [""],
-            dtype=object)
-        self._id_cache: dict[tuple[str, int], str] = {}
+        self.reasons = ReasonWriter(self.geometry, float(self.model.rf_link[UAV]))
         known = set(Features.__slots__)
         bad = [nm for nm in self.model.curves if nm not in known]
         if bad:
             raise ConfigError(f"no such feature: {', '.join(bad)} (known: "
                               f"{', '.join(sorted(known))})", path=self.model.source,
                               key="features")
-        self._text_cache: dict[tuple[object, ...], str] = {}
 
     # ------------------------------------------------------------------ identity lists
 
@@ -236,12 +214,12 @@ class Classifier:
                 deny[i], label = True, lists[2][value]
             elif value in lists[1]:
                 allow[i], label = True, lists[1][value]
-            if i < len(self._label):
-                self._label[i] = label
-                for what in ("deny", "allow", "adsb", "rid"):
-                    self._id_cache.pop((what, i), None)
+            labels = self.reasons.labels
+            if i < len(labels):
+                labels[i] = label
+                self.reasons.forget(i)
             else:
-                self._label.append(label)
+                labels.append(label)
         self._allow, self._deny, self._lists_n = allow, deny, max(n, self._lists_n)
 
     # ------------------------------------------------------------------ RF
@@ -297,7 +275,7 @@ class Classifier:
         miss_m = np.zeros(n)
         miss_v = np.zeros(n)
         indep = inp.independent if inp.independent is not None else inp.n_sources >= 2
-        ev = _SpoofEvidence.empty(n)
+        ev = SpoofEvidence.empty(n)
         if idents is not None and has_id.any():
             self._lists(idents)
             rows = np.flatnonzero(has_id & (inp.ident < idents.n))
@@ -324,7 +302,7 @@ class Classifier:
             miss_m[rows] = np.where(bad, off, 0.0)
             miss_v[rows] = np.where(bad_v, dv, 0.0)
             ev.from_reports(t, rows, idx, kind[rows] == RID, idents)
-            ev.lockstep(inp, f, kind == RID, indep, has_id, t - np.where(
+            ev.lockstep(inp.x, inp.firm, inp.deleted, f, kind == RID, indep, has_id, t - np.where(
                 kind == RID, idents.t[np.clip(inp.ident, 0, max(idents.n - 1, 0))], np.nan),
                 max(self.cfg.rid_mismatch_m, 0.0))
         self._keep_locks(inp, ev, kind == RID)
@@ -401,11 +379,11 @@ class Classifier:
         level = np.minimum(level, cap).astype(np.int8)
         malicious = level >= threat.MALICIOUS_LEVEL
 
-        reasons = self._reasons(
+        reasons = self.reasons.write(
             n, probs, kin, f, g, inside, top_zone, c_zone, appr, c_appr, loiter, t - since,
             c_loiter,
             no_rid, rid, icao, allow, deny, mismatch, miss_m, miss_v, rf_on, last, inp.ident,
-            idents, shadow_of, shadow_d, inp.ids, ev)
+            idents, shadow_of, shadow_d, inp.ids, self._allow, ev)
 
         # Alerts: a level rise (once per change) or a zone entered (once per zone per track),
         # for established tracks that are some threat at all.
@@ -435,73 +413,7 @@ class Classifier:
         return Classification(inp.ids, probs, score, level, malicious, inside, reasons,
                               tuple(alerts), f)
 
-    # ------------------------------------------------------------------ reasons
-
-    def _reasons(self, n: int, probs: F64, kin: F64, f: Features, g: F64, inside: B,
-                 top_zone: I64, c_zone: F64, appr: Approach, c_appr: F64, loiter: B,
-                 loiter_s: F64, c_loiter: F64, no_rid: B, rid: B, icao: B, allow: B, deny: B, mismatch: B,
-                 miss_m: F64, miss_v: F64, rf_on: B, rf_last: RfReport | None, ident: I64,
-                 idents: IdentReports | None, shadow_of: I64, shadow_d: F64,
-                 ids: I64, ev: _SpoofEvidence | None = None) -> tuple[tuple[str, ...], ...]:
-        """Short sentences per track, strongest first.
-
-        Each kind of reason is a column of a weight matrix (0 = absent) and of a text matrix;
-        texts are gathered from per-zone, per-identity and per-percentage tables or formatted
-        from rounded numbers through a cache, so the only per-track Python left is slicing the
-        sorted row into a tuple.
-        """
-        W = np.zeros((n, _N_SLOTS))
-        T = np.full((n, _N_SLOTS), "", dtype=object)
-        rows = np.arange(n)
-        best = np.argmax(probs, axis=1)
-
-        def put(slot: int, where: B, weight: F64 | float, texts: object) -> NDArray[np.int64]:
-            idx = np.flatnonzero(where)
-            if len(idx):
-                W[idx, slot] = weight if np.isscalar(weight) else np.asarray(weight)[idx]
-                T[idx, slot] = texts(idx) if callable(texts) else texts
-            return idx
-
-        put(_DENY, deny, 1.0, lambda idx: [self._id_text(idents, i, "deny") for i in
-                                           ident[idx].tolist()])
-        put(_SPOOF, mismatch, 0.9, lambda idx: [
-            f"Remote ID position {m:.0f} m off the track: possible spoof" if m > 0 else
-            f"Remote ID velocity {v:.0f} m/s off the track: possible spoof"
-            for m, v in zip(miss_m[idx].tolist(), miss_v[idx].tolist(), strict=True)])
-        if ev is not None:
-            self._spoof_reasons(put, ev, ident, idents, ids)
-        crowd_zone = np.argmax(inside & self.geometry.zone_crowd[None, :], axis=1) \
-            if self.geometry.n_zones else np.zeros(n, dtype=np.int64)
-        put(_LOITER, loiter, c_loiter + 0.01, lambda idx: [
-            f"loitering over the {self.geometry.zone_names[z]} for {w:.0f} s"
-            for z, w in zip(crowd_zone[idx].tolist(), loiter_s[idx].tolist(), strict=True)])
-        put(_SHADOW, shadow_of >= 0, 0.92, lambda idx: [
-            f"{d:.0f} m from track {ids[j]} ({self._friend_text(idents, int(ident[j]))}): "
-            "probably the same aircraft"
-            for d, j in zip(shadow_d[idx].tolist(), shadow_of[idx].tolist(), strict=True)])
-        put(_ZONE, c_zone > 0, c_zone, lambda idx: self._zone_text[top_zone[idx]])
-        put(_APPROACH, c_appr > 0, c_appr, lambda idx: self._approach_texts(appr, idx))
-        put(_ALLOW, allow & ~deny, 0.95, lambda idx: [self._id_text(idents, i, "allow") for i in
-                                                      ident[idx].tolist()])
-        put(_ADSB, icao, 0.8, lambda idx: [self._id_text(idents, i, "adsb") for i in
-                                           ident[idx].tolist()])
-        put(_RID, rid & ~allow & ~deny, 0.5, lambda idx: [
-            self._id_text(idents, i, "rid") for i in ident[idx].tolist()])
-        put(_NO_RID, no_rid & (g > 0), 0.45 * g + 0.05, "no Remote ID")
-        if rf_last is not None:
-            put(_RF, rf_on & (best == UAV), float(self.model.rf_link[UAV]) * 0.4,
-                f"{rf_last.describe()} control link active")
-        pct = np.rint(probs[rows, best] * 100).astype(np.int64)
-        W[:, _CLASS] = 0.3
-        T[:, _CLASS] = _CLASS_TEXT[best, pct]
-        self._motion(W, T, best, kin, f)
-
-        order = np.argsort(-W, axis=1, kind="stable")[:, :MAX_REASONS]
-        count = np.minimum((W > 0).sum(axis=1), MAX_REASONS)
-        picked = np.take_along_axis(T, order, axis=1).tolist()
-        return tuple(tuple(r[:c]) for r, c in zip(picked, count.tolist(), strict=True))
-
-    def _keep_locks(self, inp: TrackInputs, ev: _SpoofEvidence, rid: B) -> None:
+    def _keep_locks(self, inp: TrackInputs, ev: SpoofEvidence, rid: B) -> None:
         """A lockstep pair, once found, stands while both tracks live and the offset between
         them stays within LOCK_KEEP_M of what it was, even when the drone stops (hovering, the
         two no longer move alike: a constant offset is the same evidence)."""
@@ -537,64 +449,6 @@ class Classifier:
         self._locks.store(inp.ids, {"partner": partner, "off_e": off_e, "off_n": off_n},
                           live & (partner >= 0))
 
-    def _spoof_reasons(self, put: Any, ev: _SpoofEvidence, ident: I64,
-                       idents: IdentReports | None, ids: I64) -> None:
-        """Reasons of the Remote ID spoofing evidence (one slot each)."""
-        def value(i: int) -> str:
-            return idents.value[i] if idents is not None and 0 <= i < idents.n else "?"
-
-        put(_JUMP, ev.jump, 0.89, lambda idx: [
-            f"Remote ID position jumped at {v:.0f} m/s: possible spoof"
-            for v in ev.jump_speed[idx].tolist()])
-        put(_FAST, ev.fast, 0.89, lambda idx: [
-            f"Remote ID claims {v:.0f} m/s, faster than any drone: possible spoof"
-            for v in ev.fast_speed[idx].tolist()])
-        put(_TWO, ev.two, 0.89, lambda idx: [
-            f"Remote ID {value(i)} broadcast from two places {d:.0f} m apart: possible spoof"
-            for i, d in zip(ident[idx].tolist(), ev.two_dist[idx].tolist(), strict=True)])
-        put(_FROZEN, ev.frozen, 0.88, lambda idx: [
-            f"signal strength frozen at {r:.0f} dBm while the claimed position moved {m:.0f} m: "
-            "possible spoof"
-            for r, m in zip(ev.frozen_rssi[idx].tolist(), ev.frozen_move[idx].tolist(),
-                            strict=True)])
-        put(_LOCK, ev.lock_of >= 0, 0.9, lambda idx: [
-            (f"Remote ID position {d:.0f} m from track {ids[j]}, which other sensors see moving "
-             "alike: possible spoof") if ident[k] >= 0 else
-            (f"moves like Remote ID {value(int(ident[j]))} {d:.0f} m away (track {ids[j]}): "
-             "possible spoofed position")
-            for k, j, d in zip(idx.tolist(), ev.lock_of[idx].tolist(), ev.lock_d[idx].tolist(),
-                               strict=True)])
-
-    def _motion(self, W: F64, T: NDArray[np.object_], best: I64, kin: F64, f: Features) -> None:
-        """The kinematic or track-quality phrase that goes with each track's best class."""
-        clutter = best == CLUTTER
-        short = clutter & (f.age < 5.0)
-        patchy = clutter & ~short & (f.n_sources <= 1) & (f.hit_ratio < 0.7)
-        W[short, _MOTION], T[short, _MOTION] = 0.2, "short-lived track"
-        W[patchy, _MOTION] = 0.2
-        T[patchy, _MOTION] = "single-sensor track, detected intermittently"
-        rest = ~short & ~patchy
-        hover = rest & (np.nan_to_num(f.hover_s) >= 3.0)
-        moving = rest & ~hover & np.isfinite(f.speed)
-        cache = self._text_cache
-        if len(cache) > 100_000:  # bounded: rounded values repeat, but not forever
-            cache.clear()
-        idx = np.flatnonzero(hover)
-        if len(idx):
-            W[idx, _MOTION] = 0.25
-            h = np.rint(f.height[idx]).astype(np.int64).tolist()
-            d = np.rint(f.hover_s[idx]).astype(np.int64).tolist()
-            T[idx, _MOTION] = [cache.get(("h", a, b)) or cache.setdefault(
-                ("h", a, b), f"hovering at {a} m for {b} s") for a, b in zip(h, d, strict=True)]
-        idx = np.flatnonzero(moving)
-        if len(idx):
-            support = np.abs(kin[idx, best[idx]])
-            W[idx, _MOTION] = 0.2 * np.minimum(1.0, support + 0.2)
-            v = np.rint(f.speed[idx]).astype(np.int64).tolist()
-            h = np.rint(f.height[idx]).astype(np.int64).tolist()
-            T[idx, _MOTION] = [cache.get(("m", a, b)) or cache.setdefault(
-                ("m", a, b), f"{a} m/s at {b} m") for a, b in zip(v, h, strict=True)]
-
     def _shadows(self, inp: TrackInputs, candidate: B, friendly: B) -> tuple[I64, F64]:
         """For each candidate (anonymous) track within reach of a friendly one, that track's row
         (else -1) and the distance (m).
@@ -625,52 +479,6 @@ class Classifier:
         shadow_d[anon[near]] = dmin[near]
         return shadow_of, shadow_d
 
-    def _friend_text(self, idents: IdentReports | None, i: int) -> str:
-        if idents is None or not 0 <= i < idents.n:
-            return "friendly"
-        if i < len(self._label) and self._allow[i]:
-            return self._label[i]
-        return "ADS-B aircraft" if idents.kind[i] == ICAO else "friendly"
-
-    def _approach_texts(self, appr: Approach, idx: NDArray[np.int64]) -> list[str]:
-        cache = self._text_cache
-        names = self.geometry.asset_names
-        a = appr.asset[idx].tolist()
-        v = np.rint(appr.closing[idx]).astype(np.int64).tolist()
-        s = np.rint(np.where(appr.tta[idx] > 0, appr.tta[idx], -1.0)).astype(np.int64).tolist()
-        out = []
-        for ai, vi, si in zip(a, v, s, strict=True):
-            key = ("a", ai, vi, si)
-            text = cache.get(key)
-            if text is None:
-                text = cache[key] = (f"over {names[ai]}" if si < 0 else
-                                     f"closing at {vi} m/s, {si} s to {names[ai]}")
-            out.append(text)
-        return out
-
-    def _id_text(self, idents: IdentReports | None, i: int, what: str) -> str:
-        """An identity's sentence of kind ``what`` (deny, allow, adsb, rid), cached."""
-        key = (what, i)
-        text = self._id_cache.get(key)
-        if text is not None:
-            return text
-        if idents is None or not 0 <= i < idents.n:
-            return "identity"
-        value = idents.value[i]
-        named = f"ICAO {value}" if idents.kind[i] == ICAO else f"Remote ID {value}"
-        if what == "deny":
-            text = f"{named} on deny list: {self._label[i]}"
-        elif what == "allow":
-            text = f"{named} on allow list: {self._label[i]}"
-        elif what == "adsb":
-            cs = idents.callsign[i]
-            text = f"ADS-B {f'{cs} ({value})' if cs else value}: manned aircraft"
-        else:
-            text = f"Remote ID {value}"
-        if what != "adsb" or idents.callsign[i]:  # a callsign may still arrive
-            self._id_cache[key] = text
-        return text
-
 
 def rf_link_share(p_uav: F64, candidates: B, links: int = 1) -> F64:
     """How much of a positionless RF link's evidence each track gets, 0..1.
@@ -692,84 +500,3 @@ def rf_link_share(p_uav: F64, candidates: B, links: int = 1) -> F64:
         if total > 0.0:
             share[candidates] = np.minimum(1.0, links * p_uav[candidates] / total)
     return share
-
-
-(_DENY, _SPOOF, _SHADOW, _LOITER, _ZONE, _APPROACH, _ALLOW, _ADSB, _RID, _NO_RID, _RF, _CLASS,
- _MOTION, _JUMP, _TWO, _FROZEN, _LOCK, _FAST) = range(18)
-_N_SLOTS = 18
-
-
-@dataclass(slots=True)
-class _SpoofEvidence:
-    """Per-track Remote ID spoofing evidence of one update (N,)."""
-
-    jump: B
-    jump_speed: F64
-    two: B
-    two_dist: F64
-    frozen: B
-    frozen_move: F64
-    frozen_rssi: F64
-    fast: B
-    fast_speed: F64
-    lock_of: I64  # the row of the partner track in a lockstep, -1 none
-    lock_d: F64
-
-    @classmethod
-    def empty(cls, n: int) -> _SpoofEvidence:
-        z = np.zeros(n)
-        return cls(np.zeros(n, dtype=bool), z.copy(), np.zeros(n, dtype=bool), z.copy(),
-                   np.zeros(n, dtype=bool), z.copy(), z.copy(), np.zeros(n, dtype=bool),
-                   z.copy(), np.full(n, -1, dtype=np.int64), z.copy())
-
-    @property
-    def any(self) -> B:
-        return self.jump | self.two | self.frozen | self.fast | (self.lock_of >= 0)
-
-    def from_reports(self, t: float, rows: I64, idx: I64, is_rid: B,
-                     idents: IdentReports) -> None:
-        """What the identity reports judged recently (within SPOOF_HOLD_S of ``t``)."""
-        def recent(times: F64) -> B:
-            age = t - times[idx]
-            return is_rid & np.isfinite(age) & (age <= SPOOF_HOLD_S)
-
-        self.jump[rows] = recent(idents.jump_t)
-        self.jump_speed[rows] = idents.jump_speed[idx]
-        self.two[rows] = recent(idents.two_t)
-        self.two_dist[rows] = idents.two_dist[idx]
-        self.frozen[rows] = recent(idents.frozen_t)
-        self.frozen_move[rows] = idents.frozen_move[idx]
-        self.frozen_rssi[rows] = idents.frozen_rssi[idx]
-        self.fast[rows] = recent(idents.fast_t)
-        self.fast_speed[rows] = idents.fast_speed[idx]
-
-    def lockstep(self, inp: TrackInputs, f: Features, rid: B, indep: B, has_id: B, age: F64,
-                 min_m: float) -> None:
-        """Pair each Remote ID track that no observing sensor confirms with the nearest
-        unidentified track observing sensors see that moves alike (see LOCKSTEP_*)."""
-        if not rid.any():
-            return
-        with np.errstate(invalid="ignore"):
-            live = inp.firm & ~inp.deleted & (f.speed >= LOCKSTEP_MIN_SPEED)  # NaN: unknown
-            r_rows = np.flatnonzero(live & rid & ~indep & (age <= RID_FRESH_S))
-        if not len(r_rows):
-            return
-        a_rows = np.flatnonzero(live & ~has_id & indep)
-        if not len(a_rows):
-            return
-        d = np.hypot(inp.x[r_rows, 0][:, None] - inp.x[a_rows, 0][None, :],
-                     inp.x[r_rows, 1][:, None] - inp.x[a_rows, 1][None, :])
-        dv = np.linalg.norm(inp.x[r_rows, None, 3:5] - inp.x[None, a_rows, 3:5], axis=2)
-        ok = (d > min_m) & (d <= LOCKSTEP_MAX_M) & (dv <= LOCKSTEP_VEL)
-        d = np.where(ok, d, np.inf)
-        best = np.argmin(d, axis=1)
-        for k, (r, b) in enumerate(zip(r_rows.tolist(), best.tolist(), strict=True)):
-            dist = float(d[k, b])
-            if not np.isfinite(dist):
-                continue
-            a = int(a_rows[b])
-            self.lock_of[r], self.lock_d[r] = a, dist
-            if self.lock_of[a] < 0 or dist < self.lock_d[a]:
-                self.lock_of[a], self.lock_d[a] = r, dist
-_CLASS_TEXT = np.asarray([[f"likely {CLASS_WORDS[c]} ({p}%)" for p in range(101)]
-                          for c in range(4)], dtype=object)

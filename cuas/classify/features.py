@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from cuas.vocabulary import EARTH_RADIUS_M
+
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
 B = NDArray[np.bool_]
@@ -34,8 +36,6 @@ ROAM_MIN_AGE_S = 20.0
 #: sigma, from where it was first seen has not moved: the clutter map remembers where such
 #: tracks ended, and is read for such tracks only.
 STATIONARY_M = 15.0
-#: Mean earth radius (m), for the curvature correction of heights.
-EARTH_RADIUS_M = 6_371_000.0
 #: Velocity is a feature only once the filter knows it to this 1-sigma (m/s); a new track's
 #: velocity is a guess.
 MAX_VEL_SIGMA = 5.0

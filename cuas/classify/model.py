@@ -12,17 +12,18 @@ import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from cuas.errors import ConfigError
+from cuas.vocabulary import CLASSES
 
 F64 = NDArray[np.float64]
 
-CLASSES: Final = ("uav", "bird", "manned", "clutter")
-UAV, BIRD, MANNED, CLUTTER = range(4)
+#: Column indices of the class order :data:`cuas.vocabulary.CLASSES`.
+UAV, BIRD, MANNED, CLUTTER = range(len(CLASSES))
 
 
 @dataclass(frozen=True, slots=True)

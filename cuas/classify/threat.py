@@ -12,7 +12,7 @@ from typing import Final
 import numpy as np
 from numpy.typing import NDArray
 
-from cuas.config import THREAT_LEVELS
+from cuas.vocabulary import THREAT_LEVELS
 
 F64 = NDArray[np.float64]
 I8 = NDArray[np.int8]

@@ -12,8 +12,9 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
-from cuas.config import THREAT_LEVELS, Config
+from cuas.config import Config
 from cuas.geo import SiteFrame
+from cuas.vocabulary import THREAT_LEVELS
 
 F64 = NDArray[np.float64]
 B = NDArray[np.bool_]

@@ -15,10 +15,16 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cuas.fusion.daemon import Daemon
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_RECORDING = ROOT / "recordings" / "wembley-demo.mcap"
 DEFAULT_CONFIG = ROOT / "configs" / "wembley.toml"
+#: Longest wait (s) after the replay for the daemon to read what was sent to it.
+DRAIN_WAIT_S = 30.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,6 +45,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plot", metavar="DIR",
                         help="also write the evaluation's figures (map, GOSPA, alert timeline) "
                              "into DIR")
+
+
+def _taken_in(daemon: Daemon) -> int:
+    """Detection messages the daemon has read off the bus so far (valid or not)."""
+    c = daemon.state.counters
+    return (sum(h.received for h in daemon.state.sensors.values()) + c["dropped_malformed"]
+            + c["dropped_wrong_type"] + c["sensors_untracked"])
 
 
 def _truth_for(recording: Path) -> Path | None:
@@ -75,6 +88,7 @@ async def _demo(recording: Path, truth_path: Path | None, config: object, speed:
     from cuas.config import Config
     from cuas.fusion.daemon import Daemon
     from cuas.outputs.operator import render_table
+    from cuas.outputs.stream import TrackStream
     from cuas.record.bus_replay import replay_on_bus
 
     assert isinstance(config, Config)
@@ -91,12 +105,12 @@ async def _demo(recording: Path, truth_path: Path | None, config: object, speed:
     snapshots: list[wire.Tracks] = []
     alerts: list[wire.Alert] = []
     statuses: list[wire.Status] = []
-    collector = bus.sub_socket(ctx, daemon.bound.tracks, bind=False,
-                               topics=("trk", "alert", "status."))
+    collector = TrackStream(daemon.bound.tracks, context=ctx)
 
     async def collect() -> None:
         while True:
-            topic, msg = bus.parse_frames(await collector.recv_multipart())
+            got = await collector.receive()
+            msg = got[1] if got is not None else None
             if isinstance(msg, wire.Tracks):
                 snapshots.append(msg)
             elif isinstance(msg, wire.Alert):
@@ -113,7 +127,12 @@ async def _demo(recording: Path, truth_path: Path | None, config: object, speed:
     try:
         summary = await replay_on_bus(recording, daemon.bound.detections, speed=speed,
                                       wait_s=10.0, progress=not view and sys.stderr.isatty())
-        # The replay has ended: let the daemon release what it buffered and publish it.
+        # The replay has ended. On a loaded machine the daemon may still be reading it: wait
+        # (bounded) until it has taken in every message, then let it release what it
+        # buffered and publish it.
+        deadline = time.monotonic() + DRAIN_WAIT_S
+        while _taken_in(daemon) < summary.sent and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
         await asyncio.sleep(1.0)
     finally:
         stop_view.set()
@@ -126,7 +145,7 @@ async def _demo(recording: Path, truth_path: Path | None, config: object, speed:
         collect_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await collect_task
-        collector.close(0)
+        collector.close()
         ctx.term()
     elapsed = time.monotonic() - started
 
@@ -149,7 +168,10 @@ async def _demo(recording: Path, truth_path: Path | None, config: object, speed:
           f"{c['dropped_late'] + daemon.buffer.counters['dropped_late']} late; "
           f"{len(ids)} confirmed tracks; {len(alerts)} alerts; {len(snapshots)} snapshots")
     if truth_path is not None and snapshots:
-        from cuas.eval.evaluation import evaluate, format_report, read_truth, tracks_from_messages
+        from cuas.eval.matching import evaluate
+        from cuas.eval.report import format_report
+        from cuas.eval.tracklog import tracks_from_messages
+        from cuas.eval.truth import read_truth
 
         truth = read_truth(truth_path)
         log = tracks_from_messages(snapshots)

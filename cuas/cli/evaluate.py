@@ -11,7 +11,8 @@ from cuas.errors import CuasError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from cuas.eval.evaluation import DEFAULT_C, DEFAULT_MAX_GAP, DEFAULT_P
+    from cuas.eval.gospa import DEFAULT_C, DEFAULT_P
+    from cuas.eval.truth import DEFAULT_MAX_GAP
 
     parser.add_argument("--truth", required=True, metavar="TRUTH",
                         help="ground truth, JSON Lines (docs/truth-format.md)")
@@ -40,7 +41,10 @@ class _FileError(CuasError):
 
 def run(args: argparse.Namespace) -> int:
     from cuas.config import load_config
-    from cuas.eval.evaluation import evaluate, format_report, read_tracks, read_truth, to_json
+    from cuas.eval.matching import DEFAULT_STATUSES, evaluate
+    from cuas.eval.report import format_report, to_json
+    from cuas.eval.tracklog import read_tracks
+    from cuas.eval.truth import read_truth
 
     try:
         truth = read_truth(args.truth)
@@ -48,8 +52,8 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise _FileError(f"{exc.filename}: {exc.strerror}") from None
     config = load_config(args.config) if args.config else None
-    statuses = ("tentative", "confirmed", "coasting") if args.all_statuses else (
-        "confirmed", "coasting")
+    # Every live status, or the established ones (deleted tracks are never scored).
+    statuses = ("tentative", *DEFAULT_STATUSES) if args.all_statuses else DEFAULT_STATUSES
     ev = evaluate(truth, tracks, c=args.c, p=args.p, statuses=statuses, max_gap=args.max_gap)
     if args.json == "-":
         sys.stdout.write(json.dumps(to_json(ev), allow_nan=False) + "\n")

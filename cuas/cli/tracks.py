@@ -4,7 +4,8 @@ Subscribes to ``trk``, ``alert`` and ``status.`` on the tracks endpoint. In a te
 redraws a table in place (:func:`cuas.outputs.operator.render_table`); with ``--json`` it prints each
 message as one JSON line, ``{"topic": ..., "msg": {...}}``, for scripts. Malformed messages are
 counted and skipped. :func:`watch` is the same loop for use inside another event loop (the
-``cuas demo`` command runs it beside the daemon).
+``cuas demo`` command runs it beside the daemon). The subscription is
+:class:`cuas.outputs.stream.TrackStream`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import sys
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Final, TextIO
+from typing import Final, TextIO
 
 import zmq
 import zmq.asyncio
@@ -29,10 +30,10 @@ from cuas import bus, wire
 from cuas.config import load_config, reference_config
 from cuas.errors import DecodeError
 from cuas.outputs.operator import MAX_ALERTS_SHOWN, render_table
+from cuas.outputs.stream import StreamCounts, TrackStream
 
 log = logging.getLogger(__name__)
 
-TOPICS: Final = ("trk", "alert", "status.")
 #: Shortest interval between two redraws of the table (s): at most 5 per second.
 MIN_REDRAW_S: Final = 0.2
 #: Longest interval between two redraws (s), so that ages (and a stale feed) keep moving.
@@ -49,21 +50,41 @@ _SHOW_CURSOR: Final = "\x1b[?25h"
 
 @dataclass(slots=True)
 class WatchSummary:
-    """What a :func:`watch` saw: valid messages by kind, malformed ones, and why it ended."""
+    """What a :func:`watch` saw: the stream's counts, and why it ended."""
 
-    tracks: int = 0
-    alerts: int = 0
-    statuses: int = 0
-    #: Messages dropped as malformed (bad frames, invalid payload, topic not matching the type).
-    bad: int = 0
-    last_error: str | None = None
+    counts: StreamCounts
     #: Ended because ``timeout_s`` passed (rather than ``count`` or the stop event).
     timed_out: bool = False
 
     @property
+    def tracks(self) -> int:
+        """Valid ``tracks`` snapshots received."""
+        return self.counts.tracks
+
+    @property
+    def alerts(self) -> int:
+        """Valid alerts received."""
+        return self.counts.alerts
+
+    @property
+    def statuses(self) -> int:
+        """Valid heartbeats received."""
+        return self.counts.statuses
+
+    @property
+    def bad(self) -> int:
+        """Messages dropped as malformed (bad frames, invalid payload, wrong topic)."""
+        return self.counts.bad
+
+    @property
+    def last_error(self) -> str | None:
+        """Why the last malformed message was dropped."""
+        return self.counts.last_error
+
+    @property
     def messages(self) -> int:
         """Valid messages received."""
-        return self.tracks + self.alerts + self.statuses
+        return self.counts.messages
 
 
 def use_color(out: TextIO) -> bool:
@@ -185,13 +206,15 @@ async def watch(
     """
     out = sys.stdout if out is None else out
     stop = asyncio.Event() if stop is None else stop
-    ctx = zmq.asyncio.Context.instance() if ctx is None else ctx
-    summary = WatchSummary()
     view = None if json_out else _View(out, endpoint=endpoint, color=color, feed_clock=feed_clock)
+
+    def redraw_header(_: DecodeError) -> None:
+        if view is not None:
+            view.dirty = True  # the header shows the count of malformed messages
+
+    stream = TrackStream(endpoint, context=ctx, security=security, on_malformed=redraw_header)
+    summary = WatchSummary(stream.counts)
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
-    sock = bus.sub_socket(ctx, endpoint, bind=False, topics=TOPICS, security=security)
-    stopper = asyncio.ensure_future(stop.wait())
-    receiver: asyncio.Future[list[bytes]] | None = None
     try:
         while not stop.is_set():
             mono = time.monotonic()
@@ -203,20 +226,10 @@ async def watch(
                     summary.timed_out = True
                     break
                 wait = min(wait, deadline - mono)
-            if receiver is None:
-                receiver = asyncio.ensure_future(sock.recv_multipart())
-            waiting: set[asyncio.Future[Any]] = {receiver, stopper}
-            done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED,
-                                         timeout=None if wait == float("inf") else wait)
-            if receiver not in done:
+            got = await stream.receive(None if wait == float("inf") else wait, stop)
+            if got is None:
                 continue
-            parts, receiver = receiver.result(), None
-            msg = _decode(parts, summary)
-            if msg is None:
-                if view is not None:
-                    view.dirty = True  # the header shows the count of malformed messages
-                continue
-            topic, message = msg
+            topic, message = got
             if view is not None:
                 view.update(message)
             else:
@@ -225,38 +238,13 @@ async def watch(
             if count is not None and summary.tracks >= count:
                 break
     finally:
-        for fut in (receiver, stopper):
-            if fut is not None and not fut.done():
-                fut.cancel()
-        sock.close(linger=0)
+        stream.close()
         if view is not None:
             with contextlib.suppress(ValueError, OSError):  # out closed under us
                 if view.dirty or not view.frames:
                     view.draw(time.monotonic(), summary.bad)
                 view.close()
     return summary
-
-
-def _decode(parts: list[bytes], summary: WatchSummary) -> tuple[str, wire.Message] | None:
-    """Topic and message of received frames, counting it in ``summary``; None if malformed."""
-    try:
-        topic, msg = bus.parse_frames(parts)
-        expected = wire.topic_for(msg)
-        if topic != expected:
-            raise DecodeError(f"a {msg.type} message on topic {topic!r} (expected {expected!r})",
-                              key="topic")
-    except DecodeError as exc:
-        summary.bad += 1
-        summary.last_error = str(exc)
-        log.warning("skipped a malformed message: %s", exc)
-        return None
-    if isinstance(msg, wire.Tracks):
-        summary.tracks += 1
-    elif isinstance(msg, wire.Alert):
-        summary.alerts += 1
-    elif isinstance(msg, wire.Status):
-        summary.statuses += 1
-    return topic, msg
 
 
 def _positive_int(text: str) -> int:

@@ -1,4 +1,4 @@
-"""Scoring tracks against ground truth: truth and track-log I/O, GOSPA, CLEAR-MOT matching, reports and plots.
+"""Scoring tracks against ground truth: truth files (truth), the tracker's output (tracklog), GOSPA, CLEAR-MOT matching, reports, plots.
 
-Reads recordings' outputs only; imports wire, config, geo, errors (never fusion or sensors).
+Imports wire, vocabulary, validation, config, errors and classify.zones (plots); never fusion, tracking or sensors.
 """

@@ -18,9 +18,11 @@ from typing import Any, Final
 
 import numpy as np
 
-from cuas import wire
+from cuas import vocabulary
 from cuas.config import Config
-from cuas.eval.evaluation import Evaluation, TrackLog, Truth
+from cuas.eval.matching import Evaluation
+from cuas.eval.tracklog import TrackLog
+from cuas.eval.truth import Truth
 
 LEVEL_COLOURS: Final = {"none": "#dddddd", "low": "#f2d649", "medium": "#f29a2e",
                         "high": "#e0412b", "critical": "#7a0a0a"}
@@ -51,7 +53,7 @@ def _track_owner(ev: Evaluation) -> dict[int, str]:
 
 
 def _counted(tracks: TrackLog, ev: Evaluation) -> np.ndarray[Any, np.dtype[np.bool_]]:
-    codes = [wire.TRACK_STATUSES.index(s) for s in ev.statuses]
+    codes = [vocabulary.TRACK_STATUSES.index(s) for s in ev.statuses]
     return np.isin(tracks.status, codes)
 
 
@@ -64,7 +66,7 @@ def _zones(ax: Any, config: Config | None, labels: bool) -> None:
     order = np.argsort([-p.area for p in geom.polygons])  # big first, so small ones stay visible
     for k in order.tolist():
         poly, name = geom.polygons[k], geom.zone_names[k]
-        level = wire.THREAT_LEVELS[int(geom.zone_level[k])]
+        level = vocabulary.THREAT_LEVELS[int(geom.zone_level[k])]
         x, y = poly.exterior.xy
         colour = LEVEL_COLOURS.get(level, "#cccccc")
         ax.fill(x, y, color=colour, alpha=0.18 if geom.zone_kinds[k] != "no_fly" else 0.35,
@@ -262,11 +264,11 @@ def _alerts(truth: Truth, tracks: TrackLog, ev: Evaluation, t0: float, path: Pat
         sel = ids == tid
         t_s, lv_s, m_s = tt[sel], lvl[sel], mal[sel]
         dt = np.diff(t_s, append=t_s[-1] + 0.5)
-        for level in range(1, len(wire.THREAT_LEVELS)):
+        for level in range(1, len(vocabulary.THREAT_LEVELS)):
             on = lv_s == level
             if on.any():
                 ax.broken_barh(list(zip(t_s[on].tolist(), dt[on].tolist(), strict=True)),
-                               (y - 0.35, 0.7), color=LEVEL_COLOURS[wire.THREAT_LEVELS[level]],
+                               (y - 0.35, 0.7), color=LEVEL_COLOURS[vocabulary.THREAT_LEVELS[level]],
                                lw=0)
         if m_s.any():
             ax.plot(t_s[m_s], np.full(int(m_s.sum()), y), ls="", marker="s", ms=2.0,
@@ -284,7 +286,7 @@ def _alerts(truth: Truth, tracks: TrackLog, ev: Evaluation, t0: float, path: Pat
     from matplotlib.patches import Patch
 
     handles: list[Any] = [Patch(color=LEVEL_COLOURS[lv], label=f"threat {lv}")
-                          for lv in wire.THREAT_LEVELS[1:]]
+                          for lv in vocabulary.THREAT_LEVELS[1:]]
     handles += [Line2D([], [], ls="", marker="s", ms=4, color="black", label="malicious flag"),
                 Line2D([], [], ls="", marker="|", ms=10, mew=2, color="black",
                        label="threat enters a zone"),

@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from cuas import wire
+from cuas import vocabulary, wire
 
 #: CoT types (MIL-STD-2525 atoms as TAK uses them).
 HOSTILE_UAV = "a-h-A-M-F-Q"
@@ -74,9 +74,9 @@ def cot_time(t: float) -> str:
 
 def dominant_class(track: wire.Track) -> str:
     """The most probable class (``uav``, ``bird``, ``manned``, ``clutter``); ties go to the
-    order of :data:`wire.CLASSES` (``uav`` first: a tie must not hide a drone)."""
+    order of :data:`vocabulary.CLASSES` (``uav`` first: a tie must not hide a drone)."""
     probs = track.class_probs
-    return max(wire.CLASSES, key=lambda c: (probs.get(c, 0.0), -wire.CLASSES.index(c)))
+    return max(vocabulary.CLASSES, key=lambda c: (probs.get(c, 0.0), -vocabulary.CLASSES.index(c)))
 
 
 def is_friendly(track: wire.Track, policy: CotPolicy) -> bool:
@@ -189,7 +189,7 @@ def track_events(track: wire.Track, now: float, policy: CotPolicy) -> list[bytes
     machine = ET.SubElement(detail, "__cuas", track_id=str(track.id), status=track.status,
                             threat=track.threat, malicious=str(track.malicious).lower(),
                             sources=",".join(track.sources))
-    for cls in wire.CLASSES:
+    for cls in vocabulary.CLASSES:
         machine.set(f"p_{cls}", _num(float(track.class_probs.get(cls, 0.0)), 3))
     ident = track.ident
     if ident is not None:

@@ -25,9 +25,11 @@ import zmq
 import zmq.asyncio
 
 from cuas import bus, wire
+from cuas.backoff import Backoff
 from cuas.config import Config, CotConfig
 from cuas.errors import DecodeError
 from cuas.outputs import cot
+from cuas.outputs.stream import TrackStream
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +113,7 @@ class StreamSender:
         self._wake.set()
 
     async def _run(self) -> None:
-        backoff = 0.5
+        backoff = Backoff()
         while True:
             try:
                 reader, writer = await asyncio.open_connection(
@@ -120,11 +122,10 @@ class StreamSender:
             except (OSError, ssl.SSLError) as exc:
                 self.counters["connect_failures"] += 1
                 log.warning("TAK server %s:%d unreachable (%s); retrying in %.1f s",
-                            self.host, self.port, exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(10.0, backoff * 2)
+                            self.host, self.port, exc, backoff.delay)
+                await backoff.wait()
                 continue
-            backoff = 0.5
+            backoff.reset()
             self.counters["connects"] += 1
             self.connected.set()
             try:
@@ -266,22 +267,16 @@ class CotExporter:
                   context: zmq.asyncio.Context | None = None,
                   security: bus.CurveKeys | None = None) -> ExportSummary:
         """Subscribe to ``endpoint`` (``trk``, ``status``) until ``stop`` is set."""
-        ctx = context if context is not None else zmq.asyncio.Context.instance()
-        sock = bus.sub_socket(ctx, endpoint, bind=False, topics=("trk", "status."),
-                              security=security)
+
+        def count_bad(_: DecodeError) -> None:
+            self.summary.bad_messages += 1
+
+        stream = TrackStream(endpoint, topics=("trk", "status."), context=context,
+                             security=security, on_malformed=count_bad)
         try:
-            while not stop.is_set():
-                if not await sock.poll(timeout=200):
-                    continue
-                parts = await sock.recv_multipart()
-                try:
-                    _, msg = bus.parse_frames(parts)
-                except DecodeError as exc:
-                    self.summary.bad_messages += 1
-                    log.warning("skipped a malformed message: %s", exc)
-                    continue
+            async for _, msg in stream.messages(stop):
                 await self.handle(msg)
         finally:
-            sock.close(0)
+            stream.close()
             await self.sender.close()
         return self.summary

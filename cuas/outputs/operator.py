@@ -23,7 +23,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-from cuas import wire
+from cuas import vocabulary, wire
 
 #: Below this ground speed (m/s) a heading is noise, and is left blank.
 MIN_HEADING_SPEED_MS: Final = 0.5
@@ -45,7 +45,7 @@ WARN: Final = "\x1b[1;31m"  # bold red: a stale or unhealthy feed
 OLD: Final = "\x1b[31m"  # red: alerts older than ALERT_RECENT_S
 MARK: Final = "!!"
 
-_THREAT_RANK: Final[Mapping[str, int]] = {lvl: i for i, lvl in enumerate(wire.THREAT_LEVELS)}
+_THREAT_RANK: Final[Mapping[str, int]] = {lvl: i for i, lvl in enumerate(vocabulary.THREAT_LEVELS)}
 
 #: (title, width, right-aligned) of the fixed columns, after the 2-character marker.
 _FIXED: Final[tuple[tuple[str, int, bool], ...]] = (
@@ -102,7 +102,7 @@ def _compass(deg: float) -> float:
 
 def top_class(probs: Mapping[str, float]) -> tuple[str, float]:
     """The most probable class and its probability (ties go to the contract's class order)."""
-    order = {c: i for i, c in enumerate(wire.CLASSES)}
+    order = {c: i for i, c in enumerate(vocabulary.CLASSES)}
     name = max(probs, key=lambda c: (probs[c], -order.get(c, len(order))))
     return name, probs[name]
 

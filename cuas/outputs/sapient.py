@@ -23,9 +23,11 @@ import zmq
 import zmq.asyncio
 
 from cuas import bus, wire
+from cuas.backoff import Backoff
 from cuas.config import Config
 from cuas.errors import DecodeError
-from cuas.sapient import convert
+from cuas.outputs.stream import TrackStream
+from cuas.sapient import convert, outbound
 from cuas.sapient.framing import Frame, FramingStats, encode, parse
 from cuas.sapient.proto import SapientMessage, node_uuid
 from cuas.sapient.validate import validate
@@ -33,8 +35,6 @@ from cuas.sensors.sapient.node import CHUNK, split_host_port
 
 log = logging.getLogger(__name__)
 
-BACKOFF_FIRST_S: Final = 0.5
-BACKOFF_MAX_S: Final = 10.0
 #: How long to wait for the RegistrationAck (s).
 ACK_TIMEOUT_S: Final = 10.0
 #: Messages waiting for the link; beyond this the oldest is dropped.
@@ -68,7 +68,7 @@ class SapientExporter:
         self.host, self.port = split_host_port(target)
         s = config.sapient
         self.node_id = s.node_id or node_uuid(s.node_name)
-        self.reporter = convert.Reporter(self.node_id, export_tentative=s.export_tentative)
+        self.reporter = outbound.Reporter(self.node_id, export_tentative=s.export_tentative)
         self.counters: Counter[str] = Counter()
         self.framing = FramingStats()
         self._queue: collections.deque[SapientMessage] = collections.deque()
@@ -109,10 +109,14 @@ class SapientExporter:
     async def run(self, stop: asyncio.Event) -> ExportSummary:
         own_ctx = self._ctx is None
         ctx = zmq.asyncio.Context() if self._ctx is None else self._ctx
-        sub = bus.sub_socket(ctx, self.tracks_endpoint, bind=False, topics=("trk", "alert"),
-                             security=bus.security(self.config))
+
+        def count_bad(_: DecodeError) -> None:
+            self.counters["dropped_malformed"] += 1
+
+        stream = TrackStream(self.tracks_endpoint, topics=("trk", "alert"), context=ctx,
+                             security=bus.security(self.config), on_malformed=count_bad)
         self.ready.set()
-        tasks = [asyncio.create_task(self._receive(sub), name="sapient-export-sub"),
+        tasks = [asyncio.create_task(self._receive(stream), name="sapient-export-sub"),
                  asyncio.create_task(self._link(stop), name="sapient-export-link")]
         try:
             stopped = asyncio.create_task(stop.wait())
@@ -127,24 +131,19 @@ class SapientExporter:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            sub.close(0)
+            stream.close()
             if own_ctx:
                 await asyncio.to_thread(ctx.term)
         return ExportSummary(self.target, self.all_counters())
 
-    async def _receive(self, sub: zmq.asyncio.Socket) -> None:
+    async def _receive(self, stream: TrackStream) -> None:
         while True:
-            parts = await sub.recv_multipart()
-            try:
-                _, msg = bus.parse_frames(parts)
-            except DecodeError as exc:
-                self.counters["dropped_malformed"] += 1
-                log.debug("dropped a malformed bus message: %s", exc)
-                continue
-            self.take(msg)
+            got = await stream.receive()
+            if got is not None:
+                self.take(got[1])
 
     async def _link(self, stop: asyncio.Event) -> None:
-        backoff = BACKOFF_FIRST_S
+        backoff = Backoff()
         while not stop.is_set():
             try:
                 reader, writer = await asyncio.wait_for(
@@ -152,9 +151,8 @@ class SapientExporter:
             except (TimeoutError, OSError) as exc:
                 self.counters["connect_failures"] += 1
                 log.warning("cannot connect to %s (%s); retrying in %.1f s", self.target, exc,
-                            backoff)
-                await _sleep_or_stop(stop, backoff)
-                backoff = min(backoff * 2.0, BACKOFF_MAX_S)
+                            backoff.delay)
+                await backoff.wait(stop)
                 continue
             self.counters["connects"] += 1
             healthy = False
@@ -170,16 +168,16 @@ class SapientExporter:
             if stop.is_set():
                 break
             self.counters["disconnects"] += 1
-            backoff = BACKOFF_FIRST_S if healthy else backoff
-            log.warning("link to %s closed; reconnecting in %.1f s", self.target, backoff)
-            await _sleep_or_stop(stop, backoff)
-            backoff = min(backoff * 2.0, BACKOFF_MAX_S)
+            if healthy:
+                backoff.reset()
+            log.warning("link to %s closed; reconnecting in %.1f s", self.target, backoff.delay)
+            await backoff.wait(stop)
 
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                        stop: asyncio.Event) -> bool:
         """Register, then send until the link fails; True if the registration was accepted."""
         s = self.config.sapient
-        self._send(writer, convert.registration(self.node_id, time.time(), s.node_name,
+        self._send(writer, outbound.registration(self.node_id, time.time(), s.node_name,
                                                 s.status_interval_s))
         await writer.drain()
         rest = b""
@@ -216,7 +214,7 @@ class SapientExporter:
             while not stop.is_set() and not reading.done():
                 now = time.monotonic()
                 if now >= next_status:
-                    self._send(writer, convert.status_report(self.node_id, time.time(), "ok"))
+                    self._send(writer, outbound.status_report(self.node_id, time.time(), "ok"))
                     next_status = now + s.status_interval_s
                 while self._queue:
                     self._send(writer, self._queue.popleft())
@@ -226,7 +224,7 @@ class SapientExporter:
                     await asyncio.wait_for(self._wake.wait(),
                                            max(0.01, next_status - time.monotonic()))
             if stop.is_set():
-                self._send(writer, convert.status_report(self.node_id, time.time(), "down"))
+                self._send(writer, outbound.status_report(self.node_id, time.time(), "down"))
                 with contextlib.suppress(TimeoutError, OSError):
                     await asyncio.wait_for(writer.drain(), 2.0)
         finally:
@@ -271,8 +269,3 @@ class SapientExporter:
         if content == "error":
             log.warning("%s reports an error: %s", self.target,
                         "; ".join(msg.error.error_message)[:500])
-
-
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)

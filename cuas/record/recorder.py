@@ -40,7 +40,8 @@ import zmq
 import zmq.asyncio
 
 from cuas import bus
-from cuas.record.recording import ClosesOnExit, RecordingWriter, t_to_ns
+from cuas.record.recording import t_to_ns
+from cuas.record.writer import ClosesOnExit, RecordingWriter
 
 __all__ = ["Recorder", "RecorderSummary", "payload_time_ns", "record"]
 

@@ -1,4 +1,4 @@
-"""SAPIENT <-> wire contract, pure functions.
+"""SAPIENT -> wire contract, and the replies a fusion node sends its modules; pure functions.
 
 Inbound: a DetectionReport (a ``location`` or a ``range_bearing``) becomes one contract
 ``detections`` batch of one detection, measured at the message's timestamp:
@@ -20,18 +20,14 @@ What cannot be placed honestly (no coordinate system, a 2-D range without elevat
 magnetic bearing with no declination, no module location for a range-bearing) raises
 :class:`ConversionError` with the reason; it is never guessed.
 
-Outbound: :class:`Reporter` turns ``tracks`` snapshots into DetectionReports (``LAT_LNG_DEG_M``
-/ ``WGS84_E`` locations, errors in degrees and metres) with the classifier's class and threat
-mapped onto SAPIENT classification and behaviour, and ``alert`` messages into Alerts.
+Outbound (cuas's own reports to a higher node) is :mod:`cuas.sapient.outbound`.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -40,10 +36,7 @@ from cuas import wire
 from cuas.config import SapientConfig, SiteConfig
 from cuas.errors import CuasError, DecodeError
 from cuas.sapient.proto import (
-    ICD_VERSION,
-    Alert,
     AlertAck,
-    DetectionReport,
     Error,
     Location,
     Registration,
@@ -51,38 +44,20 @@ from cuas.sapient.proto import (
     SapientMessage,
     StatusReport,
     TaskAck,
-    new_ulid,
-    ulid_at,
 )
+from cuas.validation import brief
+from cuas.vocabulary import IUGG_MEAN_RADIUS_M
 
 #: Metres per degree of latitude / of longitude at the equator (mean Earth radius); used only
 #: to turn coordinate errors into metres, where 0.5 % does not matter.
-M_PER_DEG: Final = 6_371_008.8 * math.pi / 180.0
+M_PER_DEG: Final = IUGG_MEAN_RADIUS_M * math.pi / 180.0
 #: Longest free text copied into ``attrs`` (the contract's string limit is 256).
 MAX_TEXT: Final = 64
 #: Most classifications / behaviours copied into ``attrs``.
 MAX_LABELS: Final = 16
 
-#: cuas class -> SAPIENT classification type (the vocabulary cuas registers upward).
-CLASS_TO_SAPIENT: Final[Mapping[str, str]] = {
-    "uav": "UAV", "bird": "Bird", "manned": "Manned Aircraft", "clutter": "Clutter",
-}
-#: Threat level -> (SAPIENT behaviour type, alert type, alert priority).
-THREAT_TO_SAPIENT: Final[Mapping[str, tuple[str, int, int]]] = {
-    "none": ("Threat None", Alert.ALERT_TYPE_INFORMATION, Alert.DISCRETE_PRIORITY_LOW),
-    "low": ("Threat Low", Alert.ALERT_TYPE_INFORMATION, Alert.DISCRETE_PRIORITY_LOW),
-    "medium": ("Threat Medium", Alert.ALERT_TYPE_WARNING, Alert.DISCRETE_PRIORITY_MEDIUM),
-    "high": ("Threat High", Alert.ALERT_TYPE_WARNING, Alert.DISCRETE_PRIORITY_HIGH),
-    "critical": ("Threat Critical", Alert.ALERT_TYPE_CRITICAL, Alert.DISCRETE_PRIORITY_HIGH),
-}
-MALICIOUS_BEHAVIOUR: Final = "Malicious"
-#: Track status -> DetectionReport ``state`` (the ICD's "special case", e.g. object lost).
-STATE_FOR_STATUS: Final[Mapping[str, str]] = {
-    "tentative": "tentative", "confirmed": "", "coasting": "coasting", "deleted": "lost",
-}
-
 # Enum numbers of location.proto / range_bearing.proto used below.
-_LAT_LNG_DEG: Final = 1  # LOCATION_COORDINATE_SYSTEM_LAT_LNG_DEG_M
+LAT_LNG_DEG: Final = 1  # LOCATION_COORDINATE_SYSTEM_LAT_LNG_DEG_M
 _LAT_LNG_RAD: Final = 2  # LOCATION_COORDINATE_SYSTEM_LAT_LNG_RAD_M
 _UTM: Final = 5          # LOCATION_COORDINATE_SYSTEM_UTM_M
 _WGS84_G: Final = 2      # LOCATION_DATUM_WGS84_G
@@ -147,7 +122,7 @@ def parse_utm_zone(text: str) -> tuple[int, bool]:
     digits = t[:2] if t[:2].isdigit() else t[:1]
     band = t[len(digits):]
     if not digits.isdigit() or not 1 <= int(digits) <= 60 or band not in _BANDS:
-        raise ConversionError(f"utm_zone {wire._brief(text)} is not a UTM zone such as 30U")
+        raise ConversionError(f"utm_zone {brief(text)} is not a UTM zone such as 30U")
     return int(digits), band != "" and band in "CDEFGHJKLM"
 
 
@@ -188,7 +163,7 @@ def location_to_lla(loc: Location, node: NodeInfo, settings: SapientConfig, site
     x, y = loc.x, loc.y
     _finite("location.x/y", x, y)
     notes: dict[str, Any] = {}
-    if cs in (_LAT_LNG_DEG, _LAT_LNG_RAD):
+    if cs in (LAT_LNG_DEG, _LAT_LNG_RAD):
         scale = 180.0 / math.pi if cs == _LAT_LNG_RAD else 1.0
         lat, lon = y * scale, x * scale
         if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
@@ -459,162 +434,3 @@ def error_message(node_id: str, t: float, destination: str | None, packet: bytes
     err.error_message.extend(r[:500] for r in reasons)
     msg.error.CopyFrom(err)
     return msg
-
-
-# --------------------------------------------------------------------------- outbound
-
-
-def registration(node_id: str, t: float, name: str, status_interval_s: float) -> SapientMessage:
-    """cuas's own Registration as a fusion node: tracks in WGS-84 degrees and metres, ENU
-    velocity in m/s, and the class and behaviour vocabulary its DetectionReports use."""
-    reg = Registration(icd_version=ICD_VERSION, name=name[:64], short_name=name[:16])
-    reg.node_definition.add(node_type=Registration.NODE_TYPE_FUSION_NODE,
-                            node_sub_type=["C-UAS"])
-    reg.capabilities.add(category="Fusion", type="Multi-sensor UAV tracking")
-    reg.status_definition.status_interval.units = Registration.TIME_UNITS_SECONDS
-    reg.status_definition.status_interval.value = status_interval_s
-    mode = reg.mode_definition.add(mode_name="Default", mode_type=Registration.MODE_TYPE_PERMANENT)
-    mode.settle_time.units = Registration.TIME_UNITS_SECONDS
-    mode.settle_time.value = 0.0
-    mode.tracking_type = Registration.TRACKING_TYPE_TRACK
-    mode.task.concurrent_tasks = 0
-    region = mode.task.region_definition
-    region.region_type.append(Registration.REGION_TYPE_AREA_OF_INTEREST)
-    region.settle_time.units = Registration.TIME_UNITS_SECONDS
-    region.settle_time.value = 0.0
-    area = region.region_area.add()
-    area.location_units = 1   # LOCATION_COORDINATE_SYSTEM_LAT_LNG_DEG_M
-    area.location_datum = 1   # LOCATION_DATUM_WGS84_E
-    dd = mode.detection_definition.add()
-    dd.location_type.location_units = 1
-    dd.location_type.location_datum = 1
-    dd.detection_report.add(category=Registration.DETECTION_REPORT_CATEGORY_TRACK,
-                            type="Fused track", units="track")
-    classes = dd.detection_class_definition.add(
-        confidence_definition=Registration.CONFIDENCE_DEFINITION_MULTI_CLASS)
-    for label in CLASS_TO_SAPIENT.values():
-        classes.class_definition.add(type=label, units="probability")
-    for label, _, _ in THREAT_TO_SAPIENT.values():
-        dd.behaviour_definition.add(type=label, units="level")
-    dd.behaviour_definition.add(type=MALICIOUS_BEHAVIOUR, units="probability")
-    dd.velocity_type.enu_velocity_units.east_north_rate_units = 1  # SPEED_UNITS_MS
-    dd.velocity_type.enu_velocity_units.up_rate_units = 1
-    dd.velocity_type.location_datum = 1
-    reg.config_data.add(manufacturer="cuas", model="cuas fusion daemon")
-    msg = envelope(node_id, t)
-    msg.registration.CopyFrom(reg)
-    return msg
-
-
-def status_report(node_id: str, t: float, state: str, mode: str = "Default") -> SapientMessage:
-    """A StatusReport for cuas itself; ``state`` is the contract's ``ok``/``degraded``/``down``."""
-    system = {"ok": StatusReport.SYSTEM_OK, "degraded": StatusReport.SYSTEM_WARNING,
-              "down": StatusReport.SYSTEM_GOODBYE}.get(state, StatusReport.SYSTEM_ERROR)
-    rep = StatusReport(report_id=new_ulid(t), system=system, info=StatusReport.INFO_NEW,
-                       mode=mode)
-    msg = envelope(node_id, t)
-    msg.status_report.CopyFrom(rep)
-    return msg
-
-
-def location_from_lla(lla: wire.Vec3, pos_sigma: wire.Vec3) -> Location:
-    """A LAT_LNG_DEG_M / WGS84_E Location for (lat, lon, h) with 1-sigma (E, N, U) metres
-    (horizontal errors expressed in degrees, as the coordinate system is)."""
-    lat, lon, h = lla
-    coslat = max(0.01, math.cos(math.radians(lat)))
-    return Location(x=lon, y=lat, z=h,
-                    x_error=pos_sigma[0] / (M_PER_DEG * coslat),
-                    y_error=pos_sigma[1] / M_PER_DEG, z_error=pos_sigma[2],
-                    coordinate_system=_LAT_LNG_DEG, datum=1)
-
-
-@dataclass(slots=True)
-class Reporter:
-    """Turns the daemon's ``tracks`` and ``alert`` messages into SAPIENT messages from
-    ``node_id``. Each track keeps one object ULID for its life (time of first report, entropy
-    from the node id and track id, so a restart of the exporter keeps the ids of a running
-    daemon's tracks)."""
-
-    node_id: str
-    export_tentative: bool = False
-    _objects: dict[int, str] = field(default_factory=dict)
-    _last: dict[int, wire.Track] = field(default_factory=dict)
-
-    def object_id(self, track_id: int, t: float) -> str:
-        oid = self._objects.get(track_id)
-        if oid is None:
-            seed = hashlib.sha256(f"{self.node_id}/{track_id}".encode()).digest()
-            oid = self._objects[track_id] = ulid_at(t, seed)
-        return oid
-
-    def reports(self, snapshot: wire.Tracks) -> list[SapientMessage]:
-        """One DetectionReport per exported track of the snapshot (deleted tracks that were
-        reported before come once more with state ``lost``)."""
-        out: list[SapientMessage] = []
-        for trk in snapshot.tracks:
-            if trk.status == "deleted":
-                if trk.id not in self._objects:
-                    continue
-            elif trk.status == "tentative" and not self.export_tentative:
-                continue
-            out.append(self._report(trk, snapshot.t))
-            if trk.status == "deleted":
-                self._objects.pop(trk.id, None)
-                self._last.pop(trk.id, None)
-            else:
-                self._last[trk.id] = trk
-        return out
-
-    def _report(self, trk: wire.Track, t: float) -> SapientMessage:
-        rep = DetectionReport(report_id=new_ulid(t), object_id=self.object_id(trk.id, t))
-        state = STATE_FOR_STATUS.get(trk.status, "")
-        if state:
-            rep.state = state
-        rep.location.CopyFrom(location_from_lla(trk.lla, trk.pos_sigma))
-        ve, vn, vu = trk.vel
-        rep.enu_velocity.east_rate, rep.enu_velocity.north_rate = ve, vn
-        rep.enu_velocity.up_rate = vu
-        uav = float(trk.class_probs.get("uav", 0.0))
-        rep.detection_confidence = 1.0 if trk.status in ("confirmed", "coasting") else 0.5
-        for cls, label in CLASS_TO_SAPIENT.items():
-            rep.classification.add(type=label, confidence=float(trk.class_probs.get(cls, 0.0)))
-        label, _, _ = THREAT_TO_SAPIENT.get(trk.threat, THREAT_TO_SAPIENT["none"])
-        rep.behaviour.add(type=label, confidence=1.0)
-        if trk.malicious:
-            rep.behaviour.add(type=MALICIOUS_BEHAVIOUR, confidence=uav)
-        for reason in trk.reasons[:MAX_LABELS]:
-            rep.track_info.add(type="reason", value=reason[:200])
-        rep.track_info.add(type="cuas_track_id", value=str(trk.id))
-        if trk.sources:
-            rep.track_info.add(type="sources", value=",".join(trk.sources)[:200])
-        if trk.ident is not None:
-            ident = trk.ident.rid or trk.ident.callsign or trk.ident.icao
-            if ident:
-                rep.id = ident
-        msg = envelope(self.node_id, t)
-        msg.detection_report.CopyFrom(rep)
-        return msg
-
-    def alert(self, alert: wire.Alert) -> SapientMessage:
-        """A SAPIENT Alert for a contract ``alert`` (located at the track's last position
-        when the track has been reported)."""
-        _, kind, priority = THREAT_TO_SAPIENT.get(alert.threat, THREAT_TO_SAPIENT["none"])
-        text = f"track {alert.track_id}: threat {alert.previous} -> {alert.threat}"
-        if alert.zone:
-            text += f" in zone {alert.zone}"
-        al = Alert(alert_id=new_ulid(alert.t), alert_type=kind,
-                   status=Alert.ALERT_STATUS_ACTIVE, description=text[:500],
-                   priority=priority,
-                   ranking=(list(THREAT_TO_SAPIENT).index(alert.threat) / 4.0
-                            if alert.threat in THREAT_TO_SAPIENT else 0.0))
-        if alert.reasons:
-            al.additional_information = "; ".join(alert.reasons)[:1000]
-        trk = self._last.get(alert.track_id)
-        if trk is not None:
-            al.location.CopyFrom(location_from_lla(trk.lla, trk.pos_sigma))
-        ad = al.associated_detection.add(node_id=self.node_id,
-                                         object_id=self.object_id(alert.track_id, alert.t))
-        ad.timestamp.CopyFrom(timestamp(alert.t))
-        msg = envelope(self.node_id, alert.t)
-        msg.alert.CopyFrom(al)
-        return msg

@@ -19,6 +19,7 @@ from google.protobuf.message import Message
 
 from cuas import wire
 from cuas.sapient.proto import FIELD_OPTIONS, ONEOF_OPTIONS, SapientMessage, is_ulid, is_uuid
+from cuas.validation import brief
 
 #: Stop after this many violations (a hostile message could hold thousands).
 MAX_VIOLATIONS: Final = 32
@@ -177,9 +178,9 @@ def _check_value(rule: _FieldRule, value: Any, where: str, out: list[Violation],
         if rule.mandatory and value == "":
             out.append(Violation("is_mandatory", where, "mandatory field is empty"))
         elif rule.uuid and not is_uuid(value):
-            out.append(Violation("is_uuid", where, f"{wire._brief(value)} is not a UUID"))
+            out.append(Violation("is_uuid", where, f"{brief(value)} is not a UUID"))
         elif rule.ulid and not is_ulid(value):
-            out.append(Violation("is_ulid", where, f"{wire._brief(value)} is not a ULID"))
+            out.append(Violation("is_ulid", where, f"{brief(value)} is not a ULID"))
     elif rule.enum is not None:
         if value not in rule.enum_numbers:
             out.append(Violation("enum_defined", where,

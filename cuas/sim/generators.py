@@ -562,33 +562,33 @@ def simulate(params: SimParams, site: SiteConfig) -> SimResult:
 
 
 def write_truth(truth: SimTruth, site: SiteConfig, path: str | Path) -> None:
-    """Write ``truth`` as a truth file (docs/truth-format.md) via :mod:`cuas.eval.evaluation`: the
+    """Write ``truth`` as a truth file (docs/truth-format.md) via :mod:`cuas.eval.truth`: the
     header (site, each object's class and threat flag), then one line per scan time listing the
     objects alive then with their ENU position (m) and velocity (m/s)."""
-    # Imported here: evaluation pulls in scipy, which generating scenarios does not need.
-    from cuas.eval import evaluation
+    # Imported here: the truth-file module pulls in scipy, which generating scenarios does not need.
+    from cuas.eval import truth as truth_file
 
-    header = evaluation.TruthHeader(
-        site=evaluation.Site(lat=site.lat, lon=site.lon, h=site.h),
-        objects={oid: evaluation.ObjectInfo(object_class=cls, threat=bool(th))
+    header = truth_file.TruthHeader(
+        site=truth_file.Site(lat=site.lat, lon=site.lon, h=site.h),
+        objects={oid: truth_file.ObjectInfo(object_class=cls, threat=bool(th))
                  for oid, cls, th in zip(truth.ids, truth.classes, truth.threat.tolist(),
                                          strict=True)},
     )
 
-    def samples() -> Iterator[evaluation.TruthSample]:
+    def samples() -> Iterator[truth_file.TruthSample]:
         for k, t in enumerate(truth.times.tolist()):
             idx = np.flatnonzero(truth.alive[k])
-            yield evaluation.TruthSample(t=t, ids=tuple(truth.ids[i] for i in idx.tolist()),
+            yield truth_file.TruthSample(t=t, ids=tuple(truth.ids[i] for i in idx.tolist()),
                                          enu=truth.enu[k, idx], vel=truth.vel[k, idx])
 
-    evaluation.write_truth(path, header, samples())
+    truth_file.write_truth(path, header, samples())
 
 
 def write_outputs(result: SimResult, out_path: str | Path, truth_path: str | Path) -> None:
     """Write the recording (MCAP, or JSON Lines for a ``.jsonl`` path) and the truth file."""
-    from cuas.record import recording
+    from cuas.record import writer as recording_writer  # only writing needs the MCAP library
 
-    with recording.open_writer(out_path) as writer:
+    with recording_writer.open_writer(out_path) as writer:
         for batch in result.batches:
             writer.write_message(batch)
     write_truth(result.truth, result.site, truth_path)

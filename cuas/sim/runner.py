@@ -51,13 +51,13 @@ def write_scenario_truth(run: ScenarioRun, path: str | Path) -> None:
     """The truth file (docs/truth-format.md) at the scenario's truth rate: every mover's ENU
     position (m, rounded to cm) and velocity (m/s); the header gives class, threat, type and,
     when the mover enters a zone of the site, ``entry_t`` (UTC s)."""
-    from cuas.eval import evaluation
+    from cuas.eval import truth as truth_file
 
     sc, tr = run.scenario, run.truth
     site = sc.config.site
-    header = evaluation.TruthHeader(
-        site=evaluation.Site(lat=site.lat, lon=site.lon, h=site.h),
-        objects={oid: evaluation.ObjectInfo(
+    header = truth_file.TruthHeader(
+        site=truth_file.Site(lat=site.lat, lon=site.lon, h=site.h),
+        objects={oid: truth_file.ObjectInfo(
             object_class=cls, threat=bool(th),
             extra={"type": typ, **({"entry_t": run.zone_entry_t[oid]}
                                     if oid in run.zone_entry_t else {})})
@@ -66,22 +66,23 @@ def write_scenario_truth(run: ScenarioRun, path: str | Path) -> None:
     )
     stride = max(1, round(1.0 / (sc.truth_rate_hz * GRID_DT_S)))
 
-    def samples() -> Iterator[evaluation.TruthSample]:
+    def samples() -> Iterator[truth_file.TruthSample]:
         for k in range(0, len(tr.t), stride):
             idx = np.flatnonzero(tr.alive[k])
-            yield evaluation.TruthSample(
+            yield truth_file.TruthSample(
                 t=sc.t0 + float(tr.t[k]), ids=tuple(tr.ids[i] for i in idx.tolist()),
                 enu=np.round(tr.enu[k, idx], 2), vel=np.round(tr.vel[k, idx], 2))
 
-    evaluation.write_truth(path, header, samples())
+    truth_file.write_truth(path, header, samples())
 
 
 def write_scenario(run: ScenarioRun, out_path: str | Path, truth_path: str | Path) -> None:
     """Write the recording (MCAP with each message's receipt time as ``log_time``, or JSON
     Lines for ``.jsonl``) and the truth file."""
-    from cuas.record import recording
+    from cuas.record import writer as recording_writer
+    from cuas.record.recording import t_to_ns
 
-    with recording.open_writer(out_path) as writer:
+    with recording_writer.open_writer(out_path) as writer:
         for m in run.messages:
-            writer.write_message(m.batch, log_time_ns=recording.t_to_ns(m.recv_t))
+            writer.write_message(m.batch, log_time_ns=t_to_ns(m.recv_t))
     write_scenario_truth(run, truth_path)

@@ -12,8 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from cuas.classify.model import CLASSES, UAV, Curve, combine, load_model
+from cuas.classify.model import UAV, Curve, combine, load_model
 from cuas.errors import ConfigError
+from cuas.vocabulary import CLASSES
 
 pytestmark = pytest.mark.filterwarnings("error")
 

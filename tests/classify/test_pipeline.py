@@ -21,7 +21,7 @@ from cuas.classify.zones import SiteGeometry
 from cuas.fusion.daemon import Daemon
 from cuas.fusion.engine import FusionEngine as Tracker
 from cuas.fusion.offline import replay_offline
-from cuas.record.recording import write_jsonl
+from cuas.record.writer import write_jsonl
 from tests.classify import scenarios as S
 from tests.classify.helpers import T0, wembley
 

@@ -1,4 +1,4 @@
-"""Tests of cuas.eval.evaluation: truth files, tracks files, GOSPA, ID switches, fragmentation."""
+"""Tests of cuas.eval (truth, tracklog, gospa, matching, report): truth files, tracks files, GOSPA, ID switches, fragmentation."""
 
 from __future__ import annotations
 
@@ -17,9 +17,11 @@ from hypothesis import strategies as st
 
 from cuas import wire
 from cuas.errors import CuasError, DecodeError
-from cuas.eval.evaluation import (
-    DEFAULT_C,
-    DEFAULT_P,
+from cuas.eval.gospa import DEFAULT_C, DEFAULT_P, gospa
+from cuas.eval.matching import evaluate
+from cuas.eval.report import format_report, to_json
+from cuas.eval.tracklog import read_tracks, tracks_from_messages
+from cuas.eval.truth import (
     EvaluationError,
     ObjectInfo,
     Site,
@@ -28,13 +30,7 @@ from cuas.eval.evaluation import (
     TruthFormatError,
     TruthHeader,
     TruthSample,
-    evaluate,
-    format_report,
-    gospa,
-    read_tracks,
     read_truth,
-    to_json,
-    tracks_from_messages,
     truth_at,
     write_truth,
 )

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import zmq
 import zmq.asyncio
-from cuas.sim.simulate import SimParams, simulate
+from cuas.sim.generators import SimParams, simulate
 
 from cuas import bus, wire
 from cuas.config import SiteConfig, reference_config
@@ -18,7 +18,7 @@ from cuas.fusion.daemon import Daemon
 from cuas.fusion.engine import FusionEngine
 from cuas.fusion.export import alert_message
 from cuas.fusion.offline import replay_offline
-from cuas.record.recording import write_jsonl
+from cuas.record.writer import write_jsonl
 from cuas.tracking import StepResult
 from tests.classify import scenarios as S
 from tests.classify.helpers import wembley

@@ -30,7 +30,8 @@ from cuas import bus, wire
 from cuas.config import Config, TrackerConfig
 from cuas.errors import RecordingError
 from cuas.fusion.daemon import Daemon
-from cuas.record.recording import RecordingReader, RecordingWriter
+from cuas.record.recording import RecordingReader
+from cuas.record.writer import RecordingWriter
 from tests.fusion.test_daemon import LOOPBACK, Client, running_daemon
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -23,7 +23,8 @@ from cuas.config import reference_config
 from cuas.fusion.offline import replay_offline
 from cuas.record.bus_replay import replay_on_bus
 from cuas.record.recorder import Recorder, payload_time_ns
-from cuas.record.recording import Record, RecordingReader, RecordingWriter, t_to_ns
+from cuas.record.recording import Record, RecordingReader, t_to_ns
+from cuas.record.writer import RecordingWriter
 from cuas.sim import generators as sim
 from tests.bus_helpers import LOOPBACK_ANY
 from tests.bus_helpers import run_bounded as run

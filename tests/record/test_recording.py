@@ -24,13 +24,15 @@ from cuas import wire
 from cuas.errors import DecodeError, RecordingError
 from cuas.record import recording
 from cuas.record.recording import (
-    JsonlWriter,
     Record,
     RecordingReader,
-    RecordingWriter,
     iter_messages,
-    open_writer,
     t_to_ns,
+)
+from cuas.record.writer import (
+    JsonlWriter,
+    RecordingWriter,
+    open_writer,
     write_jsonl,
 )
 
@@ -342,7 +344,7 @@ def test_killed_writer_leaves_a_replayable_file(tmp_path: Path) -> None:
     script = textwrap.dedent(
         f"""
         import sys, time
-        from cuas.record.recording import RecordingWriter
+        from cuas.record.writer import RecordingWriter
         w = RecordingWriter({str(path)!r}, chunk_size=2000, flush_interval_s=3600)
         for i in range(400):
             w.write("det.a", b"m%05d" % i + bytes(50), log_time_ns=i, publish_time_ns=i)

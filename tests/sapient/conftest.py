@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("sapient_msg", reason="SAPIENT tests need the sapient extra (sapient-msg)")
 
-from cuas.sapient import convert  # noqa: E402
+from cuas.sapient import convert, outbound  # noqa: E402
 from cuas.sapient.proto import DetectionReport, SapientMessage, StatusReport, new_ulid  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "sapient"
@@ -41,7 +41,7 @@ def status_report(node_id: str, lat: float, lon: float, h: float, t: float | Non
     msg = convert.envelope(node_id, t)
     rep = StatusReport(report_id=new_ulid(t), system=StatusReport.SYSTEM_OK,
                        info=StatusReport.INFO_NEW, mode="Default")
-    rep.node_location.CopyFrom(convert.location_from_lla((lat, lon, h), (1.0, 1.0, 1.0)))
+    rep.node_location.CopyFrom(outbound.location_from_lla((lat, lon, h), (1.0, 1.0, 1.0)))
     msg.status_report.CopyFrom(rep)
     return msg
 
@@ -53,7 +53,7 @@ def location_report(node_id: str, object_id: str, lat: float, lon: float, h: flo
     t = time.time() if t is None else t
     msg = convert.envelope(node_id, t)
     rep = DetectionReport(report_id=new_ulid(t), object_id=object_id, detection_confidence=0.9)
-    rep.location.CopyFrom(convert.location_from_lla((lat, lon, h), (3.0, 3.0, 3.0)))
+    rep.location.CopyFrom(outbound.location_from_lla((lat, lon, h), (3.0, 3.0, 3.0)))
     if vel is not None:
         rep.enu_velocity.east_rate, rep.enu_velocity.north_rate, rep.enu_velocity.up_rate = vel
     rep.classification.add(type="UAV", confidence=0.8)

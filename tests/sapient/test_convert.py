@@ -11,8 +11,9 @@ import pytest
 
 from cuas import wire
 from cuas.config import SapientConfig, SiteConfig
-from cuas.sapient import convert
-from cuas.sapient.convert import ConversionError, NodeInfo, Reporter
+from cuas.sapient import convert, outbound
+from cuas.sapient.convert import ConversionError, NodeInfo
+from cuas.sapient.outbound import Reporter
 from cuas.sapient.proto import Registration, SapientMessage, from_json, is_ulid, ulid_at
 from cuas.sapient.validate import validate
 from tests.sapient.conftest import MODULE_ID, data_dir, location_report, read_text
@@ -237,8 +238,8 @@ def test_reporter_alerts() -> None:
 
 def test_own_messages_pass_the_icd_rules() -> None:
     t = time.time()
-    for msg in (convert.registration(MODULE_ID, t, "cuas", 5.0),
-                convert.status_report(MODULE_ID, t, "degraded"),
+    for msg in (outbound.registration(MODULE_ID, t, "cuas", 5.0),
+                outbound.status_report(MODULE_ID, t, "degraded"),
                 convert.registration_ack(MODULE_ID, t, MODULE_ID, False, ["full"]),
                 convert.error_message(MODULE_ID, t, None, b"\x00" * 10_000, ["bad"])):
         assert validate(msg) == [], msg.WhichOneof("content")

@@ -21,7 +21,7 @@ from cuas import bus
 from cuas.config import reference_config
 from cuas.fusion.daemon import Daemon
 from cuas.outputs.sapient import SapientExporter
-from cuas.sapient import convert
+from cuas.sapient import convert, outbound
 from cuas.sapient.framing import encode, parse
 from cuas.sapient.proto import SapientMessage, from_json, new_ulid
 from cuas.sapient.validate import validate
@@ -186,7 +186,7 @@ def test_module_to_daemon_to_export_upstream() -> None:
             assert min(abs(e - s[0]) + abs(n - s[1]) for s in sent) < 40.0
             assert abs(u - 60.0) < 30.0
             classes = {c.type for c in report.detection_report.classification}
-            assert classes == set(convert.CLASS_TO_SAPIENT.values())
+            assert classes == set(outbound.CLASS_TO_SAPIENT.values())
             assert report.detection_report.behaviour[0].type.startswith("Threat ")
             assert report.node_id == exporter.node_id
 

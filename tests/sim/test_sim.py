@@ -6,7 +6,6 @@ Statistical checks use fixed seeds and bounds of about six sigma, so they cannot
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import math
 from pathlib import Path
 
@@ -293,16 +292,12 @@ def test_params_are_frozen() -> None:
 # --------------------------------------------------------------------------- files and CLI
 
 
-_HAVE_IO = (importlib.util.find_spec("cuas.record.recording") is not None
-            and importlib.util.find_spec("cuas.eval.evaluation") is not None)
 
-
-@pytest.mark.skipif(not _HAVE_IO, reason="cuas.record.recording / cuas.eval.evaluation not in the tree yet")
 @pytest.mark.parametrize("suffix", [".mcap", ".jsonl"])
 def test_cli_writes_a_recording_and_truth_that_read_back(
     tmp_path: Path, suffix: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from cuas.eval import evaluation
+    from cuas.eval import truth as evaluation
     from cuas.record import recording
 
     out, truth_path = tmp_path / f"rec{suffix}", tmp_path / "truth.jsonl"
@@ -331,7 +326,6 @@ def test_cli_writes_a_recording_and_truth_that_read_back(
         assert obj.vel is not None and np.allclose(obj.vel, expected.truth.vel[:, i])
 
 
-@pytest.mark.skipif(not _HAVE_IO, reason="cuas.record.recording / cuas.eval.evaluation not in the tree yet")
 def test_cli_uses_the_configured_site_and_sensor(tmp_path: Path) -> None:
     from cuas.record import recording
 
