@@ -43,5 +43,51 @@ class RecordingError(CuasError):
     """A recording file cannot be opened or read at all (a torn tail is not an error)."""
 
 
-class TrackerInputError(CuasError, ValueError):
-    """A batch cannot be used by the tracker (for example an `rae` frame with no sensor origin)."""
+class EvaluationError(CuasError, ValueError):
+    """Scoring parameters or inputs that cannot be used (c <= 0, p < 1, unknown status, ...)."""
+
+
+class FileFormatError(DecodeError):
+    """A line of a truth or tracks file (cuas eval) is malformed.
+
+    ``path`` is the file, ``line`` the 1-based line number, ``key`` the dotted key at fault
+    (``objects[2].enu``) when there is one.
+    """
+
+    def __init__(
+        self, problem: str, *, path: str, line: int, key: str | None = None, data: object = None
+    ) -> None:
+        super().__init__(problem, key=key, data=data)
+        self.path = path
+        self.line = line
+        where = f"{path}:{line}"
+        self.args = (f"{where}: {key}: {problem}" if key else f"{where}: {problem}",)
+
+
+class TruthFormatError(FileFormatError):
+    """A truth file does not follow docs/truth-format.md."""
+
+
+class TracksFormatError(FileFormatError):
+    """A tracks file (JSON Lines of ``tracks`` messages) is malformed before its last line."""
+
+
+class ConversionError(CuasError, ValueError):
+    """A valid SAPIENT message that cannot become a contract message; ``str`` says why."""
+
+
+class SimParamError(CuasError, ValueError):
+    """A :class:`SimParams` field is invalid; ``field`` names it."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(f"SimParams.{field}: {problem}")
+
+
+class FrameError(CuasError, ValueError):
+    """A camera frame that is no image: zero size, wrong dtype (depth) or channel count."""
+
+
+class NoSubscriberError(CuasError):
+    """Nobody subscribed to the detection endpoint within the wait: no daemon is listening."""

@@ -39,11 +39,11 @@ from cuas.classify.spoofing import (
     RID_FRESH_S,
     SpoofEvidence,
 )
-from cuas.classify.zones import SiteGeometry
 from cuas.config import Config
 from cuas.errors import ConfigError
 from cuas.geo import SiteFrame
 from cuas.vocabulary import CLASSES
+from cuas.zones import SiteGeometry
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]

@@ -17,7 +17,7 @@ from cuas.classify.features import Features
 from cuas.classify.inputs import ICAO, IdentReports, RfReport
 from cuas.classify.model import BIRD, CLUTTER, MANNED, UAV
 from cuas.classify.spoofing import SpoofEvidence
-from cuas.classify.zones import Approach, SiteGeometry
+from cuas.zones import Approach, SiteGeometry
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]

@@ -19,7 +19,6 @@ from cuas.config.document import (
 from cuas.config.outputs import COT_SCHEMES, CotConfig, SapientConfig, SapientNodeConfig
 from cuas.config.sensors import SensorConfig
 from cuas.config.site import (
-    THREAT_LEVELS,
     WEMBLEY,
     ZONE_KINDS,
     AssetConfig,
@@ -29,7 +28,7 @@ from cuas.config.site import (
 )
 
 __all__ = [
-    "BUS_SECURITY", "COT_SCHEMES", "MAX_DAEMON_ID", "THREAT_LEVELS", "WEMBLEY", "ZONE_KINDS",
+    "BUS_SECURITY", "COT_SCHEMES", "MAX_DAEMON_ID", "WEMBLEY", "ZONE_KINDS",
     "AssetConfig", "BusConfig", "ClassifyConfig", "Config", "CotConfig", "DaemonConfig",
     "IdentityList", "SapientConfig", "SapientNodeConfig", "SensorConfig", "SiteConfig",
     "TrackerConfig", "ZoneConfig", "is_host_port", "is_local_endpoint", "load_config",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cuas.config.coerce import brief
 from cuas.errors import ConfigError
+from cuas.validation import brief
 
 
 def is_host_port(text: str) -> bool:

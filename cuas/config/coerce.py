@@ -9,31 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import reprlib
 import types
 import typing
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from cuas.errors import ConfigError
+from cuas.validation import brief
 
 T = TypeVar("T")
 
-_REPR = reprlib.Repr()
-_REPR.maxstring = 60
-_REPR.maxother = 60
-
-
-def brief(value: Any) -> str:
-    """A short repr for an error message.
-
-    A plain ``!r`` raised ValueError for an integer of more than 4300 digits (``parse_config``
-    takes any mapping, not only what tomllib produced) and printed huge values whole.
-    """
-    try:
-        return _REPR.repr(value)
-    except (ValueError, RecursionError):
-        return f"<{type(value).__name__}>"
 
 
 def coerce(value: Any, tp: Any, key: str, path: str | None) -> Any:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from cuas.config.bus import BusConfig
-from cuas.config.coerce import brief, build, coerce, tables
+from cuas.config.coerce import build, coerce, tables
 from cuas.config.daemon import ClassifyConfig, DaemonConfig, TrackerConfig
 from cuas.config.outputs import CotConfig, SapientConfig
 from cuas.config.sensors import SensorConfig, parse_sensor
@@ -24,6 +24,7 @@ from cuas.config.site import (
     parse_zone,
 )
 from cuas.errors import ConfigError
+from cuas.validation import brief
 
 #: ``daemon_id`` is the ``src`` of every message the daemon publishes, and the wire schema
 #: (``wire.schema.json``) caps ``src`` at 128 characters.

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from cuas.config.bus import is_host_port
-from cuas.config.coerce import brief, build
+from cuas.config.coerce import build
 from cuas.errors import ConfigError
+from cuas.validation import brief
 
 #: ``cot.url`` schemes: UDP (multicast or unicast), a TAK server over TCP or TLS.
 COT_SCHEMES = ("udp", "tcp", "tls")

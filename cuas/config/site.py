@@ -10,8 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cuas.config.coerce import brief, build, coerce, points
+from cuas.config.coerce import build, coerce, points
 from cuas.errors import ConfigError
+from cuas.validation import brief
+from cuas.vocabulary import THREAT_LEVELS
 
 #: Wembley Stadium, London: centre spot of the pitch. Height above the WGS-84 ellipsoid:
 #: ground ~44 m above mean sea level plus ~46 m geoid undulation in north-west London.
@@ -37,8 +39,6 @@ class SiteConfig:
 
 
 
-#: Threat levels in rising order (the contract's ``threat`` values).
-THREAT_LEVELS = ("none", "low", "medium", "high", "critical")
 #: Zone kinds. ``no_fly``: no drone may be here; ``perimeter``: a security ring around the
 #: venue; ``takeoff_exclusion``: where a launch is itself a threat; ``crowd``: people below.
 ZONE_KINDS = ("no_fly", "perimeter", "takeoff_exclusion", "crowd")

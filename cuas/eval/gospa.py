@@ -15,7 +15,8 @@ import numpy.typing as npt
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import cdist
 
-from cuas.eval.truth import EvaluationError, FloatArray, IntArray
+from cuas.errors import EvaluationError
+from cuas.eval.truth import FloatArray, IntArray
 
 #: GOSPA alpha; fixed at 2, the value for which the metric splits into localisation, missed
 #: and false parts.

@@ -21,9 +21,10 @@ import pymap3d
 from scipy.optimize import linear_sum_assignment
 
 from cuas import vocabulary
+from cuas.errors import EvaluationError
 from cuas.eval.gospa import DEFAULT_C, DEFAULT_P, NO_MATCH, check_cp, gospa
 from cuas.eval.tracklog import STATUS_CODE, TrackLog
-from cuas.eval.truth import DEFAULT_MAX_GAP, EvaluationError, FloatArray, IntArray, Truth, truth_at
+from cuas.eval.truth import DEFAULT_MAX_GAP, FloatArray, IntArray, Truth, truth_at
 
 #: Track statuses that count as tracker output by default.
 DEFAULT_STATUSES: Final[tuple[str, ...]] = ("confirmed", "coasting")

@@ -60,7 +60,7 @@ def _counted(tracks: TrackLog, ev: Evaluation) -> np.ndarray[Any, np.dtype[np.bo
 def _zones(ax: Any, config: Config | None, labels: bool) -> None:
     if config is None or not config.zones:
         return
-    from cuas.classify.zones import SiteGeometry
+    from cuas.zones import SiteGeometry
 
     geom = SiteGeometry(config)
     order = np.argsort([-p.area for p in geom.polygons])  # big first, so small ones stay visible
@@ -171,7 +171,7 @@ def _map(truth: Truth, tracks: TrackLog, ev: Evaluation, config: Config | None,
 def _zones_km(ax: Any, config: Config | None) -> None:
     if config is None or not config.zones:
         return
-    from cuas.classify.zones import SiteGeometry
+    from cuas.zones import SiteGeometry
 
     for poly in SiteGeometry(config).polygons:
         x, y = poly.exterior.xy
@@ -182,7 +182,7 @@ def _zones_km(ax: Any, config: Config | None) -> None:
 def _limits(ax: Any, config: Config | None) -> None:
     """Zoom on the zones (with a margin); without zones, 2 km around the origin."""
     if config is not None and config.zones:
-        from cuas.classify.zones import SiteGeometry
+        from cuas.zones import SiteGeometry
 
         bounds = np.array([p.bounds for p in SiteGeometry(config).polygons])
         x0, y0 = bounds[:, 0].min(), bounds[:, 1].min()

@@ -14,16 +14,8 @@ import numpy as np
 import numpy.typing as npt
 
 from cuas import vocabulary, wire
-from cuas.errors import DecodeError
-from cuas.eval.truth import (
-    EvaluationError,
-    FloatArray,
-    IntArray,
-    StrPath,
-    TracksFormatError,
-    json_line,
-    readonly,
-)
+from cuas.errors import DecodeError, EvaluationError, TracksFormatError
+from cuas.eval.truth import FloatArray, IntArray, StrPath, json_line, readonly
 
 # --------------------------------------------------------------------------- tracks
 

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cuas import vocabulary, wire
-from cuas.errors import CuasError, DecodeError
+from cuas.errors import DecodeError, EvaluationError, TruthFormatError
 from cuas.validation import latitude, longitude, mapping, need, number
 
 FloatArray: TypeAlias = npt.NDArray[np.float64]
@@ -32,38 +32,6 @@ TRUTH_HEADER_TYPE: Final = "truth-header"
 OBJECT_CLASSES: Final[tuple[str, ...]] = tuple(vocabulary.CLASSES)
 #: Longest interval (s) across which a truth object's position is interpolated.
 DEFAULT_MAX_GAP: Final = 5.0
-
-
-# --------------------------------------------------------------------------- errors
-
-
-class EvaluationError(CuasError, ValueError):
-    """Scoring parameters or inputs that cannot be used (c <= 0, p < 1, unknown status, ...)."""
-
-
-class FileFormatError(DecodeError):
-    """A line of a truth or tracks file is malformed.
-
-    ``path`` is the file, ``line`` the 1-based line number, ``key`` the dotted key at fault
-    (``objects[2].enu``) when there is one.
-    """
-
-    def __init__(
-        self, problem: str, *, path: str, line: int, key: str | None = None, data: object = None
-    ) -> None:
-        super().__init__(problem, key=key, data=data)
-        self.path = path
-        self.line = line
-        where = f"{path}:{line}"
-        self.args = (f"{where}: {key}: {problem}" if key else f"{where}: {problem}",)
-
-
-class TruthFormatError(FileFormatError):
-    """A truth file does not follow docs/truth-format.md."""
-
-
-class TracksFormatError(FileFormatError):
-    """A tracks file (JSON Lines of ``tracks`` messages) is malformed before its last line."""
 
 
 # --------------------------------------------------------------------------- truth types

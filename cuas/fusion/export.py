@@ -10,7 +10,8 @@ from cuas import wire
 from cuas.classify import AlertEvent, Classification
 from cuas.fusion.identities import IdentityRegistry
 from cuas.geo import SiteFrame
-from cuas.tracking.state import STATUS_NAMES, TrackRows
+from cuas.tracking.state import TrackRows
+from cuas.vocabulary import TRACK_STATUSES
 
 
 def export_tracks(rows: TrackRows, site: SiteFrame, sensor_names: Sequence[str],
@@ -46,7 +47,7 @@ def export_tracks(rows: TrackRows, site: SiteFrame, sensor_names: Sequence[str],
             extra = {"class_probs": wire.NEUTRAL_CLASS}
         out.append(wire.Track(
             id=ids[k],
-            status=STATUS_NAMES[st[k]],
+            status=TRACK_STATUSES[st[k]],
             lla=(lla_l[k][0], lla_l[k][1], lla_l[k][2]),
             enu=(x_l[k][0], x_l[k][1], x_l[k][2]),
             vel=(x_l[k][3], x_l[k][4], x_l[k][5]),

@@ -27,6 +27,7 @@ from cuas.tracking.models import (
     PositionlessModel,
     RangeAzElModel,
 )
+from cuas.vocabulary import EARTH_RADIUS_M
 
 F64 = NDArray[np.float64]
 
@@ -42,7 +43,6 @@ MAX_SITE_DISTANCE_M: Final = 500_000.0
 #: near any site, above what any aircraft a C-UAS system tracks can reach.
 MIN_UP_M: Final = -2_000.0
 MAX_UP_M: Final = 40_000.0
-EARTH_RADIUS_M: Final = 6_371_000.0
 #: No aircraft a C-UAS site tracks is faster than this (m/s); faster velocity reports are bogus.
 MAX_SPEED_MS: Final = 1_000.0
 

@@ -28,10 +28,9 @@ from cuas.config import Config
 from cuas.errors import DecodeError
 from cuas.outputs.stream import TrackStream
 from cuas.sapient import convert, outbound
-from cuas.sapient.framing import Frame, FramingStats, encode, parse
+from cuas.sapient.framing import CHUNK, Frame, FramingStats, encode, parse, split_host_port
 from cuas.sapient.proto import SapientMessage, node_uuid
 from cuas.sapient.validate import validate
-from cuas.sensors.sapient.node import CHUNK, split_host_port
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ import zmq
 import zmq.asyncio
 
 from cuas import bus
-from cuas.errors import CuasError
+from cuas.errors import NoSubscriberError
 from cuas.record.recording import RecordingReader
 
 __all__ = [
@@ -49,10 +49,6 @@ _YIELD_EVERY: Final = 16
 #: Progress bar redraws at most this often (s).
 _REDRAW_S: Final = 0.1
 _BAR_WIDTH: Final = 30
-
-
-class NoSubscriberError(CuasError):
-    """Nobody subscribed to the detection endpoint within the wait: no daemon is listening."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from cuas import wire
 from cuas.config import SapientConfig, SiteConfig
-from cuas.errors import CuasError, DecodeError
+from cuas.errors import ConversionError, DecodeError
 from cuas.sapient.proto import (
     AlertAck,
     Error,
@@ -67,10 +67,6 @@ _RB_GRID: Final = 3
 _RB_PLATFORM: Final = 4
 _KM_SYSTEMS: Final = frozenset({3, 4})   # RANGE_BEARING_COORDINATE_SYSTEM_*_KM
 _RAD_SYSTEMS: Final = frozenset({2, 4})  # RANGE_BEARING_COORDINATE_SYSTEM_RADIANS_*
-
-
-class ConversionError(CuasError, ValueError):
-    """A valid SAPIENT message that cannot become a contract message; ``str`` says why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +200,6 @@ def _sigma(value: float | None, default: float) -> float:
     if value is None or not math.isfinite(value) or value <= 0:
         return default
     return min(max(float(value), wire.SIGMA_MIN * 10), wire.SIGMA_MAX / 10)
-
 
 
 def range_bearing_to_det(rb: Any, node: NodeInfo, settings: SapientConfig

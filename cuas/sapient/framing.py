@@ -18,6 +18,8 @@ from cuas.sapient.proto import SapientMessage
 #: with a large taxonomy stays far below this.
 MAX_MESSAGE_BYTES: Final = 1 << 20
 PREFIX_BYTES: Final = 4
+#: Bytes read from a SAPIENT connection at a time.
+CHUNK: Final = 65536
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,3 +97,9 @@ def parse(buf: bytes, stats: FramingStats | None = None,
             stats.bad_protobuf += 1
         frames.append(Frame(body, msg, err))
     return frames, bytes(buf[pos:])
+
+
+def split_host_port(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[v6]:PORT`` too) -> (host, port) of a SAPIENT peer."""
+    host, _, port = text.rpartition(":")
+    return host.strip("[]"), int(port)

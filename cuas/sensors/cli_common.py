@@ -14,8 +14,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from cuas.config import Config, SensorConfig, load_config, reference_config
-from cuas.errors import CuasError
-from cuas.record.bus_replay import NoSubscriberError
+from cuas.errors import CuasError, NoSubscriberError
 
 
 def add_common_arguments(parser: argparse.ArgumentParser, kind: str, source_help: str, *,

@@ -18,7 +18,7 @@ import zmq
 import zmq.asyncio
 
 from cuas import bus, wire
-from cuas.record.bus_replay import NoSubscriberError
+from cuas.errors import NoSubscriberError
 from cuas.record.bus_replay import _send as send_nodrop  # the replay's wait-for-room send
 from cuas.sdnotify import Notifier
 
@@ -26,9 +26,6 @@ log = logging.getLogger(__name__)
 
 #: A live source waiting for its subscriber says so this often (s).
 WAIT_WARN_EVERY_S: Final = 10
-#: Reconnect back-off of every adapter's live source: first pause, doubling up to the last (s).
-BACKOFF_FIRST_S: Final = 0.5
-BACKOFF_MAX_S: Final = 10.0
 
 
 def send_now(sock: zmq.Socket, parts: list[bytes]) -> None:
@@ -38,12 +35,6 @@ def send_now(sock: zmq.Socket, parts: list[bytes]) -> None:
     send = zmq.Socket.send
     send(sock, parts[0], zmq.SNDMORE | zmq.DONTWAIT)
     send(sock, parts[1], zmq.DONTWAIT, copy=False)
-
-
-async def sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    """Sleep ``seconds``, or less if ``stop`` is set meanwhile (reconnect back-off)."""
-    with contextlib.suppress(asyncio.TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
 
 
 class SensorPublisher:

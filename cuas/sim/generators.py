@@ -48,7 +48,7 @@ from numpy.typing import NDArray
 
 from cuas import geo, wire
 from cuas.config import SiteConfig
-from cuas.errors import CuasError
+from cuas.errors import SimParamError
 
 F64: TypeAlias = NDArray[np.float64]
 SimFrame: TypeAlias = Literal["enu", "rae", "lla"]
@@ -76,15 +76,6 @@ INBOUND_HEADING_ERROR_DEG: Final = 10.0
 #: the sensor could produce one.
 _MIN_RANGE_M: Final = 0.1
 _MAX_SCANS: Final = 1_000_000
-
-
-class SimParamError(CuasError, ValueError):
-    """A :class:`SimParams` field is invalid; ``field`` names it."""
-
-    def __init__(self, field: str, problem: str) -> None:
-        self.field = field
-        self.problem = problem
-        super().__init__(f"SimParams.{field}: {problem}")
 
 
 def _finite(name: str, value: float) -> float:

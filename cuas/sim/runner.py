@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cuas.sim.generators import SimParamError
+from cuas.errors import SimParamError
 from cuas.sim.scenario import GRID_DT_S, Scenario
 from cuas.sim.sensing import SimMessage, simulate_sensors
 from cuas.sim.truth import ScenarioTruth, compute_truth, zone_entry_times

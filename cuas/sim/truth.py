@@ -174,7 +174,7 @@ def compute_truth(scenario: Scenario, seed: int) -> ScenarioTruth:
 
 def zone_entry_times(scenario: Scenario, truth: ScenarioTruth) -> dict[str, float]:
     """First run time (s) at which each mover is alive inside any zone of the site config."""
-    from cuas.classify.zones import SiteGeometry  # shapely: only needed here
+    from cuas.zones import SiteGeometry  # shapely: only needed here
 
     geom = SiteGeometry(scenario.config)
     out: dict[str, float] = {}

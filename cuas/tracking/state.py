@@ -15,11 +15,11 @@ from numpy.typing import NDArray
 
 F64 = NDArray[np.float64]
 
+# Status codes index cuas.vocabulary.TRACK_STATUSES.
 TENTATIVE: Final = 0
 CONFIRMED: Final = 1
 COASTING: Final = 2
 DELETED: Final = 3
-STATUS_NAMES: Final = ("tentative", "confirmed", "coasting", "deleted")
 
 NO_IDENT: Final = -1
 

@@ -17,11 +17,11 @@ import zmq.asyncio
 
 from cuas import bus, wire
 from cuas.classify import AlertEvent
-from cuas.classify.zones import SiteGeometry
 from cuas.fusion.daemon import Daemon
 from cuas.fusion.engine import FusionEngine as Tracker
 from cuas.fusion.offline import replay_offline
 from cuas.record.writer import write_jsonl
+from cuas.zones import SiteGeometry
 from tests.classify import scenarios as S
 from tests.classify.helpers import T0, wembley
 

@@ -13,7 +13,7 @@ from hypothesis.extra import numpy as hnp
 from cuas.classify import Classifier
 from cuas.classify.inputs import ICAO, RID, IdentReports, RfReport
 from cuas.classify.model import MANNED, UAV
-from cuas.config import THREAT_LEVELS
+from cuas.vocabulary import THREAT_LEVELS
 from tests.classify.helpers import T0, inputs, wembley
 
 pytestmark = pytest.mark.filterwarnings("error")  # no overflow or NaN warnings either

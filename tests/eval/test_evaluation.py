@@ -16,18 +16,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cuas import wire
-from cuas.errors import CuasError, DecodeError
+from cuas.errors import CuasError, DecodeError, EvaluationError, TracksFormatError, TruthFormatError
 from cuas.eval.gospa import DEFAULT_C, DEFAULT_P, gospa
 from cuas.eval.matching import evaluate
 from cuas.eval.report import format_report, to_json
 from cuas.eval.tracklog import read_tracks, tracks_from_messages
 from cuas.eval.truth import (
-    EvaluationError,
     ObjectInfo,
     Site,
-    TracksFormatError,
     Truth,
-    TruthFormatError,
     TruthHeader,
     TruthSample,
     read_truth,

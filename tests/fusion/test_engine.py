@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import zmq
 import zmq.asyncio
-from cuas.sim.generators import SimParams, simulate
 
 from cuas import bus, wire
 from cuas.config import SiteConfig, reference_config
@@ -19,6 +18,7 @@ from cuas.fusion.engine import FusionEngine
 from cuas.fusion.export import alert_message
 from cuas.fusion.offline import replay_offline
 from cuas.record.writer import write_jsonl
+from cuas.sim.generators import SimParams, simulate
 from cuas.tracking import StepResult
 from tests.classify import scenarios as S
 from tests.classify.helpers import wembley

@@ -13,7 +13,8 @@ import zmq.asyncio
 
 from cuas import bus
 from cuas.cli.main import main
-from cuas.record.bus_replay import NoSubscriberError, ReplayBusSummary, replay_on_bus
+from cuas.errors import NoSubscriberError
+from cuas.record.bus_replay import ReplayBusSummary, replay_on_bus
 from cuas.record.recording import RecordingReader, t_to_ns
 from cuas.record.writer import RecordingWriter
 from tests.bus_helpers import LOOPBACK_ANY

@@ -11,8 +11,9 @@ import pytest
 
 from cuas import wire
 from cuas.config import SapientConfig, SiteConfig
+from cuas.errors import ConversionError
 from cuas.sapient import convert, outbound
-from cuas.sapient.convert import ConversionError, NodeInfo
+from cuas.sapient.convert import NodeInfo
 from cuas.sapient.outbound import Reporter
 from cuas.sapient.proto import Registration, SapientMessage, from_json, is_ulid, ulid_at
 from cuas.sapient.validate import validate

@@ -15,9 +15,9 @@ import pytest
 from cuas import geo, wire
 from cuas.cli.main import main
 from cuas.config import SiteConfig
+from cuas.errors import SimParamError
 from cuas.sim.generators import (
     SIM_FRAMES,
-    SimParamError,
     SimParams,
     SimResult,
     SimTruth,

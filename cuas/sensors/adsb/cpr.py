@@ -7,6 +7,8 @@ import bisect
 import math
 from typing import Final
 
+from cuas.vocabulary import IUGG_MEAN_RADIUS_M
+
 _NZ: Final = 15
 _D_LAT: Final = (360.0 / 60.0, 360.0 / 59.0)
 _CPR_SCALE: Final = float(1 << 17)
@@ -84,5 +86,5 @@ def distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
     la1, lo1, la2, lo2 = map(math.radians, (a[0], a[1], b[0], b[1]))
     h = (math.sin((la2 - la1) / 2) ** 2
          + math.cos(la1) * math.cos(la2) * math.sin((lo2 - lo1) / 2) ** 2)
-    return 2.0 * 6_371_008.8 * math.asin(min(1.0, math.sqrt(h)))
+    return 2.0 * IUGG_MEAN_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from cuas.config.coerce import brief, build
+from cuas.config.coerce import build
 from cuas.errors import ConfigError
+from cuas.validation import brief
 
 #: Formats the ADS-B adapter reads (``auto``: detected from the first bytes).
 ADSB_FORMATS = ("auto", "beast", "sbs", "avr")

@@ -25,6 +25,8 @@ import zmq
 import zmq.asyncio
 
 from cuas import bus
+from cuas.backoff import BACKOFF_FIRST_S, BACKOFF_MAX_S
+from cuas.backoff import sleep_or_stop as _sleep_or_stop
 from cuas.errors import CuasError
 from cuas.sensors.adsb.clock import BeastClock
 from cuas.sensors.adsb.decode import AdsbDecoder, Position
@@ -38,12 +40,9 @@ from cuas.sensors.adsb.framing import (
 )
 from cuas.sensors.adsb.settings import AdsbSettings
 from cuas.sensors.publisher import (
-    BACKOFF_FIRST_S,
-    BACKOFF_MAX_S,
     PublishingAdapter,
     SensorPublisher,
 )
-from cuas.sensors.publisher import sleep_or_stop as _sleep_or_stop
 
 log = logging.getLogger(__name__)
 

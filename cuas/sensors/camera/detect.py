@@ -22,6 +22,8 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from cuas.errors import FrameError
+
 U8 = NDArray[np.uint8]
 F64 = NDArray[np.float64]
 
@@ -32,10 +34,6 @@ GATE_WIDTH: Final = 160
 MAX_SIDE: Final = 8192
 #: The largest blobs of a frame, spared when measuring spread-out change (frame gate).
 TARGETS_SPARED: Final = 3
-
-
-class FrameError(ValueError):
-    """A frame that is no image: zero size, wrong dtype (depth) or channel count."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,17 +32,16 @@ import numpy as np
 import zmq.asyncio
 
 from cuas import bus, wire
-from cuas.errors import CuasError
-from cuas.sensors.camera.detect import Blob, DetectorConfig, FrameError, MotionDetector
+from cuas.backoff import BACKOFF_FIRST_S, BACKOFF_MAX_S
+from cuas.backoff import sleep_or_stop as _sleep_or_stop
+from cuas.errors import CuasError, FrameError
+from cuas.sensors.camera.detect import Blob, DetectorConfig, MotionDetector
 from cuas.sensors.camera.geometry import CameraGeometry, CameraModel
 from cuas.sensors.camera.settings import CameraSettings
 from cuas.sensors.publisher import (
-    BACKOFF_FIRST_S,
-    BACKOFF_MAX_S,
     PublishingAdapter,
     SensorPublisher,
 )
-from cuas.sensors.publisher import sleep_or_stop as _sleep_or_stop
 
 log = logging.getLogger(__name__)
 

@@ -26,14 +26,13 @@ import zmq
 import zmq.asyncio
 
 from cuas import bus, wire
+from cuas.backoff import BACKOFF_FIRST_S, BACKOFF_MAX_S
+from cuas.backoff import sleep_or_stop as _sleep_or_stop
 from cuas.errors import DecodeError
 from cuas.sensors.publisher import (
-    BACKOFF_FIRST_S,
-    BACKOFF_MAX_S,
     PublishingAdapter,
     SensorPublisher,
 )
-from cuas.sensors.publisher import sleep_or_stop as _sleep_or_stop
 from cuas.sensors.rf.dsp import (
     C64,
     BlockResult,

@@ -22,23 +22,15 @@ import zmq.asyncio
 
 from cuas import bus, wire
 from cuas.config import Config
-from cuas.sapient.framing import FramingStats, encode, parse
+from cuas.sapient.framing import CHUNK, FramingStats, encode, parse, split_host_port
 from cuas.sensors.sapient.node_state import FusionNodeState
 
 log = logging.getLogger(__name__)
 
-#: Bytes read from a connection at a time.
-CHUNK: Final = 65536
 #: A module that leaves its replies unread this long (s) is disconnected.
 DRAIN_TIMEOUT_S: Final = 5.0
 #: Most modules connected at once.
 MAX_CONNECTIONS: Final = 256
-
-
-def split_host_port(text: str) -> tuple[str, int]:
-    """``HOST:PORT`` (``[v6]:PORT`` too) -> (host, port)."""
-    host, _, port = text.rpartition(":")
-    return host.strip("[]"), int(port)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,8 +16,9 @@ from typing import Final
 
 from cuas import wire
 from cuas.config import Config
+from cuas.errors import ConversionError
 from cuas.sapient import convert
-from cuas.sapient.convert import ConversionError, NodeInfo
+from cuas.sapient.convert import NodeInfo
 from cuas.sapient.framing import Frame
 from cuas.sapient.proto import (
     ICD_VERSION,

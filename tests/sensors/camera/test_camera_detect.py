@@ -14,13 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from cuas.sensors.camera.detect import (
-    DetectorConfig,
-    FrameError,
-    MotionDetector,
-    sky_mask,
-    to_grey,
-)
+from cuas.errors import FrameError
+from cuas.sensors.camera.detect import DetectorConfig, MotionDetector, sky_mask, to_grey
 from cuas.sensors.camera.evaluate import score_clip
 
 CLIPS = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "video" / "svanstrom2021"

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cuas.classify.zones import SiteGeometry
 from cuas.config import Config, load_config, parse_config
 from cuas.errors import ConfigError
+from cuas.zones import SiteGeometry
 from tests.classify.helpers import wembley
 
 SQUARE = [[0, 0], [10, 0], [10, 10], [0, 10]]
