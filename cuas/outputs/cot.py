@@ -140,15 +140,14 @@ def track_uid(track: wire.Track, policy: CotPolicy) -> str:
 
 
 def callsign(track: wire.Track) -> str:
-    """A short, human callsign: the ADS-B callsign, the Remote ID serial, else ``UAV 17``."""
+    """A short, human callsign: the ADS-B callsign, the Remote ID serial, else ``UAV 17``
+    (what came over the air, control characters removed)."""
     ident = track.ident
     if ident is not None:
-        if ident.callsign:
-            return ident.callsign.strip()
-        if ident.rid:
-            return ident.rid
-        if ident.icao:
-            return ident.icao.upper()
+        for heard in (ident.callsign, ident.rid, (ident.icao or "").upper()):
+            text = clean_text(heard or "")
+            if text:
+                return text
     label = {"uav": "UAV", "manned": "Aircraft", "bird": "Bird"}.get(dominant_class(track),
                                                                      "Track")
     return f"{label} {track.id}"
@@ -239,7 +238,7 @@ def track_events(track: wire.Track, now: float, policy: CotPolicy, *,
     _remarks(detail, remarks(track))
     machine = ET.SubElement(detail, "__cuas", track_id=str(track.id), status=track.status,
                             threat=track.threat, malicious=str(track.malicious).lower(),
-                            sources=",".join(track.sources))
+                            sources=clean_text(",".join(track.sources)))
     if replay_offset_s is not None:
         machine.set("replay", "true")
         machine.set("stream_time", cot_time(now - replay_offset_s))
@@ -250,9 +249,9 @@ def track_events(track: wire.Track, now: float, policy: CotPolicy, *,
         for key in ("icao", "callsign", "rid"):
             value = getattr(ident, key)
             if value:
-                machine.set(key, str(value))
+                machine.set(key, clean_text(str(value)))
         if ident.aliases:
-            machine.set("aliases", " ".join(ident.aliases))
+            machine.set("aliases", clean_text(" ".join(ident.aliases)))
     events = [ET.tostring(ev, encoding="utf-8", xml_declaration=True)]
     if (ident is not None and ident.operator_lla is not None and _valid_lla(ident.operator_lla)
             and track.status != "deleted"):

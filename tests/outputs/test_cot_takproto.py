@@ -110,3 +110,21 @@ def test_remarks_escaped_in_xml_are_read_back_intact() -> None:
     extra = ET.fromstring(f"<detail>{message.cotEvent.detail.xmlDetail}</detail>")
     assert (extra.findtext("remarks") or "").split(" | ")[1:3] == ["a < b & c > d",
                                                                    'say "hi"']
+
+
+def test_identities_heard_over_the_air_cannot_break_the_xml() -> None:
+    """A Remote ID serial or callsign with control characters (a hostile broadcaster) still
+    gives an event every TAK parser reads, on one line."""
+    hostile = wire.Ident(rid="EVIL\x00SERIAL\n<1>", callsign="\x1b[31mRED\x07",
+                         aliases=("mac:00\x0b11",))
+    (xml,) = cot.track_events(track(ident=hostile), NOW, POLICY)
+    ev = ET.fromstring(xml)
+    contact = ev.find("detail/contact")
+    assert contact is not None and contact.get("callsign") == "[31mRED"
+    machine = ev.find("detail/__cuas")
+    assert machine is not None
+    assert (machine.get("rid"), machine.get("aliases")) == ("EVIL SERIAL <1>", "mac:00 11")
+    body = xml.partition(b"?>")[2].strip()  # after the XML declaration
+    assert b"\n" not in body and b"\x00" not in body
+    message = takproto.parse_proto(bytearray(xml))
+    assert message is not None and message.cotEvent.detail.contact.callsign == "[31mRED"
