@@ -56,8 +56,10 @@ def run(args: argparse.Namespace) -> int:
         exporter = CotExporter(config, open_sender(settings), settings=settings)
         print(f"cuas export cot: {endpoint} -> {settings.url}", file=sys.stderr, flush=True)
         summary = await exporter.run(endpoint, stop, security=keys)
-        print(f"cuas export cot: {summary.snapshots} snapshots, {summary.events} events sent, "
-              f"{summary.bad_messages} malformed skipped", file=sys.stderr)
+        replayed = (f" ({summary.replayed} of a replay, moved onto the wall clock)"
+                    if summary.replayed else "")
+        print(f"cuas export cot: {summary.snapshots} snapshots{replayed}, {summary.events} "
+              f"events sent, {summary.bad_messages} malformed skipped", file=sys.stderr)
         return 0
 
     return asyncio.run(main())

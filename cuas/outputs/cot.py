@@ -1,7 +1,7 @@
 """Cursor on Target (CoT) events for TAK (ATAK, WinTAK, iTAK, TAK Server), built from tracks.
 
 Pure functions: a :class:`~cuas.wire.Track` (and the site's policy) in, CoT XML bytes out; the
-I/O (UDP multicast, TCP, TLS) is in :mod:`cuas.export.cot_io`. The conventions are those TAK
+I/O (UDP multicast, TCP, TLS) is in :mod:`cuas.outputs.cot_sender`. The conventions are those TAK
 users expect of drone-detection gateways (``shared/spec/tak.md``):
 
 * ``uid`` stable for the life of the track: ``adsb-<icao>`` for an aircraft with an ICAO
@@ -11,18 +11,27 @@ users expect of drone-detection gateways (``shared/spec/tak.md``):
   friendly ``a-f-A-M-F-Q`` (on the site's allow list and not malicious) or unknown
   ``a-u-A-M-F-Q``; a manned aircraft neutral civil ``a-n-A-C-F`` (hostile when malicious);
   birds and clutter are not sent unless asked for;
-* ``time``/``start`` now, ``stale`` when cuas would delete the track if nothing more is heard;
-  a deleted track is sent once with ``stale`` = now so that TAK drops it too;
+* ``time``/``start`` now (the wall clock), ``stale`` when cuas would delete the track if
+  nothing more is heard; a deleted track is sent once with ``stale`` = now so that TAK drops it
+  too. A replayed stream (snapshot times over :data:`REPLAY_SKEW_S` from the wall clock) is
+  moved onto the wall clock, so that a replay looks live on TAK; ``__cuas`` then says
+  ``replay="true"`` and gives the recording's own time;
 * ``point`` WGS-84 degrees and ``hae`` (m above the ellipsoid), ``ce``/``le`` the 1-sigma
   horizontal/vertical error (m) from the track's covariance;
 * ``detail``: ``track`` (course degrees true, speed m/s), ``contact`` callsign, ``remarks``
-  (threat and reasons, one per line), ``__cuas`` (machine-readable: track id, class
-  probabilities, threat, sources, identity).
+  (threat and reasons on one line, separated by :data:`REMARKS_SEPARATOR`), ``__cuas``
+  (machine-readable: track id, class probabilities, threat, sources, identity).
+
+Remarks are written for what TAK servers do to them (FreeTAKServer 2.2.1): a bare
+``<remarks>`` element is relayed as an attribute of ``detail``, which ATAK does not show, and
+line breaks are removed. So ``remarks`` always carries ``source="cuas"`` (an element with an
+attribute is relayed as an element) and never holds a newline or any other control character.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +55,22 @@ HOW = "m-f"
 
 #: TAK draws an unknown error as this (m); used only for a missing sigma, never for a fix.
 _NO_ERROR = 9_999_999.0
+
+#: Between the threat line and each reason in ``remarks``: visible on a phone, and kept by TAK
+#: servers that remove line breaks.
+REMARKS_SEPARATOR = " | "
+#: The attribute every ``remarks`` element carries, so that a TAK server relays it as an element
+#: (FreeTAKServer moves a bare ``<remarks>`` into an attribute ATAK does not read).
+REMARKS_SOURCE = "cuas"
+
+#: A snapshot whose time is further than this (s) from the wall clock is a replay of the past;
+#: the same rule as the fusion daemon's (``cuas.fusion.daemon.REPLAY_SKEW_S``, which outputs
+#: may not import; a test keeps the two equal).
+REPLAY_SKEW_S = 60.0
+
+#: What remarks may not hold: C0 and C1 control characters (newlines and tabs included), DEL,
+#: lone surrogates and the two non-characters XML 1.0 forbids.
+_UNPRINTABLE = re.compile(r"\s*[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]+\s*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,26 +140,45 @@ def track_uid(track: wire.Track, policy: CotPolicy) -> str:
 
 
 def callsign(track: wire.Track) -> str:
-    """A short, human callsign: the ADS-B callsign, the Remote ID serial, else ``UAV 17``."""
+    """A short, human callsign: the ADS-B callsign, the Remote ID serial, else ``UAV 17``
+    (what came over the air, control characters removed)."""
     ident = track.ident
     if ident is not None:
-        if ident.callsign:
-            return ident.callsign.strip()
-        if ident.rid:
-            return ident.rid
-        if ident.icao:
-            return ident.icao.upper()
+        for heard in (ident.callsign, ident.rid, (ident.icao or "").upper()):
+            text = clean_text(heard or "")
+            if text:
+                return text
     label = {"uav": "UAV", "manned": "Aircraft", "bird": "Bird"}.get(dominant_class(track),
                                                                      "Track")
     return f"{label} {track.id}"
 
 
+def clean_text(text: str) -> str:
+    """``text`` on one line: every run of control characters (with the spaces around it)
+    becomes one space, and the ends are trimmed (XML escaping is left to the serializer)."""
+    return _UNPRINTABLE.sub(" ", text).strip()
+
+
 def remarks(track: wire.Track) -> str:
-    """Threat level and reasons, one per line (readable on a phone)."""
-    lines = [f"Threat: {track.threat.upper()}" + (" (malicious)" if track.malicious else "")]
-    lines.extend(track.reasons)
-    lines.append("Sources: " + (", ".join(track.sources) or "none"))
-    return "\n".join(lines)
+    """Threat level, reasons and sources on one line, separated by :data:`REMARKS_SEPARATOR`
+    (TAK servers remove line breaks; a phone wraps the line)."""
+    parts = [f"Threat: {track.threat.upper()}" + (" (malicious)" if track.malicious else "")]
+    parts.extend(track.reasons)
+    parts.append("Sources: " + (", ".join(track.sources) or "none"))
+    return REMARKS_SEPARATOR.join(p for p in map(clean_text, parts) if p)
+
+
+def _remarks(detail: ET.Element, text: str) -> None:
+    """The ``remarks`` element: with its ``source`` attribute, control characters removed."""
+    ET.SubElement(detail, "remarks", source=REMARKS_SOURCE).text = clean_text(text)
+
+
+def replay_offset(snapshot_t: float, now: float) -> float | None:
+    """For a replayed stream, what to add to its times (s) to put them on the wall clock
+    ``now`` (UTC s); None for a live one. The rule: a snapshot more than
+    :data:`REPLAY_SKEW_S` from the wall clock is a replay (the wire contract has no marker)."""
+    offset = now - snapshot_t
+    return offset if abs(offset) > REPLAY_SKEW_S else None
 
 
 def _num(x: float, digits: int) -> str:
@@ -163,10 +207,14 @@ def _valid_lla(lla: Sequence[float]) -> bool:
             and -180 <= lon <= 180)
 
 
-def track_events(track: wire.Track, now: float, policy: CotPolicy) -> list[bytes]:
+def track_events(track: wire.Track, now: float, policy: CotPolicy, *,
+                 replay_offset_s: float | None = None) -> list[bytes]:
     """The CoT events (XML bytes) for one track at ``now`` (UTC s): the track itself, and the
     pilot when Remote ID gives the operator position. Empty when the track is not sent
-    (tentative, a bird or clutter, or no valid position)."""
+    (tentative, a bird or clutter, or no valid position).
+
+    ``replay_offset_s``: the stream is a replay, and its times plus this (s) are on the wall
+    clock (:func:`replay_offset`); None for a live stream."""
     if track.status == "tentative":
         return []
     cot_type = event_type(track, policy)
@@ -175,8 +223,10 @@ def track_events(track: wire.Track, now: float, policy: CotPolicy) -> list[bytes
     uid = track_uid(track, policy)
     identified = track.ident is not None and track.ident.key is not None
     horizon = policy.delete_after_s_identified if identified else policy.delete_after_s
-    # Stale when cuas would delete it; a deleted track goes stale now (TAK drops it).
-    stale = now if track.status == "deleted" else max(now + 1.0, track.t_update + horizon)
+    # Stale when cuas would delete it; a deleted track goes stale now (TAK drops it). A replay's
+    # last update is moved onto the wall clock first, so the 12 s / 60 s lifetimes still hold.
+    t_update = track.t_update + (replay_offset_s or 0.0)
+    stale = now if track.status == "deleted" else max(now + 1.0, t_update + horizon)
     ev = _event(uid, cot_type, now, stale)
     _point(ev, track.lla, _horizontal_sigma(track.pos_sigma),
            float(track.pos_sigma[2]) if math.isfinite(track.pos_sigma[2]) else _NO_ERROR)
@@ -185,10 +235,13 @@ def track_events(track: wire.Track, now: float, policy: CotPolicy) -> list[bytes
     course = math.degrees(math.atan2(ve, vn)) % 360.0
     ET.SubElement(detail, "track", course=_num(course, 1), speed=_num(math.hypot(ve, vn), 2))
     ET.SubElement(detail, "contact", callsign=callsign(track))
-    ET.SubElement(detail, "remarks").text = remarks(track)
+    _remarks(detail, remarks(track))
     machine = ET.SubElement(detail, "__cuas", track_id=str(track.id), status=track.status,
                             threat=track.threat, malicious=str(track.malicious).lower(),
-                            sources=",".join(track.sources))
+                            sources=clean_text(",".join(track.sources)))
+    if replay_offset_s is not None:
+        machine.set("replay", "true")
+        machine.set("stream_time", cot_time(now - replay_offset_s))
     for cls in vocabulary.CLASSES:
         machine.set(f"p_{cls}", _num(float(track.class_probs.get(cls, 0.0)), 3))
     ident = track.ident
@@ -196,9 +249,9 @@ def track_events(track: wire.Track, now: float, policy: CotPolicy) -> list[bytes
         for key in ("icao", "callsign", "rid"):
             value = getattr(ident, key)
             if value:
-                machine.set(key, str(value))
+                machine.set(key, clean_text(str(value)))
         if ident.aliases:
-            machine.set("aliases", " ".join(ident.aliases))
+            machine.set("aliases", clean_text(" ".join(ident.aliases)))
     events = [ET.tostring(ev, encoding="utf-8", xml_declaration=True)]
     if (ident is not None and ident.operator_lla is not None and _valid_lla(ident.operator_lla)
             and track.status != "deleted"):
@@ -207,30 +260,35 @@ def track_events(track: wire.Track, now: float, policy: CotPolicy) -> list[bytes
         pdetail = ET.SubElement(pilot, "detail")
         ET.SubElement(pdetail, "contact", callsign=f"Pilot of {callsign(track)}")
         ET.SubElement(pdetail, "link", uid=uid, type=cot_type, relation="p-p")
-        ET.SubElement(pdetail, "remarks").text = f"Operator position from Remote ID ({uid})"
+        _remarks(pdetail, f"Operator position from Remote ID ({uid})")
         events.append(ET.tostring(pilot, encoding="utf-8", xml_declaration=True))
     return events
 
 
 def snapshot_events(snapshot: wire.Tracks, policy: CotPolicy,
                     now: float | None = None) -> list[bytes]:
-    """The CoT events of every track of a snapshot (at the snapshot's ``t`` by default)."""
+    """The CoT events of every track of a snapshot, at ``now`` (UTC s; the snapshot's ``t`` by
+    default). A snapshot far from ``now`` is a replay and is moved onto it
+    (:func:`replay_offset`)."""
     when = snapshot.t if now is None else now
+    offset = replay_offset(snapshot.t, when)
     out: list[bytes] = []
     for track in snapshot.tracks:
-        out.extend(track_events(track, when, policy))
+        out.extend(track_events(track, when, policy, replay_offset_s=offset))
     return out
 
 
 def node_event(site_lla: Sequence[float], name: str, now: float,
                health: Mapping[str, object] | None = None, period_s: float = 30.0) -> bytes:
     """The cuas node itself as a friendly ground sensor at the site, its health in the
-    remarks; stale after three periods."""
+    remarks (``key: value`` pairs separated by :data:`REMARKS_SEPARATOR`); stale after three
+    periods. A stream sender sends it first on every connection: TAK servers take the first
+    event of a connection as the client's login."""
     ev = _event(f"cuas-{name}-node", GROUND_SENSOR, now, now + 3 * period_s)
     ev.set("how", "h-e")
     _point(ev, site_lla, 10.0, 10.0)
     detail = ET.SubElement(ev, "detail")
     ET.SubElement(detail, "contact", callsign=f"cuas {name}")
-    lines = [f"{k}: {v}" for k, v in (health or {}).items()]
-    ET.SubElement(detail, "remarks").text = "\n".join(lines) or "cuas node"
+    pairs = [clean_text(f"{k}: {v}") for k, v in (health or {}).items()]
+    _remarks(detail, REMARKS_SEPARATOR.join(pairs) or "cuas node")
     return ET.tostring(ev, encoding="utf-8", xml_declaration=True)

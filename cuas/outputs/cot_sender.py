@@ -4,6 +4,13 @@ or TLS, and the exporter that turns the daemon's track stream into events.
 The stream senders reconnect with back-off (0.5 s doubling to 10 s) so that a TAK server that
 restarts needs nothing done to cuas; while it is away events wait in a bounded queue that
 drops its oldest entry, counted, so a long outage costs memory only up to that bound.
+
+A TAK server takes the first event of a connection as the client's login: it relays it to no
+one and, when the connection ends, sends a delete for its uid. So on every connection the
+stream sender first sends the node's announcement (:meth:`StreamSender.announce`), then what is
+queued; and the events written in the last :data:`RESEND_WINDOW_S` of a connection that broke
+are sent again on the next one (TCP may have taken them without the server ever reading them;
+a repeated CoT event is harmless, a lost one is not).
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import ssl
 import struct
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -35,12 +43,18 @@ log = logging.getLogger(__name__)
 
 #: Events a stream sender keeps while its server is unreachable (then drop-oldest).
 QUEUE_SIZE = 10_000
+#: Events written this long (s) before a connection broke are sent again on the next one.
+RESEND_WINDOW_S = 2.0
 
 
 class Sender(Protocol):
     """Where CoT events go."""
 
     counters: Counter[str]
+
+    def announce(self, make: Callable[[], bytes]) -> None:
+        """What identifies cuas to a server (``make`` builds it fresh): sent first on every
+        connection, before any queued event."""
 
     async def send(self, event: bytes) -> None: ...
 
@@ -74,6 +88,9 @@ class UdpSender:
                 self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF,
                                      socket.inet_aton(interface))
 
+    def announce(self, make: Callable[[], bytes]) -> None:
+        """Nothing to do: a datagram has no connection, and no login to lose."""
+
     async def send(self, event: bytes) -> None:
         try:
             self.sock.sendto(event, (self.host, self.port))
@@ -91,7 +108,8 @@ class StreamSender:
     """Events over TCP (``tcp://``) or TLS (``tls://``) to a TAK server, reconnecting.
 
     ``ssl_context``: for TLS (see :func:`tls_context`). Events are written back to back (TAK
-    servers split the stream on ``</event>``).
+    servers split the stream on ``</event>``). Once :meth:`announce` has been called, every
+    connection starts with the announcement.
     """
 
     def __init__(self, url: str, *, ssl_context: ssl.SSLContext | None = None,
@@ -101,9 +119,17 @@ class StreamSender:
         self.counters: Counter[str] = Counter()
         self._queue: collections.deque[bytes] = collections.deque()
         self._queue_size = queue_size
+        # Written on the current connection within RESEND_WINDOW_S: (monotonic s, event).
+        self._written: collections.deque[tuple[float, bytes]] = collections.deque()
+        self._announcement: Callable[[], bytes] | None = None
         self._wake = asyncio.Event()
         self.connected = asyncio.Event()
         self._task = asyncio.create_task(self._run(), name="cot-stream")
+
+    def announce(self, make: Callable[[], bytes]) -> None:
+        """Send ``make()`` first on every connection (from the next one on)."""
+        self._announcement = make
+        self._wake.set()
 
     async def send(self, event: bytes) -> None:
         if len(self._queue) >= self._queue_size:
@@ -134,30 +160,54 @@ class StreamSender:
                 log.warning("TAK server %s:%d connection lost: %s", self.host, self.port, exc)
             finally:
                 self.connected.clear()
+                self._requeue_written()
                 writer.close()
                 with contextlib.suppress(Exception):
                     await writer.wait_closed()
 
+    def _requeue_written(self) -> None:
+        """Put what a broken connection may have lost back at the head of the queue."""
+        horizon = time.monotonic() - RESEND_WINDOW_S
+        recent = [event for t, event in self._written if t >= horizon]
+        self._written.clear()
+        self._queue.extendleft(reversed(recent))
+        self.counters["resent"] += len(recent)
+        while len(self._queue) > self._queue_size:
+            self._queue.pop()
+            self.counters["dropped_overflow"] += 1
+
     async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        closed = asyncio.create_task(reader.read(65536))  # the server may talk; EOF = gone
+        """Announce, then write the queue as it fills, until the server hangs up."""
+        heard = asyncio.create_task(reader.read(65536))  # the server may talk; EOF = gone
+        announced = False
         try:
             while True:
-                while self._queue:
-                    event = self._queue[0]
+                if heard.done():
+                    if not heard.result():
+                        raise ConnectionError("closed by the server")
+                    heard = asyncio.create_task(reader.read(65536))  # what it says is unused
+                if not announced and self._announcement is not None:
+                    writer.write(self._announcement())
+                    await writer.drain()
+                    announced = True
+                    self.counters["announced"] += 1
+                if self._queue and (announced or self._announcement is None):
+                    event = self._queue.popleft()
+                    # Kept until the window passes: a broken link sends it again.
+                    self._written.append((time.monotonic(), event))
                     writer.write(event)
                     await writer.drain()
-                    self._queue.popleft()  # only once written: a broken link resends it
                     self.counters["sent"] += 1
-                if closed.done():
-                    if not closed.result():
-                        raise ConnectionError("closed by the server")
-                    closed = asyncio.create_task(reader.read(65536))
+                    continue
+                horizon = time.monotonic() - RESEND_WINDOW_S
+                while self._written and self._written[0][0] < horizon:
+                    self._written.popleft()
                 self._wake.clear()
                 waiter = asyncio.create_task(self._wake.wait())
-                await asyncio.wait([waiter, closed], return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait([waiter, heard], return_when=asyncio.FIRST_COMPLETED)
                 waiter.cancel()
         finally:
-            closed.cancel()
+            heard.cancel()
 
     async def close(self) -> None:
         """Send what is queued (for up to 2 s) and stop."""
@@ -192,6 +242,8 @@ class ExportSummary:
     """What an export session did."""
 
     snapshots: int = 0
+    #: Snapshots of a replayed stream, moved onto the wall clock (:func:`cot.replay_offset`).
+    replayed: int = 0
     events: int = 0
     bad_messages: int = 0
 
@@ -199,7 +251,7 @@ class ExportSummary:
 class CotExporter:
     """Subscribes to the daemon's tracks and sends CoT: a track at most every ``period_s``
     unless its type changed or it was deleted (sent at once), the node every
-    ``node_period_s``."""
+    ``node_period_s`` and first on every connection of a stream sender (its login)."""
 
     def __init__(self, config: Config, sender: Sender, *, settings: CotConfig | None = None
                  ) -> None:
@@ -216,24 +268,34 @@ class CotExporter:
         self._last_sent: dict[str, tuple[float, str]] = {}
         self._last_status: wire.Status | None = None
         self._last_node = -1e9
+        sender.announce(lambda: self._node_event(time.time()))
 
     async def handle(self, msg: wire.Message) -> None:
-        """Send what one message of the track stream calls for."""
+        """Send what one message of the track stream calls for: the node first when due, then
+        the snapshot's tracks, a replayed snapshot moved onto the wall clock."""
         now = time.time()
         if isinstance(msg, wire.Status):
             self._last_status = msg
-        elif isinstance(msg, wire.Tracks):
-            self.summary.snapshots += 1
-            for track in msg.tracks:
-                await self._track(track, now)
         if now - self._last_node >= self.settings.node_period_s:
             self._last_node = now
-            await self._send(cot.node_event(
-                (self.config.site.lat, self.config.site.lon, self.config.site.h),
-                self.config.site.name, now, self._health(), self.settings.node_period_s))
+            await self._send(self._node_event(now))
+        if isinstance(msg, wire.Tracks):
+            self.summary.snapshots += 1
+            offset = cot.replay_offset(msg.t, now)
+            if offset is not None:
+                self.summary.replayed += 1
+            for track in msg.tracks:
+                await self._track(track, now, offset)
 
-    async def _track(self, track: wire.Track, now: float) -> None:
-        events = cot.track_events(track, now, self.policy)
+    def _node_event(self, now: float) -> bytes:
+        """The node's announcement at ``now`` (UTC s), with the daemon's last health."""
+        return cot.node_event((self.config.site.lat, self.config.site.lon, self.config.site.h),
+                              self.config.site.name, now, self._health(),
+                              self.settings.node_period_s)
+
+    async def _track(self, track: wire.Track, now: float, replay_offset_s: float | None
+                     ) -> None:
+        events = cot.track_events(track, now, self.policy, replay_offset_s=replay_offset_s)
         if not events:
             return
         uid = cot.track_uid(track, self.policy)

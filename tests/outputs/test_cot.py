@@ -80,9 +80,11 @@ def test_hostile_uav_event_has_type_uid_stale_errors_course_and_reasons() -> Non
     trk = ev.find("detail/track")
     assert trk is not None
     assert float(trk.get("course", "")) == 90.0 and float(trk.get("speed", "")) == 10.0
-    remarks = ev.findtext("detail/remarks") or ""
-    assert remarks.splitlines()[:3] == ["Threat: HIGH (malicious)", "in zone stadium bowl",
-                                        "RF link: DJI OcuSync"]
+    remarks = ev.find("detail/remarks")
+    assert remarks is not None and remarks.get("source") == "cuas"
+    assert (remarks.text or "").split(" | ") == ["Threat: HIGH (malicious)",
+                                                 "in zone stadium bowl", "RF link: DJI OcuSync",
+                                                 "Sources: radar-north, rf-1"]
     machine = ev.find("detail/__cuas")
     assert machine is not None and machine.get("track_id") == "17"
     assert machine.get("p_uav") == "0.900" and machine.get("sources") == "radar-north,rf-1"
