@@ -29,7 +29,6 @@ from cuas.config import Config, load_config, reference_config
 from cuas.config.coerce import build
 from cuas.errors import ConfigError
 from cuas.sensors import registry
-from cuas.sim.sensing import SensorSpec
 
 F64 = NDArray[np.float64]
 B = NDArray[np.bool_]
@@ -40,6 +39,47 @@ GRID_DT_S: Final = 0.1
 #: Largest truth grid (movers x steps) and number of looks per sensor a scenario may ask for.
 MAX_GRID_CELLS: Final = 2e7
 MAX_LOOKS: Final = 1e6
+
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SensorSpec:
+    """What every simulated sensor has: where it is, how often it reports, how late, how
+    reliably. ``origin`` (lat deg, lon deg, h m WGS-84); ``rate_hz`` looks (or messages per
+    target) per second; ``latency_s`` mean delay from measurement to receipt with uniform
+    ``latency_jitter_s`` either side; ``dropout`` probability that a message is lost;
+    ``outages`` [[start_s, end_s], ...] windows with no output at all; ``max_range_m`` m."""
+
+    id: str
+    kind: str
+    origin: tuple[float, float, float]
+    rate_hz: float = 1.0
+    latency_s: float = 0.1
+    latency_jitter_s: float = 0.02
+    dropout: float = 0.0
+    outages: tuple[tuple[float, float], ...] = ()
+    max_range_m: float = 5_000.0
+
+    def __post_init__(self) -> None:
+        if not 0.01 <= self.rate_hz <= 100.0:
+            raise ConfigError("must lie in [0.01, 100]", key=f"sensors.{self.id}.rate_hz")
+        if not 0.0 <= self.latency_jitter_s <= self.latency_s <= 0.45:
+            raise ConfigError("need 0 <= latency_jitter_s <= latency_s <= 0.45 (the daemon's "
+                              "lateness window is 0.5 s)", key=f"sensors.{self.id}.latency_s")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError("must lie in [0, 1)", key=f"sensors.{self.id}.dropout")
+        if not 0.0 < self.max_range_m <= 1e6:
+            raise ConfigError("must lie in (0, 1e6] m", key=f"sensors.{self.id}.max_range_m")
+        lat, lon, _ = self.origin
+        if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
+            raise ConfigError("must be [lat, lon, h]", key=f"sensors.{self.id}.origin")
+
+    def in_outage(self, t_rel: F64) -> B:
+        """Which run times (s) fall inside an outage window."""
+        out = np.zeros(np.shape(t_rel), dtype=bool)
+        for a, b in self.outages:
+            out |= (t_rel >= a) & (t_rel < b)
+        return out
 
 
 @dataclass(frozen=True, slots=True)

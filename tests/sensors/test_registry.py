@@ -26,8 +26,8 @@ from cuas.fusion.offline import replay_offline
 from cuas.sensors import registry
 from cuas.sensors.cli_common import add_common_arguments, load_sensor
 from cuas.sim.runner import simulate_scenario, write_scenario
-from cuas.sim.scenario import Scenario, parse_scenario
-from cuas.sim.sensing import Clock, MessageBuilder, SensorSpec, SimMessage, diag_r
+from cuas.sim.scenario import Scenario, SensorSpec, parse_scenario
+from cuas.sim.sensing import Clock, MessageBuilder, SimMessage, diag_r
 from cuas.sim.truth import ScenarioTruth
 
 HERE = __name__  # the "module:attribute" references below name this test module

@@ -11,13 +11,8 @@ import numpy as np
 
 from cuas import geo, wire
 from cuas.sensors.adsb.decode import FT, SIGMA_V_BARO_CORRECTED, horizontal_sigma
-from cuas.sim.sensing import (
-    F64,
-    SensorSpec,
-    SimMessage,
-    diag_r,
-    per_target_messages,
-)
+from cuas.sim.scenario import SensorSpec
+from cuas.sim.sensing import F64, SimMessage, diag_r, per_target_messages
 
 if TYPE_CHECKING:
     from cuas.sim.scenario import Scenario

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cuas import geo, wire
+from cuas.sim.scenario import SensorSpec
 from cuas.sim.sensing import (
     Clock,
     MessageBuilder,
-    SensorSpec,
     SimMessage,
     azimuth_360,
     diag_r,

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cuas import geo, wire
+from cuas.sim.scenario import SensorSpec
 from cuas.sim.sensing import (
     F64,
     Clock,
     MessageBuilder,
-    SensorSpec,
     SimMessage,
     azimuth_360,
     diag_r,

@@ -10,14 +10,8 @@ from typing import TYPE_CHECKING, Final
 import numpy as np
 
 from cuas import geo, wire
-from cuas.sim.sensing import (
-    F64,
-    SensorSpec,
-    SimMessage,
-    diag_r,
-    fspl_db,
-    per_target_messages,
-)
+from cuas.sim.scenario import SensorSpec
+from cuas.sim.sensing import F64, SimMessage, diag_r, fspl_db, per_target_messages
 
 if TYPE_CHECKING:
     from cuas.sim.scenario import Scenario

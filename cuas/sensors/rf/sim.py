@@ -10,13 +10,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cuas import geo, wire
-from cuas.sim.sensing import (
-    Clock,
-    MessageBuilder,
-    SensorSpec,
-    SimMessage,
-    fspl_db,
-)
+from cuas.sim.scenario import SensorSpec
+from cuas.sim.sensing import Clock, MessageBuilder, SimMessage, fspl_db
 
 if TYPE_CHECKING:
     from cuas.sim.scenario import Scenario
