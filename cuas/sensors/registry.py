@@ -102,36 +102,33 @@ def kinds() -> tuple[SensorKind, ...]:
     return tuple(_KINDS.values())
 
 
-register(SensorKind("radar", "radar plots (range, azimuth, elevation or positions)",
-                    scanning=True,
-                    sim_spec="cuas.sensors.radar.sim:RadarSpec",
-                    sim_model="cuas.sensors.radar.sim:simulate"))
+def _built_in(name: str, summary: str, *, scanning: bool = False, cooperative: bool = False,
+              parts: tuple[str, ...] = ("settings", "cli", "sim"),
+              spec: str | None = None) -> SensorKind:
+    """A kind shipped with cuas, laid out by convention in ``cuas/sensors/<name>/``:
+    ``settings.py:parse_settings``, ``cli.py`` and ``sim.py`` (``simulate`` and the spec class
+    ``spec``), each only where ``parts`` names it."""
+    package = f"cuas.sensors.{name}"
+    return register(SensorKind(
+        name, summary, scanning=scanning, cooperative=cooperative,
+        settings=f"{package}.settings:parse_settings" if "settings" in parts else None,
+        cli=f"{package}.cli" if "cli" in parts else None,
+        sim_spec=f"{package}.sim:{spec}" if "sim" in parts else None,
+        sim_model=f"{package}.sim:simulate" if "sim" in parts else None))
+
+
+_built_in("radar", "radar plots (range, azimuth, elevation or positions)", scanning=True,
+          parts=("sim",), spec="RadarSpec")
 register(SensorKind("sim", "the built-in simulator's generic scanning sensor", scanning=True))
 # Not cameras, though they report every frame: a frame sees only its field of view, and 30
 # frames a second counted as misses would delete, between two radar scans, every track the
 # camera does not point at. Cooperative feeds report one target at a time.
-register(SensorKind("camera", "camera (device, RTSP/HTTP URL or video file): moving objects "
-                    "in the sky as az/el bearings",
-                    settings="cuas.sensors.camera.settings:parse_settings",
-                    cli="cuas.sensors.camera.cli",
-                    sim_spec="cuas.sensors.camera.sim:CameraSpec",
-                    sim_model="cuas.sensors.camera.sim:simulate"))
-register(SensorKind("rf", "RTL-SDR spectrum scan for drone control/video links: rtltcp://, "
-                    "rtlsdr:// or a cu8 file",
-                    settings="cuas.sensors.rf.settings:parse_settings",
-                    cli="cuas.sensors.rf.cli",
-                    sim_spec="cuas.sensors.rf.sim:RfSpec",
-                    sim_model="cuas.sensors.rf.sim:simulate"))
-register(SensorKind("adsb", "ADS-B from dump1090/readsb (Beast 30005, SBS 30003) or a capture "
-                    "file", cooperative=True,
-                    settings="cuas.sensors.adsb.settings:parse_settings",
-                    cli="cuas.sensors.adsb.cli",
-                    sim_spec="cuas.sensors.adsb.sim:AdsbSpec",
-                    sim_model="cuas.sensors.adsb.sim:simulate"))
-register(SensorKind("remoteid", "Remote ID (ASTM F3411): pcap/pcapng, monitor-mode Wi-Fi or "
-                    "wardragon://HOST:PORT", cooperative=True,
-                    settings="cuas.sensors.remoteid.settings:parse_settings",
-                    cli="cuas.sensors.remoteid.cli",
-                    sim_spec="cuas.sensors.remoteid.sim:RemoteIdSpec",
-                    sim_model="cuas.sensors.remoteid.sim:simulate"))
+_built_in("camera", "camera (device, RTSP/HTTP URL or video file): moving objects in the sky "
+          "as az/el bearings", spec="CameraSpec")
+_built_in("rf", "RTL-SDR spectrum scan for drone control/video links: rtltcp://, rtlsdr:// or a "
+          "cu8 file", spec="RfSpec")
+_built_in("adsb", "ADS-B from dump1090/readsb (Beast 30005, SBS 30003) or a capture file",
+          cooperative=True, spec="AdsbSpec")
+_built_in("remoteid", "Remote ID (ASTM F3411): pcap/pcapng, monitor-mode Wi-Fi or "
+          "wardragon://HOST:PORT", cooperative=True, spec="RemoteIdSpec")
 register(SensorKind("sapient", "SAPIENT (BSI Flex 335) sensor modules"))

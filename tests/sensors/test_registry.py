@@ -199,3 +199,17 @@ def test_scenario_with_the_kind_simulates_and_its_detections_are_fused(
     # The track is where the drone truly is at the snapshot's time (sigma 2 m per axis).
     truth_pos, _, _ = run_.truth.at(np.asarray([last["t"] - sc.t0]))
     assert np.linalg.norm(np.asarray(confirmed[0]["enu"]) - truth_pos[0, 0]) < 10.0
+
+
+@pytest.mark.parametrize("kind", registry.kinds(), ids=lambda k: k.name)
+def test_every_built_in_kinds_references_resolve(kind: registry.SensorKind) -> None:
+    """The registry names code by string (so importing it imports no adapter): each name must
+    import and be what it says."""
+    if kind.settings is not None:
+        assert callable(registry.resolve(kind.settings))
+    if kind.cli is not None:
+        module = kind.cli_module()
+        assert callable(module.add_arguments) and callable(module.run)
+    if kind.sim_spec is not None:
+        assert kind.simulated and isinstance(registry.resolve(kind.sim_spec), type)
+        assert callable(registry.resolve(kind.sim_model or ""))
