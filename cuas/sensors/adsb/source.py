@@ -25,8 +25,7 @@ import zmq
 import zmq.asyncio
 
 from cuas import bus
-from cuas.backoff import BACKOFF_FIRST_S, BACKOFF_MAX_S
-from cuas.backoff import sleep_or_stop as _sleep_or_stop
+from cuas.backoff import Backoff
 from cuas.errors import CuasError
 from cuas.sensors.adsb.clock import BeastClock
 from cuas.sensors.adsb.decode import AdsbDecoder, Position
@@ -239,7 +238,7 @@ class AdsbSource(PublishingAdapter):
         u = urlsplit(self.source)
         if not u.hostname or not u.port:
             raise CuasError(f"{self.source}: expected tcp://HOST:PORT")
-        backoff = BACKOFF_FIRST_S
+        backoff = Backoff()
         while not stop.is_set():
             try:
                 reader, writer = await asyncio.wait_for(
@@ -248,9 +247,8 @@ class AdsbSource(PublishingAdapter):
                 self.state = "degraded"
                 self.counters["connect_failures"] += 1
                 log.warning("cannot connect to %s (%s); retrying in %.1f s", self.source, exc,
-                            backoff)
-                await _sleep_or_stop(stop, backoff)
-                backoff = min(backoff * 2.0, BACKOFF_MAX_S)
+                            backoff.delay)
+                await backoff.wait(stop)
                 continue
             self.counters["connects"] += 1
             self.state = "ok"
@@ -266,12 +264,10 @@ class AdsbSource(PublishingAdapter):
                 break
             self.state = "degraded"
             self.counters["disconnects"] += 1
-            log.warning("feed %s closed; reconnecting in %.1f s", self.source,
-                        BACKOFF_FIRST_S if got_data else backoff)
-            # A feed that delivered data was healthy: start the back-off afresh.
-            backoff = BACKOFF_FIRST_S if got_data else backoff
-            await _sleep_or_stop(stop, backoff)
-            backoff = min(backoff * 2.0, BACKOFF_MAX_S)
+            if got_data:  # a feed that delivered data was healthy: start the back-off afresh
+                backoff.reset()
+            log.warning("feed %s closed; reconnecting in %.1f s", self.source, backoff.delay)
+            await backoff.wait(stop)
 
     async def _read_feed(self, reader: asyncio.StreamReader, stop: asyncio.Event) -> bool:
         """Read one connection to its end; True if it delivered any bytes."""

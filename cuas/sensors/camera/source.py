@@ -32,8 +32,7 @@ import numpy as np
 import zmq.asyncio
 
 from cuas import bus, wire
-from cuas.backoff import BACKOFF_FIRST_S, BACKOFF_MAX_S
-from cuas.backoff import sleep_or_stop as _sleep_or_stop
+from cuas.backoff import Backoff
 from cuas.errors import CuasError, FrameError
 from cuas.sensors.camera.detect import Blob, DetectorConfig, MotionDetector
 from cuas.sensors.camera.geometry import CameraGeometry, CameraModel
@@ -254,16 +253,15 @@ class CameraSource(PublishingAdapter):
     # ------------------------------------------------------------------ live
 
     async def _run_live(self, stop: asyncio.Event) -> None:
-        backoff = BACKOFF_FIRST_S
+        backoff = Backoff()
         while not stop.is_set() and not self._done():
             cap = await asyncio.to_thread(self._opener, self.source)
             if not cap.isOpened():
                 cap.release()
                 self.pub.state = "degraded"
                 self.counters["connect_failures"] += 1
-                log.warning("cannot open %s; retrying in %.1f s", self.source, backoff)
-                await _sleep_or_stop(stop, backoff)
-                backoff = min(backoff * 2.0, BACKOFF_MAX_S)
+                log.warning("cannot open %s; retrying in %.1f s", self.source, backoff.delay)
+                await backoff.wait(stop)
                 continue
             self.counters["connects"] += 1
             good = await self._read_live(cap, stop)
@@ -271,11 +269,10 @@ class CameraSource(PublishingAdapter):
                 break
             self.pub.state = "degraded"
             self.counters["disconnects"] += 1
-            # A source that delivered frames was healthy: start the back-off afresh.
-            backoff = BACKOFF_FIRST_S if good else backoff
-            log.warning("%s stopped delivering; reopening in %.1f s", self.source, backoff)
-            await _sleep_or_stop(stop, backoff)
-            backoff = min(backoff * 2.0, BACKOFF_MAX_S)
+            if good:  # a source that delivered frames was healthy: start the back-off afresh
+                backoff.reset()
+            log.warning("%s stopped delivering; reopening in %.1f s", self.source, backoff.delay)
+            await backoff.wait(stop)
 
     async def _read_live(self, cap: Capture, stop: asyncio.Event) -> int:
         """Read one opened source until it fails; returns how many good frames it gave. The

@@ -26,8 +26,7 @@ import zmq
 import zmq.asyncio
 
 from cuas import bus, wire
-from cuas.backoff import BACKOFF_FIRST_S, BACKOFF_MAX_S
-from cuas.backoff import sleep_or_stop as _sleep_or_stop
+from cuas.backoff import Backoff
 from cuas.errors import DecodeError
 from cuas.sensors.publisher import (
     PublishingAdapter,
@@ -365,7 +364,7 @@ class RfSensor(PublishingAdapter):
     async def _run_live(self, stop: asyncio.Event) -> None:
         s = self.settings
         plan = scan_plan(s.bands, s.rate_hz, s.crop)
-        backoff = BACKOFF_FIRST_S
+        backoff = Backoff()
         while not stop.is_set():
             src = open_source(self.source, s.rate_hz, ppm=s.ppm)
             try:
@@ -377,9 +376,9 @@ class RfSensor(PublishingAdapter):
                 self.counters["connect_failures"] += 1
                 if isinstance(exc, DecodeError):
                     self.counters["bad_headers"] += 1
-                log.warning("cannot open %s (%s); retrying in %.1f s", self.source, exc, backoff)
-                await _sleep_or_stop(stop, backoff)
-                backoff = min(backoff * 2.0, BACKOFF_MAX_S)
+                log.warning("cannot open %s (%s); retrying in %.1f s", self.source, exc,
+                            backoff.delay)
+                await backoff.wait(stop)
                 continue
             self.counters["connects"] += 1
             self.state = "ok"
@@ -394,9 +393,9 @@ class RfSensor(PublishingAdapter):
                 break
             self.state = "degraded"
             self.counters["disconnects"] += 1
-            backoff = BACKOFF_FIRST_S if got else backoff
-            await _sleep_or_stop(stop, backoff)
-            backoff = min(backoff * 2.0, BACKOFF_MAX_S)
+            if got:  # a source that delivered was healthy: start the back-off afresh
+                backoff.reset()
+            await backoff.wait(stop)
 
     def _enough(self) -> bool:
         return self.max_dwells is not None and self.counters["published"] >= self.max_dwells
