@@ -132,6 +132,5 @@ class Bridge:
                 await ack_sub.unsubscribe()
             self.counters["alerts_unsent"] = len(self._pending)
             if own:
-                with contextlib.suppress(nats.errors.Error):
-                    await nc.drain()
+                await link.close(nc)
         return BridgeSummary(dict(self.counters))

@@ -150,8 +150,7 @@ class Federate:
                     await s.unsubscribe()
             pub.close(linger=500)
             if own:
-                with contextlib.suppress(nats.errors.Error):
-                    await nc.drain()
+                await link.close(nc)
         return FederateSummary(self.snapshots, self.alerts, dict(self.regional.counters))
 
     async def _async_cb(self, msg: Msg) -> None:

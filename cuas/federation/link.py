@@ -9,6 +9,7 @@ next), ``cuas.<site>.status`` (heartbeats), ``cuas.<site>.alert`` and ``cuas.<si
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 from pathlib import Path
 from typing import Any, Final
@@ -101,3 +102,12 @@ async def ensure_stream(js: JetStreamContext, name: str) -> None:
         name=name, subjects=["cuas.*.alert", "cuas.*.ack"], storage=StorageType.FILE,
         duplicate_window=DUPLICATE_WINDOW_S, discard=DiscardPolicy.OLD,
         max_age=7 * 86400.0, max_bytes=1 << 30))
+
+
+async def close(nc: Client, timeout_s: int = 2) -> None:
+    """Flush what was published (for at most ``timeout_s``) and close. Not ``drain()``: that
+    waits up to 30 s for subscriptions while the link may be down."""
+    with contextlib.suppress(nats.errors.Error, TimeoutError):
+        await nc.flush(timeout=timeout_s)
+    with contextlib.suppress(nats.errors.Error):
+        await nc.close()

@@ -76,7 +76,10 @@ class Regional:
         if expected is None or not isinstance(msg, expected):
             self._drop(site, "wrong_type", f"{msg.type} on {kind}")
             return None
-        if abs(msg.t - now) > self.cfg.max_skew_s:
+        # Alerts come from a durable stream and may be late by a whole link outage: only a
+        # time in the future marks a skewed clock. Snapshots and heartbeats are live.
+        late_ok = kind == "alert"
+        if msg.t - now > self.cfg.max_skew_s or (not late_ok and now - msg.t > self.cfg.max_skew_s):
             self._drop(site, "skewed", f"t={msg.t:.3f} is {msg.t - now:+.1f} s off")
             return None
         if kind == "alert":
