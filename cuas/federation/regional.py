@@ -155,13 +155,12 @@ class Regional:
         pos = pos + vel_r * dt[:, None]  # snapshots are at their own t: predict to now
         labels = fuse.associate(pos, cov, site_idx, self.cfg.gate_chi2)
         _, members, fpos, fvel, fcov = fuse.fuse_clusters(labels, pos, vel_r, cov)
-        fused_lla = _enu_to_lla(fpos, self.origin)
+        fused_lla = _enu_to_lla(fpos, self.origin).tolist()
+        sigma = np.sqrt(np.clip(np.diagonal(fcov, axis1=1, axis2=2), 0.0, None)).tolist()
         ids = self._assign_ids(members, rows)
-        out = []
-        for m, idx in enumerate(members):
-            parts = [rows[int(i)] for i in idx]
-            out.append(_merged_track(ids[m], parts, fused_lla[m], fpos[m], fvel[m],
-                                     np.sqrt(np.clip(np.diagonal(fcov[m]), 0.0, None))))
+        fpos_l, fvel_l = fpos.tolist(), fvel.tolist()
+        out = [_merged_track(ids[m], [rows[i] for i in idx.tolist()], fused_lla[m], fpos_l[m],
+                             fvel_l[m], sigma[m]) for m, idx in enumerate(members)]
         out.sort(key=lambda tr: tr.id)
         return wire.Tracks(src=self.cfg.region, seq=self._seq, t=now, tracks=tuple(out))
 
@@ -195,12 +194,18 @@ def _enu_to_lla(enu: np.ndarray, origin: tuple[float, float, float]) -> np.ndarr
     return np.column_stack([lat, lon, h])
 
 
-def _merged_track(rid: int, parts: list[tuple[str, wire.Track, float]], lla: np.ndarray,
-                  enu: np.ndarray, vel: np.ndarray, sigma: np.ndarray) -> wire.Track:
+def _merged_track(rid: int, parts: list[tuple[str, wire.Track, float]], lla: list[float],
+                  enu: list[float], vel: list[float], sigma: list[float]) -> wire.Track:
     """One regional track from its members: sources prefixed ``<site>/``, the highest threat
-    and status, class probabilities averaged, the first identity found."""
+    and status, class probabilities averaged, the first identity found. (Plain Python: this
+    runs once per regional track, where numpy's per-call overhead dominated.)"""
     tracks = [tr for _, tr, _ in parts]
-    probs = {c: float(np.mean([tr.class_probs.get(c, 0.0) for tr in tracks])) for c in CLASSES}
+    if len(tracks) == 1:
+        only = tracks[0]
+        probs = {c: only.class_probs.get(c, 0.0) for c in CLASSES}
+    else:
+        probs = {c: sum(tr.class_probs.get(c, 0.0) for tr in tracks) / len(tracks)
+                 for c in CLASSES}
     sources: list[str] = []
     reasons: list[str] = []
     for site, tr, _ in parts:
@@ -209,10 +214,10 @@ def _merged_track(rid: int, parts: list[tuple[str, wire.Track, float]], lla: np.
     return wire.Track(
         id=rid,
         status=max((tr.status for tr in tracks), key=lambda s: _STATUS_RANK.get(s, 0)),
-        lla=(float(lla[0]), float(lla[1]), float(lla[2])),
-        enu=(float(enu[0]), float(enu[1]), float(enu[2])),
-        vel=(float(vel[0]), float(vel[1]), float(vel[2])),
-        pos_sigma=(float(sigma[0]), float(sigma[1]), float(sigma[2])),
+        lla=(lla[0], lla[1], lla[2]),
+        enu=(enu[0], enu[1], enu[2]),
+        vel=(vel[0], vel[1], vel[2]),
+        pos_sigma=(sigma[0], sigma[1], sigma[2]),
         t_update=max(tr.t_update for tr in tracks),
         sources=tuple(sources),
         class_probs=probs,
