@@ -307,3 +307,35 @@ def test_bad_site_messages_are_counted_and_dropped(federation: Federation) -> No
         assert snaps and len(snaps[-1].tracks) == 1
 
     asyncio.run(main())
+
+
+def test_the_commands_run_from_a_config_file(federation: Federation, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """``cuas federate`` and ``cuas bridge nats`` as a user runs them: a TOML file, a duration,
+    their counters printed at the end."""
+    from cuas.cli.main import main as cli_main
+
+    region = tmp_path / "region.toml"
+    region.write_text(f"""[federation]
+region = "clitest"
+servers = "{federation.hub.url}"
+user = "{S.FEDERATE_USER[0]}"
+password = "{S.FEDERATE_USER[1]}"
+publish = "{_endpoint()}"
+""")
+    site = tmp_path / "site.toml"
+    site.write_text(f"""[federation]
+site = "clisite"
+servers = "{federation.leaves[0].url}"
+user = "{SITE_USERS[0][0]}"
+password = "{SITE_USERS[0][1]}"
+""")
+    assert cli_main(["federate", "--config", str(region), "--duration", "1.5"]) == 0
+    err = capsys.readouterr().err
+    assert "as region clitest" in err and "snapshots" in err
+    assert cli_main(["bridge", "nats", "--config", str(site), "--duration", "1.0",
+                     "--trk-endpoint", _endpoint()]) == 0
+    err = capsys.readouterr().err
+    assert "as site clisite" in err and "alerts_unsent=0" in err
+    # A bad override is a usage error naming the problem, not a traceback.
+    assert cli_main(["bridge", "nats", "--config", str(site), "--site", "a.b"]) == 2
