@@ -53,6 +53,8 @@ class FederationConfig:
     rate_hz: float = 2.0
     #: Local ZeroMQ endpoint the regional picture is published on, in the track contract.
     publish: str = "tcp://127.0.0.1:5651"
+    #: ``cuas federate``: the sites of this shard, comma-separated (default: every site).
+    sites: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("site", "region"):
@@ -71,6 +73,8 @@ class FederationConfig:
                               key="federation.nkeys_seed_file")
         if (self.cert_file is None) != (self.key_file is None):
             raise ConfigError("cert_file and key_file go together", key="federation.key_file")
+        if self.sites is not None and not all(_TOKEN.match(x) for x in self.site_list):
+            raise ConfigError("expected comma-separated site names", key="federation.sites")
         if not _TOKEN.match(self.stream):
             raise ConfigError("expected a JetStream stream name", key="federation.stream")
         if not 1 <= self.max_buffered <= 10_000_000:
@@ -81,6 +85,13 @@ class FederationConfig:
                              ("gate_chi2", 1.0, 1000.0), ("rate_hz", 0.1, 50.0)):
             if not lo <= getattr(self, name) <= hi:
                 raise ConfigError(f"must lie in [{lo:g}, {hi:g}]", key=f"federation.{name}")
+
+    @property
+    def site_list(self) -> tuple[str, ...]:
+        """The sites of this shard (empty: every site)."""
+        if self.sites is None:
+            return ()
+        return tuple(x.strip() for x in self.sites.split(","))
 
     @property
     def server_list(self) -> tuple[str, ...]:

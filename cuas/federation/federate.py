@@ -71,16 +71,18 @@ class Federate:
             self.regional.counters["dropped_internal"] += 1
             log.exception("failed on a message from %s", msg.subject)
 
-    async def _alerts(self, nc: Client, pub: zmq.asyncio.Socket, stop: asyncio.Event) -> None:
+    async def _alerts(self, nc: Client, pub: zmq.asyncio.Socket, stop: asyncio.Event,
+                      site: str = "*") -> None:
+        """Forward the alerts of ``site`` (``*``: every site) from a durable pull consumer."""
         js = nc.jetstream()
         sub = None
+        durable = f"federate-{self.cfg.region}" + ("" if site == "*" else f"-{site}")
         while not stop.is_set():
             try:
                 if sub is None:
                     await link.ensure_stream(js, self.cfg.stream)
                     sub = await js.pull_subscribe(
-                        "cuas.*.alert", durable=f"federate-{self.cfg.region}",
-                        stream=self.cfg.stream,
+                        link.subject(site, "alert"), durable=durable, stream=self.cfg.stream,
                         config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT,
                                               deliver_policy=DeliverPolicy.ALL,
                                               max_ack_pending=FETCH_BATCH * 4, ack_wait=30.0))
@@ -122,9 +124,12 @@ class Federate:
         nc = await link.connect(self.cfg) if nc is None else nc
         ctx = zmq.asyncio.Context.instance()
         pub = bus.pub_socket(ctx, self.endpoint, bind=True)
-        subs = [await nc.subscribe(f"cuas.*.{kind}", cb=self._async_cb)
-                for kind in ("trk", "status")]
-        alerts = asyncio.create_task(self._alerts(nc, pub, stop), name="federate-alerts")
+        # A shard subscribes to its own sites only (docs/federation.md, scaling).
+        shard = self.cfg.site_list or ("*",)
+        subs = [await nc.subscribe(link.subject(site, kind), cb=self._async_cb)
+                for site in shard for kind in ("trk", "status")]
+        consumers = [asyncio.create_task(self._alerts(nc, pub, stop, site),
+                                         name=f"federate-alerts-{site}") for site in shard]
         period = 1.0 / self.cfg.rate_hz
         next_status = 0.0
         try:
@@ -142,9 +147,11 @@ class Federate:
                     next_status = time.monotonic() + STATUS_PERIOD_S
                     await pub.send_multipart(bus.frames(self.status(now)))
         finally:
-            alerts.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await alerts
+            for task in consumers:
+                task.cancel()
+            for task in consumers:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             for s in subs:
                 with contextlib.suppress(nats.errors.Error):
                     await s.unsubscribe()

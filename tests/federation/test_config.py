@@ -32,6 +32,7 @@ def test_defaults_and_a_full_section() -> None:
     ({"region_lat": 91.0}, "federation.region_lat"),
     ({"rate_hz": "2"}, "federation.rate_hz"),
     ({"colour": "red"}, "federation.colour"),
+    ({"sites": "a, b.c"}, "federation.sites"),
 ])
 def test_bad_values_name_their_key(table: dict[str, object], key: str) -> None:
     with pytest.raises(ConfigError) as err:
@@ -43,6 +44,11 @@ def test_a_missing_nkeys_file_is_a_config_error(tmp_path) -> None:  # type: igno
     cfg = FederationConfig(nkeys_seed_file=str(tmp_path / "none.nk"))
     with pytest.raises(ConfigError, match="not found"):
         link.connect_options(cfg)
+
+
+def test_a_shard_lists_its_sites() -> None:
+    assert FederationConfig(sites="wembley, twickenham").site_list == ("wembley", "twickenham")
+    assert FederationConfig().site_list == ()
 
 
 def test_subjects_round_trip() -> None:

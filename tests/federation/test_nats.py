@@ -339,3 +339,44 @@ password = "{SITE_USERS[0][1]}"
     assert "as site clisite" in err and "alerts_unsent=0" in err
     # A bad override is a usage error naming the problem, not a traceback.
     assert cli_main(["bridge", "nats", "--config", str(site), "--site", "a.b"]) == 2
+
+
+def test_a_shard_federates_only_its_sites(federation: Federation) -> None:
+    """``federation.sites``: a regional shard subscribes to (and forwards the alerts of) its
+    own sites only; the others' messages never reach it."""
+    async def main() -> None:
+        import dataclasses
+
+        stop = asyncio.Event()
+        cfg = dataclasses.replace(federation.federate_cfg("shardregion"), sites="shin,shin2")
+        node = Federate(cfg, publish=_endpoint())
+        fed_task = asyncio.create_task(node.run(stop))
+        nc = await nats.connect(federation.leaves[1].url, user=SITE_USERS[1][0],
+                                password=SITE_USERS[1][1])
+        await asyncio.sleep(1.0)
+        seen: list[wire.Message] = []
+        reader = asyncio.create_task(_collect(node.endpoint, 3.5, seen))
+        for k in range(8):
+            now = time.time()
+            for site, x in (("shin", 0.0), ("shout", 3000.0)):
+                snap = snapshot(site, k + 1, now, [track(1, (x, 0.0, 50.0), t=now)])
+                await nc.publish(f"cuas.{site}.trk", wire.encode(snap))
+            await asyncio.sleep(0.25)
+        js_pub = await nats.connect(federation.hub.url, user=S.FEDERATE_USER[0],
+                                    password=S.FEDERATE_USER[1])
+        for site in ("shin", "shout"):
+            await js_pub.publish(f"cuas.{site}.alert", wire.encode(_alert(site, 1)))
+        await reader
+        stop.set()
+        await fed_task
+        await nc.close()
+        await js_pub.close()
+        snaps = [m for m in seen if isinstance(m, wire.Tracks)]
+        assert snaps and all(len(s.tracks) <= 1 for s in snaps)
+        assert any(s.tracks for s in snaps)
+        assert all(src.startswith("shin/") for s in snaps for tr in s.tracks for src in tr.sources)
+        alerts = [m for m in seen if isinstance(m, wire.Alert)]
+        assert [a.reasons[-1] for a in alerts] == ["from shin#1"]
+        assert "shout" not in node.regional.sites
+
+    asyncio.run(main())
