@@ -111,3 +111,25 @@ def test_garbage_from_sites_never_raises(messages: list[tuple[str, str, bytes]])
     dropped = sum(v for k, v in reg.counters.items() if k.startswith("dropped_"))
     accepted = sum(v for k, v in reg.counters.items() if k.startswith("accepted_"))
     assert dropped + accepted == len(messages) + 1  # every message accounted for
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(
+    st.one_of(st.sampled_from(["cuas.a.trk", "cuas.b.status", "cuas.london.trk", "cuas.a.ack",
+                               "cuas..trk", "cuas.a.trk.x", "x.y.z", ""]),
+              st.text(max_size=20)),
+    payloads), max_size=15))
+def test_the_federate_subscription_handler_never_raises(
+        messages: list[tuple[str, bytes]]) -> None:
+    """What the NATS subscription calls for each site message: any subject, any bytes."""
+    from nats.aio.msg import Msg
+
+    from cuas.federation.federate import Federate
+
+    node = Federate(CFG, publish="tcp://127.0.0.1:1")  # not bound: run() is not called
+    for subject, payload in messages:
+        node._on_site_message(Msg(None, subject=subject, data=payload))  # type: ignore[arg-type]
+    assert "london" not in node.regional.sites  # its own picture is never an input
+    assert node.regional.counters["dropped_internal"] == 0
+    node.status(time.time())  # and its heartbeat is still valid contract
+    wire.decode(wire.encode(node.status(time.time())))
