@@ -13,8 +13,9 @@ import logging
 import time
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
+import msgpack
 import numpy as np
 
 from cuas import wire
@@ -40,6 +41,8 @@ class SiteState:
     last_seq: int = -1
     last_t: float = 0.0
     tracks: wire.Tracks | None = None
+    #: The newest snapshot's envelope and raw tracks, not validated yet (see ``accept``).
+    pending: tuple[wire.Tracks, Any] | None = None
     status: wire.Status | None = None
 
 
@@ -64,11 +67,23 @@ class Regional:
 
     def accept(self, site: str, kind: str, payload: bytes, now: float | None = None
                ) -> wire.Message | None:
-        """Validate one message from ``site`` on its ``kind`` subject; None (counted under
-        ``dropped_<reason>``) when malformed, of the wrong type, replayed or clock-skewed."""
+        """Check one message from ``site`` on its ``kind`` subject; None (counted under
+        ``dropped_<reason>``) when malformed, of the wrong type, replayed or clock-skewed.
+
+        Alerts and heartbeats are validated whole here. Of a ``tracks`` snapshot only the
+        envelope is (the returned message has no tracks): its tracks are validated when the
+        next picture first uses them, so a snapshot superseded before then (a site faster than
+        the regional rate, a backlog) costs an unpack, not a validation of every track.
+        """
         now = time.time() if now is None else now
+        body: Any = None
         try:
-            msg = wire.decode(payload)
+            if kind == "trk":
+                doc = _unpack(payload)
+                body = doc.get("tracks")
+                msg = wire.from_dict({**doc, "tracks": []})
+            else:
+                msg = wire.decode(payload)
         except DecodeError as exc:
             self._drop(site, "malformed", str(exc))
             return None
@@ -98,11 +113,27 @@ class Regional:
             return None
         state.last_seq, state.last_t = msg.seq, msg.t
         if isinstance(msg, wire.Tracks):
-            state.tracks = msg
+            state.tracks, state.pending = None, (msg, body)
         elif isinstance(msg, wire.Status):
             state.status = msg
         self.counters[f"accepted_{kind}"] += 1
         return msg
+
+    def _snapshot(self, site: str, state: SiteState) -> wire.Tracks | None:
+        """The site's newest snapshot with its tracks validated (once: the result is kept);
+        None, counted as ``dropped_malformed_tracks``, when a track is not the contract."""
+        if state.pending is not None:
+            head, body = state.pending
+            state.pending = None
+            try:
+                msg = wire.from_dict({**wire.to_dict(head), "tracks": body})
+            except DecodeError as exc:
+                self._drop(site, "malformed_tracks", str(exc))
+                state.tracks = None
+                return None
+            assert isinstance(msg, wire.Tracks)
+            state.tracks = msg
+        return state.tracks
 
     def _drop(self, site: str, reason: str, detail: str) -> None:
         self.counters[f"dropped_{reason}"] += 1
@@ -137,7 +168,9 @@ class Regional:
         brought into the regional frame, associated across sites and fused by CI."""
         rows: list[tuple[str, wire.Track, float]] = []
         for name, state in self.sites.items():
-            snap = state.tracks
+            if now - state.last_t > self.cfg.stale_s:
+                continue
+            snap = self._snapshot(name, state)
             if snap is None or now - snap.t > self.cfg.stale_s:
                 continue
             rows.extend((name, tr, snap.t) for tr in snap.tracks if tr.status != "deleted")
@@ -185,6 +218,19 @@ class Regional:
                 new_map[k] = rid
         self._ids = new_map
         return ids
+
+
+def _unpack(payload: bytes) -> dict[str, Any]:
+    """The msgpack map of a payload, with the contract's size limit; raises DecodeError."""
+    if len(payload) > wire.MAX_PAYLOAD_BYTES:
+        raise DecodeError(f"payload of {len(payload)} bytes exceeds {wire.MAX_PAYLOAD_BYTES}")
+    try:
+        doc = msgpack.unpackb(payload, raw=False, strict_map_key=True)
+    except Exception as exc:  # msgpack raises several unrelated types for bad input
+        raise DecodeError(f"not a msgpack map: {str(exc) or type(exc).__name__}") from None
+    if not isinstance(doc, dict):
+        raise DecodeError(f"expected a map, got {type(doc).__name__}")
+    return doc
 
 
 def _enu_to_lla(enu: np.ndarray, origin: tuple[float, float, float]) -> np.ndarray:
