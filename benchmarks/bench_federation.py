@@ -226,6 +226,9 @@ publish = "{publish}"
         with contextlib.suppress(subprocess.TimeoutExpired):
             fed.wait(15)
         hub.stop()
+        slow = [line for line in (wd / "hub.log").read_text().splitlines() if "Slow" in line]
+        if slow:
+            print(f"hub: {len(slow)} slow-consumer events, e.g. {slow[0][-120:]}")
     expected = args.sites * args.tracks - args.shared * sum(
         1 for i in range(args.sites - 1)
         if (i + 1) // int(np.ceil(np.sqrt(args.sites))) == i // int(np.ceil(np.sqrt(args.sites))))
