@@ -30,6 +30,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "keys": ("cuas.cli.keys", "generate CURVE key pairs for the bus (daemon, sensors, operators)"),
     "prune": ("cuas.cli.prune", "delete old recordings by age and total size (rotation)"),
     "export": ("cuas.cli.export", "send the daemon's tracks to TAK as Cursor on Target (cot)"),
+    "bridge": ("cuas.cli.bridge", "share this site's tracks and alerts over NATS (nats)"),
+    "federate": ("cuas.cli.federate", "the regional picture of many sites on NATS, fused"),
 }
 
 

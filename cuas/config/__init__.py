@@ -16,6 +16,7 @@ from cuas.config.document import (
     parse_config,
     reference_config,
 )
+from cuas.config.federation import FederationConfig
 from cuas.config.outputs import COT_SCHEMES, CotConfig, SapientConfig, SapientNodeConfig
 from cuas.config.sensors import SensorConfig
 from cuas.config.site import (
@@ -30,6 +31,7 @@ from cuas.config.site import (
 __all__ = [
     "BUS_SECURITY", "COT_SCHEMES", "MAX_DAEMON_ID", "WEMBLEY", "ZONE_KINDS",
     "AssetConfig", "BusConfig", "ClassifyConfig", "Config", "CotConfig", "DaemonConfig",
+    "FederationConfig",
     "IdentityList", "SapientConfig", "SapientNodeConfig", "SensorConfig", "SiteConfig",
     "TrackerConfig", "ZoneConfig", "is_host_port", "is_local_endpoint", "load_config",
     "parse_config", "reference_config",

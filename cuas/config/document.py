@@ -12,6 +12,7 @@ from typing import Any
 from cuas.config.bus import BusConfig
 from cuas.config.coerce import build, coerce, tables
 from cuas.config.daemon import ClassifyConfig, DaemonConfig, TrackerConfig
+from cuas.config.federation import FederationConfig
 from cuas.config.outputs import CotConfig, SapientConfig
 from cuas.config.sensors import SensorConfig, parse_sensor
 from cuas.config.site import (
@@ -52,6 +53,8 @@ class Config:
     sapient: SapientConfig = field(default_factory=SapientConfig)
     #: ``cuas export cot`` settings (``[cot]``).
     cot: CotConfig = field(default_factory=CotConfig)
+    #: ``cuas bridge nats`` / ``cuas federate`` settings (``[federation]``).
+    federation: FederationConfig = field(default_factory=FederationConfig)
     path: str | None = None
 
     def sensor(self, sensor_id: str, kind: str = "sim") -> SensorConfig:
@@ -71,7 +74,7 @@ def parse_config(doc: Mapping[str, Any], path: str | None = None) -> Config:
     if not isinstance(doc, Mapping):
         raise ConfigError(f"expected a table, got {brief(doc)}", path=path)
     known = {"site", "tracker", "bus", "daemon", "sensors", "daemon_id", "classify", "zones",
-             "assets", "allow", "deny", "sapient", "cot"}
+             "assets", "allow", "deny", "sapient", "cot", "federation"}
     for k in doc:
         if k not in known:
             raise ConfigError(f"unknown section (known: {', '.join(sorted(known))})", path=path, key=k)
@@ -97,6 +100,8 @@ def parse_config(doc: Mapping[str, Any], path: str | None = None) -> Config:
                   deny=parse_identity_list(doc, "deny", path),
                   sapient=build(SapientConfig, doc.get("sapient", {}), "sapient", path),
                   cot=build(CotConfig, doc.get("cot", {}), "cot", path),
+                  federation=build(FederationConfig, doc.get("federation", {}), "federation",
+                                   path),
                   path=path)
 
 
