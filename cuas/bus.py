@@ -61,6 +61,17 @@ def endpoints(config: Config, detections: str | None = None, tracks: str | None 
     return Endpoints(detections or config.bus.detections, tracks or config.bus.tracks)
 
 
+def endpoint_override(config: Config, value: str | None, option: str, *,
+                      tracks: bool = False) -> str:
+    """The detection (or, with ``tracks``, track) endpoint: ``value`` from the command-line
+    ``option`` when given, checked like the configuration's (loopback or ipc only under
+    ``bus.security = "none"``: :class:`ConfigError` naming ``option`` otherwise)."""
+    if value:
+        check_plain_endpoint(config.bus.security, value, option)
+        return value
+    return config.bus.tracks if tracks else config.bus.detections
+
+
 def frames(msg: wire.Message) -> list[bytes]:
     """The two frames of a message on the bus: topic, msgpack payload."""
     return [wire.topic_for(msg).encode(), wire.encode(msg)]

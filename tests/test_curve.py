@@ -270,7 +270,7 @@ def test_record_bind_detections_under_curve_records_only_listed_keys(tmp_path: P
 
 
 def test_command_line_endpoints_obey_the_loopback_rule_and_hosts_are_parsed(
-        tmp_path: Path) -> None:
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from cuas.config import is_local_endpoint, reference_config
 
     plain = reference_config()
@@ -289,10 +289,21 @@ def test_command_line_endpoints_obey_the_loopback_rule_and_hosts_are_parsed(
                 "tcp://0.0.0.0:1", "tcp://[::]:1", "tcp://10.0.0.1:1", "tcp://eth0:1",
                 "tcp://127.0.0.1:1;10.0.0.1:2", "pgm://127.0.0.1:1"):
         assert not is_local_endpoint(bad), bad
-    # The command refuses with one line, before binding anything.
+    # The commands refuse, before binding or connecting anything.
     assert cli_main(["record", "--out", str(tmp_path / "r.mcap"), "--bind-detections",
                      "--det-endpoint", "tcp://0.0.0.0:0", "--duration", "1"]) != 0
     assert not (tmp_path / "r.mcap").exists()
+    capsys.readouterr()
+    for argv in (["sensor", "adsb", "--source", str(tmp_path / "none.sbs"), "--publish",
+                  "tcp://10.0.0.1:5550"],
+                 ["replay", "--bus", str(tmp_path / "none.mcap"), "--det-endpoint",
+                  "tcp://10.0.0.1:5550"],
+                 ["sapient", "serve", "--listen", "127.0.0.1:0", "--publish",
+                  "tcp://0.0.0.0:5550"],
+                 ["sapient", "export", "--to", "127.0.0.1:1", "--tracks", "tcp://*:5551"]):
+        assert cli_main(argv) != 0, argv
+        err = capsys.readouterr().err
+        assert f"{argv[-2]}: plain ZeroMQ" in err, (argv, err)
 
 
 def test_a_secret_key_file_readable_by_group_or_others_is_refused(tmp_path: Path) -> None:
