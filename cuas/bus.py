@@ -270,6 +270,9 @@ def secure(sock: zmq.Socket, keys: CurveKeys | None, *, server: bool) -> None:
         sock.curve_publickey = keys.server_public
         producers = sock.type in (zmq.SUB, zmq.XSUB, zmq.PULL)
         sock.zap_domain = (PRODUCERS_DOMAIN if producers else CONSUMERS_DOMAIN).encode()
+        # Without a ZAP handler libzmq would accept every client key; enforced, a server bound
+        # without the authenticator (start_authenticator) refuses everyone instead.
+        sock.setsockopt(zmq.ZAP_ENFORCE_DOMAIN, 1)
     else:
         if keys.server_public is None:
             raise ConfigError("a CURVE client needs the daemon's public key",

@@ -319,3 +319,36 @@ def test_a_secret_key_file_readable_by_group_or_others_is_refused(tmp_path: Path
     (tmp_path / "d.key_secret").chmod(0o640)
     with pytest.raises(ConfigError, match="chmod 600"):
         bus.security(load_config(cfg))
+
+
+def test_a_curve_server_bound_without_its_authenticator_refuses_everyone(
+        tmp_path: Path) -> None:
+    config, keys = _site(tmp_path)
+    server_keys = bus.security(config)
+    sensor_keys = _client(config, keys, "sensor")
+
+    async def subscribed(with_auth: bool) -> bool:
+        ctx = zmq.asyncio.Context()
+        auth = bus.start_authenticator(ctx, server_keys) if with_auth else None
+        try:
+            sub = bus.sub_socket(ctx, "tcp://127.0.0.1:*", bind=True, security=server_keys)
+            sensor = bus.xpub_socket(ctx, sub.getsockopt_string(zmq.LAST_ENDPOINT),
+                                     security=sensor_keys)
+            # A SUB hands its subscription to a new peer only while the socket is used.
+            reading = asyncio.ensure_future(sub.recv_multipart())
+            try:
+                return await bus.wait_for_subscriber(sensor, "det.", 10.0 if with_auth else 1.5)
+            finally:
+                reading.cancel()
+        finally:
+            if auth is not None:
+                auth.stop()
+            ctx.destroy(linger=0)
+
+    async def main() -> None:
+        # libzmq accepts any key when no ZAP handler answers; bus.secure enforces ZAP, so a
+        # server someone binds without the authenticator refuses even a listed key.
+        assert not await subscribed(with_auth=False)
+        assert await subscribed(with_auth=True)
+
+    asyncio.run(asyncio.wait_for(main(), 30))
