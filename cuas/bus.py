@@ -10,6 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
+import stat
+import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -25,6 +28,7 @@ from zmq.utils.monitor import parse_monitor_message
 
 from cuas import wire
 from cuas.config import Config
+from cuas.config.bus import check_plain_endpoint
 from cuas.errors import ConfigError, DecodeError
 
 log = logging.getLogger(__name__)
@@ -46,8 +50,26 @@ class Endpoints:
 
 
 def endpoints(config: Config, detections: str | None = None, tracks: str | None = None) -> Endpoints:
-    """The configured endpoints, each overridden by its command-line value when given."""
+    """The configured endpoints, each overridden by its command-line value when given.
+
+    An override obeys the configuration's rule for plain ZeroMQ (loopback or ipc only under
+    ``bus.security = "none"``): raises :class:`ConfigError` naming the option otherwise.
+    """
+    for value, option in ((detections, "--det-endpoint"), (tracks, "--trk-endpoint")):
+        if value:
+            check_plain_endpoint(config.bus.security, value, option)
     return Endpoints(detections or config.bus.detections, tracks or config.bus.tracks)
+
+
+def endpoint_override(config: Config, value: str | None, option: str, *,
+                      tracks: bool = False) -> str:
+    """The detection (or, with ``tracks``, track) endpoint: ``value`` from the command-line
+    ``option`` when given, checked like the configuration's (loopback or ipc only under
+    ``bus.security = "none"``: :class:`ConfigError` naming ``option`` otherwise)."""
+    if value:
+        check_plain_endpoint(config.bus.security, value, option)
+        return value
+    return config.bus.tracks if tracks else config.bus.detections
 
 
 def frames(msg: wire.Message) -> list[bytes]:
@@ -126,8 +148,11 @@ async def wait_for_subscriber(sock: zmq.asyncio.Socket, topic: str, timeout_s: f
 # ---------------------------------------------------------------------------- CURVE security
 
 
-#: The ZAP domain of the daemon's CURVE sockets (the authenticator answers for it alone).
-ZAP_DOMAIN: Final = "cuas"
+#: The ZAP domains of bound CURVE sockets: a bound SUB hears producers (sensors publishing
+#: detections), a bound PUB serves consumers (operators, exporters, recorders); each domain has
+#: its own allow list, so a consumer's key cannot publish detections.
+PRODUCERS_DOMAIN: Final = "cuas.producers"
+CONSUMERS_DOMAIN: Final = "cuas.consumers"
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,8 +167,18 @@ class CurveKeys:
     server_secret: bytes | None = None
     client_public: bytes | None = None
     client_secret: bytes | None = None
-    #: Directory of the public key files of the clients the daemon accepts.
-    allowed_clients: Path | None = None
+    #: Directory of the public key files of the producers (sensors) a bound SUB accepts.
+    allowed_producers: Path | None = None
+    #: Directory of the public key files of the consumers a bound PUB accepts.
+    allowed_consumers: Path | None = None
+
+    @property
+    def allowed_clients(self) -> Path | None:
+        """The producers' directory when both allow lists are set, else None (a server cannot
+        run without both)."""
+        if self.allowed_producers is None or self.allowed_consumers is None:
+            return None
+        return self.allowed_producers
 
 
 def _key_path(config: Config, value: str) -> Path:
@@ -164,7 +199,23 @@ def _load_cert(config: Config, field: str, secret: bool) -> tuple[bytes, bytes |
     if secret and secret_key is None:
         raise ConfigError(f"{str(path)!r} holds no secret key (use the .key_secret file)",
                           path=config.path, key=f"bus.{field}")
+    if secret:
+        check_secret_file(path, config.path, f"bus.{field}")
     return public, secret_key
+
+
+def check_secret_file(path: Path, config_path: str | None, key: str) -> None:
+    """Raise :class:`ConfigError` when a secret key file is readable or writable by its group
+    or by others (``cuas keys`` writes them 0600): a leaked secret key is a forged sensor."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise ConfigError(f"cannot read key file {str(path)!r}: {exc}", path=config_path,
+                          key=key) from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(f"secret key file {str(path)!r} is accessible by group or others "
+                          f"(mode {stat.S_IMODE(mode):04o}); run `chmod 600 {path}`",
+                          path=config_path, key=key)
 
 
 def security(config: Config) -> CurveKeys | None:
@@ -178,7 +229,6 @@ def security(config: Config) -> CurveKeys | None:
                           'server_secret_key (the daemon)', path=config.path,
                           key="bus.server_public_key")
     server_public = server_secret = client_public = client_secret = None
-    allowed = None
     if bus.server_secret_key:
         server_public, server_secret = _load_cert(config, "server_secret_key", secret=True)
     if bus.server_public_key:
@@ -189,19 +239,25 @@ def security(config: Config) -> CurveKeys | None:
         server_public = public
     if bus.client_secret_key:
         client_public, client_secret = _load_cert(config, "client_secret_key", secret=True)
-    if bus.allowed_clients:
-        allowed = _key_path(config, bus.allowed_clients)
-        if not allowed.is_dir():
+    lists: list[Path | None] = []
+    for field in ("allowed_producers", "allowed_consumers"):
+        # Each list defaults to allowed_clients (one directory for everyone, as before).
+        name = field if getattr(bus, field) else "allowed_clients"
+        value = getattr(bus, name)
+        allowed = _key_path(config, value) if value else None
+        if allowed is not None and not allowed.is_dir():
             raise ConfigError(f"{str(allowed)!r} is not a directory of public key files",
-                              path=config.path, key="bus.allowed_clients")
-    return CurveKeys(server_public, server_secret, client_public, client_secret, allowed)
+                              path=config.path, key=f"bus.{name}")
+        lists.append(allowed)
+    return CurveKeys(server_public, server_secret, client_public, client_secret, *lists)
 
 
 def secure(sock: zmq.Socket, keys: CurveKeys | None, *, server: bool) -> None:
     """Make ``sock`` a CURVE server (the daemon's bound sockets) or client; no-op for None.
 
-    Must be called before bind/connect. Raises :class:`ConfigError` when the role's keys are
-    missing.
+    Must be called before bind/connect. A server's ZAP domain follows its type: a SUB hears
+    producers, anything else serves consumers (:data:`PRODUCERS_DOMAIN`). Raises
+    :class:`ConfigError` when the role's keys are missing.
     """
     if keys is None:
         return
@@ -212,7 +268,11 @@ def secure(sock: zmq.Socket, keys: CurveKeys | None, *, server: bool) -> None:
         sock.curve_server = True
         sock.curve_secretkey = keys.server_secret
         sock.curve_publickey = keys.server_public
-        sock.zap_domain = ZAP_DOMAIN.encode()
+        producers = sock.type in (zmq.SUB, zmq.XSUB, zmq.PULL)
+        sock.zap_domain = (PRODUCERS_DOMAIN if producers else CONSUMERS_DOMAIN).encode()
+        # Without a ZAP handler libzmq would accept every client key; enforced, a server bound
+        # without the authenticator (start_authenticator) refuses everyone instead.
+        sock.setsockopt(zmq.ZAP_ENFORCE_DOMAIN, 1)
     else:
         if keys.server_public is None:
             raise ConfigError("a CURVE client needs the daemon's public key",
@@ -226,19 +286,26 @@ def secure(sock: zmq.Socket, keys: CurveKeys | None, *, server: bool) -> None:
 
 
 class AllowList:
-    """The client public keys the daemon accepts (every ``*.key`` file in a directory), as a
-    ZAP credentials provider; a refused key is logged (once a minute per key)."""
+    """The client public keys a bound socket accepts (every ``*.key`` file in a directory), as
+    a ZAP credentials provider; a refused key is logged (once a minute per key)."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, role: str = "client") -> None:
         self.directory = directory
+        self.role = role
         self.keys: frozenset[bytes] = frozenset()
         self._logged: dict[bytes, float] = {}
         self.reload()
 
     def reload(self) -> int:
-        """(Re)read the directory; returns the number of keys. Unreadable files are skipped."""
+        """(Re)read the directory; returns the number of keys. Unreadable files are skipped; a
+        directory that cannot be read leaves nobody accepted."""
         keys = set()
-        for path in sorted(self.directory.glob("*.key")):
+        try:
+            paths = sorted(self.directory.glob("*.key"))
+        except OSError as exc:
+            log.error("cannot read the %s allow list %s: %s", self.role, self.directory, exc)
+            paths = []
+        for path in paths:
             try:
                 public, _ = zmq.auth.load_certificate(path)
             except (OSError, ValueError) as exc:
@@ -246,6 +313,7 @@ class AllowList:
                 continue
             keys.add(public)
         self.keys = frozenset(keys)
+        self._logged.clear()
         return len(self.keys)
 
     def callback(self, domain: str, client_key: bytes) -> bool:
@@ -255,25 +323,60 @@ class AllowList:
         now = time.monotonic()
         if now - self._logged.get(client_key, -1e9) >= 60.0 and len(self._logged) < 10_000:
             self._logged[client_key] = now
-            log.warning("refused a CURVE client with public key %s (not in %s)",
+            log.warning("refused a CURVE %s with public key %s (not in %s)", self.role,
                         client_key.decode(errors="replace"), self.directory)
         return False
 
 
-def start_authenticator(ctx: zmq.asyncio.Context, keys: CurveKeys) -> AsyncioAuthenticator:
+class BusAuth:
+    """ZAP on one context: producers and consumers each checked against their own allow list,
+    both re-read on SIGHUP (or :meth:`reload`), so a revoked key is refused at its next
+    handshake without a restart. Start it before binding; :meth:`stop` it at the end."""
+
+    def __init__(self, ctx: zmq.asyncio.Context, keys: CurveKeys) -> None:
+        if keys.allowed_producers is None or keys.allowed_consumers is None:
+            raise ConfigError("a CURVE server needs allowed_clients (or both allowed_producers "
+                              "and allowed_consumers), the directories of the client public "
+                              "keys it accepts", key="bus.allowed_clients")
+        self.producers = AllowList(keys.allowed_producers, "producer")
+        self.consumers = AllowList(keys.allowed_consumers, "consumer")
+        for allow in (self.producers, self.consumers):
+            if not allow.keys:
+                log.warning("no public keys in %s: every %s will be refused", allow.directory,
+                            allow.role)
+        self._auth = AsyncioAuthenticator(ctx, log=logging.getLogger(__name__ + ".zap"))
+        self._auth.start()
+        self._auth.configure_curve_callback(domain=PRODUCERS_DOMAIN,
+                                            credentials_provider=self.producers)
+        self._auth.configure_curve_callback(domain=CONSUMERS_DOMAIN,
+                                            credentials_provider=self.consumers)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        try:
+            loop = asyncio.get_running_loop()
+            if threading.current_thread() is threading.main_thread():
+                loop.add_signal_handler(signal.SIGHUP, self.reload)
+                self._loop = loop
+        except (RuntimeError, NotImplementedError, ValueError):
+            pass  # no loop, or not the main thread: reload() by hand only
+
+    def reload(self) -> None:
+        """Re-read both allow lists (what SIGHUP does); logs the new counts."""
+        n_prod, n_cons = self.producers.reload(), self.consumers.reload()
+        log.info("reloaded the allow lists: %d producer keys (%s), %d consumer keys (%s)",
+                 n_prod, self.producers.directory, n_cons, self.consumers.directory)
+
+    def stop(self) -> None:
+        """Stop answering ZAP requests and give SIGHUP back."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.remove_signal_handler(signal.SIGHUP)
+            self._loop = None
+        self._auth.stop()
+
+
+def start_authenticator(ctx: zmq.asyncio.Context, keys: CurveKeys) -> BusAuth:
     """Start ZAP on ``ctx`` (before binding) accepting only the listed client keys; the caller
-    stops it. With no ``allowed_clients`` directory nobody is accepted."""
-    if keys.allowed_clients is None:
-        raise ConfigError("the daemon needs allowed_clients, the directory of client public "
-                          "keys it accepts", key="bus.allowed_clients")
-    allow = AllowList(keys.allowed_clients)
-    if not allow.keys:
-        log.warning("no client public keys in %s: every sensor and operator will be refused",
-                    keys.allowed_clients)
-    auth = AsyncioAuthenticator(ctx, log=logging.getLogger(__name__ + ".zap"))
-    auth.start()
-    auth.configure_curve_callback(domain=ZAP_DOMAIN, credentials_provider=allow)
-    return auth
+    stops it. Without both allow lists nobody could be accepted: raises :class:`ConfigError`."""
+    return BusAuth(ctx, keys)
 
 
 #: Monitor events that mean a peer failed the security handshake.

@@ -361,3 +361,60 @@ def test_random_files_raise_only_config_error(fuzz_dir: Path, content: str | byt
         assert exc.path == str(p) and str(exc).startswith(f"{p}: ")
     else:
         _check_config(cfg)
+
+
+def _check(capsys: pytest.CaptureFixture[str], cfg: Path, *command: str) -> tuple[int, str]:
+    from cuas.cli.main import main as cli_main
+
+    code = cli_main([*(command or ("check",)), "--config", str(cfg)])
+    return code, capsys.readouterr().err
+
+
+def test_cuas_check_opens_key_files_directories_and_tls_files(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from cuas.cli.keys import generate
+
+    generate("daemon", tmp_path)
+    generate("sensor", tmp_path)
+    (tmp_path / "allowed").mkdir()
+    cfg = tmp_path / "site.toml"
+    daemon = ('[bus]\nsecurity = "curve"\nserver_secret_key = "daemon.key_secret"\n'
+              'allowed_clients = "allowed"\n')
+    cfg.write_text(daemon)
+    assert _check(capsys, cfg) == (0, "")
+    cases = {
+        # the key file is missing
+        daemon.replace("daemon.key_secret", "gone.key_secret"): "bus.server_secret_key",
+        # a public key given as the secret
+        daemon.replace("daemon.key_secret", "daemon.key"): "bus.server_secret_key",
+        # the allow-list directory is missing
+        daemon.replace('"allowed"', '"nowhere"'): "bus.allowed_clients",
+        # a daemon with no allow list at all
+        daemon.replace('allowed_clients = "allowed"\n', ""): "bus.allowed_clients",
+        # a client's own key given as its public file
+        '[bus]\nsecurity = "curve"\nserver_public_key = "daemon.key"\n'
+        'client_secret_key = "sensor.key"\n': "bus.client_secret_key",
+        '[cot]\nurl = "tls://127.0.0.1:8089"\nca_file = "/nonexistent/ca.pem"\n': "cot.ca_file",
+        '[sapient]\ntls_cert = "n.pem"\ntls_key = "n.key"\n': "sapient.tls_cert",
+    }
+    for text, key in cases.items():
+        cfg.write_text(text)
+        code, err = _check(capsys, cfg)
+        assert code != 0 and key in err, (text, err)
+        assert err.count("\n") == 1 and "Traceback" not in err, err
+
+
+def test_export_cot_with_a_missing_ca_file_is_one_line(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    cfg = tmp_path / "site.toml"
+    cfg.write_text('[cot]\nurl = "tls://127.0.0.1:8089"\nca_file = "/nonexistent/ca.pem"\n')
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", "import sys; from cuas.cli.main import main; "
+                           "sys.exit(main(sys.argv[1:]))", "export", "cot", "--config", str(cfg),
+                           "--duration", "1"], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(root)}, cwd=tmp_path)
+    assert done.returncode != 0
+    assert done.stderr.count("\n") == 1 and "cot.ca_file" in done.stderr, done.stderr

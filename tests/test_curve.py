@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -142,3 +144,211 @@ def test_cuas_keys_writes_private_secret_files_and_never_overwrites(tmp_path: Pa
     with pytest.raises(FileExistsError):
         generate("radar-north", tmp_path)
     assert cli_main(["keys", "../evil", "--dir", str(tmp_path)]) == 1
+
+
+def _split_site(tmp_path: Path) -> tuple[Config, Path]:
+    """A config with separate allow lists: `sensor` may produce, `console` may consume."""
+    keys = tmp_path / "keys"
+    assert cli_main(["keys", "daemon", "--dir", str(keys)]) == 0
+    assert cli_main(["keys", "sensor", "--dir", str(keys), "--allow",
+                     str(tmp_path / "producers")]) == 0
+    assert cli_main(["keys", "console", "--dir", str(keys), "--allow",
+                     str(tmp_path / "consumers")]) == 0
+    cfg = tmp_path / "site.toml"
+    cfg.write_text(
+        '[bus]\nsecurity = "curve"\ndetections = "tcp://127.0.0.1:5550"\n'
+        'server_secret_key = "keys/daemon.key_secret"\nserver_public_key = "keys/daemon.key"\n'
+        'allowed_producers = "producers"\nallowed_consumers = "consumers"\n')
+    return load_config(cfg), keys
+
+
+def test_an_operator_key_cannot_publish_detections_nor_a_sensor_key_read_tracks(
+        tmp_path: Path) -> None:
+    config, keys = _split_site(tmp_path)
+    sensor_keys = _client(config, keys, "sensor")
+    console_keys = _client(config, keys, "console")
+    batches = _batches()[:20]
+
+    async def main() -> None:
+        daemon = Daemon(config, LOOPBACK, snapshot_hz=20.0, status_period_s=0.2)
+        stop = asyncio.Event()
+        task = asyncio.create_task(daemon.run(stop))
+        await asyncio.wait_for(daemon.ready.wait(), 5)
+        ctx = zmq.asyncio.Context()
+        try:
+            ends = daemon.bound
+            console = bus.sub_socket(ctx, ends.tracks, bind=False, security=console_keys)
+            forger = bus.xpub_socket(ctx, ends.detections, security=console_keys)
+            peeker = bus.sub_socket(ctx, ends.tracks, bind=False, security=sensor_keys)
+            assert not await bus.wait_for_subscriber(forger, "det.", 1.5)
+            for batch in batches:
+                await forger.send_multipart(bus.frames(batch), flags=zmq.NOBLOCK)
+            got = await _collect(console, 1.0)
+            peeked = await _collect(peeker, 0.3)
+            assert any(isinstance(m, wire.Status) for m in got)  # the console is served
+            assert peeked == []
+            assert daemon.state.counters["received"] == 0
+            sensor = bus.xpub_socket(ctx, ends.detections, security=sensor_keys)
+            assert await bus.wait_for_subscriber(sensor, "det.", 10.0)
+        finally:
+            ctx.destroy(linger=0)
+            stop.set()
+            state = await asyncio.wait_for(task, 10)
+        assert state.counters["auth_rejected"] >= 2
+
+    asyncio.run(asyncio.wait_for(main(), 60))
+
+
+def test_a_key_revoked_then_sighup_is_refused_without_a_restart(tmp_path: Path) -> None:
+    config, keys = _split_site(tmp_path)
+    sensor_keys = _client(config, keys, "sensor")
+
+    async def main() -> None:
+        daemon = Daemon(config, LOOPBACK, snapshot_hz=20.0, status_period_s=0.2)
+        stop = asyncio.Event()
+        task = asyncio.create_task(daemon.run(stop))
+        await asyncio.wait_for(daemon.ready.wait(), 5)
+        ctx = zmq.asyncio.Context()
+        try:
+            first = bus.xpub_socket(ctx, daemon.bound.detections, security=sensor_keys)
+            assert await bus.wait_for_subscriber(first, "det.", 10.0)
+            first.close(0)
+            (tmp_path / "producers" / "sensor.key").unlink()
+            os.kill(os.getpid(), signal.SIGHUP)
+            await asyncio.sleep(0.3)
+            second = bus.xpub_socket(ctx, daemon.bound.detections, security=sensor_keys)
+            assert not await bus.wait_for_subscriber(second, "det.", 1.5)
+            rejected = daemon.state.counters["auth_rejected"]
+            assert rejected >= 1
+        finally:
+            ctx.destroy(linger=0)
+            stop.set()
+            await asyncio.wait_for(task, 10)
+
+    asyncio.run(asyncio.wait_for(main(), 60))
+
+
+def test_record_bind_detections_under_curve_records_only_listed_keys(tmp_path: Path) -> None:
+    from cuas.record.recorder import Recorder
+
+    config, keys = _site(tmp_path)
+    recorder_keys = bus.security(config)
+    assert recorder_keys is not None
+    sensor_keys = _client(config, keys, "sensor")
+    intruder_keys = _client(config, keys, "intruder")
+    batches = _batches()[:5]
+
+    async def main() -> None:
+        ctx = zmq.asyncio.Context()
+        rec = Recorder(tmp_path / "r.mcap", tracks_endpoint=None,
+                       bind_detections="tcp://127.0.0.1:*", context=ctx, security=recorder_keys)
+        stop = asyncio.Event()
+        task = asyncio.create_task(rec.run(stop))
+        try:
+            assert rec.detections_endpoint is not None
+            rogue = bus.xpub_socket(ctx, rec.detections_endpoint, security=intruder_keys)
+            sensor = bus.xpub_socket(ctx, rec.detections_endpoint, security=sensor_keys)
+            assert await bus.wait_for_subscriber(sensor, "det.", 10.0)
+            assert not await bus.wait_for_subscriber(rogue, "det.", 1.0)
+            for batch in batches:
+                await rogue.send_multipart(bus.frames(batch), flags=zmq.NOBLOCK)
+            await asyncio.sleep(0.5)
+            assert rec.messages == 0
+            for batch in batches:
+                await sensor.send_multipart(bus.frames(batch))
+            for _ in range(50):
+                if rec.messages >= len(batches):
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            stop.set()
+            summary = await asyncio.wait_for(task, 10)
+            ctx.destroy(linger=0)
+        assert summary.messages == len(batches)
+
+    asyncio.run(asyncio.wait_for(main(), 60))
+
+
+def test_command_line_endpoints_obey_the_loopback_rule_and_hosts_are_parsed(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from cuas.config import is_local_endpoint, reference_config
+
+    plain = reference_config()
+    assert plain.bus.security == "none"
+    with pytest.raises(ConfigError) as err:
+        bus.endpoints(plain, "tcp://0.0.0.0:5550")
+    assert err.value.key == "--det-endpoint"
+    with pytest.raises(ConfigError) as err:
+        bus.endpoints(plain, None, "tcp://127.evil.example:5551")
+    assert err.value.key == "--trk-endpoint"
+    assert bus.endpoints(plain, "tcp://127.0.0.2:5550", "ipc:///tmp/x").tracks == "ipc:///tmp/x"
+    for good in ("tcp://127.0.0.1:1", "tcp://localhost:1", "tcp://[::1]:1", "ipc:///x",
+                 "tcp://192.0.2.1:0;127.0.0.1:5550"):
+        assert is_local_endpoint(good), good
+    for bad in ("tcp://127.evil.example:1", "tcp://127.0.0.1.nip.io:1", "tcp://*:1",
+                "tcp://0.0.0.0:1", "tcp://[::]:1", "tcp://10.0.0.1:1", "tcp://eth0:1",
+                "tcp://127.0.0.1:1;10.0.0.1:2", "pgm://127.0.0.1:1"):
+        assert not is_local_endpoint(bad), bad
+    # The commands refuse, before binding or connecting anything.
+    assert cli_main(["record", "--out", str(tmp_path / "r.mcap"), "--bind-detections",
+                     "--det-endpoint", "tcp://0.0.0.0:0", "--duration", "1"]) != 0
+    assert not (tmp_path / "r.mcap").exists()
+    capsys.readouterr()
+    for argv in (["sensor", "adsb", "--source", str(tmp_path / "none.sbs"), "--publish",
+                  "tcp://10.0.0.1:5550"],
+                 ["replay", "--bus", str(tmp_path / "none.mcap"), "--det-endpoint",
+                  "tcp://10.0.0.1:5550"],
+                 ["sapient", "serve", "--listen", "127.0.0.1:0", "--publish",
+                  "tcp://0.0.0.0:5550"],
+                 ["sapient", "export", "--to", "127.0.0.1:1", "--tracks", "tcp://*:5551"]):
+        assert cli_main(argv) != 0, argv
+        err = capsys.readouterr().err
+        assert f"{argv[-2]}: plain ZeroMQ" in err, (argv, err)
+
+
+def test_a_secret_key_file_readable_by_group_or_others_is_refused(tmp_path: Path) -> None:
+    generate("d", tmp_path)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[bus]\nsecurity = "curve"\nserver_secret_key = "d.key_secret"\n'
+                   f'allowed_clients = "{tmp_path}"\n')
+    assert bus.security(load_config(cfg)) is not None
+    (tmp_path / "d.key_secret").chmod(0o644)
+    with pytest.raises(ConfigError, match="group or others") as err:
+        bus.security(load_config(cfg))
+    assert err.value.key == "bus.server_secret_key"
+    (tmp_path / "d.key_secret").chmod(0o640)
+    with pytest.raises(ConfigError, match="chmod 600"):
+        bus.security(load_config(cfg))
+
+
+def test_a_curve_server_bound_without_its_authenticator_refuses_everyone(
+        tmp_path: Path) -> None:
+    config, keys = _site(tmp_path)
+    server_keys = bus.security(config)
+    sensor_keys = _client(config, keys, "sensor")
+
+    async def subscribed(with_auth: bool) -> bool:
+        ctx = zmq.asyncio.Context()
+        auth = bus.start_authenticator(ctx, server_keys) if with_auth else None
+        try:
+            sub = bus.sub_socket(ctx, "tcp://127.0.0.1:*", bind=True, security=server_keys)
+            sensor = bus.xpub_socket(ctx, sub.getsockopt_string(zmq.LAST_ENDPOINT),
+                                     security=sensor_keys)
+            # A SUB hands its subscription to a new peer only while the socket is used.
+            reading = asyncio.ensure_future(sub.recv_multipart())
+            try:
+                return await bus.wait_for_subscriber(sensor, "det.", 10.0 if with_auth else 1.5)
+            finally:
+                reading.cancel()
+        finally:
+            if auth is not None:
+                auth.stop()
+            ctx.destroy(linger=0)
+
+    async def main() -> None:
+        # libzmq accepts any key when no ZAP handler answers; bus.secure enforces ZAP, so a
+        # server someone binds without the authenticator refuses even a listed key.
+        assert not await subscribed(with_auth=False)
+        assert await subscribed(with_auth=True)
+
+    asyncio.run(asyncio.wait_for(main(), 30))

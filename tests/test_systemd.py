@@ -267,3 +267,29 @@ def test_cuas_prune_on_real_files(tmp_path: Path) -> None:
     left = sorted(p.name for p in tmp_path.iterdir())
     assert left == ["cuas-3.mcap", "cuas-4.mcap", "notes.txt"]
     assert cli_main(["prune", str(tmp_path)]) == 2
+
+
+def _setting(text: str, name: str) -> str | None:
+    """The last value of ``name=`` in a unit file (later lines override earlier ones)."""
+    found = re.findall(rf"^{name}=(.*)$", text, flags=re.MULTILINE)
+    return found[-1].strip() if found else None
+
+
+def _seconds(value: str) -> float:
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(ms|s|min)?", value)
+    assert match, value
+    return float(match.group(1)) * {"ms": 1e-3, "s": 1.0, "min": 60.0, None: 1.0}[match.group(2)]
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_restarting_units_never_give_up_and_wait_between_attempts(name: str) -> None:
+    text = (UNITS / name).read_text()
+    restart = _setting(text, "Restart")
+    if restart in (None, "no"):
+        assert _setting(text, "Type") == "oneshot", name  # only the timer's job runs once
+        return
+    # StartLimitIntervalSec=0 disables the start rate limit: systemd never leaves the unit
+    # failed for good after a burst of quick failures (a sensor plugged back in hours later).
+    assert _setting(text, "StartLimitIntervalSec") == "0", name
+    delay = _setting(text, "RestartSec")
+    assert delay is not None and _seconds(delay) >= 1.0, (name, delay)

@@ -33,6 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Export until stopped; prints a summary line."""
     from cuas import bus
+    from cuas.cli.check import check_cot_files
     from cuas.outputs.cot_sender import CotExporter, open_sender
 
     config = load_config(args.config) if args.config else reference_config()
@@ -45,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
             return 2
     endpoint = bus.endpoints(config, tracks=args.trk_endpoint).tracks
     keys = bus.security(config)
+    check_cot_files(config)  # a missing TLS file: one line naming the key, not a traceback
 
     async def main() -> int:
         stop = asyncio.Event()

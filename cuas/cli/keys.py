@@ -4,7 +4,9 @@ Each NAME gets two ZeroMQ certificate files in ``--dir``: ``NAME.key`` (the publ
 out) and ``NAME.key_secret`` (public and secret key, readable by its owner only). The daemon's
 pair is named in ``bus.server_secret_key`` (the daemon) and ``bus.server_public_key`` (everyone
 else); each sensor's or operator's pair in its ``bus.client_secret_key``, and its public file
-goes into the daemon's ``bus.allowed_clients`` directory (``--allow DIR`` puts it there).
+goes into the daemon's ``bus.allowed_clients`` directory (``--allow DIR`` puts it there), or
+into ``bus.allowed_producers`` (sensors) or ``bus.allowed_consumers`` (operators, exporters,
+recorders) where a site keeps them apart.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dir", default=".", metavar="DIR",
                         help="where to write NAME.key and NAME.key_secret (default: .)")
     parser.add_argument("--allow", metavar="DIR",
-                        help="also copy each public key into DIR, the daemon's allowed_clients")
+                        help="also copy each public key into DIR, an allow list of the daemon "
+                        "(allowed_clients, allowed_producers or allowed_consumers)")
     parser.add_argument("--force", action="store_true", help="overwrite existing key files")
 
 

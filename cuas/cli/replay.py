@@ -71,10 +71,10 @@ def _run_bus(args: argparse.Namespace, config: Config) -> int:
 
     import zmq
 
-    from cuas.bus import security
+    from cuas.bus import endpoint_override, security
     from cuas.record.bus_replay import replay_on_bus
 
-    endpoint = args.det_endpoint or config.bus.detections
+    endpoint = endpoint_override(config, args.det_endpoint, "--det-endpoint")
     speed = 1.0 if args.speed is None else args.speed
     try:
         summary = asyncio.run(replay_on_bus(

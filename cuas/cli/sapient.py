@@ -9,6 +9,7 @@ import asyncio
 import signal
 import sys
 
+from cuas import bus
 from cuas.config import Config, is_host_port, load_config, reference_config
 
 
@@ -50,11 +51,13 @@ def run(args: argparse.Namespace) -> int:
         listen = args.listen or config.sapient.listen
         if not is_host_port(listen):
             return _fail(f"--listen: expected HOST:PORT, got {listen!r}")
-        return asyncio.run(_serve(config, listen, args.publish or config.bus.detections))
+        return asyncio.run(_serve(config, listen,
+                                  bus.endpoint_override(config, args.publish, "--publish")))
     target = args.to or config.sapient.export_to
     if not target or not is_host_port(target):
         return _fail("give --to HOST:PORT (or sapient.export_to in the configuration)")
-    return asyncio.run(_export(config, target, args.tracks or config.bus.tracks))
+    return asyncio.run(_export(config, target, bus.endpoint_override(
+        config, args.tracks, "--tracks", tracks=True)))
 
 
 def _stop_on_signals() -> asyncio.Event:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 from cuas.errors import ConfigError
@@ -27,9 +28,26 @@ def is_local_endpoint(endpoint: str) -> bool:
         return True
     if scheme != "tcp":
         return False
-    host = rest.rsplit(":", 1)[0].split(";")[-1]  # "src;dst" connect form: the destination
-    host = host.strip("[]")
-    return host in ("localhost", "::1") or host.startswith("127.")
+    host = rest.split(";")[-1].rpartition(":")[0]  # "src;dst" connect form: the destination
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if host == "localhost":
+        return True
+    try:
+        # A name such as "127.evil.example" is not an address: only a parsed loopback counts.
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_plain_endpoint(security: str, endpoint: str, key: str) -> None:
+    """Raise :class:`ConfigError` when plain ZeroMQ (``security = "none"``) would listen on or
+    reach ``endpoint`` from another machine; ``key`` names the setting or option at fault."""
+    if security == "none" and not is_local_endpoint(endpoint):
+        raise ConfigError(
+            f"plain ZeroMQ (security = \"none\") is only for loopback or ipc endpoints, not "
+            f"{brief(endpoint)}; set bus.security = \"curve\" with keys from `cuas keys`",
+            key=key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,18 +69,20 @@ class BusConfig:
     server_public_key: str | None = None
     #: Sensors and operators: their own secret key file.
     client_secret_key: str | None = None
-    #: Daemon: directory of the public key files (``*.key``) of the clients it accepts.
+    #: Daemon: directory of the public key files (``*.key``) of the clients it accepts; the
+    #: default of both lists below.
     allowed_clients: str | None = None
+    #: Daemon: directory of the public keys that may publish detections (sensors) on the
+    #: detection endpoint (default: ``allowed_clients``).
+    allowed_producers: str | None = None
+    #: Daemon: directory of the public keys that may subscribe to the track endpoint
+    #: (operators, exporters, recorders; default: ``allowed_clients``).
+    allowed_consumers: str | None = None
 
     def __post_init__(self) -> None:
         if self.security not in BUS_SECURITY:
             raise ConfigError(f"unknown security {brief(self.security)} (known: "
                               f"{', '.join(BUS_SECURITY)})", key="bus.security")
-        if self.security == "none":
-            for name in ("detections", "tracks"):
-                if not is_local_endpoint(getattr(self, name)):
-                    raise ConfigError(
-                        "plain ZeroMQ (security = \"none\") is only for loopback or ipc "
-                        "endpoints; set bus.security = \"curve\" with keys from `cuas keys`",
-                        key=f"bus.{name}")
+        for name in ("detections", "tracks"):
+            check_plain_endpoint(self.security, getattr(self, name), f"bus.{name}")
 

@@ -74,6 +74,14 @@ class SapientConfig:
     export_tentative: bool = False
     #: Seconds between the StatusReports ``cuas sapient export`` sends upward.
     status_interval_s: float = 5.0
+    #: TLS (PEM files; relative paths are relative to the configuration file). ``tls_cert`` and
+    #: ``tls_key``: this node's certificate chain and key (the server certificate of ``serve``,
+    #: the client certificate of ``export``). ``tls_ca``: the CA certificates that verify the
+    #: peer (the modules' client certificates, which ``serve`` then requires; the higher node's
+    #: server certificate). ``serve`` refuses a non-loopback ``listen`` without all three.
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_ca: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("default_sigma_m", "unknown_height_sigma_m"):
@@ -93,6 +101,9 @@ class SapientConfig:
                 uuid.UUID(self.node_id)
             except ValueError:
                 raise ConfigError("must be a UUID", key="sapient.node_id") from None
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigError("give both tls_cert and tls_key, or neither",
+                              key="sapient.tls_key" if self.tls_key is None else "sapient.tls_cert")
         for name in ("listen", "export_to"):
             value = getattr(self, name)
             if value is not None and not is_host_port(value):

@@ -30,6 +30,7 @@ from cuas.outputs.stream import TrackStream
 from cuas.sapient import convert, outbound
 from cuas.sapient.framing import CHUNK, Frame, FramingStats, encode, parse, split_host_port
 from cuas.sapient.proto import SapientMessage, node_uuid
+from cuas.sapient.tls import client_context
 from cuas.sapient.validate import validate
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,8 @@ class SapientExporter:
         self.tracks_endpoint = tracks_endpoint
         self.target = target
         self.host, self.port = split_host_port(target)
+        # TLS when [sapient] names TLS files (read now: a bad file fails at start-up).
+        self._tls = client_context(config)
         s = config.sapient
         self.node_id = s.node_id or node_uuid(s.node_name)
         self.reporter = outbound.Reporter(self.node_id, export_tentative=s.export_tentative)
@@ -146,8 +149,10 @@ class SapientExporter:
         while not stop.is_set():
             try:
                 reader, writer = await asyncio.wait_for(
-                    asyncio.open_connection(self.host, self.port), timeout=5.0)
-            except (TimeoutError, OSError) as exc:
+                    asyncio.open_connection(self.host, self.port, ssl=self._tls,
+                                            server_hostname=self.host if self._tls else None),
+                    timeout=5.0)
+            except (TimeoutError, OSError) as exc:  # ssl.SSLError is an OSError
                 self.counters["connect_failures"] += 1
                 log.warning("cannot connect to %s (%s); retrying in %.1f s", self.target, exc,
                             backoff.delay)

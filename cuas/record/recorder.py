@@ -121,7 +121,9 @@ class Recorder(ClosesOnExit):
     this endpoint too (None: do not). ``context``: a ZeroMQ context to share (default: the
     process-wide one). ``flush_interval_s``: the timer that bounds what a kill loses (s).
     ``security``: CURVE keys (:func:`cuas.bus.security`): a client of the track endpoint, a
-    server on a bound one.
+    server on a bound one, whose authenticator (ZAP) accepts only ``allowed_producers`` keys:
+    binding a CURVE server without it would accept any key. Construct inside the event loop
+    (the allow lists are re-read on SIGHUP).
     """
 
     def __init__(
@@ -143,7 +145,10 @@ class Recorder(ClosesOnExit):
         self._socks: list[zmq.asyncio.Socket] = []
         self.tracks_endpoint = tracks_endpoint
         self.detections_endpoint: str | None = None
+        self._auth: bus.BusAuth | None = None
         try:
+            if bind_detections is not None and security is not None:
+                self._auth = bus.start_authenticator(ctx, security)
             if tracks_endpoint is not None:
                 self._socks.append(bus.sub_socket(ctx, tracks_endpoint, bind=False, topics=topics,
                                                   security=security))
@@ -158,6 +163,8 @@ class Recorder(ClosesOnExit):
         except BaseException:
             for s in self._socks:
                 s.close(linger=0)
+            if self._auth is not None:
+                self._auth.stop()
             raise
         self.per_topic: Counter[str] = Counter()
         self.messages = 0
@@ -249,6 +256,8 @@ class Recorder(ClosesOnExit):
             return
         for s in self._socks:
             s.close(linger=0)
+        if self._auth is not None:
+            self._auth.stop()
         self._writer.close()
         self._summary = RecorderSummary(
             path=self.path,

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     if not source:
         return usage_error("adsb", "no source: give --source tcp://HOST:PORT or a file, or "
                            f"source in [sensors.{sid}.adsb]")
-    endpoint = args.publish or config.bus.detections
+    endpoint = bus.endpoint_override(config, args.publish, "--publish")
     return run_adapter("adsb", lambda: AdsbSource(
         source, endpoint, sensor_id=sid, settings=settings, fmt=args.format, speed=args.speed,
         wait_s=args.wait, security=bus.security(config)), f"{source} -> {endpoint} as det.{sid}")

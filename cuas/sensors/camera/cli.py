@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     if not source:
         return usage_error("camera", "no source: give --source (device index, URL or file) "
                            f"or source in [sensors.{sid}.camera]")
-    endpoint = args.publish or config.bus.detections
+    endpoint = bus.endpoint_override(config, args.publish, "--publish")
     return run_adapter("camera", lambda: CameraSource(
         source, endpoint, sensor_id=sid, settings=settings,
         origin=sc.origin if sc is not None else None, speed=args.speed, wait_s=args.wait,

@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     if not source:
         return usage_error("remoteid", "no source: give --source FILE, iface:NAME or "
                            f"wardragon://HOST:PORT, or source in [sensors.{sid}.remoteid]")
-    endpoint = args.publish or config.bus.detections
+    endpoint = bus.endpoint_override(config, args.publish, "--publish")
     return run_adapter("remoteid", lambda: RemoteIdSource(
         source, endpoint, sensor_id=sid, settings=settings, ground_h=config.site.h,
         speed=args.speed, wait_s=args.wait, origin=sc.origin if sc is not None else None,

@@ -43,6 +43,52 @@ _ALIAS_PREFIX: Final = {1: "serial", 2: "caa", 3: "utm", 4: "session", 0: "id"}
 # --------------------------------------------------------------------------- decoder
 
 
+#: Authentication types (ASTM F3411-22a, message type 0x2); 0xA..0xF are private.
+AUTH_TYPES: Final = ("none", "uas_id_signature", "operator_id_signature",
+                     "message_set_signature", "network_remote_id", "specific_method")
+#: An authentication heard longer ago than this (s) no longer counts as present.
+AUTH_FRESH_S: Final = 60.0
+
+
+def auth_type_name(code: int) -> str:
+    """The name of an Authentication type code (0..15)."""
+    if code < len(AUTH_TYPES):
+        return AUTH_TYPES[code]
+    return "private" if code >= 0xA else "reserved"
+
+
+@dataclass(slots=True)
+class _Auth:
+    """The authentication one transmitter is sending: its type, the pages heard of the current
+    one (page 0 announces the last page index and starts a new set) and when."""
+
+    auth_type: int
+    last_page: int | None = None
+    pages: set[int] = field(default_factory=set)
+    timestamp: float | None = None
+    t: float = -math.inf
+
+    def add(self, m: odid.Authentication, t: float) -> None:
+        if m.page == 0:
+            if m.auth_type != self.auth_type or m.timestamp != self.timestamp:
+                self.pages.clear()
+            self.last_page, self.timestamp = m.last_page, m.timestamp
+        elif m.auth_type != self.auth_type:
+            self.pages.clear()
+        self.auth_type = m.auth_type
+        self.pages.add(m.page)
+        self.t = t
+
+    def state(self, now: float) -> str:
+        """``present`` (every page of a signature heard), ``partial`` (some) or ``absent``
+        (none recently, or type ``none``)."""
+        if self.auth_type == 0 or now - self.t > AUTH_FRESH_S:
+            return "absent"
+        if self.last_page is not None and self.pages >= set(range(self.last_page + 1)):
+            return "present"
+        return "partial"
+
+
 @dataclass(slots=True)
 class _Transmitter:
     """What one transmitter (one MAC on one transport) has said so far."""
@@ -56,6 +102,7 @@ class _Transmitter:
     self_id: str | None = None
     system: odid.System | None = None
     last_identity_t: float = -math.inf
+    auth: _Auth | None = None
 
 
 @dataclass(slots=True)
@@ -69,6 +116,7 @@ class DecoderStats:
     no_position: int = 0
     identity_only: int = 0
     clock_skew: int = 0
+    auth_pages: int = 0
     evicted: int = 0
 
 
@@ -135,6 +183,11 @@ class RemoteIdDecoder:
                 tx.operator_id = m.operator_id
             elif isinstance(m, odid.SelfId) and m.text and m.desc_type == 0:
                 tx.self_id = m.text
+            elif isinstance(m, odid.Authentication):
+                self.stats.auth_pages += 1
+                if tx.auth is None:
+                    tx.auth = _Auth(m.auth_type)
+                tx.auth.add(m, t_rx)
         out = [self._report(tx, loc, rssi, t_rx) for loc in locations]
         # A transmitter heard without any Location (or between them) is still announced, at
         # most once per identity_period_s: its identity is news even without a position.
@@ -202,6 +255,11 @@ class RemoteIdDecoder:
             attrs["operator_id"] = tx.operator_id
         if tx.self_id:
             attrs["self_id"] = tx.self_id
+        # Whether the transmitter signs what it says (the signature is not verified here: no
+        # key infrastructure); a drone that never does is weaker evidence of who it is.
+        attrs["auth"] = tx.auth.state(tx.last_t) if tx.auth is not None else "absent"
+        if tx.auth is not None and tx.auth.auth_type:
+            attrs["auth_type"] = auth_type_name(tx.auth.auth_type)
         return attrs
 
     def _time(self, loc: odid.Location | None, t_rx: float) -> float:

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     if not source:
         return usage_error("rf", "no source: give --source rtltcp://HOST:PORT, rtlsdr://INDEX or "
                            f"a cu8 file, or source in [sensors.{sid}.rf]")
-    endpoint = args.publish or config.bus.detections
+    endpoint = bus.endpoint_override(config, args.publish, "--publish")
     return run_adapter("rf", lambda: RfSensor(
         source, endpoint, sensor_id=sid, settings=settings, wait_s=args.wait,
         security=bus.security(config)), f"{source} -> {endpoint} as det.{sid}")

@@ -23,6 +23,7 @@ import zmq.asyncio
 from cuas import bus, wire
 from cuas.config import Config
 from cuas.sapient.framing import CHUNK, FramingStats, encode, parse, split_host_port
+from cuas.sapient.tls import server_context
 from cuas.sensors.sapient.node_state import FusionNodeState
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 DRAIN_TIMEOUT_S: Final = 5.0
 #: Most modules connected at once.
 MAX_CONNECTIONS: Final = 256
+#: A TLS handshake must complete within this (s), so half-open connections cannot pile up.
+TLS_HANDSHAKE_TIMEOUT_S: Final = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +51,13 @@ class ServeSummary:
 
 
 class SapientServer:
-    """Listens on ``listen`` (``HOST:PORT``, port 0 for any) and publishes to ``endpoint``."""
+    """Listens on ``listen`` (``HOST:PORT``, port 0 for any) and publishes to ``endpoint``.
+
+    With ``[sapient]`` TLS files, every module must complete a TLS handshake with a client
+    certificate the configured CA signed (refusals counted as ``tls_refused``); without them,
+    only a loopback ``listen`` is allowed (:class:`ConfigError` otherwise, here). Each node id
+    belongs to the connection that registered it (:class:`FusionNodeState`).
+    """
 
     def __init__(self, config: Config, endpoint: str, *, listen: str | None = None,
                  context: zmq.asyncio.Context | None = None, status_period_s: float = 1.0,
@@ -56,6 +65,13 @@ class SapientServer:
         self.config = config
         self.endpoint = endpoint
         self.listen = listen or config.sapient.listen
+        self._tls = server_context(config, split_host_port(self.listen)[0])
+        # asyncio completes TLS handshakes before calling us and drops failed ones without a
+        # word: a handshake is counted when the ClientHello arrives (the SNI callback runs for
+        # every one) and refused is started less accepted (less those still in progress).
+        self._tls_started = self._tls_accepted = 0
+        if self._tls is not None:
+            self._tls.sni_callback = self._tls_hello
         self.state = FusionNodeState(config)
         self.framing = FramingStats()
         self.status_period_s = status_period_s
@@ -74,8 +90,14 @@ class SapientServer:
 
     # ------------------------------------------------------------------ counters
 
+    def _tls_hello(self, *_: object) -> None:
+        self._tls_started += 1
+
     def all_counters(self) -> dict[str, int]:
         out = dict(self.state.counters)
+        if self._tls is not None:
+            out["tls_handshakes"] = self._tls_started
+            out["tls_refused"] = self._tls_started - self._tls_accepted
         out.update(self.framing.as_counters())
         out["connections"] = self._connections
         out["nodes"] = len(self.state.nodes)
@@ -96,7 +118,12 @@ class SapientServer:
         # CURVE client keys when the site's bus is encrypted ([bus] security = "curve").
         self._sock = bus.xpub_socket(ctx, self.endpoint, security=bus.security(self.config))
         host, port = split_host_port(self.listen)
-        server = await asyncio.start_server(self._client, host, port, limit=CHUNK)
+        if self._tls is None:
+            server = await asyncio.start_server(self._client, host, port, limit=CHUNK)
+        else:
+            server = await asyncio.start_server(self._client, host, port, limit=CHUNK,
+                                                ssl=self._tls,
+                                                ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT_S)
         sockname = server.sockets[0].getsockname()
         self.address = (sockname[0], sockname[1])
         log.info("SAPIENT fusion node %s listening on %s:%d", self.state.node_id, *self.address)
@@ -157,6 +184,8 @@ class SapientServer:
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         peer = writer.get_extra_info("peername")
+        if self._tls is not None:
+            self._tls_accepted += 1  # asyncio calls us only after a verified handshake
         if len(self._open) >= MAX_CONNECTIONS:
             self.state.counters["connections_refused"] += 1
             writer.close()
@@ -179,7 +208,7 @@ class SapientServer:
                                      self.config.sapient.max_message_bytes)
                 close = False
                 for fr in frames:
-                    out = self.state.handle(fr, time.time())
+                    out = self.state.handle(fr, time.time(), conn=writer)
                     for msg in out.publish:
                         self._send_bus(msg)
                     for reply in out.replies:
@@ -202,6 +231,7 @@ class SapientServer:
         finally:
             if task is not None:
                 self._open.discard(task)
+            self.state.release(writer)
             writer.close()
             with contextlib.suppress(OSError, asyncio.CancelledError):
                 await writer.wait_closed()

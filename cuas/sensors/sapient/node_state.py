@@ -71,6 +71,9 @@ class FusionNodeState:
     node_id: str = ""
     nodes: dict[str, NodeRecord] = field(default_factory=dict)
     counters: Counter[str] = field(default_factory=Counter)
+    #: The connection (any token) that registered each node id: only it may report as that
+    #: node, so a connection that never registered cannot inject under another module's id.
+    owners: dict[str, object] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.node_id:
@@ -78,8 +81,14 @@ class FusionNodeState:
 
     # ------------------------------------------------------------------ entry point
 
-    def handle(self, frame: Frame, now: float) -> Outcome:
-        """React to one frame received at UTC ``now`` (s)."""
+    def release(self, conn: object) -> None:
+        """Forget what ``conn`` registered (it closed): its node ids must register again."""
+        for node_id in [n for n, owner in self.owners.items() if owner is conn]:
+            del self.owners[node_id]
+
+    def handle(self, frame: Frame, now: float, conn: object = None) -> Outcome:
+        """React to one frame received at UTC ``now`` (s) on connection ``conn`` (a token
+        compared by identity; None for a single-connection caller, which owns every id)."""
         msg = frame.message
         if msg is None:
             self.counters["rejected"] += 1
@@ -105,12 +114,21 @@ class FusionNodeState:
         self.counters[f"received_{content}"] += 1
         assert sender is not None  # node_id is mandatory: validated above
         if content == "registration":
-            return self._register(msg, now)
+            return self._register(msg, now, conn)
         record = self.nodes.get(sender)
         if record is None and content in ("status_report", "detection_report", "alert"):
             self.counters["unregistered"] += 1
             return self._error(msg, frame, now, f"node {sender} has not registered: send a "
                                "Registration first")
+        if (record is not None and content in ("status_report", "detection_report", "alert")
+                and self.owners.get(sender) is not conn):
+            self.counters["rejected_not_owner"] += 1
+            n = self.counters["rejected_not_owner"]
+            if n & (n - 1) == 0:  # the 1st, 2nd, 4th, 8th...: a flood cannot flood the log
+                log.warning("refused a %s for node %s from a connection that did not register "
+                            "it (%d refused so far)", content, sender, n)
+            return self._error(msg, frame, now, f"node {sender} registered on another "
+                               "connection: send a Registration on this one first")
         if content == "status_report":
             assert record is not None
             return self._status(msg, record, now)
@@ -149,7 +167,7 @@ class FusionNodeState:
         sid = f"sapient-{node_id.lower()}"
         return sid, NodeInfo(node_id, sid)
 
-    def _register(self, msg: SapientMessage, now: float) -> Outcome:
+    def _register(self, msg: SapientMessage, now: float, conn: object = None) -> Outcome:
         node_id = msg.node_id
         if node_id not in self.nodes and len(self.nodes) >= MAX_NODES:
             self.counters["registrations_refused"] += 1
@@ -175,6 +193,11 @@ class FusionNodeState:
             if old.info.origin is not None:  # the configured one, or a reported one since
                 record.info = replace(info, origin=old.info.origin)
         self.nodes[node_id] = record
+        if node_id in self.owners and self.owners[node_id] is not conn:
+            # A module that reconnected (its old connection may linger): the newest
+            # registration owns the id. Over TLS only certified modules get this far.
+            log.warning("node %s registered again on a new connection", node_id)
+        self.owners[node_id] = conn
         self.counters["registrations"] += 1
         log.info("module %s (%s, %s) registered as sensor %s", node_id, reg.name or "unnamed",
                  info.node_type, info.sensor_id)

@@ -372,3 +372,41 @@ def test_location_round_trip(lat: float, lon: float, geo: float, speed: float, d
     assert m.speed_ms == pytest.approx(speed, abs=0.38)
     assert m.direction_deg == direction and m.vspeed_ms == vs * 0.5
     assert m.tenths_past_hour == ts and m.h_accuracy == h_acc and m.status == status
+
+
+def auth_page_bytes(page: int, *, auth_type: int = 1, last_page: int = 2, ts: int = 5) -> bytes:
+    """One Authentication page (message type 0x2) laid out from the F3411 table."""
+    head = bytes([0x22, auth_type << 4 | page])
+    if page == 0:
+        return head + bytes([last_page, 17 + 23 * last_page]) + struct.pack("<I", ts) + bytes(17)
+    return head + bytes(23)
+
+
+def test_authentication_pages_are_reported_in_the_detections_attrs() -> None:
+    dec = RemoteIdDecoder()
+    t = 1_780_000_000.0
+    loc = odid.decode_message(location_bytes())
+    ident = odid.decode_message(basic_id_bytes("1581F4XFB2120000ABCD"))
+
+    def attrs(*pages: bytes, at: float = 0.0) -> dict[str, object]:
+        msgs = [ident, loc, *(odid.decode_message(p) for p in pages)]
+        reports = dec.feed_messages("wifi-beacon", "60:60:1f:01:02:03", -60.0, msgs, t + at)
+        assert len(reports) == 1
+        return dict(reports[0].det.attrs)
+
+    # A drone that never signs: reported absent (the spoofing evidence can weigh it).
+    assert attrs()["auth"] == "absent" and "auth_type" not in attrs()
+    # Page 0 of three: a signature under way.
+    got = attrs(auth_page_bytes(0), at=1.0)
+    assert got["auth"] == "partial" and got["auth_type"] == "uas_id_signature"
+    assert attrs(auth_page_bytes(1), at=2.0)["auth"] == "partial"
+    assert attrs(auth_page_bytes(2), at=3.0)["auth"] == "present"
+    # A new signature (another time stamp) starts over; a silent minute makes it absent.
+    assert attrs(auth_page_bytes(0, ts=9), at=4.0)["auth"] == "partial"
+    assert attrs(at=4.0 + 61.0)["auth"] == "absent"
+    assert dec.stats.auth_pages == 4
+    # Type none, and a private method, by name.
+    other = RemoteIdDecoder()
+    msgs = [ident, loc, odid.decode_message(auth_page_bytes(0, auth_type=0xB, last_page=0))]
+    rep = other.feed_messages("bt-legacy", "01:02:03:04:05:06", None, msgs, t)
+    assert rep[0].det.attrs["auth"] == "present" and rep[0].det.attrs["auth_type"] == "private"

@@ -365,7 +365,7 @@ def test_what_is_not_a_capture_is_refused_before_waiting(tmp_path: Path) -> None
             run(src.run)
 
 
-def test_capture_replay_over_a_curve_secured_bus() -> None:
+def test_capture_replay_over_a_curve_secured_bus(tmp_path: Path) -> None:
     """A site with ``bus.security = "curve"``: the adapter connects as a CURVE client with the
     daemon's public key and its own pair; a bound CURVE-server SUB receives every position."""
     beacons = DATA / "odid_wifi_bcn_sample.pcap"
@@ -373,12 +373,20 @@ def test_capture_replay_over_a_curve_secured_bus() -> None:
         pytest.skip(f"no {beacons}")
     server_public, server_secret = zmq.curve_keypair()
     client_public, client_secret = zmq.curve_keypair()
+    # The bound side's allow list holds the adapter's key (a CURVE server without its
+    # authenticator would refuse everyone: bus.secure enforces ZAP).
+    allowed = tmp_path / "allowed"
+    allowed.mkdir()
+    (allowed / "rid.key").write_text(
+        f'curve\n    public-key = "{client_public.decode()}"\n')
+    server_keys = bus.CurveKeys(server_public=server_public, server_secret=server_secret,
+                                allowed_producers=allowed, allowed_consumers=allowed)
 
     async def main() -> list[wire.Detections]:
         ctx = zmq.asyncio.Context()
+        auth = bus.start_authenticator(ctx, server_keys)
         sub = bus.sub_socket(ctx, LOOPBACK_ANY, bind=True, topics=("det.",),
-                             security=bus.CurveKeys(server_public=server_public,
-                                                    server_secret=server_secret))
+                             security=server_keys)
         endpoint = sub.getsockopt_string(zmq.LAST_ENDPOINT)
         try:
             src = RemoteIdSource(str(beacons), endpoint, sensor_id="rid-curve", speed=0.0,
@@ -390,6 +398,7 @@ def test_capture_replay_over_a_curve_secured_bus() -> None:
             await task
             return got
         finally:
+            auth.stop()
             sub.close(0)
             ctx.term()
 
