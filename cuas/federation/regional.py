@@ -111,6 +111,11 @@ class Regional:
         if msg.seq <= state.last_seq and msg.t <= state.last_t:
             self._drop(site, "replayed", f"seq {msg.seq} after {state.last_seq}")
             return None
+        # Snapshots and heartbeats are latest values: one older than the newest accepted (a
+        # late delivery, a clock stepped back within max_skew_s) must not replace it.
+        if msg.t < state.last_t:
+            self._drop(site, "out_of_order", f"t={msg.t:.3f} before {state.last_t:.3f}")
+            return None
         state.last_seq, state.last_t = msg.seq, msg.t
         if isinstance(msg, wire.Tracks):
             state.tracks, state.pending = None, (msg, body)
