@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import zmq
 import zmq.asyncio
-from cuas.sim.generators import SimParams, simulate
 
 from cuas import bus, wire
 from cuas.config import SiteConfig, reference_config
@@ -19,6 +18,7 @@ from cuas.fusion.engine import FusionEngine
 from cuas.fusion.export import alert_message
 from cuas.fusion.offline import replay_offline
 from cuas.record.writer import write_jsonl
+from cuas.sim.generators import SimParams, simulate
 from cuas.tracking import StepResult
 from tests.classify import scenarios as S
 from tests.classify.helpers import wembley
@@ -52,7 +52,8 @@ def test_offline_replay_and_the_daemon_give_the_same_tracks(tmp_path: Path) -> N
 
     async def main() -> list[tuple[object, ...]]:
         ctx = zmq.asyncio.Context()
-        daemon = Daemon(reference_config(), LOOPBACK, snapshot_hz=20.0, status_period_s=0.2)
+        daemon = Daemon(reference_config(), LOOPBACK, snapshot_hz=20.0, status_period_s=0.2,
+                        replay=True)
         stop = asyncio.Event()
         task = asyncio.create_task(daemon.run(stop))
         await asyncio.wait_for(daemon.ready.wait(), 5)
