@@ -211,3 +211,51 @@ def test_tracks_expire_on_a_timer_when_no_batch_arrives() -> None:
             assert status.counters["tracker_tracks_deleted"] == 1
             assert daemon.engine.n_tracks == 0
     run(main)
+
+
+@pytest.mark.machine_dependent
+def test_the_event_loop_never_stalls_near_the_watchdog_under_hostile_inputs() -> None:
+    """Finding: 2,500 identity merges after 100,000 identities stopped heartbeats for over
+    20 s. Here 20,000 identities, a message folding 2,500 pairs of them, a 20,000-detection
+    message and 500 invented sensor ids; a task on the daemon's loop measures its longest
+    stall, which must stay under half the unit's WatchdogSec=10s."""
+    def rid_look(seq: int, idents: list[wire.Ident]) -> wire.Detections:
+        dets = tuple(wire.Detection(frame="enu", z=(100.0 + 40.0 * (i % 100), 40.0 * (i // 100),
+                                                    80.0), sigma=(3.0,) * 3, ident=idn)
+                     for i, idn in enumerate(idents))
+        return wire.Detections(src="rid-1", seq=seq, t=time.time(), sensor="rid-1",
+                               kind="remoteid", dets=dets)
+
+    async def main() -> None:
+        async with live() as (daemon, peer):
+            worst = 0.0
+
+            async def watch() -> None:
+                nonlocal worst
+                while True:
+                    t0 = time.monotonic()
+                    await asyncio.sleep(0.01)
+                    worst = max(worst, time.monotonic() - t0 - 0.01)
+
+            watcher = asyncio.create_task(watch())
+            sent = 0
+            for k in range(4):
+                await peer.send(rid_look(k, [wire.Ident(rid=f"S{i}")
+                                             for i in range(5_000 * k, 5_000 * (k + 1))]))
+                sent += 1
+            await peer.send(rid_look(4, [wire.Ident(rid=f"S{2 * i}", aliases=(f"S{2 * i + 1}",))
+                                         for i in range(2_500)]))
+            await peer.send(_look("radar-big", 0, time.time(), n=20_000))
+            for i in range(500):
+                await peer.send(_look(f"ghost-{i}", 0, time.time()))
+            sent += 502
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and (
+                    daemon.state.counters["received"] < sent or daemon._queue):
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(0.5)
+            watcher.cancel()
+            assert daemon.state.counters["received"] == sent
+            assert worst < 5.0, worst
+            print(f"longest event-loop stall: {worst:.2f} s")
+    run(main, 120)
