@@ -172,6 +172,9 @@ class Tracks:
     t: float
     tracks: tuple[Track, ...]
     type: Literal["tracks"] = "tracks"
+    #: Some tracks were left out to keep the snapshot within :data:`MAX_PAYLOAD_BYTES` (the
+    #: lowest threats first); optional on the wire, absent when False.
+    truncated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,7 +241,9 @@ def _free_form(attrs: Mapping[str, Any], key: str) -> None:
         for name, x in node.items() if is_map else enumerate(node):
             if is_map and not isinstance(name, str):
                 raise DecodeError("map keys must be strings", key=where, data=name)
-            if x is None or isinstance(x, bool | bytes):
+            # JSON's types only: bytes or a msgpack extension would pass here and then break
+            # the JSON recording writer (and every JSON consumer) downstream.
+            if x is None or isinstance(x, bool):
                 continue
             if isinstance(x, float):
                 if not math.isfinite(x):
@@ -248,7 +253,7 @@ def _free_form(attrs: Mapping[str, Any], key: str) -> None:
                     raise DecodeError("integer out of the 64-bit range", key=item_key(where, name))
             elif isinstance(x, str):
                 utf8(x, item_key(where, name))
-            elif isinstance(x, list | tuple | dict):
+            elif type(x) in (list, tuple, dict):  # not ExtType, a tuple subclass
                 if depth >= MAX_ATTRS_DEPTH:
                     raise DecodeError(f"nested deeper than {MAX_ATTRS_DEPTH}",
                                       key=item_key(where, name))
@@ -456,9 +461,13 @@ def from_dict(d: Any) -> Message:
         )
     if mtype == "tracks":
         tracks = items(need(m, "tracks", ""), "tracks", MAX_ITEMS)
+        truncated = m.get("truncated", False)
+        if not isinstance(truncated, bool):
+            raise DecodeError("must be a boolean", key="truncated", data=truncated)
         return Tracks(
             src=src, seq=seq, t=t,
             tracks=tuple(_track(x, f"tracks[{i}]") for i, x in enumerate(tracks)),
+            truncated=truncated,
         )
     if mtype == "alert":
         zone = m.get("zone")
@@ -554,6 +563,8 @@ def to_dict(msg: Message) -> dict[str, Any]:
             out["origin"] = list(msg.origin)
     elif isinstance(msg, Tracks):
         out["tracks"] = [track_dict(tr) for tr in msg.tracks]
+        if msg.truncated:
+            out["truncated"] = True
     elif isinstance(msg, Alert):
         out.update(track_id=msg.track_id, threat=msg.threat, previous=msg.previous,
                    reasons=list(msg.reasons))

@@ -72,7 +72,7 @@ def test_allowed_clients_work_and_an_unknown_key_gets_nothing_and_is_counted(
     batches = _batches()
 
     async def main() -> None:
-        daemon = Daemon(config, LOOPBACK, snapshot_hz=20.0, status_period_s=0.2)
+        daemon = Daemon(config, LOOPBACK, snapshot_hz=20.0, status_period_s=0.2, replay=True)
         stop = asyncio.Event()
         task = asyncio.create_task(daemon.run(stop))
         await asyncio.wait_for(daemon.ready.wait(), 5)

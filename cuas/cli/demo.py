@@ -96,7 +96,7 @@ async def _demo(recording: Path, truth_path: Path | None, config: object, speed:
     loopback = bus.Endpoints("tcp://127.0.0.1:*", "tcp://127.0.0.1:*")
     # Keep about two snapshots per second of the recording's own time.
     snapshot_hz = min(50.0, max(config.daemon.snapshot_hz, 2.0 * (speed or 25.0)))
-    daemon = Daemon(config, loopback, snapshot_hz=snapshot_hz)
+    daemon = Daemon(config, loopback, snapshot_hz=snapshot_hz, replay=True)
     stop_daemon = asyncio.Event()
     daemon_task = asyncio.create_task(daemon.run(stop_daemon))
     await asyncio.wait_for(daemon.ready.wait(), 10)

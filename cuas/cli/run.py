@@ -18,6 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="bind the track endpoint here (overrides the config)")
     parser.add_argument("--snapshot-hz", type=float,
                         help="most tracks snapshots per second (overrides daemon.snapshot_hz)")
+    parser.add_argument("--replay", action="store_true",
+                        help="keep time by the stream, for a recording of the past played into "
+                             "the daemon (overrides daemon.replay)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,7 +34,8 @@ def run(args: argparse.Namespace) -> int:
     eps = bus.endpoints(config, args.det_endpoint, args.trk_endpoint)
     print(f"cuas run: detections on {eps.detections}, tracks on {eps.tracks} (Ctrl-C stops)",
           file=sys.stderr)
-    state = asyncio.run(serve(config, eps, snapshot_hz=args.snapshot_hz))
+    state = asyncio.run(serve(config, eps, snapshot_hz=args.snapshot_hz,
+                              replay=True if args.replay else None))
     c = state.counters
     print(f"cuas run: stopped; received {c['received']}, fused {c['batches_fused']} batches, "
           f"dropped {c['dropped_malformed']} malformed, {c['dropped_overflow']} on overflow",

@@ -47,6 +47,16 @@ class TrackerConfig:
     #: ``bearing_gate_sigma`` of their own uncertainty belong to different targets.
     bearing_window_s: float = 0.25
     bearing_gate_sigma: float = 4.0
+    #: Caps against floods (counted when they bite): live tracks at most; tentative tracks
+    #: born from one batch at most; distinct sensors remembered (columns of the per-track
+    #: sources matrix; the least recently seen is forgotten to make room).
+    max_tracks: int = 5_000
+    max_births_per_batch: int = 256
+    max_sensors: int = 256
+    #: Work bound per batch: live tracks x detections (the gating pairs the tracker weighs).
+    #: Beyond it the batch keeps only as many detections as fit (the rest counted in
+    #: ``detections_dropped_work``), so one message cannot stall the daemon for seconds.
+    max_pairs_per_batch: int = 500_000
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -68,6 +78,11 @@ class TrackerConfig:
             raise ConfigError("must lie in (0, 10] s", key="tracker.bearing_window_s")
         if not 1.0 <= self.bearing_gate_sigma <= 100.0:
             raise ConfigError("must lie in [1, 100]", key="tracker.bearing_gate_sigma")
+        if not 1_000 <= self.max_pairs_per_batch <= 1_000_000_000:
+            raise ConfigError("must lie in [1000, 1e9]", key="tracker.max_pairs_per_batch")
+        for name in ("max_tracks", "max_births_per_batch", "max_sensors"):
+            if not 1 <= getattr(self, name) <= 1_000_000:
+                raise ConfigError("must lie in [1, 1000000]", key=f"tracker.{name}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,12 +94,28 @@ class DaemonConfig:
     #: Largest number of received batches waiting for the tracker; beyond it the oldest is
     #: dropped and counted.
     queue_size: int = 10_000
+    #: Keep time by the stream instead of the wall clock (replaying a recording of the past
+    #: into the daemon). Chosen here or by ``cuas run --replay``, never by a message.
+    replay: bool = False
+    #: A sensor whose clock model puts its stamps further than this ahead of the wall clock
+    #: (s) is quarantined until they come back within half of it.
+    max_clock_offset_s: float = 5.0
+    #: A message with more detections than this is dropped, counted.
+    max_detections_per_message: int = 20_000
+    #: A detection whose ``attrs`` encode to more bytes than this loses them, counted.
+    max_attrs_bytes: int = 4_096
 
     def __post_init__(self) -> None:
         if not 0.01 <= self.snapshot_hz <= 1000.0:
             raise ConfigError("must lie in [0.01, 1000]", key="daemon.snapshot_hz")
         if not 1 <= self.queue_size <= 10_000_000:
             raise ConfigError("must lie in [1, 10000000]", key="daemon.queue_size")
+        if not 0.1 <= self.max_clock_offset_s <= 86_400.0:
+            raise ConfigError("must lie in [0.1, 86400] s", key="daemon.max_clock_offset_s")
+        if not 1 <= self.max_detections_per_message <= 200_000:
+            raise ConfigError("must lie in [1, 200000]", key="daemon.max_detections_per_message")
+        if not 0 <= self.max_attrs_bytes <= 16 * 1024 * 1024:
+            raise ConfigError("must lie in [0, 16777216]", key="daemon.max_attrs_bytes")
 
 
 @dataclass(frozen=True, slots=True)

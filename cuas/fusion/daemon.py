@@ -32,55 +32,21 @@ from cuas import bus, wire
 from cuas.classify import AlertEvent
 from cuas.config import Config
 from cuas.errors import ConfigError, DecodeError
+from cuas.fusion.admission import Admission, RateLimitedLog, SensorHealth
 from cuas.fusion.engine import FusionEngine
-from cuas.fusion.export import alert_message
+from cuas.fusion.export import alert_message, fit_snapshot
 from cuas.sdnotify import Notifier
 from cuas.tracking import StepResult
 from cuas.tracking.reorder import ReorderBuffer
 
 log = logging.getLogger(__name__)
 
-#: A stream whose timestamps are further than this from the wall clock is a replay of the
-#: past (or a sensor with a wrong clock): the daemon then keeps time by the stream itself.
-REPLAY_SKEW_S = 60.0
-
-
-class RateLimitedLog:
-    """Logs each cause at most once per ``period_s``, saying how many were suppressed."""
-
-    def __init__(self, logger: logging.Logger, period_s: float = 1.0) -> None:
-        self.logger = logger
-        self.period_s = period_s
-        self._last: dict[str, float] = {}
-        self._suppressed: Counter[str] = Counter()
-
-    def warning(self, cause: str, message: str, *args: object) -> None:
-        now = time.monotonic()
-        if now - self._last.get(cause, -1e9) >= self.period_s:
-            extra = self._suppressed.pop(cause, 0)
-            suffix = f" (and {extra} more since the last report)" if extra else ""
-            self.logger.warning(message + suffix, *args)
-            self._last[cause] = now
-        else:
-            self._suppressed[cause] += 1
-
-
-@dataclass
-class SensorHealth:
-    """What the daemon knows of one sensor's feed."""
-
-    last_seen: float = 0.0  # wall clock, UTC s
-    last_seq: int | None = None
-    received: int = 0
-    seq_gaps: int = 0  # messages missing according to `seq`
-
-
 @dataclass
 class DaemonState:
     """Counters and health, shared by the tasks (one event loop, so no locks)."""
 
     counters: Counter[str] = field(default_factory=Counter)
-    sensors: dict[str, SensorHealth] = field(default_factory=dict)
+    sensors: dict[str, SensorHealth] = field(default_factory=collections.OrderedDict)
     started: float = field(default_factory=time.time)
 
 
@@ -90,8 +56,10 @@ class Daemon:
     def __init__(self, config: Config, endpoints: bus.Endpoints, *,
                  snapshot_hz: float | None = None, status_period_s: float = 1.0,
                  queue_size: int | None = None, clock: Callable[[], float] = time.time,
-                 notifier: Notifier | None = None) -> None:
-        """``snapshot_hz`` and ``queue_size`` default to the configuration's ``[daemon]``.
+                 notifier: Notifier | None = None, replay: bool | None = None) -> None:
+        """``snapshot_hz``, ``queue_size`` and ``replay`` (keep time by the stream, for a
+        recording of the past played into the daemon) default to the configuration's
+        ``[daemon]``; no message can switch replay on.
         ``[bus]`` says whether both endpoints require CURVE (keys read here, so a bad key file
         fails at once). ``notifier``: systemd notifications (default: ``$NOTIFY_SOCKET``)."""
         self.config = config
@@ -120,7 +88,9 @@ class Daemon:
         self._seq = Counter[str]()
         self._pub: zmq.asyncio.Socket | None = None
         self._last_arrival = time.monotonic()
-        self._replay_mode = False
+        self._replay_mode = config.daemon.replay if replay is None else replay
+        self.admission = Admission(config, self.state.counters, self.state.sensors, self._rlog,
+                                   replay=self._replay_mode)
         self.ready = asyncio.Event()
         self.bound = endpoints
 
@@ -132,8 +102,8 @@ class Daemon:
     # ------------------------------------------------------------------ time
 
     def _stream_clock(self) -> float | None:
-        """Live, the wall clock; for a stream far from it (a replay of the past), None: the
-        reorder buffer then keeps time by the newest batch it has seen."""
+        """Live, the wall clock; in replay mode, None: the reorder buffer then keeps time by
+        the newest batch it has seen."""
         return None if self._replay_mode else self.clock()
 
     def now(self) -> float:
@@ -192,7 +162,8 @@ class Daemon:
             # Flush what is owed: queued and buffered batches, the final picture, a last status.
             self._drain_queue()
             self.engine.flush()
-            await self._send(self.engine.snapshot(self.now(), seq=self._next_seq("trk")))
+            await self._send(self._fit(self.engine.snapshot(self.now(),
+                                                            seq=self._next_seq("trk"))))
             await self._publish_alerts()
             await self._send(self._status("down"))
             watchdog.cancel()
@@ -226,19 +197,22 @@ class Daemon:
                                    size, exc)
                 continue
             if isinstance(msg, wire.Status):
-                self._health(msg.src).last_seen = self.clock()
+                # Health comes from detections only: a forged "ok" must not hide a silent sensor.
+                counters["status_received"] += 1
                 continue
             if not isinstance(msg, wire.Detections):
                 counters["dropped_wrong_type"] += 1
                 self._rlog.warning("type", "dropped a %s message on the detection endpoint",
                                    msg.type)
                 continue
-            if topic != f"det.{msg.sensor}":
-                counters["topic_mismatch"] += 1
-            self._account(msg)
-            # The recorder's copy: as received, before any queue can drop it.
+            admitted = self.admission.admit(topic, msg, self.clock(), size)
+            if admitted is None:
+                continue
+            msg = admitted
+            # The recorder's copy, before any queue can drop it: re-encoded from the validated
+            # message, so fields the contract does not know (junk) are not recorded.
             try:
-                pub.send_multipart([parts[0], parts[1]], flags=zmq.NOBLOCK)
+                pub.send_multipart(bus.frames(msg), flags=zmq.NOBLOCK)
             except zmq.ZMQError:
                 counters["republish_errors"] += 1
             if len(self._queue) >= self._queue_size:
@@ -250,26 +224,6 @@ class Daemon:
             self._wake.set()
             if counters["received"] % 64 == 0:
                 await asyncio.sleep(0)  # let the fuser run during a flood
-
-    def _health(self, sensor: str) -> SensorHealth:
-        health = self.state.sensors.get(sensor)
-        if health is None:
-            if len(self.state.sensors) >= 1024:  # a sender inventing ids must not grow this
-                self.state.counters["sensors_untracked"] += 1
-                return SensorHealth()
-            health = self.state.sensors[sensor] = SensorHealth()
-        return health
-
-    def _account(self, msg: wire.Detections) -> None:
-        health = self._health(msg.sensor)
-        health.last_seen = self.clock()
-        health.received += 1
-        if health.last_seq is not None and msg.seq > health.last_seq + 1:
-            health.seq_gaps += msg.seq - health.last_seq - 1
-            self.state.counters["seq_gaps"] += msg.seq - health.last_seq - 1
-        health.last_seq = msg.seq
-        skew = abs(msg.t - self.clock())
-        self._replay_mode = skew > REPLAY_SKEW_S
 
     # ------------------------------------------------------------------ fuse
 
@@ -299,6 +253,10 @@ class Daemon:
                 self._drain_queue(limit=32)
                 await asyncio.sleep(0)  # snapshots and heartbeats go on during a flood
             self.engine.release()
+            # Tracks expire on this timer too (live): silence must not keep them alive.
+            if (not self._replay_mode and self.engine.time is not None
+                    and self.engine.expire(self.clock() - self.config.tracker.lateness_s)):
+                self._snapshot_now.set()
             idle = time.monotonic() - self._last_arrival
             if self._replay_mode and len(self.engine.buffer) and idle > max(0.2, 2 * tick):
                 # A replay that paused or ended: its own clock has stopped, so release.
@@ -311,6 +269,17 @@ class Daemon:
         seq = self._seq[stream]
         self._seq[stream] += 1
         return seq
+
+    def _fit(self, snapshot: wire.Tracks) -> wire.Tracks:
+        """The snapshot within the contract's payload limit (lowest threats left out)."""
+        fitted, left_out = fit_snapshot(snapshot)
+        if left_out:
+            self.state.counters["snapshots_truncated"] += 1
+            self.state.counters["tracks_left_out"] += left_out
+            self._rlog.warning("truncated", "snapshot over %d bytes: left out %d of %d tracks "
+                               "(lowest threats)", wire.MAX_PAYLOAD_BYTES, left_out,
+                               len(snapshot.tracks))
+        return fitted
 
     async def _send(self, msg: wire.Message) -> None:
         if self._pub is None:
@@ -340,7 +309,8 @@ class Daemon:
             if self.engine.time is None and not self.engine.n_tracks:
                 continue  # nothing fused yet: an empty picture at an unknown time says nothing
             last = time.monotonic()
-            await self._send(self.engine.snapshot(self.now(), seq=self._next_seq("trk")))
+            await self._send(self._fit(self.engine.snapshot(self.now(),
+                                                            seq=self._next_seq("trk"))))
             await self._publish_alerts()
 
     async def _publish_alerts(self) -> None:
@@ -370,11 +340,16 @@ class Daemon:
         counters["tracks"] = self.engine.n_tracks
         wall = self.clock()
         last_seen: dict[str, float] = {}
+        quarantined = False
         for sensor, health in self.state.sensors.items():
             counters[f"sensor.{sensor}.received"] = health.received
             counters[f"sensor.{sensor}.seq_gaps"] = health.seq_gaps
+            counters[f"sensor.{sensor}.dropped"] = health.dropped
+            counters[f"sensor.{sensor}.clock_offset_ms_abs"] = round(abs(health.clock_offset_s) * 1000)
+            counters[f"sensor.{sensor}.quarantined"] = int(health.quarantined)
+            quarantined |= health.quarantined
             last_seen[sensor] = health.last_seen
-        stale = any(wall - seen > 10.0 for seen in last_seen.values())
+        stale = quarantined or any(wall - seen > 10.0 for seen in last_seen.values())
         # `t` is the daemon's own notion of now: the stream's time while replaying the past,
         # so that a console compares it with the snapshots' times, not with the wall clock.
         return wire.Status(
@@ -405,13 +380,14 @@ async def _wait_event(event: asyncio.Event, timeout_s: float) -> None:
 
 
 async def serve(config: Config, endpoints: bus.Endpoints, *,
-                snapshot_hz: float | None = None) -> DaemonState:
-    """Run a daemon until SIGINT or SIGTERM; returns its final counters."""
+                snapshot_hz: float | None = None, replay: bool | None = None) -> DaemonState:
+    """Run a daemon until SIGINT or SIGTERM; returns its final counters. ``replay``: see
+    :class:`Daemon`."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    daemon = Daemon(config, endpoints, snapshot_hz=snapshot_hz)
+    daemon = Daemon(config, endpoints, snapshot_hz=snapshot_hz, replay=replay)
     try:
         return await daemon.run(stop)
     finally:

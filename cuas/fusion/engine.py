@@ -10,6 +10,8 @@ and exports contract ``tracks``; alerts raised by a snapshot wait in :meth:`take
 
 from __future__ import annotations
 
+import collections
+import dataclasses
 import logging
 import time
 from collections import Counter
@@ -67,11 +69,14 @@ class FusionEngine:
         enabled = self.config.classify.enabled if classify is None else classify
         self.classifier = Classifier(self.config, self.site) if enabled else None
         self.on_fused = on_fused
-        self._sensor_index: dict[str, int] = {}
+        # Sensor name to sources-matrix column, least recently seen first (at most
+        # tracker.max_sensors: a sender inventing ids must not widen the matrix).
+        self._sensor_index: collections.OrderedDict[str, int] = collections.OrderedDict()
         self._sensor_names: list[str] = []
         self._sensor_coop: list[bool] = []
         self._warned_drop: set[str] = set()
         self._alerts: list[AlertEvent] = []
+        self._work_warned = -1e9
 
     # ------------------------------------------------------------------ feeding
 
@@ -113,6 +118,19 @@ class FusionEngine:
         counters["detections_nonpositional"] += meas.n_nonpositional
         if meas.n_nonpositional:
             self._remember_rf(batch)
+        budget = self.config.tracker.max_pairs_per_batch
+        if meas.m * max(self.tracker.n_tracks, 1) > budget:
+            keep = max(1, budget // max(self.tracker.n_tracks, 1))
+            counters["detections_dropped_work"] += meas.m - keep
+            if time.monotonic() - self._work_warned > 1.0:  # rate-limited: floods repeat
+                self._work_warned = time.monotonic()
+                log.warning("sensor %s: batch of %d detections against %d tracks is over the work "
+                            "bound (tracker.max_pairs_per_batch): kept %d", batch.sensor[:64],
+                            meas.m, self.tracker.n_tracks, keep)
+            meas = dataclasses.replace(meas, **{
+                name: getattr(meas, name)[:keep] for name in (
+                    "model", "z", "R", "pos", "pos_cov", "vel", "vel_R", "has_vel", "ident",
+                    "source")})
         counters["detections_used"] += meas.m
         if meas.merged:
             self.tracker.merge_identities(meas.merged)
@@ -161,12 +179,29 @@ class FusionEngine:
 
     def _sensor_col(self, sensor: str, kind: str) -> int:
         col = self._sensor_index.get(sensor)
-        if col is None:
+        if col is not None:
+            self._sensor_index.move_to_end(sensor)
+            return col
+        # Cooperative feeds report what the aircraft says of itself; the others see it.
+        coop = registry.get(kind).cooperative
+        if len(self._sensor_names) < self.config.tracker.max_sensors:
             col = self._sensor_index[sensor] = len(self._sensor_names)
             self._sensor_names.append(sensor)
-            # Cooperative feeds report what the aircraft says of itself; the others see it.
-            self._sensor_coop.append(registry.get(kind).cooperative)
+            self._sensor_coop.append(coop)
+            return col
+        # Full: the least recently seen sensor's column is wiped and reused.
+        _, col = self._sensor_index.popitem(last=False)
+        self.counters["sensors_evicted"] += 1
+        self.tracker.forget_sensor(col)
+        self._sensor_index[sensor] = col
+        self._sensor_names[col] = sensor
+        self._sensor_coop[col] = coop
         return col
+
+    def expire(self, t: float) -> int:
+        """Delete tracks silent too long at ``t`` (UTC s) though no batch came (live, on a
+        timer); returns how many went (reported by the next snapshot)."""
+        return len(self.tracker.expire(t))
 
     def _remember_rf(self, batch: wire.Detections) -> None:
         """Keep positionless detections (RF presence) for the classifier. One with an identity

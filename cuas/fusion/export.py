@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -64,3 +65,25 @@ def alert_message(event: AlertEvent, src: str, seq: int, t: float) -> wire.Alert
     """The ``alert`` message of one classifier event, stamped ``t`` (UTC s)."""
     return wire.Alert(src=src, seq=seq, t=t, track_id=event.track_id, threat=event.threat,
                       previous=event.previous, reasons=event.reasons, zone=event.zone)
+
+
+def fit_snapshot(msg: wire.Tracks, limit: int = wire.MAX_PAYLOAD_BYTES) -> tuple[wire.Tracks, int]:
+    """``msg`` if it encodes within ``limit`` bytes, else a copy holding as many of its tracks
+    as fit, the highest threats kept (then the most recently updated), with ``truncated`` set;
+    returns it and how many tracks were left out. Every consumer drops a payload over the
+    contract's limit, so an oversized snapshot would blind them all."""
+    size = len(wire.encode(msg))
+    n = len(msg.tracks)
+    if size <= limit or not n:
+        return msg, 0
+    rank = {level: i for i, level in enumerate(wire.THREAT_LEVELS)}
+    order = sorted(msg.tracks, key=lambda tr: (rank.get(tr.threat, 0), tr.t_update),
+                   reverse=True)
+    keep = n
+    while size > limit and keep:
+        # Tracks are of similar size: aim 5 % under the limit, then shave if still over.
+        keep = min(keep - 1, int(keep * 0.95 * limit / size))
+        kept = sorted(order[:max(keep, 0)], key=lambda tr: tr.id)
+        out = replace(msg, tracks=tuple(kept), truncated=True)
+        size = len(wire.encode(out))
+    return out, n - keep

@@ -25,27 +25,57 @@ F64 = NDArray[np.float64]
 MAX_RECEIVERS = 10_000
 
 
-def identity_index(ident_index: dict[str, int], idn: wire.Ident,
-                   merged: list[tuple[int, int]] | None = None) -> int:
-    """The registry index of an identity: that of the first of its keys (its ICAO address or
-    Remote ID, then its aliases) already known, else a new one; every key of it is registered
-    to that index. So a drone first heard by its MAC and later by its serial (with the MAC as
-    an alias), or over Wi-Fi and Bluetooth at once, is one identity. When the keys name two
-    identities known apart until now, the others are folded into the first: each (old, new)
-    pair is appended to ``merged``."""
-    keys = idn.keys
-    found = [ident_index[k] for k in keys if k in ident_index]
-    index = len(ident_index) if not found else found[0]  # len only grows: never reused
-    others = set(found) - {index}
-    if others:
-        for k, v in ident_index.items():
-            if v in others:
-                ident_index[k] = index
-        if merged is not None:
+class IdentityKeys:
+    """Identity keys (ICAO address, Remote ID, aliases) to registry indices: a union-find, so
+    that folding two identities into one costs O(1)-ish (a parent link) however many keys
+    either holds, instead of a scan of every key ever registered."""
+
+    def __init__(self) -> None:
+        self._key: dict[str, int] = {}
+        self._parent: dict[int, int] = {}  # merged-away index -> the index it joined
+
+    def __len__(self) -> int:
+        return len(self._key)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._key
+
+    def find(self, index: int) -> int:
+        """The index that identity ``index`` is now known by (itself unless merged)."""
+        parent = self._parent
+        root = index
+        while root in parent:
+            root = parent[root]
+        while index != root:  # path compression: the next lookup is one step
+            up = parent[index]
+            parent[index] = root
+            index = up
+        return root
+
+    def get(self, key: str) -> int | None:
+        """The index of ``key``, None if never registered."""
+        found = self._key.get(key)
+        return None if found is None else self.find(found)
+
+    def index_of(self, idn: wire.Ident, merged: list[tuple[int, int]] | None = None) -> int:
+        """The registry index of an identity: that of the first of its keys (its ICAO address
+        or Remote ID, then its aliases) already known, else a new one; every key of it is
+        registered to that index. So a drone first heard by its MAC and later by its serial
+        (with the MAC as an alias), or over Wi-Fi and Bluetooth at once, is one identity. When
+        the keys name two identities known apart until now, the others are folded into the
+        first: each (old, new) pair is appended to ``merged``."""
+        keys = idn.keys
+        table = self._key
+        found = [self.find(table[k]) for k in keys if k in table]
+        index = len(table) if not found else found[0]  # len only grows: never reused
+        others = set(found) - {index}
+        for other in sorted(others):
+            self._parent[other] = index
+        if merged is not None and others:
             merged.extend((o, index) for o in sorted(others))
-    for k in keys:
-        ident_index.setdefault(k, index)
-    return index
+        for k in keys:
+            table.setdefault(k, index)
+        return index
 
 
 class IdentityRegistry:
@@ -54,7 +84,7 @@ class IdentityRegistry:
     def __init__(self, site: SiteFrame) -> None:
         self.site = site
         #: Every key (ICAO address, Remote ID, alias) to its identity's index.
-        self.index: dict[str, int] = {}
+        self.index = IdentityKeys()
         #: What is known of each identity, by index.
         self.info: dict[int, wire.Ident] = {}
         #: What the classifier reads about identities.

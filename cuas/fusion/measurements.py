@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from cuas import wire
-from cuas.fusion.identities import identity_index
+from cuas.fusion.identities import IdentityKeys
 from cuas.geo import SensorFrame, SiteFrame
 from cuas.tracking.measurements import MeasurementBatch
 from cuas.tracking.models import (
@@ -75,13 +75,14 @@ def to_measurements(
     batch: wire.Detections,
     site: SiteFrame,
     origin: tuple[float, float, float] | None,
-    ident_index: dict[str, int],
+    ident_index: IdentityKeys,
     default_vel_sigma: float = 2.0,
 ) -> MeasurementBatch:
     """Convert a validated batch to arrays in the site frame.
 
     ``origin`` is the sensor position (lat, lon, h) to use for ``rae``/``ae`` (the message's own
-    origin wins). ``ident_index`` maps identity keys to registry indices; new keys are added.
+    origin wins). ``ident_index`` maps identity keys to registry indices; new keys are added (only
+    for detections kept: one dropped as out of range registers nothing).
     Detections that cannot be used are dropped and their reasons returned (never raised).
     """
     sensor_origin = batch.origin if batch.origin is not None else origin
@@ -153,23 +154,6 @@ def to_measurements(
         vs = np.asarray([kept[j].vel_sigma or (default_vel_sigma,) * 3 for j in with_vel])
         diag = np.arange(3)
         vel_R[np.asarray(with_vel)[:, None], diag, diag] = vs**2
-    ident = np.full(m, -1, dtype=np.int64)
-    merged: list[tuple[int, int]] = []
-    idents = [d.ident for d in kept]
-    if idents.count(None) != m:
-        for j, idn in enumerate(idents):
-            if idn is not None and idn.key is not None:
-                ident[j] = identity_index(ident_index, idn, merged)
-        # One aircraft cannot be in two places in one look: a repeated identity in a batch is
-        # a feed error, and only its first detection keeps the identity.
-        valid = np.flatnonzero(ident >= 0)
-        _, first = np.unique(ident[valid], return_index=True)
-        repeated = np.setdiff1d(valid, valid[first])
-        if len(repeated):
-            ident[repeated] = -1
-            reasons.extend(f"dets[{sources[j]}]: identity repeated in one batch, ignored"
-                           for j in repeated)
-
     far = np.zeros(m, dtype=bool)
     has_point = np.asarray([mm.has_point for mm in models], dtype=bool).reshape(len(models))[model]
     far[has_point] = np.linalg.norm(pos[has_point], axis=1) > MAX_SITE_DISTANCE_M
@@ -190,6 +174,23 @@ def to_measurements(
         reasons.extend(f"dets[{sources[i]}]: velocity over {MAX_SPEED_MS:.0f} m/s ignored"
                        for i in np.flatnonzero(too_fast))
         has_vel &= ~too_fast
+
+    ident = np.full(m, -1, dtype=np.int64)
+    merged: list[tuple[int, int]] = []
+    idents = [d.ident for d in kept]
+    if idents.count(None) != m:
+        for j, idn in enumerate(idents):
+            if idn is not None and idn.key is not None and not far[j]:
+                ident[j] = ident_index.index_of(idn, merged)
+        # One aircraft cannot be in two places in one look: a repeated identity in a batch is
+        # a feed error, and only its first detection keeps the identity.
+        valid = np.flatnonzero(ident >= 0)
+        _, first = np.unique(ident[valid], return_index=True)
+        repeated = np.setdiff1d(valid, valid[first])
+        if len(repeated):
+            ident[repeated] = -1
+            reasons.extend(f"dets[{sources[j]}]: identity repeated in one batch, ignored"
+                           for j in repeated)
 
     keep = ~far
     return MeasurementBatch(

@@ -169,6 +169,20 @@ class TrackTable:
             arr[:kept] = arr[: self.n][mask]
         self._sources[:kept] = self._sources[: self.n][mask]
         self.n = kept
+        if self._cap > 256 and kept < self._cap // 4:
+            self._shrink(max(64, 2 * kept))
+
+    def _shrink(self, cap: int) -> None:
+        """Give memory back after a flood of tracks has gone: copy the live rows into
+        arrays of ``cap`` rows."""
+        for name, shape, dtype, fill in self._FIELDS:
+            new = np.full((cap, *shape), fill, dtype=dtype)
+            new[: self.n] = getattr(self, name)[: self.n]
+            setattr(self, name, new)
+        src = np.zeros((cap, self._sources.shape[1]), dtype=bool)
+        src[: self.n] = self._sources[: self.n]
+        self._sources = src
+        self._cap = cap
 
     def rows_of(self, ids: NDArray[np.int64]) -> NDArray[np.int64]:
         """Row index of each track id (-1 where the id is not live)."""

@@ -87,6 +87,8 @@ class Tracker:
         self._velocity_gate = float(chi2.ppf(VELOCITY_GATE_PROBABILITY, 3))
         #: Unclaimed camera bearings waiting for another sensor's to cross (initiator).
         self._bearings = Bearings.empty()
+        self._born = 0  # tracks born from the current batch
+        self._warned_cap = False
 
     # ------------------------------------------------------------------ public API
 
@@ -113,6 +115,13 @@ class Tracker:
         self._n_deleted_held = 0
         return TrackRows.concat(blocks) if blocks else TrackRows.empty()
 
+    def expire(self, t: float) -> tuple[int, ...]:
+        """Delete the tracks silent for longer than their status allows at ``t`` (UTC s, not
+        before :attr:`time`): live, on a timer, so tracks go even while no batch arrives."""
+        if self.time is not None and t < self.time:
+            return ()
+        return self._expire(t)
+
     def merge_identities(self, merged: tuple[tuple[int, int], ...]) -> None:
         """Identities found to be one aircraft (``(old, new)`` indices): the old identity's
         track takes the new one, or, when a track already holds the new one, is deleted as
@@ -137,6 +146,7 @@ class Tracker:
               max_range: float | None) -> StepResult:
         t = meas.t
         tab = self.table
+        self._born = 0
         expired = self._expire(t)
         n = tab.n
         tab.ensure_sensors(sensor_col + 1)
@@ -286,6 +296,7 @@ class Tracker:
                   sensor_col: int) -> tuple[tuple[int, ...], F64]:
         """Start tentative tracks; returns their ids and largest position variances (m²)."""
         tab = self.table
+        fresh = fresh[: self._room(len(fresh))]
         if not len(fresh):
             return (), np.zeros(0)
         x0, P0 = initial_states(meas, fresh, self.cfg.init_speed_sigma, self.cfg.init_vspeed_sigma)
@@ -332,14 +343,14 @@ class Tracker:
             self.counters["bearings_dropped"] += len(pending) - MAX_PENDING_BEARINGS
             pending = pending.take(np.arange(len(pending) - MAX_PENDING_BEARINGS, len(pending)))
         self._bearings = pending
-        k = len(fix.point)
+        k = min(len(fix.point), self._room(len(fix.point)))
         if not k:
             return (), np.zeros(0)
         tab = self.table
         x0 = np.zeros((k, 6))
-        x0[:, :3] = fix.point
+        x0[:, :3] = fix.point[:k]
         P0 = np.zeros((k, 6, 6))
-        P0[:, :3, :3] = fix.cov
+        P0[:, :3, :3] = fix.cov[:k]
         idx = np.arange(3, 6)
         P0[:, idx, idx] = np.array([cfg.init_speed_sigma, cfg.init_speed_sigma,
                                     cfg.init_vspeed_sigma]) ** 2
@@ -352,7 +363,7 @@ class Tracker:
         tab.hits[rows] = 1
         tab.status[rows] = TENTATIVE
         tab.ident[rows] = NO_IDENT
-        g, c = np.nonzero(fix.sensors >= 0)
+        g, c = np.nonzero(fix.sensors[:k] >= 0)
         tab.sources[rows[g], fix.sensors[g, c]] = True
         self.counters["tracks_created"] += k
         self.counters["tracks_triangulated"] += k
@@ -399,6 +410,28 @@ class Tracker:
         return self._remove(gone)
 
     # ------------------------------------------------------------------ helpers
+
+    def _room(self, wanted: int) -> int:
+        """How many of ``wanted`` new tracks the caps allow now (``max_births_per_batch``
+        per batch, ``max_tracks`` live); the rest are counted in ``births_refused_cap``."""
+        room = max(0, min(self.cfg.max_births_per_batch - self._born,
+                          self.cfg.max_tracks - self.table.n))
+        refused = max(0, wanted - room)
+        if refused:
+            self.counters["births_refused_cap"] += refused
+            if not self._warned_cap:
+                self._warned_cap = True
+                log.warning("track caps reached (max_tracks %d, max_births_per_batch %d): "
+                            "new tracks refused, counted in births_refused_cap",
+                            self.cfg.max_tracks, self.cfg.max_births_per_batch)
+        got = wanted - refused
+        self._born += got
+        return got
+
+    def forget_sensor(self, sensor_col: int) -> None:
+        """Sensor column ``sensor_col`` is given to another sensor: no track keeps it."""
+        if sensor_col < self.table.sources.shape[1]:
+            self.table.sources[:, sensor_col] = False
 
     def _identity_pairs(self, meas: MeasurementBatch) -> tuple[I64, I64] | None:
         """(track row, det) pairs that share an identity key, found by sorted lookup."""

@@ -127,7 +127,7 @@ def test_daemon_publishes_alerts_for_a_hostile_drone() -> None:
     async def main() -> None:
         ctx = zmq.asyncio.Context()
         daemon = Daemon(wembley(), bus.Endpoints("tcp://127.0.0.1:*", "tcp://127.0.0.1:*"),
-                        snapshot_hz=20.0, status_period_s=0.5)
+                        snapshot_hz=20.0, status_period_s=0.5, replay=True)
         stop = asyncio.Event()
         task = asyncio.create_task(daemon.run(stop))
         await asyncio.wait_for(daemon.ready.wait(), 5)

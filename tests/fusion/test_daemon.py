@@ -29,7 +29,9 @@ def run_async(fn: Callable[[], Awaitable[None]], timeout_s: float = 60.0) -> Non
 @asynccontextmanager
 async def running_daemon(endpoints: bus.Endpoints = LOOPBACK,
                          snapshot_hz: float = 20.0) -> AsyncIterator[Daemon]:
-    daemon = Daemon(reference_config(), endpoints, snapshot_hz=snapshot_hz, status_period_s=0.2)
+    # The simulated scenarios are stamped in the past: a replay, chosen explicitly.
+    daemon = Daemon(reference_config(), endpoints, snapshot_hz=snapshot_hz, status_period_s=0.2,
+                    replay=True)
     stop = asyncio.Event()
     task = asyncio.create_task(daemon.run(stop))
     await asyncio.wait_for(daemon.ready.wait(), 5)
@@ -187,7 +189,8 @@ def test_a_flood_is_bounded_and_counted() -> None:
 
     async def main() -> None:
         ctx = zmq.asyncio.Context()
-        daemon = Daemon(reference_config(), LOOPBACK, snapshot_hz=5.0, queue_size=queue_size)
+        daemon = Daemon(reference_config(), LOOPBACK, snapshot_hz=5.0, queue_size=queue_size,
+                        replay=True)
         assert daemon.endpoints.detections.startswith("tcp://127.0.0.1:")
         stop = asyncio.Event()
         task = asyncio.create_task(daemon.run(stop))

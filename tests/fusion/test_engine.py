@@ -52,7 +52,8 @@ def test_offline_replay_and_the_daemon_give_the_same_tracks(tmp_path: Path) -> N
 
     async def main() -> list[tuple[object, ...]]:
         ctx = zmq.asyncio.Context()
-        daemon = Daemon(reference_config(), LOOPBACK, snapshot_hz=20.0, status_period_s=0.2)
+        daemon = Daemon(reference_config(), LOOPBACK, snapshot_hz=20.0, status_period_s=0.2,
+                        replay=True)
         stop = asyncio.Event()
         task = asyncio.create_task(daemon.run(stop))
         await asyncio.wait_for(daemon.ready.wait(), 5)

@@ -162,7 +162,7 @@ async def _run_export(sender: UdpSender | StreamSender,
                              churn_fraction=0.0, pd=1.0), SiteConfig())
     config = _config()
     daemon = Daemon(config, bus.Endpoints("tcp://127.0.0.1:*", "tcp://127.0.0.1:*"),
-                    snapshot_hz=20.0, status_period_s=0.2)
+                    snapshot_hz=20.0, status_period_s=0.2, replay=True)
     stop_daemon, stop_export = asyncio.Event(), asyncio.Event()
     dtask = asyncio.create_task(daemon.run(stop_daemon))
     await asyncio.wait_for(daemon.ready.wait(), 5)

@@ -1,0 +1,91 @@
+"""Per-sensor clock models: how far each sensor's timestamps sit from the daemon's wall clock.
+
+Every batch gives one sample, ``offset = t - receipt`` (s): the sensor's clock error less the
+delivery delay. The model keeps the last samples of each sensor and estimates its offset (the
+median: one forged or glitched stamp does not move it) and its drift (the least-squares slope
+of the offset against receipt time, s/s). A sensor whose estimated offset lies beyond the
+quarantine bound ahead of the wall clock is quarantined until the estimate comes back within
+it: its batches are then counted and dropped instead of dragging the fusion clock. Stamps
+behind the wall clock are not held against a sensor here: the daemon's own backlog makes
+sound stamps look old, and batches that are really too old are the reorder buffer's to drop
+as late (they cannot move the fusion clock).
+"""
+
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: Samples kept per sensor: the median of 32 ignores up to 15 wild stamps in a row.
+WINDOW = 32
+
+
+@dataclass
+class ClockModel:
+    """One sensor's recent (receipt, offset) samples, UTC s and s."""
+
+    receipts: collections.deque[float] = field(
+        default_factory=lambda: collections.deque(maxlen=WINDOW))
+    offsets: collections.deque[float] = field(
+        default_factory=lambda: collections.deque(maxlen=WINDOW))
+    quarantined: bool = False
+
+    def add(self, t: float, receipt: float) -> None:
+        """One batch stamped ``t`` (sensor's clock) received at ``receipt`` (wall clock)."""
+        self.receipts.append(receipt)
+        self.offsets.append(t - receipt)
+
+    @property
+    def offset_s(self) -> float:
+        """Median offset of the sensor's stamps from the wall clock (s, positive = ahead)."""
+        return float(np.median(np.fromiter(self.offsets, float))) if self.offsets else 0.0
+
+    @property
+    def drift(self) -> float:
+        """Least-squares slope of the offset over receipt time (s/s); 0 with too few samples."""
+        if len(self.offsets) < 3:
+            return 0.0
+        x = np.fromiter(self.receipts, float)
+        x = x - x.mean()
+        denom = float(np.dot(x, x))
+        if denom <= 0.0:
+            return 0.0
+        y = np.fromiter(self.offsets, float)
+        return float(np.dot(x, y - y.mean()) / denom)
+
+
+class Clocks:
+    """Clock models of the sensors seen lately, at most ``max_sensors`` (least recently seen
+    forgotten first)."""
+
+    def __init__(self, bound_s: float, max_sensors: int) -> None:
+        self.bound_s = bound_s
+        self.max_sensors = max_sensors
+        self.models: collections.OrderedDict[str, ClockModel] = collections.OrderedDict()
+
+    def observe(self, sensor: str, t: float, receipt: float) -> tuple[ClockModel, bool | None]:
+        """Add a sample; returns the sensor's model and whether this sample changed its
+        quarantine (True: now quarantined, False: re-admitted, None: no change)."""
+        model = self.models.get(sensor)
+        if model is None:
+            model = self.models[sensor] = ClockModel()
+            while len(self.models) > self.max_sensors:
+                self.models.popitem(last=False)
+        else:
+            self.models.move_to_end(sensor)
+        model.add(t, receipt)
+        off = model.offset_s
+        if not model.quarantined and off > self.bound_s:
+            model.quarantined = True
+            return model, True
+        # Re-admitted with some margin, so a clock hovering at the bound does not flap.
+        if model.quarantined and off <= 0.5 * self.bound_s:
+            model.quarantined = False
+            return model, False
+        return model, None
+
+    def quarantined(self) -> list[str]:
+        """Sensors quarantined now."""
+        return [s for s, m in self.models.items() if m.quarantined]
