@@ -63,9 +63,9 @@ REMARKS_SEPARATOR = " | "
 #: (FreeTAKServer moves a bare ``<remarks>`` into an attribute ATAK does not read).
 REMARKS_SOURCE = "cuas"
 
-#: A snapshot whose time is further than this (s) from the wall clock is a replay of the past;
-#: the same rule as the fusion daemon's (``cuas.fusion.daemon.REPLAY_SKEW_S``, which outputs
-#: may not import; a test keeps the two equal).
+#: A snapshot whose time is further than this (s) from the wall clock is a replay of the past:
+#: a live daemon stamps its snapshots with the wall clock (and never runs ahead of it), so only
+#: a daemon in replay mode (``cuas run --replay``) publishes times this far off.
 REPLAY_SKEW_S = 60.0
 
 #: What remarks may not hold: C0 and C1 control characters (newlines and tabs included), DEL,

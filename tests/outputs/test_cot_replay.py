@@ -14,7 +14,6 @@ import pytest
 
 from cuas import wire
 from cuas.config import Config, CotConfig
-from cuas.fusion import daemon
 from cuas.outputs import cot
 from cuas.outputs.cot_sender import CotExporter
 
@@ -42,10 +41,6 @@ def snapshot(t: float, *tracks: wire.Track) -> wire.Tracks:
 def _times(xml: bytes) -> tuple[ET.Element, dict[str, str]]:
     ev = ET.fromstring(xml)
     return ev, {k: ev.get(k, "") for k in ("time", "start", "stale")}
-
-
-def test_the_replay_rule_is_the_daemons() -> None:
-    assert cot.REPLAY_SKEW_S == daemon.REPLAY_SKEW_S
 
 
 @pytest.mark.parametrize(("skew", "replay"), [(0.0, False), (-0.4, False), (59.0, False),
