@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import signal
 import sys
 
+from cuas.cli.common import stop_on_signals
 from cuas.config import load_config, reference_config
 from cuas.errors import ConfigError
 
@@ -49,12 +49,7 @@ def run(args: argparse.Namespace) -> int:
     check_cot_files(config)  # a missing TLS file: one line naming the key, not a traceback
 
     async def main() -> int:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        if args.duration is not None:
-            loop.call_later(args.duration, stop.set)
+        stop = stop_on_signals(args.duration)
         exporter = CotExporter(config, open_sender(settings), settings=settings)
         print(f"cuas export cot: {endpoint} -> {settings.url}", file=sys.stderr, flush=True)
         summary = await exporter.run(endpoint, stop, security=keys)

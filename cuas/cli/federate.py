@@ -12,9 +12,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import signal
 import sys
 
+from cuas.cli.common import stop_on_signals
 from cuas.config import load_config, reference_config
 from cuas.errors import ConfigError
 
@@ -44,12 +44,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
     async def main() -> int:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        if args.duration is not None:
-            loop.call_later(args.duration, stop.set)
+        stop = stop_on_signals(args.duration)
         node = Federate(fed, publish=args.publish)
         print(f"cuas federate: {fed.servers} -> {node.endpoint} as region {fed.region}",
               file=sys.stderr, flush=True)

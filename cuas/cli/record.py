@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
 
 import zmq
 
 from cuas import bus
+from cuas.cli.common import stop_on_signals
 from cuas.config import load_config, reference_config
 
 
@@ -62,10 +62,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"cuas record: error: cannot connect {ends.tracks}"
                   f"{' or ' + what if what else ''}: {exc}", file=sys.stderr)
             return 1
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        stop = stop_on_signals()
         sources = f"connected to {ends.tracks}"
         if rec.detections_endpoint is not None:
             sources += f", bound on {rec.detections_endpoint}"

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
 
 from cuas import bus
+from cuas.cli.common import stop_on_signals
 from cuas.config import Config, is_host_port, load_config, reference_config
 
 
@@ -60,18 +60,10 @@ def run(args: argparse.Namespace) -> int:
         config, args.tracks, "--tracks", tracks=True)))
 
 
-def _stop_on_signals() -> asyncio.Event:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    return stop
-
-
 async def _serve(config: Config, listen: str, endpoint: str) -> int:
     from cuas.sensors.sapient.node import SapientServer
 
-    stop = _stop_on_signals()
+    stop = stop_on_signals()
     server = SapientServer(config, endpoint, listen=listen)
     task = asyncio.create_task(server.run(stop))
     await asyncio.wait([task, asyncio.create_task(server.ready.wait())],
@@ -87,7 +79,7 @@ async def _serve(config: Config, listen: str, endpoint: str) -> int:
 async def _export(config: Config, target: str, tracks: str) -> int:
     from cuas.outputs.sapient import SapientExporter
 
-    stop = _stop_on_signals()
+    stop = stop_on_signals()
     exporter = SapientExporter(config, tracks, target)
     print(f"sapient: {tracks} -> {target} as node {exporter.node_id}", file=sys.stderr,
           flush=True)
