@@ -1,0 +1,150 @@
+"""Exports validate: KML against the OGC KML 2.2 schema, GPX against GPX 1.1's rules, GeoJSON
+by RFC 7946 and a shapely round trip, CSV by parsing it back."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+
+import pytest
+import shapely.geometry
+
+from cuas.cli.main import main
+from cuas.config import load_config
+from cuas.report.exports import to_csv, to_geojson, to_gpx, to_kml
+from cuas.report.load import load_incident
+from cuas.report.model import Incident
+from tests.report.conftest import CONFIG
+
+etree = pytest.importorskip("lxml.etree", reason="lxml validates the XML exports (test extra)")
+XSD = Path(__file__).resolve().parents[1] / "data" / "xsd"
+
+
+@pytest.fixture(scope="module")
+def inc(incident_dir: Path) -> Incident:
+    return load_incident(incident_dir / "incident.mcap", load_config(CONFIG))
+
+
+def test_incident_has_what_the_exports_need(inc: Incident, incident_dir: Path) -> None:
+    meta = json.loads((incident_dir / "meta.json").read_text())
+    assert inc.tracks and inc.alerts and len(inc.zones) == 4
+    assert any(t.rid for t in inc.tracks) and any(t.operators for t in inc.tracks)
+    assert inc.counters.get("malformed") == 1  # the garbage ack payload
+    assert [a.alert_id for a in inc.acks] == [meta["first_alert"]]
+    assert inc.integrity is not None and inc.integrity.status == "intact"
+
+
+def test_kml_validates_against_the_ogc_schema(inc: Incident) -> None:
+    schema = etree.XMLSchema(etree.parse(str(XSD / "kml22" / "ogckml22.xsd")))
+    doc = etree.fromstring(to_kml(inc).encode())
+    schema.assertValid(doc)
+    ns = {"k": "http://www.opengis.net/kml/2.2"}
+    paths = doc.findall(".//k:Placemark/k:LineString", ns)
+    assert len(paths) == sum(1 for t in inc.tracks if len(t.t) >= 2)
+    # A schema that accepts anything proves nothing: a misplaced element must fail.
+    bad = etree.fromstring(to_kml(inc).encode())
+    pm = bad.find(".//k:Placemark", ns)
+    pm.insert(0, etree.Element("{http://www.opengis.net/kml/2.2}LineString"))
+    assert not schema.validate(bad)
+
+
+GPX_ORDER = {"gpx": ["metadata", "wpt", "rte", "trk", "extensions"],
+             "wpt": ["ele", "time", "magvar", "geoidheight", "name", "cmt", "desc", "src",
+                     "link", "sym", "type"],
+             "trk": ["name", "cmt", "desc", "src", "link", "number", "type", "extensions",
+                     "trkseg"],
+             "rte": ["name", "cmt", "desc", "src", "link", "number", "type", "extensions",
+                     "rtept"],
+             "metadata": ["name", "desc", "author", "copyright", "link", "time", "keywords",
+                          "bounds"]}
+
+
+def test_gpx_follows_gpx_1_1(inc: Incident) -> None:
+    """GPX 1.1's rules (topografix.com/GPX/1/1): namespace, version and creator, children in
+    the schema's order, lat in [-90, 90], lon in [-180, 180), decimal ele, xsd:dateTime."""
+    from datetime import datetime
+
+    root = etree.fromstring(to_gpx(inc).encode())
+    ns = "{http://www.topografix.com/GPX/1/1}"
+    assert root.tag == f"{ns}gpx" and root.get("version") == "1.1" and root.get("creator")
+    for el in root.iter():
+        assert el.tag.startswith(ns), el.tag
+        local = el.tag[len(ns):]
+        kind = "wpt" if local in ("trkpt", "rtept") else local
+        if kind in GPX_ORDER:
+            order = [GPX_ORDER[kind].index(c.tag[len(ns):]) for c in el]
+            assert order == sorted(order), (local, [c.tag for c in el])
+        if kind == "wpt":
+            assert -90 <= float(el.get("lat")) <= 90 and -180 <= float(el.get("lon")) < 180
+            ele = el.find(f"{ns}ele")
+            assert ele is not None and math.isfinite(float(ele.text))
+        if local == "time":
+            datetime.fromisoformat(el.text.replace("Z", "+00:00"))
+    trks = root.findall(f"{ns}trk")
+    assert len(trks) == len(inc.tracks)
+    assert sum(len(t.findall(f".//{ns}trkpt")) for t in trks) == sum(len(t.t) for t in inc.tracks)
+
+
+def _positions(geom: dict) -> list[list[float]]:
+    c = geom["coordinates"]
+    if geom["type"] == "Point":
+        return [c]
+    if geom["type"] == "LineString":
+        return c
+    return [p for ring in c for p in ring]
+
+
+def test_geojson_follows_rfc_7946_and_round_trips_through_shapely(inc: Incident) -> None:
+    doc = json.loads(to_geojson(inc))
+    assert doc["type"] == "FeatureCollection" and "crs" not in doc
+    kinds = set()
+    for f in doc["features"]:
+        assert f["type"] == "Feature" and "properties" in f and "geometry" in f
+        kinds.add(f["properties"]["kind"])
+        g = f["geometry"]
+        if g is None:
+            continue
+        for p in _positions(g):
+            assert len(p) in (2, 3) and all(math.isfinite(v) for v in p)
+            assert -180 <= p[0] <= 180 and -90 <= p[1] <= 90  # lon, lat order
+        if g["type"] == "LineString":
+            assert len(g["coordinates"]) >= 2
+        if g["type"] == "Polygon":
+            ring = g["coordinates"][0]
+            assert len(ring) >= 4 and ring[0] == ring[-1]
+            assert shapely.geometry.LinearRing(ring).is_ccw  # exterior rings counter-clockwise
+        shp = shapely.geometry.shape(g)
+        assert shp.is_valid
+        back = shapely.geometry.mapping(shp)
+        assert back["type"] == g["type"]
+        assert [list(map(float, p)) for p in _positions(json.loads(json.dumps(back)))] == \
+            [list(map(float, p)) for p in _positions(g)]
+    assert {"track", "alert", "zone", "first_seen", "last_seen", "operator"} <= kinds
+
+
+def test_csv_parses_back(inc: Incident) -> None:
+    rows = list(csv.DictReader(io.StringIO(to_csv(inc))))
+    points = [r for r in rows if r["kind"] == "point"]
+    assert len(points) == sum(len(t.t) for t in inc.tracks)
+    assert sum(r["kind"] == "alert" for r in rows) == len(inc.alerts)
+    assert all(math.isfinite(float(r["h_m"])) and r["time_utc"].endswith("Z") for r in points)
+
+
+def test_window_and_track_filters(incident_dir: Path, inc: Incident) -> None:
+    tid = inc.alerts[0].track_id
+    only = load_incident(incident_dir / "incident.mcap", load_config(CONFIG), track_ids=[tid])
+    assert [t.id for t in only.tracks] == [tid] and {a.track_id for a in only.alerts} == {tid}
+    mid = (inc.t_start + inc.t_end) / 2
+    half = load_incident(incident_dir / "incident.mcap", load_config(CONFIG), t_from=mid)
+    assert half.t_start >= mid and all(t.first_t >= mid for t in half.tracks)
+
+
+@pytest.mark.parametrize("fmt", ["kml", "geojson", "csv", "gpx"])
+def test_cli_writes_each_export(incident_dir: Path, tmp_path: Path, fmt: str) -> None:
+    out = tmp_path / f"x.{fmt}"
+    assert main(["report", str(incident_dir / "incident.mcap"), "--config", str(CONFIG),
+                 "--out", str(out)]) == 0
+    assert out.stat().st_size > 1000
