@@ -3,8 +3,8 @@
 Each holds the track paths (positions with times and heights), the alerts (placed where their
 track was at the alert's time), the first and last sighting of each track, Remote ID operator
 positions and the site's zones. Heights are metres above the WGS-84 ellipsoid, as cuas keeps
-them; KML's ``absolute`` and GPX's ``ele`` mean above mean sea level, which around London is
-about 46 m lower (no geoid model is applied).
+them; KML's ``absolute`` and GPX's ``ele`` mean above mean sea level, so around London a
+reader draws them about 46 m too high (no geoid model is applied).
 """
 
 from __future__ import annotations
