@@ -40,6 +40,9 @@ class TrackTable:
         ("_hits", (), np.int32, 0),
         ("_misses", (), np.int16, 0),  # consecutive misses
         ("_ident", (), np.int64, NO_IDENT),  # index into the tracker's identity registry
+        # Motion-mode probabilities, columns in vocabulary.MOTION_MODES order (hover, constant
+        # velocity, manoeuvre); a new track is taken to fly straight until the IMM says more.
+        ("_mode_prob", (3,), np.float64, (0.0, 1.0, 0.0)),
     )
 
     # The backing arrays (capacity rows); created from _FIELDS in __init__.
@@ -55,6 +58,7 @@ class TrackTable:
     _hits: NDArray[np.int32]
     _misses: NDArray[np.int16]
     _ident: NDArray[np.int64]
+    _mode_prob: F64
 
     def __init__(self, capacity: int = 64, n_sensors: int = 8) -> None:
         self.n = 0
@@ -111,6 +115,11 @@ class TrackTable:
     @property
     def ident(self) -> NDArray[np.int64]:
         return self._ident[: self.n]
+
+    @property
+    def mode_prob(self) -> F64:
+        """(N, 3): P(hover), P(constant velocity), P(manoeuvre) of each track (rows sum to 1)."""
+        return self._mode_prob[: self.n]
 
     @property
     def sources(self) -> NDArray[np.bool_]:
@@ -198,7 +207,8 @@ class TrackRows:
     """A copy of some table rows, states predicted to an output time: what a snapshot reports.
 
     ``sources`` (K,S) marks the sensor columns that contributed to each track; ``ident`` the
-    identity index each holds (-1 = none); ``status`` one of the status codes above.
+    identity index each holds (-1 = none); ``status`` one of the status codes above;
+    ``mode_prob`` (K,3) the motion-mode probabilities (see :attr:`TrackTable.mode_prob`).
     """
 
     ids: NDArray[np.int64]
@@ -211,6 +221,7 @@ class TrackRows:
     t_birth: F64
     looks: NDArray[np.uint32]
     n_looks: NDArray[np.int16]
+    mode_prob: F64
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -219,7 +230,8 @@ class TrackRows:
     def of(cls, tab: TrackTable, rows: NDArray[np.int64], x: F64, P: F64) -> TrackRows:
         """Rows ``rows`` of ``tab`` with states x (K,6) and covariances P (K,6,6)."""
         return cls(tab.ids[rows], x, P, tab.status[rows], tab.t_update[rows], tab.ident[rows],
-                   tab.sources[rows], tab.t_birth[rows], tab.looks[rows], tab.n_looks[rows])
+                   tab.sources[rows], tab.t_birth[rows], tab.looks[rows], tab.n_looks[rows],
+                   tab.mode_prob[rows])
 
     @classmethod
     def empty(cls) -> TrackRows:
@@ -239,4 +251,4 @@ class TrackRows:
         src = np.concatenate([np.pad(b.sources, ((0, 0), (0, width - b.sources.shape[1])))
                               for b in blocks])
         return cls(cat("ids"), cat("x"), cat("P"), cat("status"), cat("t_update"), cat("ident"),
-                   src, cat("t_birth"), cat("looks"), cat("n_looks"))
+                   src, cat("t_birth"), cat("looks"), cat("n_looks"), cat("mode_prob"))
