@@ -4,12 +4,12 @@ acknowledgements on the ``ack`` topic, and its signed manifest; plus a matching 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
 from pathlib import Path
 
-import msgpack
 import pytest
 
 from cuas import wire
@@ -48,15 +48,18 @@ def incident_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
                    on_snapshot=lambda s: msgs.append((s.t, "trk", wire.encode(s))),
                    on_alert=on_alert)
     assert alerts, "the fixture needs alerts"
-    msgs += [(a.t, "alert", wire.encode(a)) for a in alerts]
     for r in RecordingReader(DEMO):
         msgs.append((r.publish_time_ns / 1e9, r.topic, r.payload))
     first = alerts[0]
-    ack = {"v": 1, "type": "ack", "src": "console", "seq": 0, "t": first.t + 5.0,
-           "alert_id": f"{first.src}:{first.seq}", "action": "acknowledged", "user": "alice",
-           "note": "seen on camera", "track_id": first.track_id}
-    msgs.append((first.t + 5.0, "ack", msgpack.packb(ack)))
+    # The console acknowledges by alert_id: the id when the alert has one, else src:seq.
+    alerts[-1] = dataclasses.replace(alerts[-1], id="A-last")
+    assert alerts[-1].alert_id == "A-last" and first.alert_id == f"{first.src}:{first.seq}"
+    ack = wire.Ack(src="console", seq=0, t=first.t + 5.0, alert_id=first.alert_id,
+                   action="acknowledged", user="alice", note="seen on camera",
+                   track_id=first.track_id)
+    msgs.append((ack.t, wire.topic_for(ack), wire.encode(ack)))
     msgs.append((first.t + 6.0, "ack", b"\xc1 not msgpack"))  # counted, not fatal
+    msgs += [(a.t, "alert", wire.encode(a)) for a in alerts]
     msgs.sort(key=lambda m: m[0])
     write_signing_key("site", d)
     key = load_signing_key(d / "site.sign.key")

@@ -34,6 +34,7 @@ def test_incident_has_what_the_exports_need(inc: Incident, incident_dir: Path) -
     assert any(t.rid for t in inc.tracks) and any(t.operators for t in inc.tracks)
     assert inc.counters.get("malformed") == 1  # the garbage ack payload
     assert [a.alert_id for a in inc.acks] == [meta["first_alert"]]
+    assert inc.alerts[-1].alert_id == "A-last"  # an alert's own id wins over src:seq
     assert inc.integrity is not None and inc.integrity.status == "intact"
 
 
