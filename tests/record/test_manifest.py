@@ -166,3 +166,17 @@ def test_cli_keys_and_verify(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     out = capsys.readouterr().out
     assert "ALTERED" in out and "chunk" in out
     assert main(["verify", str(tmp_path / "site-a.sign.pub")]) == 1  # no manifest
+
+
+def test_the_recorder_writes_a_manifest(tmp_path: Path) -> None:
+    from cuas.record.recorder import Recorder
+
+    write_signing_key("rec", tmp_path)
+    rec = Recorder(tmp_path / "bus.mcap", tracks_endpoint=None,
+                   bind_detections="tcp://127.0.0.1:*",
+                   signing_key=load_signing_key(tmp_path / "rec.sign.key"))
+    for i in range(5):
+        assert rec.write([b"status.cuas", wire.encode(status(i))])
+    rec.close()
+    v = verify(tmp_path / "bus.mcap", trusted_key=load_public_key(tmp_path / "rec.sign.pub"))
+    assert v.status == "intact" and v.key_trusted, v.message

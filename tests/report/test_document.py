@@ -93,3 +93,23 @@ def test_altered_recording_is_stated(incident_dir: Path, tmp_path: Path) -> None
     out = tmp_path / "r.html"
     assert main(["report", str(rec), "--out", str(out)]) == 0
     assert "Integrity: ALTERED" in out.read_text()
+
+
+def test_torn_recording_is_reported_up_to_its_last_chunk(incident_dir: Path,
+                                                          tmp_path: Path) -> None:
+    """What kill -9 leaves: the file and its manifest end at the same complete chunk, plus a
+    part of the next chunk in the file only."""
+    lines = (incident_dir / "incident.mcap.manifest").read_bytes().splitlines(keepends=True)
+    keep = len(lines) // 2
+    end = json.loads(lines[keep - 1])["end"]
+    data = (incident_dir / "incident.mcap").read_bytes()
+    rec = tmp_path / "torn.mcap"
+    rec.write_bytes(data[:end + 1000])
+    (tmp_path / "torn.mcap.manifest").write_bytes(b"".join(lines[:keep]))
+    inc = load_incident(rec, load_config(CONFIG))
+    assert inc.torn and inc.integrity is not None and inc.integrity.status == "torn"
+    assert inc.tracks and f"chunk {keep - 2})" in inc.integrity.message
+    out = tmp_path / "torn.html"
+    assert main(["report", str(rec), "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "Integrity: TORN" in text and "the recording is torn" in text
