@@ -73,6 +73,14 @@ def _format(args: argparse.Namespace) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the report; prints what was written and how long it took."""
+    try:
+        return _run(args)
+    except OSError as exc:  # an unreadable audit log, an unwritable --out
+        print(f"cuas report: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
     from cuas.config import load_config, reference_config
     from cuas.record.manifest import load_public_key
 

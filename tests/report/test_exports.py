@@ -149,3 +149,15 @@ def test_cli_writes_each_export(incident_dir: Path, tmp_path: Path, fmt: str) ->
     assert main(["report", str(incident_dir / "incident.mcap"), "--config", str(CONFIG),
                  "--out", str(out)]) == 0
     assert out.stat().st_size > 1000
+
+
+def test_cli_errors_are_one_line(incident_dir: Path, tmp_path: Path,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    rec = str(incident_dir / "incident.mcap")
+    assert main(["report", rec, "--out", str(tmp_path / "no" / "such" / "dir.kml")]) == 1
+    assert main(["report", rec, "--audit-log", str(tmp_path / "missing.jsonl"),
+                 "--out", str(tmp_path / "x.kml")]) == 1
+    assert main(["report", str(tmp_path / "missing.mcap"), "--out", str(tmp_path / "x.kml")]) == 1
+    assert main(["report", rec, "--out", str(tmp_path / "x.unknown")]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("error:") == 4
