@@ -180,3 +180,17 @@ def test_the_recorder_writes_a_manifest(tmp_path: Path) -> None:
     rec.close()
     v = verify(tmp_path / "bus.mcap", trusted_key=load_public_key(tmp_path / "rec.sign.pub"))
     assert v.status == "intact" and v.key_trusted, v.message
+
+
+def test_prune_removes_the_manifest_with_its_recording(tmp_path: Path) -> None:
+    from cuas.record.retention import prune
+
+    rec = tmp_path / "old.mcap"
+    write(rec, 5)
+    write(tmp_path / "new.mcap", 5)  # the newest is never pruned (it may be being written)
+    assert manifest_path(rec).exists()
+    os.utime(rec, (1_000_000, 1_000_000))
+    gone = prune(tmp_path, now=time.time(), max_age_s=3600.0, max_total_bytes=None)
+    assert [f.path for f in gone] == [rec]
+    assert not rec.exists() and not manifest_path(rec).exists()
+    assert manifest_path(tmp_path / "new.mcap").exists()
