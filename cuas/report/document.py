@@ -58,6 +58,9 @@ def summary_lines(inc: Incident) -> list[str]:
     if inc.torn:
         lines.append("Note:      the recording is torn (cut short); read up to its last "
                      "complete record")
+    if not inc.counters.get("trk_messages"):
+        lines.append("Note:      no track snapshots (trk) in this window: a detections-only "
+                     "recording? Record a daemon's output (cuas record) to report tracks")
     if inc.audit is not None:
         lines.append(f"Audit log: {inc.audit.message}")
     n_notable = len(notable(inc))

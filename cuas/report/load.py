@@ -288,6 +288,7 @@ def load_incident(path: str | os.PathLike[str], config: Config, *,
             continue
         if topic not in ("trk", "alert", "ack"):
             continue
+        counters[f"{topic}_messages"] += 1
         try:
             d = msgpack.unpackb(rec.payload, raw=False, strict_map_key=False)
             if not isinstance(d, dict):

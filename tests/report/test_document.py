@@ -113,3 +113,11 @@ def test_torn_recording_is_reported_up_to_its_last_chunk(incident_dir: Path,
     assert main(["report", str(rec), "--out", str(out)]) == 0
     text = out.read_text()
     assert "Integrity: TORN" in text and "the recording is torn" in text
+
+
+def test_a_detections_only_recording_says_so(tmp_path: Path) -> None:
+    demo = Path(__file__).resolve().parents[1] / "data" / "wembley-25s.mcap"
+    out = tmp_path / "d.html"
+    assert main(["report", str(demo), "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "no track snapshots" in text and "Integrity: UNVERIFIABLE" in text
