@@ -89,5 +89,9 @@ class FrameError(CuasError, ValueError):
     """A camera frame that is no image: zero size, wrong dtype (depth) or channel count."""
 
 
+class ModelError(CuasError):
+    """A model file (the camera's appearance classifier) is missing or cannot be run."""
+
+
 class NoSubscriberError(CuasError):
     """Nobody subscribed to the detection endpoint within the wait: no daemon is listening."""
