@@ -136,7 +136,8 @@ class Picture:
         if trail is None:
             trail = self.trails[track_id] = collections.deque(maxlen=MAX_TRAIL_POINTS)
         if not trail or t - trail[-1][0] >= 1.0 or t < trail[-1][0]:
-            trail.append([round(t, 1), pos[1], pos[2]])
+            # [t, lon, lat, height, speed]: the trail and the drill-down's chart.
+            trail.append([round(t, 1), pos[1], pos[2], pos[3], pos[5]])
         while trail and trail[0][0] < t - self.trail_s:
             trail.popleft()
 

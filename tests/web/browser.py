@@ -32,8 +32,7 @@ def chromium(width: int = 1400, height: int = 900) -> Any:
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                f"--window-size={width},{height}", "--enable-unsafe-swiftshader",
-                "--use-angle=swiftshader", "--ignore-gpu-blocklist", "--mute-audio",
+                f"--window-size={width},{height}", "--enable-unsafe-swiftshader", "--mute-audio",
                 "--disable-background-timer-throttling", "--disable-renderer-backgrounding"):
         opts.add_argument(arg)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
