@@ -205,9 +205,9 @@ class Console:
         session = self.session_of(request)
         if session is None:
             self.counters["refused_no_session"] += 1
-            if path.startswith("/api/") or path == "/ws" or request.method != "GET":
-                return web.json_response({"error": "not logged in"}, status=401)
-            raise web.HTTPFound("/login")
+            if path == "/" and request.method == "GET":
+                raise web.HTTPFound("/login")  # the page: to the login page
+            return web.json_response({"error": "not logged in"}, status=401)
         if request.method not in ("GET", "HEAD") and (
                 not self._same_origin(request, False)
                 or not session.csrf_ok(request.headers.get("X-CSRF-Token"))):

@@ -42,7 +42,7 @@ def test_no_route_answers_without_a_session_except_login_and_static(tmp_path: Pa
                     continue
                 async with http.request(route.method, url.rstrip("/") + path,
                                         allow_redirects=False, json={}) as r:
-                    if route.method == "GET" and not path.startswith(("/api/", "/ws")):
+                    if route.method == "GET" and path == "/":
                         assert (r.status, r.headers.get("Location")) == (302, "/login"), path
                     else:
                         assert r.status == 401, (route.method, path, r.status)
@@ -257,5 +257,28 @@ def test_the_bind_rule_and_tls(tmp_path: Path) -> None:
                 assert cookie.startswith("__Host-cuas_session=") and "Secure" in cookie
                 with pytest.raises(aiohttp.ClientError):
                     await http.get(f"http://127.0.0.1:{port}/login")  # no plain HTTP
+
+    asyncio.run(scenario())
+
+
+def test_the_basemap_is_served_with_range_requests_to_sessions_only(tmp_path: Path) -> None:
+    data = bytes(range(256)) * 64  # stands for a PMTiles file: served as it is, never parsed
+    (tmp_path / "site.pmtiles").write_bytes(data)
+    config = site_config(tmp_path, extra_web='basemap = "site.pmtiles"')
+
+    async def scenario() -> None:
+        async with serving(config) as console, aiohttp.ClientSession(cookie_jar=jar()) as http:
+            url = console.url
+            assert url is not None
+            async with http.get(url + "basemap.pmtiles", headers={"Range": "bytes=0-15"}) as r:
+                assert r.status == 401
+            await login(http, url, "victor")
+            async with http.get(url + "api/session") as r:
+                assert (await r.json())["basemap"] is True
+            async with http.get(url + "basemap.pmtiles",
+                                headers={"Range": "bytes=1000-1099"}) as r:
+                assert r.status == 206
+                assert r.headers["Content-Range"] == f"bytes 1000-1099/{len(data)}"
+                assert await r.read() == data[1000:1100]
 
     asyncio.run(scenario())
