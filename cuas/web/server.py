@@ -498,6 +498,15 @@ class Console:
         for client in [c for c in self.clients if which(c)]:
             await client.ws.close(code=4001, message=b"session ended")
 
+    async def _sweep(self, period_s: float = 5.0) -> None:
+        """An open socket keeps its session alive (a console watched without a click is in
+        use), until the session's maximum age or its end elsewhere closes the socket."""
+        while True:
+            await asyncio.sleep(period_s)
+            ended = [c for c in self.clients if self.sessions.get(c.session.token) is None]
+            for client in ended:
+                await client.ws.close(code=4001, message=b"session ended")
+
     # ------------------------------------------------------------------ run
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -514,9 +523,13 @@ class Console:
             shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
             self.url = f"{'https' if ctx else 'http'}://{shown}:{bound[1]}/"
             await self.feed.start()
+            sweeper = asyncio.create_task(self._sweep())
             self.ready.set()
             log.info("console at %s", self.url)
             await stop.wait()
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
         finally:
             await self._close_clients(lambda c: True)
             await self.feed.stop()

@@ -282,3 +282,21 @@ def test_the_basemap_is_served_with_range_requests_to_sessions_only(tmp_path: Pa
                 assert await r.read() == data[1000:1100]
 
     asyncio.run(scenario())
+
+
+def test_an_open_socket_closes_when_its_session_ends(tmp_path: Path) -> None:
+    config = site_config(tmp_path)
+
+    async def scenario() -> None:
+        async with serving(config) as console, aiohttp.ClientSession(cookie_jar=jar()) as http:
+            url = console.url
+            assert url is not None
+            await login(http, url, "victor")
+            ws = await http.ws_connect(url + "ws", origin=url.rstrip("/"))
+            assert json.loads((await ws.receive(timeout=10)).data)["type"] == "init"
+            assert console.sessions.end_user("victor") == 1  # as its maximum age would
+            msg = await ws.receive(timeout=15)  # the sweep runs every 5 s
+            assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 4001
+            await ws.close()
+
+    asyncio.run(scenario())
