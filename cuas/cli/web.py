@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ack-endpoint", metavar="URL",
                         help="publish acknowledgements here (overrides web.ack_endpoint, "
                              "default bus.detections)")
-    sub = parser.add_subparsers(dest="web_command", metavar="user")
+    sub = parser.add_subparsers(dest="web_command", metavar="{user,audit}")
     user = sub.add_parser("user", help="manage the console's accounts (web.users_file)")
     act = user.add_subparsers(dest="user_command", metavar="ACTION", required=True)
     add = act.add_parser("add", help="add a user, or set an existing one's password and role")
@@ -34,6 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     role.add_argument("name")
     role.add_argument("role", choices=("viewer", "operator", "admin"))
     act.add_parser("list", help="list the users and their roles")
+    check = sub.add_parser("audit", help="check the audit log's hash chain (web.audit_log)")
+    check.add_argument("--file", metavar="FILE", help="another audit log to check")
 
 
 def _password(from_stdin: bool) -> str | None:
@@ -90,6 +92,13 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config) if args.config else reference_config()
     if args.web_command == "user":
         return _user(args, config)
+    if args.web_command == "audit":
+        from cuas.web.audit import verify
+        from cuas.web.server import resolve
+
+        path = args.file or resolve(config, config.web.audit_log)
+        print(f"cuas web: {path}: {verify(path)} records, the hash chain holds")
+        return 0
     return asyncio.run(_serve(config, args))
 
 

@@ -95,7 +95,11 @@ def read(path: str | Path) -> list[dict[str, Any]]:
     """Every record, after checking the chain (:class:`AuditError` at the first break)."""
     records: list[dict[str, Any]] = []
     prev = ""
-    with open(path, "rb") as fh:
+    try:
+        fh = open(path, "rb")  # noqa: SIM115 (closed by the with below)
+    except OSError as exc:
+        raise AuditError(f"{path}: cannot read the audit log: {exc}") from None
+    with fh:
         for number, raw in enumerate(fh, 1):
             line = raw.rstrip(b"\n")
             try:

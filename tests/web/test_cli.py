@@ -37,6 +37,12 @@ def test_user_commands_manage_the_accounts_file_and_audit_each_change(
         ("user_added", "zed as viewer"), ("role_changed", "zed to operator"),
         ("user_removed", "zed")]
     assert all(r["user"].startswith("cli:") for r in records)
+    assert main(["web", "--config", config.path, "audit"]) == 0
+    assert "3 records, the hash chain holds" in capsys.readouterr().out
+    log = tmp_path / "audit.jsonl"
+    log.write_bytes(log.read_bytes().replace(b"to operator", b"to admin"))
+    assert main(["web", "--config", config.path, "audit"]) == 1
+    assert "audit.jsonl:3: the hash chain is broken" in capsys.readouterr().err
 
 
 def test_the_demo_starts_the_console_and_prints_its_url(
