@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import collections
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -142,8 +143,6 @@ class Picture:
             trail.popleft()
 
     def _keep_history(self, snap: wire.Tracks) -> None:
-        import json
-
         if self.history_t and snap.t < self.history_t[-1]:
             # Time went back (a replay restarted): the old history is of another time line.
             self.history_t.clear()
@@ -162,8 +161,6 @@ class Picture:
 
     def past_frame(self, t: float) -> dict[str, Any]:
         """The history frame at or just before ``t`` (the first one if ``t`` is older)."""
-        import json
-
         if not self.history_t:
             return {"type": "past", "t": None, "tracks": []}
         i = max(0, bisect.bisect_right(self.history_t, t) - 1)
