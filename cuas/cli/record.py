@@ -36,6 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bind-detections", action="store_true",
                         help="also bind the detection endpoint and record what sensors send "
                         "there (standalone capture: no daemon may be running on it)")
+    parser.add_argument("--sign-key", metavar="NAME.sign.key",
+                        help="sign the recording's manifest (FILE.mcap.manifest, the hash chain "
+                        "`cuas verify` checks) with this key from `cuas keys --sign`")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,9 +55,15 @@ def run(args: argparse.Namespace) -> int:
               "detections are recorded as the daemon re-publishes them on its track endpoint",
               file=sys.stderr)
 
+    signing_key = None
+    if args.sign_key:
+        from cuas.record.manifest import load_signing_key
+
+        signing_key = load_signing_key(args.sign_key)
+
     async def main() -> int:
         try:
-            rec = Recorder(args.out, tracks_endpoint=ends.tracks,
+            rec = Recorder(args.out, tracks_endpoint=ends.tracks, signing_key=signing_key,
                            bind_detections=ends.detections if args.bind_detections else None,
                            security=bus.security(config))
         except zmq.ZMQError as exc:

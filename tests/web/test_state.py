@@ -201,3 +201,23 @@ def test_web_config_is_checked() -> None:
         with pytest.raises(ConfigError) as err:
             parse_config({"web": bad})
         assert err.value.key == key, bad
+
+
+def test_the_incident_report_reads_the_console_audit_log(tmp_path: Path) -> None:
+    """Issue 19's report reads this log: the chain holds there too, and it finds the acks."""
+    from cuas.report.load import read_audit_log
+
+    path = tmp_path / "audit.jsonl"
+    log = audit.AuditLog(path, clock=lambda: 1_800_000_000.0)
+    log.append("olivia", "operator", "login")
+    log.append("olivia", "operator", "acknowledged", alert_id="cuas:3", track_id=7, note="seen")
+    log.append("olivia", "operator", "dismissed", alert_id="cuas:4", track_id=9, note="a kite")
+    log.close()
+    check, acks = read_audit_log(path)
+    assert check.ok and check.lines == 3
+    assert [(a.action, a.alert_id, a.track_id, a.note, a.user, a.role) for a in acks] == [
+        ("acknowledged", "cuas:3", 7, "seen", "olivia", "operator"),
+        ("dismissed", "cuas:4", 9, "a kite", "olivia", "operator")]
+    lines = path.read_bytes().splitlines()
+    path.write_bytes(b"\n".join([lines[0], lines[2]]) + b"\n")
+    assert read_audit_log(path)[0].bad_line == 2
