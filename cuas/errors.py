@@ -95,3 +95,11 @@ class ModelError(CuasError):
 
 class NoSubscriberError(CuasError):
     """Nobody subscribed to the detection endpoint within the wait: no daemon is listening."""
+
+
+class AccountError(CuasError):
+    """A console account cannot be added, changed or read (bad name, role, password or file)."""
+
+
+class AuditError(CuasError):
+    """The console's audit log cannot be written, or its hash chain is broken (an edit)."""

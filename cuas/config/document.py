@@ -24,6 +24,7 @@ from cuas.config.site import (
     parse_identity_list,
     parse_zone,
 )
+from cuas.config.web import WebConfig
 from cuas.errors import ConfigError
 from cuas.validation import brief
 
@@ -55,6 +56,8 @@ class Config:
     cot: CotConfig = field(default_factory=CotConfig)
     #: ``cuas bridge nats`` / ``cuas federate`` settings (``[federation]``).
     federation: FederationConfig = field(default_factory=FederationConfig)
+    #: ``cuas web`` settings (``[web]``).
+    web: WebConfig = field(default_factory=WebConfig)
     path: str | None = None
 
     def sensor(self, sensor_id: str, kind: str = "sim") -> SensorConfig:
@@ -74,7 +77,7 @@ def parse_config(doc: Mapping[str, Any], path: str | None = None) -> Config:
     if not isinstance(doc, Mapping):
         raise ConfigError(f"expected a table, got {brief(doc)}", path=path)
     known = {"site", "tracker", "bus", "daemon", "sensors", "daemon_id", "classify", "zones",
-             "assets", "allow", "deny", "sapient", "cot", "federation"}
+             "assets", "allow", "deny", "sapient", "cot", "federation", "web"}
     for k in doc:
         if k not in known:
             raise ConfigError(f"unknown section (known: {', '.join(sorted(known))})", path=path, key=k)
@@ -102,6 +105,7 @@ def parse_config(doc: Mapping[str, Any], path: str | None = None) -> Config:
                   cot=build(CotConfig, doc.get("cot", {}), "cot", path),
                   federation=build(FederationConfig, doc.get("federation", {}), "federation",
                                    path),
+                  web=build(WebConfig, doc.get("web", {}), "web", path),
                   path=path)
 
 
