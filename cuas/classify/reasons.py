@@ -30,8 +30,10 @@ KIND_WORDS = {"no_fly": "no-fly zone", "perimeter": "perimeter", "crowd": "crowd
               "takeoff_exclusion": "take-off exclusion zone"}
 
 (_DENY, _SPOOF, _SHADOW, _LOITER, _ZONE, _APPROACH, _ALLOW, _ADSB, _RID, _NO_RID, _RF, _CLASS,
- _MOTION, _JUMP, _TWO, _FROZEN, _LOCK, _FAST) = range(18)
-_N_SLOTS = 18
+ _MOTION, _JUMP, _TWO, _FROZEN, _LOCK, _FAST, _SENSED, _HELD) = range(20)
+_N_SLOTS = 20
+#: A sustained hover is a reason from this many seconds (s).
+HELD_REASON_S = 10.0
 
 
 
@@ -66,7 +68,8 @@ class ReasonWriter:
               loiter_s: F64, c_loiter: F64, no_rid: B, rid: B, icao: B, allow: B, deny: B,
               mismatch: B, miss_m: F64, miss_v: F64, rf_on: B, rf_last: RfReport | None,
               ident: I64, idents: IdentReports | None, shadow_of: I64, shadow_d: F64,
-              ids: I64, allow_list: B, ev: SpoofEvidence | None = None
+              ids: I64, allow_list: B, ev: SpoofEvidence | None = None,
+              sensed: tuple[I64, list[str], F64] | None = None, held: F64 | None = None
               ) -> tuple[tuple[str, ...], ...]:
         """Short sentences per track, strongest first.
 
@@ -116,6 +119,13 @@ class ReasonWriter:
         if rf_last is not None:
             put(_RF, rf_on & (best == UAV), self.rf_link_uav * 0.4,
                 f"{rf_last.describe()} control link active")
+        if sensed is not None and len(sensed[0]):
+            # A sensor's own classification, named ("cam-1: drone 0.93 over 14 looks").
+            W[sensed[0], _SENSED] = 0.3 + 0.4 * sensed[2]
+            T[sensed[0], _SENSED] = sensed[1]
+        if held is not None:
+            put(_HELD, held >= HELD_REASON_S, 0.55, lambda idx: [
+                f"hovered {v:.0f} s" for v in held[idx].tolist()])
         pct = np.rint(probs[rows, best] * 100).astype(np.int64)
         W[:, _CLASS] = 0.3
         T[:, _CLASS] = _CLASS_TEXT[best, pct]
