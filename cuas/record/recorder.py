@@ -136,7 +136,9 @@ class Recorder(ClosesOnExit):
         flush_interval_s: float = 1.0,
         topics: Sequence[str] = ("",),
         security: bus.CurveKeys | None = None,
+        site: dict[str, str] | None = None,
     ) -> None:
+        """``site``: the site configuration's metadata to carry (:mod:`cuas.record.site`)."""
         if not flush_interval_s > 0:
             raise ValueError(f"flush_interval_s must be > 0 s, got {flush_interval_s}")
         self.path = Path(out)
@@ -160,6 +162,10 @@ class Recorder(ClosesOnExit):
                 self.detections_endpoint = last.decode() if isinstance(last, bytes) else str(last)
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._writer = RecordingWriter(self.path, flush_interval_s=flush_interval_s)
+            if site is not None:
+                from cuas.record.site import METADATA_NAME
+
+                self._writer.add_metadata(METADATA_NAME, site)
         except BaseException:
             for s in self._socks:
                 s.close(linger=0)
