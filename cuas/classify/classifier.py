@@ -360,11 +360,12 @@ class Classifier:
         # must not reach `high` even over the crowd; a drone with a control link, Remote ID
         # or a hover is well above G_HIGH.
         g = np.clip((p_uav - G_LOW) / (G_HIGH - G_LOW), 0.0, 1.0)
-        # A young track's class is a few looks' worth: false tracks of radar noise and clutter
-        # die young, and one look labelled "drone" must not flag one. Threat terms grow in over
+        # A young anonymous track's class is a few looks' worth: false tracks of radar noise and
+        # clutter die young, and one look labelled "drone" must not flag one. Threat terms grow in over
         # MATURE_S seconds of track life (not a wait for a real drone, which is tracked long
         # before it reaches a zone).
-        age = t - inp.t_birth
+        # A broadcast identity is no noise: a Remote ID track counts at once.
+        age = np.where(has_id, np.inf, t - inp.t_birth)
         g = g * np.clip((age - MATURE_FROM_S) / (MATURE_S - MATURE_FROM_S), 0.0, 1.0)
         # An established track more likely a drone than anything else (and than not: at
         # p(uav) 0.37-0.44 a gull on kinematics alone can lead for an update, tests/classify)
