@@ -66,6 +66,10 @@ TTA_SCORE = np.asarray([0.85, 0.7, 0.5, 0.3, 0.0])
 #: The drone probability at which threat terms start to count, and where they count fully.
 G_LOW = 0.25
 G_HIGH = 0.65
+#: Threat score a signed Remote ID (attrs.auth "present", not suspect) takes off; at most this
+#: many serials' authentication states are held.
+SIGNED_RELIEF = 0.1
+MAX_AUTH_HELD = 100_000
 #: A likely drone: p(uav) the largest class probability and at least this, on a track at least
 #: this old (s).
 LIKELY_P = 0.5
@@ -188,6 +192,8 @@ class Classifier:
         self.evidence = EvidenceLedger(self.cfg.evidence_half_life_s,
                                        self.cfg.evidence_decorrelation_s)
         self.policy = config.alerts
+        #: Remote ID serial -> its latest authentication state (attrs.auth).
+        self._rid_auth: dict[str, str] = {}
         # Remote ID lockstep pairs, kept while the offset between the two tracks holds.
         self._locks = _Keyed(partner=(np.int64, -1, ()), off_e=(np.float64, np.nan, ()),
                              off_n=(np.float64, np.nan, ()))
@@ -239,6 +245,16 @@ class Classifier:
             else:
                 labels.append(label)
         self._allow, self._deny, self._lists_n = allow, deny, max(n, self._lists_n)
+
+    def note_rid_auth(self, serial: str, auth: str) -> None:
+        """A Remote ID report's authentication state (``attrs.auth``: ``present``,
+        ``partial`` or ``absent``) for ``serial``; the latest one counts."""
+        held = self._rid_auth
+        held.pop(serial, None)
+        held[serial] = auth
+        if len(held) > MAX_AUTH_HELD:  # bounded: the least recently reported go first
+            for k in list(held)[: MAX_AUTH_HELD // 2]:
+                del held[k]
 
     # ------------------------------------------------------------------ RF
 
@@ -407,6 +423,11 @@ class Classifier:
         spoof = mismatch | ev.any
         score += np.where(spoof, RID_MISMATCH_BUMP, 0.0)
         friendly = (allow | icao) & ~deny & ~spoof
+        # Signed Remote ID (every authentication page heard) is a cooperative drone standing
+        # behind its broadcast: less threat than an unsigned one, unless it is suspect.
+        auth = self._auth_of(rid, inp.ident, idents)
+        signed = (auth == "present") & ~spoof & ~deny
+        score = np.where(signed, score - SIGNED_RELIEF, score)
         score = np.where(deny, np.maximum(score, DENY_SCORE), score)
         score = np.clip(np.where(friendly, np.minimum(score, FRIENDLY_CAP), score), 0.0, 1.0)
         # Only tracks the cap would change are looked at (it keeps this cheap).
@@ -437,7 +458,7 @@ class Classifier:
             c_loiter,
             no_rid, rid, icao, allow, deny, mismatch, miss_m, miss_v, rf_on, last, inp.ident,
             idents, shadow_of, shadow_d, inp.ids, self._allow, ev,
-            self._sensed_texts(t, inp.ids, best), held)
+            self._sensed_texts(t, inp.ids, best), held, auth)
 
         # Alerts (the policy in :mod:`.alerts`): established, unfriendly tracks only.
         bits = (inside.astype(np.int64) << np.arange(geo.n_zones, dtype=np.int64)).sum(axis=1) \
@@ -457,6 +478,15 @@ class Classifier:
             self.evidence.forget(inp.ids[inp.deleted])
         return Classification(inp.ids, probs, score, level, malicious, inside, reasons,
                               tuple(alerts), f)
+
+    def _auth_of(self, rid: B, ident: I64, idents: IdentReports | None) -> NDArray[np.object_]:
+        """Each Remote ID track's authentication state ("" when unknown or not Remote ID)."""
+        out = np.full(len(rid), "", dtype=object)
+        if idents is None or not self._rid_auth or not rid.any():
+            return out
+        for r in np.flatnonzero(rid & (ident < idents.n)).tolist():
+            out[r] = self._rid_auth.get(idents.value[int(ident[r])], "")
+        return out
 
     def _sensed_texts(self, t: float, ids: I64, best: I64) -> tuple[I64, list[str], F64]:
         """Rows with sensor evidence, the strongest summary of each ("cam-1: drone 0.93 over

@@ -32,6 +32,8 @@ KIND_WORDS = {"no_fly": "no-fly zone", "perimeter": "perimeter", "crowd": "crowd
 (_DENY, _SPOOF, _SHADOW, _LOITER, _ZONE, _APPROACH, _ALLOW, _ADSB, _RID, _NO_RID, _RF, _CLASS,
  _MOTION, _JUMP, _TWO, _FROZEN, _LOCK, _FAST, _SENSED, _HELD) = range(20)
 _N_SLOTS = 20
+#: What a Remote ID's authentication state adds to its sentence.
+_AUTH_WORDS = {"present": " (signed)", "partial": " (partly signed)", "absent": " (unsigned)"}
 #: A sustained hover is a reason from this many seconds (s).
 HELD_REASON_S = 10.0
 
@@ -69,8 +71,8 @@ class ReasonWriter:
               mismatch: B, miss_m: F64, miss_v: F64, rf_on: B, rf_last: RfReport | None,
               ident: I64, idents: IdentReports | None, shadow_of: I64, shadow_d: F64,
               ids: I64, allow_list: B, ev: SpoofEvidence | None = None,
-              sensed: tuple[I64, list[str], F64] | None = None, held: F64 | None = None
-              ) -> tuple[tuple[str, ...], ...]:
+              sensed: tuple[I64, list[str], F64] | None = None, held: F64 | None = None,
+              auth: NDArray[np.object_] | None = None) -> tuple[tuple[str, ...], ...]:
         """Short sentences per track, strongest first.
 
         Each kind of reason is a column of a weight matrix (0 = absent) and of a text matrix;
@@ -114,7 +116,14 @@ class ReasonWriter:
         put(_ADSB, icao, 0.8, lambda idx: [self._id_text(idents, i, "adsb") for i in
                                            ident[idx].tolist()])
         put(_RID, rid & ~allow & ~deny, 0.5, lambda idx: [
-            self._id_text(idents, i, "rid") for i in ident[idx].tolist()])
+            self._id_text(idents, i, "rid") + _AUTH_WORDS.get(
+                auth[k] if auth is not None else "", "")
+            for i, k in zip(ident[idx].tolist(), idx.tolist(), strict=True)])
+        if auth is not None:  # a signed broadcast that the sensors contradict says so
+            put(_SPOOF, mismatch & (auth == "present"), 0.91, lambda idx: [
+                f"signed Remote ID, but its position is {m:.0f} m off the track" if m > 0 else
+                f"signed Remote ID, but its velocity is {v:.0f} m/s off the track"
+                for m, v in zip(miss_m[idx].tolist(), miss_v[idx].tolist(), strict=True)])
         put(_NO_RID, no_rid & (g > 0), 0.45 * g + 0.05, "no Remote ID")
         if rf_last is not None:
             put(_RF, rf_on & (best == UAV), self.rf_link_uav * 0.4,

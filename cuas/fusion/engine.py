@@ -138,6 +138,11 @@ class FusionEngine:
             self.tracker.merge_identities(meas.merged)
             self.identities.merge(meas.merged)
         self.identities.remember(batch, meas, sensor.origin)
+        if self.classifier is not None:
+            for det in batch.dets:  # Remote ID authentication (issue 21: attrs.auth)
+                auth = det.attrs.get("auth") if det.ident is not None and det.ident.rid else None
+                if isinstance(auth, str):
+                    self.classifier.note_rid_auth(det.ident.rid, auth)  # type: ignore[union-attr,arg-type]
         col = self._sensor_col(batch.sensor, batch.kind)
         result = self.tracker.step(meas, col, sensor.is_scanning, sensor.max_range_m)
         if self.classifier is not None and result.accepted and any(

@@ -176,3 +176,21 @@ def test_alert_policy_config_is_checked() -> None:
     with pytest.raises(ConfigError, match="alerts.rate_limit_s"):
         AlertPolicyConfig(rate_limit_s=-1.0)
     assert site(alerts={"min_level": "critical"}).alerts.min_level == "critical"
+
+
+# ------------------------------------------------------------------ Remote ID authentication
+
+
+def test_signed_remote_id_is_less_threat_than_unsigned_and_says_so() -> None:
+    from tests.classify.test_threat import rid_reports
+
+    x = [0.0, 300.0, 60.0, 0.0, -8.0, 0.0]  # unlisted Remote ID drone closing on the box
+    got = {}
+    for auth in ("present", "absent"):
+        clf = Classifier(site())
+        clf.note_rid_auth("SN-9", auth)
+        out = clf.classify(inputs(x, ident=[0]), rid_reports(["SN-9"]))
+        got[auth] = (float(out.score[0]), out.reasons[0])
+    assert got["present"][0] < got["absent"][0]
+    assert any(r.endswith("(signed)") for r in got["present"][1]), got["present"][1]
+    assert any(r.endswith("(unsigned)") for r in got["absent"][1]), got["absent"][1]
