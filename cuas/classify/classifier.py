@@ -497,7 +497,7 @@ class Classifier:
         weights = np.zeros(len(rows))
         keep = np.zeros(len(rows), dtype=bool)
         for k, r in enumerate(rows.tolist()):
-            said = self.evidence.describe(int(ids[r]), t)
+            said = self.evidence.describe(int(ids[r]), t, best=int(best[r]))
             if said:
                 weights[k], keep[k] = said[0][0], True
                 texts.append(said[0][1])

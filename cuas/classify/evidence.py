@@ -170,10 +170,11 @@ class EvidenceLedger:
         tracks = self._tracks
         return np.fromiter((i in tracks for i in ids.tolist()), dtype=bool, count=len(ids))
 
-    def describe(self, track_id: int, t: float, window_s: float = 60.0) -> tuple[tuple[float, str],
-                                                                                   ...]:
+    def describe(self, track_id: int, t: float, window_s: float = 60.0,
+                 best: int | None = None) -> tuple[tuple[float, str], ...]:
         """(strength, sentence) per (sensor, label) seen within ``window_s`` of ``t``, e.g.
-        (0.93, "cam-north: drone 0.93 over 14 frames"); strongest first."""
+        (0.93, "cam-north: drone 0.93 over 14 looks"); those naming class ``best`` (the
+        track's most probable) first, then by weight (looks x mean likelihood)."""
         te = self._tracks.get(track_id)
         if te is None:
             return ()
@@ -183,9 +184,10 @@ class EvidenceLedger:
                 continue
             mean = s.p_sum / s.n
             what = "look" if s.n == 1 else "looks"
-            out.append((mean, f"{sensor}: {label} {mean:.2f} over {s.n} {what}"))
-        out.sort(key=lambda e: -e[0])
-        return tuple(out)
+            rank = (s.best == best, s.n * mean)
+            out.append((rank, mean, f"{sensor}: {label} {mean:.2f} over {s.n} {what}"))
+        out.sort(key=lambda e: e[0], reverse=True)
+        return tuple((mean, text) for _, mean, text in out)
 
     def forget(self, ids: I64) -> None:
         """Drop deleted tracks."""
