@@ -28,8 +28,9 @@ MAX_SITE_BYTES = 1_000_000
 
 
 def site_metadata(config: Config) -> dict[str, str] | None:
-    """The metadata of ``config``'s site file ({"format", "source", "toml"}), None when the
-    configuration was not read from a file (the built-in reference) or the file is gone."""
+    """The metadata of ``config``'s site file ({"format", "source": its file name, "toml"}),
+    None when the configuration was not read from a file (the built-in reference) or the
+    file is gone."""
     if not config.path:
         return None
     try:
@@ -41,7 +42,9 @@ def site_metadata(config: Config) -> dict[str, str] | None:
         log.warning("site file %s not embedded: larger than %d bytes", config.path,
                     MAX_SITE_BYTES)
         return None
-    return {"format": FORMAT, "source": str(config.path), "toml": text}
+    # The file's name only: a recording must not depend on where the checkout lives (the
+    # golden digests pin recordings byte for byte).
+    return {"format": FORMAT, "source": Path(config.path).name, "toml": text}
 
 
 def read_site(path: str | os.PathLike[str]) -> Config | None:
