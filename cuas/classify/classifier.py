@@ -491,17 +491,18 @@ class Classifier:
     def _sensed_texts(self, t: float, ids: I64, best: I64) -> tuple[I64, list[str], F64]:
         """Rows with sensor evidence, the strongest summary of each ("cam-1: drone 0.93 over
         14 looks") and its strength: what :class:`~cuas.classify.reasons.ReasonWriter` shows."""
-        rows = np.flatnonzero(self.evidence.has(ids)) if len(self.evidence) else np.zeros(
-            0, dtype=np.int64)
+        rows: list[int] = []
         texts: list[str] = []
-        weights = np.zeros(len(rows))
-        keep = np.zeros(len(rows), dtype=bool)
-        for k, r in enumerate(rows.tolist()):
-            said = self.evidence.describe(int(ids[r]), t, best=int(best[r]))
-            if said:
-                weights[k], keep[k] = said[0][0], True
-                texts.append(said[0][1])
-        return rows[keep], texts, weights[keep]
+        weights: list[float] = []
+        if len(self.evidence):
+            top = self.evidence.top
+            for r, (i, b) in enumerate(zip(ids.tolist(), best.tolist(), strict=True)):
+                said = top(i, t, b)
+                if said is not None:
+                    rows.append(r)
+                    weights.append(said[0])
+                    texts.append(said[1])
+        return np.asarray(rows, dtype=np.int64), texts, np.asarray(weights)
 
     def _held_hover(self, t: float, inp: TrackInputs, f: Features,
                     st: dict[str, NDArray[np.generic]]) -> F64:

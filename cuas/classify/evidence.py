@@ -75,6 +75,10 @@ class _TrackEvidence:
     t: float
     last_by_sensor: dict[str, float] = field(default_factory=dict)
     summaries: dict[tuple[str, str], _Summary] = field(default_factory=dict)
+    #: The strongest sentence per best class, while it holds: best -> (computed at, valid
+    #: until (UTC s), (strength, sentence) or None). Cleared by every new observation.
+    said: dict[int | None, tuple[float, float, tuple[float, str] | None]] = field(
+        default_factory=dict)
 
 
 def observation_term(likelihood: F64, confidence: float, weight: float, eff: float) -> F64:
@@ -132,7 +136,12 @@ class EvidenceLedger:
         if age > 0 and self.half_life_s > 0:
             term *= 0.5 ** (age / self.half_life_s)
         te.log_ev += term
+        te.said.clear()
         self._summarise(te, obs, lik)
+        # The sentences a snapshot will ask for, made now, as the detection arrives: a
+        # snapshot classifies every track at once and must not format them one by one.
+        for best in range(4):
+            self.top(obs.track_id, obs.t, best)
         self.n_added += 1
         return True
 
@@ -158,11 +167,12 @@ class EvidenceLedger:
             return out
         hl = self.half_life_s
         get = self._tracks.get
-        for k, i in enumerate(ids.tolist()):
-            te = get(i)
-            if te is not None:
-                dt = t - te.t
-                out[k] = te.log_ev * (0.5 ** (dt / hl) if dt > 0 and hl > 0 else 1.0)
+        found = [(k, te) for k, i in enumerate(ids.tolist()) if (te := get(i)) is not None]
+        if found:  # one gather and one multiply: a Python loop per row cost ms at 1,000 tracks
+            fac = [0.5 ** ((t - te.t) / hl) if t - te.t > 0 and hl > 0 else 1.0
+                   for _, te in found]
+            out[[k for k, _ in found]] = np.array([te.log_ev for _, te in found]) * np.array(
+                fac)[:, None]
         return out
 
     def has(self, ids: I64) -> NDArray[np.bool_]:
@@ -188,6 +198,22 @@ class EvidenceLedger:
             out.append((rank, mean, f"{sensor}: {label} {mean:.2f} over {s.n} {what}"))
         out.sort(key=lambda e: e[0], reverse=True)
         return tuple((mean, text) for _, mean, text in out)
+
+    def top(self, track_id: int, t: float, best: int | None = None,
+            window_s: float = 60.0) -> tuple[float, str] | None:
+        """The first of :meth:`describe`, cached until an observation is added or a summary
+        it covers leaves the window (snapshots ask this for every track every update)."""
+        te = self._tracks.get(track_id)
+        if te is None:
+            return None
+        hit = te.said.get(best)
+        if hit is not None and hit[0] <= t < hit[1]:
+            return hit[2]
+        said = self.describe(track_id, t, window_s, best)
+        live = [s.t_last + window_s for s in te.summaries.values()
+                if t - s.t_last <= window_s and s.n]
+        te.said[best] = (t, min(live, default=math.inf), said[0] if said else None)
+        return said[0] if said else None
 
     def forget(self, ids: I64) -> None:
         """Drop deleted tracks."""
