@@ -16,8 +16,8 @@ import sys
 import zmq
 
 from cuas import bus
-from cuas.cli.common import stop_on_signals
-from cuas.config import load_config, reference_config
+from cuas.cli.common import site_config, stop_on_signals
+from cuas.record.site import site_metadata
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     if args.duration is not None and not args.duration > 0:
         print(f"cuas record: error: --duration must be > 0 s, got {args.duration}", file=sys.stderr)
         return 2
-    config = load_config(args.config) if args.config else reference_config()
+    config = site_config(args.config)
     ends = bus.endpoints(config, args.det_endpoint, args.trk_endpoint)
     if args.det_endpoint and not args.bind_detections:
         print("cuas record: note: --det-endpoint is used only with --bind-detections; "
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             rec = Recorder(args.out, tracks_endpoint=ends.tracks, signing_key=signing_key,
                            bind_detections=ends.detections if args.bind_detections else None,
-                           security=bus.security(config))
+                           security=bus.security(config), site=site_metadata(config))
         except zmq.ZMQError as exc:
             what = f"bind {ends.detections}" if args.bind_detections else ""
             print(f"cuas record: error: cannot connect {ends.tracks}"

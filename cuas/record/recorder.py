@@ -139,7 +139,9 @@ class Recorder(ClosesOnExit):
         topics: Sequence[str] = ("",),
         security: bus.CurveKeys | None = None,
         signing_key: SigningKey | None = None,
+        site: dict[str, str] | None = None,
     ) -> None:
+        """``site``: the site configuration's metadata to carry (:mod:`cuas.record.site`)."""
         if not flush_interval_s > 0:
             raise ValueError(f"flush_interval_s must be > 0 s, got {flush_interval_s}")
         self.path = Path(out)
@@ -165,6 +167,10 @@ class Recorder(ClosesOnExit):
             # Every recording gets its manifest (tamper evidence), signed when a key is given.
             self._writer = RecordingWriter(self.path, flush_interval_s=flush_interval_s,
                                            manifest=True, signing_key=signing_key)
+            if site is not None:
+                from cuas.record.site import METADATA_NAME
+
+                self._writer.add_metadata(METADATA_NAME, site)
         except BaseException:
             for s in self._socks:
                 s.close(linger=0)

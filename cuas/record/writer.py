@@ -189,6 +189,13 @@ class RecordingWriter(ClosesOnExit):
         if self._pending > self._chunk_size or now - self._opened_at >= self._flush_interval_s:
             self.flush()
 
+    def add_metadata(self, name: str, data: dict[str, str]) -> None:
+        """Add an MCAP metadata record (``name``, string keys and values): what the data was
+        made with, such as the site configuration (:mod:`cuas.record.site`)."""
+        if self._closed:
+            raise ValueError(f"{self.path}: write to a closed recording")
+        self._mcap.add_metadata(name, dict(data))
+
     def write_message(self, msg: wire.Message, *, log_time_ns: int | None = None) -> None:
         """Record a typed message (``wire.encode``, ``wire.topic_for``); ``log_time_ns``
         defaults to its ``t`` (UTC ns), which keeps conversions deterministic."""
