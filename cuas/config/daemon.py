@@ -56,7 +56,7 @@ class TrackerConfig:
     #: Distinct cooperative identities remembered (ICAO addresses, Remote ID serials and their
     #: aliases, folded together when they meet): beyond it the least recently heard ones that
     #: no live track holds are forgotten, so a sender inventing ids cannot grow memory.
-    max_identities: int = 20_000
+    max_identities: int = 10_000
     #: Work bound per batch: live tracks x detections (the gating pairs the tracker weighs).
     #: Beyond it the batch keeps only as many detections as fit (the rest counted in
     #: ``detections_dropped_work``), so one message cannot stall the daemon for seconds.
