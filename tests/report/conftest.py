@@ -14,6 +14,7 @@ import pytest
 
 from cuas import wire
 from cuas.config import load_config
+from cuas.config.alerts import AlertPolicyConfig
 from cuas.fusion.export import alert_message
 from cuas.fusion.offline import replay_offline
 from cuas.record.manifest import load_signing_key, write_signing_key
@@ -44,7 +45,10 @@ def incident_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     def on_alert(ev: object, t: float) -> None:
         alerts.append(alert_message(ev, "cuas", len(alerts), t))  # type: ignore[arg-type]
 
-    replay_offline(DEMO, io.StringIO(), config=load_config(CONFIG),
+    # The 25 s excerpt raises nothing at the default alert policy (high and above); a site may
+    # choose alerts from low up, and the report must show them whatever their level.
+    config = dataclasses.replace(load_config(CONFIG), alerts=AlertPolicyConfig(min_level="low"))
+    replay_offline(DEMO, io.StringIO(), config=config,
                    on_snapshot=lambda s: msgs.append((s.t, "trk", wire.encode(s))),
                    on_alert=on_alert)
     assert alerts, "the fixture needs alerts"
@@ -53,7 +57,8 @@ def incident_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     first = alerts[0]
     # The console acknowledges by alert_id: the id when the alert has one, else src:seq.
     alerts[-1] = dataclasses.replace(alerts[-1], id="A-last")
-    assert alerts[-1].alert_id == "A-last" and first.alert_id == f"{first.src}:{first.seq}"
+    assert alerts[-1].alert_id == "A-last"
+    assert first.alert_id == (first.id if first.id is not None else f"{first.src}:{first.seq}")
     ack = wire.Ack(src="console", seq=0, t=first.t + 5.0, alert_id=first.alert_id,
                    action="acknowledged", user="alice", note="seen on camera",
                    track_id=first.track_id)
@@ -70,9 +75,9 @@ def incident_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         {"t": first.t - 60, "user": "alice", "role": "operator", "action": "login",
          "alert_id": None, "track_id": None, "note": ""},
         {"t": first.t + 9.0, "user": "bob", "role": "supervisor", "action": "dismissed",
-         "alert_id": f"{first.src}:{first.seq}", "track_id": first.track_id,
+         "alert_id": first.alert_id, "track_id": first.track_id,
          "note": "club drone, authorised"},
     ]))
-    (d / "meta.json").write_text(json.dumps({"first_alert": f"{first.src}:{first.seq}",
+    (d / "meta.json").write_text(json.dumps({"first_alert": first.alert_id,
                                              "track": first.track_id}))
     return d
