@@ -164,7 +164,15 @@ def test_the_operator_sees_tracks_in_place_drills_down_and_acknowledges(
     assert checked >= 5, f"only {checked} tracks were in view"
 
     # A click on the map shows the track's reasons.
-    target = max((t for t in want.values() if t.reasons and t.ident is None),
+    # The most threatening track whose place on the map no panel (list, inbox) covers.
+    def uncovered(t: Any) -> bool:
+        px, py = browser.mercator_pixel(view, t.lla[1], t.lla[0])
+        return bool(driver.execute_script("""const c = document.querySelector('#map canvas');
+            const r = c.getBoundingClientRect();
+            return document.elementFromPoint(r.left + arguments[0], r.top + arguments[1]) === c;
+            """, px, py))
+
+    target = max((t for t in want.values() if t.reasons and t.ident is None and uncovered(t)),
                  key=lambda t: (THREAT_LEVELS.index(t.threat), len(t.reasons)))
     x, y = browser.mercator_pixel(view, target.lla[1], target.lla[0])
     canvas = driver.find_element(By.CSS_SELECTOR, "#map canvas")
@@ -173,10 +181,6 @@ def test_the_operator_sees_tracks_in_place_drills_down_and_acknowledges(
     _wait("the drill-down", lambda: driver.execute_script(
         "return window.cuas.state.selected") is not None, 10)
     selected = driver.execute_script("return window.cuas.state.selected")
-    if selected not in want:  # the daemon's picture moved on since: compare with its newest
-        newest = stack.bus.last
-        assert newest is not None
-        want = {t.id: t for t in newest.tracks}
     shown = want[selected]  # the click may land on a neighbour drawn on top: its reasons then
     # Read in one go: the panel is redrawn twice a second.
     reasons, text = driver.execute_script("""return [[...document.querySelectorAll(

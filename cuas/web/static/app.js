@@ -127,8 +127,13 @@
         "icon-rotation-alignment": "map"}});
       map.addLayer(symbol("tracks", "tracks"));
       map.addLayer({...symbol("past", "past"), paint: {"icon-opacity": 0.85}});
-      map.on("click", "tracks", (e) => { if (e.features.length) select(e.features[0].properties.id); });
-      map.on("click", "past", (e) => { if (e.features.length) select(e.features[0].properties.id); });
+      // Only a live track (or, looking back, a past one) can be selected: a symbol the map has
+      // not redrawn yet may still stand for a track that is gone.
+      map.on("click", "tracks", (e) => {
+        const f = e.features.find((x) => S.tracks.has(Number(x.properties.id)));
+        if (f && !S.past) select(f.properties.id);
+      });
+      map.on("click", "past", (e) => { if (S.past && e.features.length) select(e.features[0].properties.id); });
       map.on("mouseenter", "tracks", () => { map.getCanvas().style.cursor = "pointer"; });
       map.on("mouseleave", "tracks", () => { map.getCanvas().style.cursor = ""; });
       for (const f of site.zones.features) zoneLabel(f);
