@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration", type=float, metavar="S",
                         help="stop after S seconds (default: run until Ctrl-C or SIGTERM)")
     parser.add_argument("--config", metavar="CFG", help="site configuration (TOML) giving the "
-                        "endpoints; default: the reference site's")
+                        "endpoints; default: the bundled configs/wembley.toml")
     parser.add_argument("--trk-endpoint", metavar="URL",
                         help="the daemon's track endpoint to connect to (overrides the config)")
     parser.add_argument("--det-endpoint", metavar="URL",

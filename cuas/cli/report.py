@@ -50,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="only this track (repeat for more)")
     parser.add_argument("--config", metavar="CFG",
                         help="site configuration (TOML): the site origin and the zones drawn; "
-                        "default: the reference site (no zones)")
+                        "default: the bundled configs/wembley.toml")
     parser.add_argument("--audit-log", metavar="FILE",
                         help="the web console's audit log (JSON Lines): acknowledgements, and "
                         "whether its hash chain holds")
@@ -81,11 +81,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from cuas.config import load_config, reference_config
+    from cuas.cli.common import site_config
     from cuas.record.manifest import load_public_key
 
     started = time.perf_counter()
-    config = load_config(args.config) if args.config else reference_config()
+    config = site_config(args.config)
     if not args.step >= 0:
         print(f"cuas report: error: --step must be >= 0 s, got {args.step}", file=sys.stderr)
         return 2
