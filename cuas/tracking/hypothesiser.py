@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.spatial import cKDTree
 
 from cuas.tracking.measurements import MeasurementBatch
 from cuas.tracking.models import AzElModel, wrap_residual
@@ -66,6 +65,8 @@ def candidate_pairs(track_pos: F64, track_radius2: F64, det_pos: F64, det_radius
         return ti.astype(np.int64), dj.astype(np.int64)
     dr_max = float(det_radius2.max())
     reach = np.sqrt(gate * (track_radius2 + dr_max))
+    from scipy.spatial import cKDTree  # here: scipy.spatial slows `import cuas.tracking`
+
     tree_d = cKDTree(det_pos)
     # Most tracks have similar uncertainty; a few (coasting, just born) are much wider. One
     # fixed-radius sweep for the bulk, per-track radii only for the wide ones.
@@ -112,6 +113,8 @@ def bearing_pairs(track_pos: F64, track_radius2: F64, model: AzElModel, batch: M
     det_sigma = np.radians(np.sqrt(batch.R[dets, 0, 0] + batch.R[dets, 1, 1]))
     trk_sigma = np.sqrt(track_radius2) / rng
     reach = np.sqrt(gate) * (trk_sigma + float(det_sigma.max()))
+    from scipy.spatial import cKDTree  # here: scipy.spatial slows `import cuas.tracking`
+
     tree = cKDTree(d_dir)
     found = tree.query_ball_point(t_dir, np.minimum(reach, 2.0))
     lens = np.fromiter((len(f) for f in found), dtype=np.int64, count=len(found))

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.stats import chi2
 
 from cuas.config import TrackerConfig
 from cuas.tracking.associator import gnn_assign
@@ -29,6 +28,7 @@ from cuas.tracking.initiator import (
 )
 from cuas.tracking.measurements import MeasurementBatch
 from cuas.tracking.models import VEL, AzElModel, ConstantVelocity
+from cuas.tracking.quantiles import chi2
 from cuas.tracking.state import (
     DELETED,
     NO_IDENT,
