@@ -9,6 +9,9 @@ it: its batches are then counted and dropped instead of dragging the fusion cloc
 behind the wall clock are not held against a sensor here: the daemon's own backlog makes
 sound stamps look old, and batches that are really too old are the reorder buffer's to drop
 as late (they cannot move the fusion clock).
+
+The same samples size the reorder buffer's window live (:meth:`Clocks.latency_window`): a batch
+waits only as long as the slowest active sensor takes to deliver, not a fixed half second.
 """
 
 from __future__ import annotations
@@ -20,6 +23,10 @@ import numpy as np
 
 #: Samples kept per sensor: the median of 32 ignores up to 15 wild stamps in a row.
 WINDOW = 32
+#: Added to the largest delivery delay measured (s): scheduling jitter on a busy host.
+LATENCY_MARGIN_S = 0.01
+#: A sensor silent for longer than this (s) is not waited for by the reorder buffer.
+ACTIVE_S = 5.0
 
 
 @dataclass
@@ -85,6 +92,20 @@ class Clocks:
             model.quarantined = False
             return model, False
         return model, None
+
+    def latency_window(self, now: float, cap_s: float, margin_s: float = LATENCY_MARGIN_S,
+                       active_s: float = ACTIVE_S) -> float:
+        """How long (s) the reorder buffer must hold a batch so that every sensor heard in
+        the last ``active_s`` s can still deliver one stamped no later: the largest delivery
+        delay (receipt minus stamp) among each such sensor's last samples, plus ``margin_s``
+        for jitter, within [0, ``cap_s``]. A sensor whose clock runs ahead shows a negative
+        delay and asks for no wait; quarantined sensors are not waited for."""
+        worst = 0.0
+        for model in self.models.values():
+            if model.quarantined or not model.receipts or now - model.receipts[-1] > active_s:
+                continue
+            worst = max(worst, -min(model.offsets))
+        return min(cap_s, worst + margin_s) if worst > 0.0 else min(cap_s, margin_s)
 
     def quarantined(self) -> list[str]:
         """Sensors quarantined now."""

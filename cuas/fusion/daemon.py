@@ -34,7 +34,7 @@ from cuas.config import Config
 from cuas.errors import ConfigError, DecodeError
 from cuas.fusion.admission import Admission, RateLimitedLog, SensorHealth
 from cuas.fusion.engine import FusionEngine
-from cuas.fusion.export import alert_message, fit_snapshot
+from cuas.fusion.export import alert_message, fit_columns
 from cuas.sdnotify import Notifier
 from cuas.tracking import StepResult
 from cuas.tracking.reorder import ReorderBuffer
@@ -51,6 +51,10 @@ class DaemonState:
     counters: Counter[str] = field(default_factory=Counter)
     sensors: dict[str, SensorHealth] = field(default_factory=collections.OrderedDict)
     started: float = field(default_factory=time.time)
+
+
+#: Largest share of the event loop snapshots may take (see ``_publish_snapshots``).
+SNAPSHOT_DUTY = 0.25
 
 
 class Daemon:
@@ -171,8 +175,7 @@ class Daemon:
             # Flush what is owed: queued and buffered batches, the final picture, a last status.
             self._drain_queue()
             self.engine.flush()
-            await self._send(self._fit(self.engine.snapshot(self.now(),
-                                                            seq=self._next_seq("trk"))))
+            await self._send_snapshot()
             await self._publish_alerts()
             await self._send(self._status("down"))
             watchdog.cancel()
@@ -291,10 +294,24 @@ class Daemon:
         else:
             self.state.counters["dropped_late"] += 1
 
+    def _size_window(self) -> float:
+        """Live with ``daemon.adaptive_lateness``: set the reorder window from the sensors'
+        measured delivery delays (at most ``tracker.lateness_s``); returns the window (s)."""
+        cap = self.config.tracker.lateness_s
+        if self._replay_mode or not self.config.daemon.adaptive_lateness:
+            return cap
+        window = self.admission.clocks.latency_window(self.clock(), cap)
+        self.engine.buffer.lateness_s = window
+        return window
+
     async def _fuse(self) -> None:
-        tick = max(0.001, min(0.1, self.config.tracker.lateness_s / 2))
         while True:
-            await _wait_event(self._wake, tick)
+            window = self._size_window()
+            # Sleep until the oldest held batch is due (or a new one arrives), so a batch is
+            # fused as soon as its window has passed, not on the next coarse tick.
+            tick = max(0.001, min(0.1, window / 2))
+            due = self.engine.buffer.due_in()
+            await _wait_event(self._wake, tick if due is None else max(0.0005, min(tick, due)))
             self._wake.clear()
             while self._queue:
                 self._drain_queue(limit=32, budget_s=0.05)
@@ -302,7 +319,7 @@ class Daemon:
             self.engine.release()
             # Tracks expire on this timer too (live): silence must not keep them alive.
             if (not self._replay_mode and self.engine.time is not None
-                    and self.engine.expire(self.clock() - self.config.tracker.lateness_s)):
+                    and self.engine.expire(self.clock() - window)):
                 self._snapshot_now.set()
             idle = time.monotonic() - self._last_arrival
             if self._replay_mode and len(self.engine.buffer) and idle > max(0.2, 2 * tick):
@@ -317,38 +334,46 @@ class Daemon:
         self._seq[stream] += 1
         return seq
 
-    def _fit(self, snapshot: wire.Tracks) -> wire.Tracks:
-        """The snapshot within the contract's payload limit (lowest threats left out)."""
-        fitted, left_out = fit_snapshot(snapshot)
+    async def _send_snapshot(self) -> None:
+        """Publish a ``tracks`` snapshot at :meth:`now`, encoded from columns (no per-track
+        object) and kept within the contract's payload limit (lowest threats left out)."""
+        t, cols = self.engine.snapshot_columns(self.now())
+        payload, left_out = fit_columns(cols, self.config.daemon_id, self._next_seq("trk"), t)
         if left_out:
             self.state.counters["snapshots_truncated"] += 1
             self.state.counters["tracks_left_out"] += left_out
             self._rlog.warning("truncated", "snapshot over %d bytes: left out %d of %d tracks "
-                               "(lowest threats)", wire.MAX_PAYLOAD_BYTES, left_out,
-                               len(snapshot.tracks))
-        return fitted
+                               "(lowest threats)", wire.MAX_PAYLOAD_BYTES, left_out, len(cols))
+        await self._send_frames("tracks", [b"trk", payload])
 
     async def _send(self, msg: wire.Message) -> None:
+        await self._send_frames(msg.type, bus.frames(msg))
+
+    async def _send_frames(self, mtype: str, frames: list[bytes]) -> None:
         if self._pub is None:
             return
         try:
-            await self._pub.send_multipart(bus.frames(msg))
-            self.state.counters[f"published_{msg.type}"] += 1
+            await self._pub.send_multipart(frames)
+            self.state.counters[f"published_{mtype}"] += 1
         except zmq.ZMQError as exc:
             self.state.counters["publish_errors"] += 1
-            self._rlog.warning("publish", "could not publish %s: %s", msg.type, exc)
+            self._rlog.warning("publish", "could not publish %s: %s", mtype, exc)
 
     async def _publish_snapshots(self) -> None:
         """A snapshot soon after the picture changes, at most ``snapshot_hz`` times a second,
-        and at least every ``max(1 / snapshot_hz, 0.5)`` s (a late joiner needs no more)."""
+        and at least every ``max(1 / snapshot_hz, 0.5)`` s (a late joiner needs no more).
+        Snapshots also keep ``SNAPSHOT_DUTY`` of the loop at most: after one that took d
+        seconds the next waits at least d / SNAPSHOT_DUTY (10,000 tracks must not starve
+        the fuser at a high rate)."""
         period = 1.0 / self.snapshot_hz
         # Unchanged pictures are repeated for late joiners only every half second or so,
         # however high the rate for changes is set.
         keepalive = max(period, 0.5)
         last = 0.0
+        cost = 0.0
         while True:
             await _wait_event(self._snapshot_now, keepalive)
-            wait = last + period - time.monotonic()
+            wait = last + max(period, cost / SNAPSHOT_DUTY) - time.monotonic()
             if wait > 0 and not self._alerted:
                 await asyncio.sleep(wait)
             self._snapshot_now.clear()
@@ -356,8 +381,8 @@ class Daemon:
             if self.engine.time is None and not self.engine.n_tracks:
                 continue  # nothing fused yet: an empty picture at an unknown time says nothing
             last = time.monotonic()
-            await self._send(self._fit(self.engine.snapshot(self.now(),
-                                                            seq=self._next_seq("trk"))))
+            await self._send_snapshot()
+            cost = time.monotonic() - last
             await self._publish_alerts()
 
     async def _publish_alerts(self) -> None:

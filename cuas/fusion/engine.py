@@ -24,7 +24,7 @@ from cuas.classify import AlertEvent, Classification, Classifier, TrackInputs
 from cuas.classify.inputs import RfLog, RfReport
 from cuas.config import Config, reference_config
 from cuas.fusion.evidence import attribute
-from cuas.fusion.export import export_tracks
+from cuas.fusion.export import track_columns
 from cuas.fusion.identities import IdentityRegistry
 from cuas.fusion.measurements import to_measurements
 from cuas.geo import SiteFrame
@@ -33,6 +33,7 @@ from cuas.tracking import StepResult, Tracker
 from cuas.tracking.measurements import MeasurementBatch
 from cuas.tracking.reorder import ReorderBuffer
 from cuas.tracking.state import COASTING, CONFIRMED, DELETED, TrackRows
+from cuas.wire.columns import TrackColumns
 
 log = logging.getLogger(__name__)
 
@@ -161,14 +162,19 @@ class FusionEngine:
         """All live tracks predicted to ``t`` (default: the last batch time), plus each track
         deleted since the previous snapshot, once, with status ``deleted``; classified when
         the classifier runs (its alerts wait in :meth:`take_alerts`)."""
+        t, cols = self.snapshot_columns(t)
+        return cols.to_message(src or self.config.daemon_id, seq, t)
+
+    def snapshot_columns(self, t: float | None = None) -> tuple[float, TrackColumns]:
+        """:meth:`snapshot` as columns (no per-track object), with the time it is at; encode
+        them with :func:`cuas.wire.columns.encode_track_columns`."""
         if t is None:  # before any batch, "now" is the only honest time
             t = self.tracker.time if self.tracker.time is not None else time.time()
         rows = self.tracker.snapshot(t)
-        tracks: list[wire.Track] = []
-        if len(rows):
-            result = self._classify(t, rows)
-            tracks = export_tracks(rows, self.site, self._sensor_names, self.identities, result)
-        return wire.Tracks(src=src or self.config.daemon_id, seq=seq, t=t, tracks=tuple(tracks))
+        if not len(rows):
+            return t, TrackColumns.empty()
+        result = self._classify(t, rows)
+        return t, track_columns(rows, self.site, self._sensor_names, self.identities, result)
 
     def take_alerts(self) -> list[AlertEvent]:
         """Alerts raised by the snapshots since the last call (oldest first)."""

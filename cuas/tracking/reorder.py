@@ -32,7 +32,8 @@ class ReorderBuffer(Generic[B]):
 
     ``clock`` (live mode) gives the current UTC time; without it (offline replay), or when it
     returns None, the newest time pushed so far stands in for the clock. ``max_items`` bounds memory: when full, the
-    oldest item is released early rather than anything being lost.
+    oldest item is released early rather than anything being lost. ``lateness_s`` may be
+    changed between calls (the live daemon sizes it from the sensors' measured latency).
     """
 
     def __init__(self, lateness_s: float, max_future_s: float,
@@ -95,6 +96,14 @@ class ReorderBuffer(Generic[B]):
                 self.counters["released_early"] += 1
             out.append(self._pop())
         return out
+
+    def due_in(self) -> float | None:
+        """Seconds until the oldest held item is due by the clock (0 if it is already; None if
+        nothing is held or there is no clock yet): how long a live caller may sleep."""
+        now = self._now()
+        if not self._heap or now is None:
+            return None
+        return max(0.0, self._heap[0][0] + self.lateness_s - now)
 
     def flush(self) -> list[B]:
         """Release everything still held, in time order (end of a recording, shutdown)."""

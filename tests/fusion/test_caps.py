@@ -8,9 +8,10 @@ import numpy as np
 from cuas import wire
 from cuas.config import Config, TrackerConfig
 from cuas.fusion.engine import FusionEngine
-from cuas.fusion.export import fit_snapshot
+from cuas.fusion.export import fit_columns
 from cuas.fusion.identities import IdentityKeys
 from cuas.tracking.state import TrackTable
+from cuas.wire.columns import TrackColumns, encode_track_columns
 from tests.tracking.helpers import T0, batch, enu_det
 
 
@@ -158,21 +159,22 @@ def test_a_recycled_identity_index_is_looked_up_afresh() -> None:
     assert recycled in reports.changed
 
 
-def _track(i: int, threat: str) -> wire.Track:
-    return wire.Track(id=i, status="confirmed", lla=(51.5, -0.2, 100.0), enu=(1.0, 2.0, 3.0),
-                      vel=(0.0, 0.0, 0.0), pos_sigma=(1.0, 1.0, 1.0), t_update=T0,
-                      sources=("radar-1",), class_probs={"unknown": 1.0}, threat=threat,
-                      reasons=("x" * 200,))
-
-
 def test_oversized_snapshots_are_truncated_lowest_threats_first() -> None:
     """Finding: 100,000 tracks made 33-36 MB snapshots that every consumer dropped."""
-    tracks = tuple(_track(i, "high" if i % 10 == 0 else "none") for i in range(1000))
-    msg = wire.Tracks(src="cuas", seq=0, t=T0, tracks=tracks)
-    full = len(wire.encode(msg))
-    fitted, left_out = fit_snapshot(msg, limit=full // 4)
-    assert fitted.truncated and left_out > 0
-    assert len(wire.encode(fitted)) <= full // 4
-    assert {tr.id for tr in fitted.tracks} >= {i for i in range(0, 1000, 10)}  # every high
-    same, none = fit_snapshot(msg)
-    assert same is msg and none == 0
+    n = 1000
+    high = wire.THREAT_LEVELS.index("high")
+    cols = TrackColumns(
+        ids=np.arange(n, dtype=np.int64), status=np.ones(n, dtype=np.int8),
+        lla=np.tile([51.5, -0.2, 100.0], (n, 1)), enu=np.tile([1.0, 2.0, 3.0], (n, 1)),
+        vel=np.zeros((n, 3)), pos_sigma=np.ones((n, 3)), t_update=np.full(n, T0),
+        sources=np.ones((n, 1), dtype=bool), source_names=("radar-1",),
+        probs=np.full((n, 4), 0.25), level=np.where(np.arange(n) % 10 == 0, high, 0),
+        malicious=np.zeros(n, dtype=bool), reasons=(("x" * 200,),) * n)
+    full = len(encode_track_columns(cols, "cuas", 0, T0))
+    fitted, left_out = fit_columns(cols, "cuas", 0, T0, limit=full // 4)
+    msg = wire.decode(fitted)
+    assert isinstance(msg, wire.Tracks) and msg.truncated and left_out > 0
+    assert len(fitted) <= full // 4
+    assert {tr.id for tr in msg.tracks} >= set(range(0, n, 10))  # every high
+    same, none = fit_columns(cols, "cuas", 0, T0)
+    assert len(same) == full and none == 0
