@@ -18,7 +18,9 @@ counters.
   fused (the daemon's ``received``, ``batches_fused`` and ``tracker_detections_used`` match
   the sender's counts, every ``dropped_*`` and ``seq_gaps`` is zero, the queue is empty at the
   end) and the daemon kept pace: at every heartbeat during the load, its newest fused batch was
-  no more than the lateness window plus ``--max-lag`` behind the wall clock.
+  no more than the lateness window plus ``--max-lag`` behind the wall clock, and no two
+  heartbeats were more than 2.5 s apart (a stalled daemon sends none, so it has no lag to
+  check: that counted as keeping pace until issue 15).
 
 Run ``python benchmarks/bench_daemon.py --help``; see benchmarks/README.md.
 """
@@ -75,6 +77,8 @@ TARGET_P99_RATE = 2_000.0
 SENDER_SHORTFALL = 0.97
 STARTUP_TIMEOUT_S = 60.0
 DRAIN_TIMEOUT_S = 10.0
+#: The daemon beats every second: a longer silence during the load means it stalled.
+MAX_HEARTBEAT_GAP_S = 2.5
 #: Shortfalls that mean "still queued when measured", not lost (if fused by shutdown).
 BACKLOG_KEYS = frozenset({"batches_fused_missing", "tracker_detections_used_missing",
                           "queue_depth"})
@@ -544,7 +548,15 @@ def _analyse(res: RunResult, report: dict[str, Any], statuses: list[wire.Status]
         if t_first + 1.0 <= st.t <= t_last and 0 < fused <= len(stamps):
             lags.append(st.t - float(stamps[fused - 1]) - settings.lateness_s)
     res.max_lag_beyond_lateness_s = max(lags) if lags else None
-    kept_pace = res.max_lag_beyond_lateness_s is None or res.max_lag_beyond_lateness_s <= max_lag_s
+    # No heartbeat at all during the load, or a silence between two, is a stalled daemon: it
+    # cannot count as keeping pace (it used to, when no heartbeat gave a lag to check).
+    during = [st.t for st in statuses if t_first <= st.t <= t_last]
+    gaps = np.diff([t_first, *during, t_last]) if during else np.asarray([t_last - t_first])
+    stalled = float(gaps.max(initial=0.0)) > MAX_HEARTBEAT_GAP_S
+    kept_pace = (not stalled and (res.max_lag_beyond_lateness_s is None
+                                  or res.max_lag_beyond_lateness_s <= max_lag_s))
+    if stalled:
+        res.note += f"no heartbeat for {float(gaps.max()):.1f} s during the load. "
     if res.caught_up_s is None:
         kept_pace = False
 
