@@ -26,6 +26,9 @@ CASES = (
     ("import numpy", "import numpy"),
     ("import cuas.tracking", "import cuas.tracking"),
     ("import cuas.tracking.tracker", "import cuas.tracking.tracker"),
+    # What the same import cost before issue 15 (it pulled these in at module level).
+    ("  same + scipy.stats/optimize", "import cuas.tracking, scipy.stats, scipy.optimize, "
+                                      "scipy.spatial, scipy.sparse.csgraph"),
     ("cuas --help", "import sys; sys.argv = ['cuas', '--help']\n"
                     "from cuas.cli.main import main\ntry:\n    main()\nexcept SystemExit:\n    pass"),
 )
