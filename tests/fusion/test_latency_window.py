@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-import pytest
+import asyncio
+import dataclasses
+import time
 
+import pytest
+import zmq.asyncio
+
+from cuas import bus, wire
+from cuas.config import reference_config
 from cuas.fusion.clock import LATENCY_MARGIN_S, Clocks
+from cuas.fusion.daemon import Daemon
 from cuas.tracking.reorder import ReorderBuffer
+from tests.tracking.helpers import batch, enu_det
 
 T0 = 1_800_000_000.0
 
@@ -47,3 +56,54 @@ def test_due_in_says_when_the_oldest_batch_is_due() -> None:
     buf.lateness_s = 0.01  # the daemon narrows the window: now it is due
     assert buf.due_in() == 0.0
     assert [b.t for b in buf.due()] == [T0 - 0.02]
+
+
+def _live_daemon_window(adaptive: bool) -> tuple[float, int]:
+    """Run a live daemon, send radar batches stamped 20 ms in the past, and return its reorder
+    window once they are fused and how many snapshots carried them."""
+    config = reference_config()
+    config = dataclasses.replace(config, daemon=dataclasses.replace(
+        config.daemon, adaptive_lateness=adaptive))
+    endpoints = bus.Endpoints("tcp://127.0.0.1:*", "tcp://127.0.0.1:*")
+
+    async def main() -> tuple[float, int]:
+        daemon = Daemon(config, endpoints, status_period_s=0.2)
+        stop = asyncio.Event()
+        task = asyncio.create_task(daemon.run(stop))
+        await asyncio.wait_for(daemon.ready.wait(), 5)
+        ctx = zmq.asyncio.Context()
+        pub = bus.xpub_socket(ctx, daemon.bound.detections)
+        sub = bus.sub_socket(ctx, daemon.bound.tracks, bind=False, topics=("trk",))
+        try:
+            assert await bus.wait_for_subscriber(pub, "det.", 5.0)
+            await asyncio.sleep(0.3)  # the track subscription
+            for k in range(10):
+                b = batch(time.time() - 0.02, [enu_det((100.0 + k, 50.0, 30.0))])
+                await pub.send_multipart(bus.frames(dataclasses.replace(b, seq=k)))
+                await asyncio.sleep(0.05)
+            deadline = time.monotonic() + 10
+            while daemon.state.counters["batches_fused"] < 10 and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            assert daemon.state.counters["batches_fused"] == 10
+            snaps = 0
+            while await sub.poll(300):
+                _, msg = bus.parse_frames(await sub.recv_multipart())
+                snaps += isinstance(msg, wire.Tracks)
+            return daemon.engine.buffer.lateness_s, snaps
+        finally:
+            pub.close(0)
+            sub.close(0)
+            ctx.term()
+            stop.set()
+            await asyncio.wait_for(task, 10)
+
+    return asyncio.run(asyncio.wait_for(main(), 60))
+
+
+def test_a_live_daemon_sizes_its_window_from_the_sensors_delay() -> None:
+    window, snaps = _live_daemon_window(adaptive=True)
+    # 20 ms of stamped delay (more if this host is slow to deliver), far under the 0.5 s cap.
+    assert 0.02 + LATENCY_MARGIN_S <= window < 0.5
+    assert snaps >= 1
+    fixed, _ = _live_daemon_window(adaptive=False)
+    assert fixed == 0.5  # tracker.lateness_s, as before
