@@ -25,6 +25,7 @@ from cuas.config import (
     reference_config,
 )
 from cuas.errors import ConfigError
+from cuas.sensors.radar.settings import RadarSettings
 
 pytestmark = pytest.mark.filterwarnings("error")
 
@@ -57,7 +58,8 @@ def test_wembley_config_loads_and_is_wembley() -> None:
     assert (cfg.site, cfg.tracker, cfg.bus) == (ref.site, ref.tracker, ref.bus)
     radar = cfg.sensors["radar-north"]
     assert radar == SensorConfig(id="radar-north", kind="radar", origin=(51.5581, -0.2790, 135.0),
-                                 max_range_m=6000.0)
+                                 max_range_m=6000.0,
+                                 settings={"radar": RadarSettings(snr_1km_db=45.0)})
     assert radar.is_scanning
     assert cfg.sensor("radar-north") is radar
     assert load_config(str(WEMBLEY_TOML)) == cfg  # a str path works as well as a Path

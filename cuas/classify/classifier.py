@@ -22,12 +22,11 @@ from cuas.classify.alerts import AlertEvent, AlertState, decide
 from cuas.classify.clutter_map import ClutterMap
 from cuas.classify.evidence import EvidenceLedger
 from cuas.classify.features import (
-    HOVER_MIN_HEIGHT,
-    HOVER_SPEED,
     MAX_VEL_SIGMA,
     Features,
     History,
     features,
+    held_hover,
     stationary_limit,
 )
 from cuas.classify.inputs import ICAO, RID, IdentReports, RfReport
@@ -89,10 +88,6 @@ RID_MISMATCH_VEL = 5.0
 
 #: Features the classifier keeps over a track's life (``[history.<name>]`` curves).
 HISTORY_FEATURES = ("sustained_hover_s",)
-#: Sustained hover: at most this long (s) between updates counts, and it halves this often
-#: (s) while the track does not hover.
-MAX_HOVER_STEP_S = 5.0
-HOVER_FADE_S = 20.0
 
 #: Features whose terms describe motion (the rest describe track quality).
 KINEMATIC = frozenset({"speed", "height", "climb", "turn_rate", "straightness", "hover_s"})
@@ -506,20 +501,11 @@ class Classifier:
 
     def _held_hover(self, t: float, inp: TrackInputs, f: Features,
                     st: dict[str, NDArray[np.generic]]) -> F64:
-        """Seconds each track has hovered over its life (N,): time since its previous update
-        added while it hovers (the IMM's hover mode above 0.5 when the tracker gives one, else
-        under HOVER_SPEED m/s and HOVER_MIN_HEIGHT m up), halving every HOVER_FADE_S while it
-        does not."""
+        """Seconds each track has hovered over its life (N,): :func:`.features.held_hover`
+        over the time since each track's previous update."""
         prev = st["t_seen"].astype(np.float64)
-        dt = np.clip(np.nan_to_num(t - prev, nan=0.0), 0.0, MAX_HOVER_STEP_S)
-        with np.errstate(invalid="ignore"):
-            still = (f.speed < HOVER_SPEED) & (f.height > HOVER_MIN_HEIGHT)
-        mp = inp.mode_prob
-        if mp is not None and len(mp) == len(still):
-            from_imm = np.abs(mp[:, 1] - 1.0) > 1e-9  # (0, 1, 0) is "no IMM yet"
-            still = np.where(from_imm, mp[:, 0] > 0.5, still)
-        held = st["hover"].astype(np.float64)
-        return np.where(still, held + dt, held * 0.5 ** (dt / HOVER_FADE_S))
+        return held_hover(np.nan_to_num(t - prev, nan=0.0), f, inp.mode_prob,
+                          st["hover"].astype(np.float64))
 
     def _keep_locks(self, inp: TrackInputs, ev: SpoofEvidence, rid: B) -> None:
         """A lockstep pair, once found, stands while both tracks live and the offset between

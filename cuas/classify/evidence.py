@@ -71,8 +71,7 @@ class _Summary:
 
 @dataclass(slots=True)
 class _TrackEvidence:
-    log_ev: F64
-    t: float
+    slot: int  # row of the ledger's log-evidence and time arrays
     last_by_sensor: dict[str, float] = field(default_factory=dict)
     summaries: dict[tuple[str, str], _Summary] = field(default_factory=dict)
     #: The strongest sentence per best class, while it holds: best -> (computed at, valid
@@ -90,12 +89,21 @@ def observation_term(likelihood: F64, confidence: float, weight: float, eff: flo
 
 
 class EvidenceLedger:
-    """The accumulated class log-evidence of every track (see the module docstring)."""
+    """The accumulated class log-evidence of every track (see the module docstring).
+
+    The log-evidence and its time live in two arrays, one row per track (a dict maps track
+    id to row), so that a snapshot gathers 1,000 tracks' evidence in one indexing step; the
+    reason sentences are made only when a snapshot asks for them, and only again once a new
+    observation has come for that track.
+    """
 
     def __init__(self, half_life_s: float = 30.0, decorrelation_s: float = 1.0) -> None:
         self.half_life_s = half_life_s
         self.decorrelation_s = decorrelation_s
         self._tracks: dict[int, _TrackEvidence] = {}
+        self._log = np.zeros((64, 4))
+        self._t = np.zeros(64)
+        self._free: list[int] = list(range(63, -1, -1))
         #: Observations counted, and those refused as already counted.
         self.n_added = 0
         self.n_duplicate = 0
@@ -103,10 +111,20 @@ class EvidenceLedger:
     def __len__(self) -> int:
         return len(self._tracks)
 
-    def _decay(self, te: _TrackEvidence, t: float) -> None:
-        if t > te.t:
-            te.log_ev *= 0.5 ** ((t - te.t) / self.half_life_s) if self.half_life_s > 0 else 0.0
-            te.t = t
+    def _new(self, track_id: int, t: float) -> _TrackEvidence:
+        if len(self._tracks) >= MAX_TRACKS:
+            oldest = min(self._tracks, key=lambda k: self._t[self._tracks[k].slot])
+            self._free.append(self._tracks.pop(oldest).slot)
+        if not self._free:  # grow by doubling
+            cap = len(self._t)
+            self._log = np.vstack([self._log, np.zeros((cap, 4))])
+            self._t = np.concatenate([self._t, np.zeros(cap)])
+            self._free = list(range(2 * cap - 1, cap - 1, -1))
+        slot = self._free.pop()
+        self._log[slot] = 0.0
+        self._t[slot] = t
+        te = self._tracks[track_id] = _TrackEvidence(slot)
+        return te
 
     def add(self, obs: Observation) -> bool:
         """Count one observation; False when it was counted already (same track, sensor and
@@ -118,10 +136,7 @@ class EvidenceLedger:
             return False
         te = self._tracks.get(obs.track_id)
         if te is None:
-            if len(self._tracks) >= MAX_TRACKS:
-                oldest = min(self._tracks, key=lambda k: self._tracks[k].t)
-                del self._tracks[oldest]
-            te = self._tracks[obs.track_id] = _TrackEvidence(np.zeros(4), obs.t)
+            te = self._new(obs.track_id, obs.t)
         last = te.last_by_sensor.get(obs.sensor)
         if last is not None and obs.t <= last:
             self.n_duplicate += 1
@@ -129,19 +144,20 @@ class EvidenceLedger:
         eff = 1.0 if last is None or self.decorrelation_s <= 0 else min(
             1.0, (obs.t - last) / self.decorrelation_s)
         te.last_by_sensor[obs.sensor] = obs.t
-        self._decay(te, obs.t)
+        slot = te.slot
+        t_ev = float(self._t[slot])
+        if obs.t > t_ev:  # decay the track's evidence to this observation's time
+            self._log[slot] *= 0.5 ** ((obs.t - t_ev) / self.half_life_s) \
+                if self.half_life_s > 0 else 0.0
+            self._t[slot] = t_ev = obs.t
         term = observation_term(lik, obs.confidence, obs.weight, eff)
         # Evidence older than the ledger's time for this track (a late sensor) is aged too.
-        age = te.t - obs.t
+        age = t_ev - obs.t
         if age > 0 and self.half_life_s > 0:
             term *= 0.5 ** (age / self.half_life_s)
-        te.log_ev += term
+        self._log[slot] += term
         te.said.clear()
         self._summarise(te, obs, lik)
-        # The sentences a snapshot will ask for, made now, as the detection arrives: a
-        # snapshot classifies every track at once and must not format them one by one.
-        for best in range(4):
-            self.top(obs.track_id, obs.t, best)
         self.n_added += 1
         return True
 
@@ -165,14 +181,16 @@ class EvidenceLedger:
         out = np.zeros((len(ids), 4))
         if not self._tracks:
             return out
-        hl = self.half_life_s
         get = self._tracks.get
-        found = [(k, te) for k, i in enumerate(ids.tolist()) if (te := get(i)) is not None]
-        if found:  # one gather and one multiply: a Python loop per row cost ms at 1,000 tracks
-            fac = [0.5 ** ((t - te.t) / hl) if t - te.t > 0 and hl > 0 else 1.0
-                   for _, te in found]
-            out[[k for k, _ in found]] = np.array([te.log_ev for _, te in found]) * np.array(
-                fac)[:, None]
+        slots = np.fromiter(((te.slot if (te := get(i)) is not None else -1)
+                             for i in ids.tolist()), dtype=np.int64, count=len(ids))
+        rows = np.flatnonzero(slots >= 0)
+        if len(rows):
+            s = slots[rows]
+            hl = self.half_life_s
+            dt = t - self._t[s]
+            fac = 0.5 ** (np.maximum(dt, 0.0) / hl) if hl > 0 else np.ones(len(s))
+            out[rows] = self._log[s] * fac[:, None]
         return out
 
     def has(self, ids: I64) -> NDArray[np.bool_]:
@@ -209,13 +227,28 @@ class EvidenceLedger:
         hit = te.said.get(best)
         if hit is not None and hit[0] <= t < hit[1]:
             return hit[2]
-        said = self.describe(track_id, t, window_s, best)
-        live = [s.t_last + window_s for s in te.summaries.values()
-                if t - s.t_last <= window_s and s.n]
-        te.said[best] = (t, min(live, default=math.inf), said[0] if said else None)
-        return said[0] if said else None
+        # One pass for the leader and the window's end; only the leader is formatted.
+        lead: tuple[tuple[bool, float], str, str, _Summary] | None = None
+        until = math.inf
+        for (sensor, label), sm in te.summaries.items():
+            if t - sm.t_last > window_s or not sm.n:
+                continue
+            until = min(until, sm.t_last + window_s)
+            rank = (sm.best == best, sm.n * (sm.p_sum / sm.n))
+            if lead is None or rank > lead[0]:
+                lead = (rank, sensor, label, sm)
+        said = None
+        if lead is not None:
+            _, sensor, label, sm = lead
+            mean = sm.p_sum / sm.n
+            said = (mean, f"{sensor}: {label} {mean:.2f} over {sm.n} "
+                          f"{'look' if sm.n == 1 else 'looks'}")
+        te.said[best] = (t, until, said)
+        return said
 
     def forget(self, ids: I64) -> None:
         """Drop deleted tracks."""
         for i in ids.tolist():
-            self._tracks.pop(i, None)
+            te = self._tracks.pop(i, None)
+            if te is not None:
+                self._free.append(te.slot)

@@ -225,3 +225,36 @@ def features(t: float, x: F64, pos_sigma: F64, vel_sigma: F64, t_birth: F64, hit
                                    if clutter_s is not None else np.full(n_tr, np.nan)),
                     window_s=np.nan_to_num(window_s), age=np.maximum(t - t_birth, 0.0),
                     hit_ratio=hit_ratio, n_sources=n_sources)
+
+
+#: Sustained hover: at most this long (s) between updates counts, and it halves this often
+#: (s) while the track does not hover.
+MAX_HOVER_STEP_S = 5.0
+HOVER_FADE_S = 20.0
+#: Hovering without an IMM: the track's last STILL_WINDOW_S s within STILL_RADIUS_M (m).
+STILL_WINDOW_S = 8.0
+STILL_RADIUS_M = 10.0
+
+
+def held_hover(dt: F64, f: Features, mode_prob: F64 | None, held: F64) -> F64:
+    """Seconds each track has hovered over its life (N,), from ``held`` (the previous value)
+    after ``dt`` seconds (N,) since each track's previous update, halving every HOVER_FADE_S
+    while it does not hover.
+
+    With the tracker's IMM (``mode_prob`` (N, 3) rows other than (0, 1, 0)), the time counts
+    in proportion to the hover mode's probability (an expected hover time: a mode that
+    flickers between hover and flight adds little and fades) and fades in proportion to the
+    rest. Without one, a track hovers when its speed is under HOVER_SPEED m/s or, since a radar
+    track's speed of a still target is noisy (1-2 m/s at 1 km), when its last STILL_WINDOW_S
+    seconds stayed within STILL_RADIUS_M (radius of gyration and net displacement: a circling
+    bird holds a 15-20 m radius at least); in both cases HOVER_MIN_HEIGHT m up."""
+    dt = np.clip(dt, 0.0, MAX_HOVER_STEP_S)
+    with np.errstate(invalid="ignore"):
+        up = f.height > HOVER_MIN_HEIGHT
+        still_window = (f.window_s >= STILL_WINDOW_S) & (
+            f.loiter_radius <= STILL_RADIUS_M) & (f.displacement <= STILL_RADIUS_M)
+        p = (((f.speed < HOVER_SPEED) | still_window) & up).astype(np.float64)
+    if mode_prob is not None and len(mode_prob) == len(p):
+        from_imm = np.abs(mode_prob[:, 1] - 1.0) > 1e-9  # (0, 1, 0) is "no IMM yet"
+        p = np.where(from_imm, np.clip(mode_prob[:, 0], 0.0, 1.0) * up, p)
+    return held * 0.5 ** (dt * (1.0 - p) / HOVER_FADE_S) + dt * p

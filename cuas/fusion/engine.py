@@ -29,6 +29,7 @@ from cuas.fusion.identities import IdentityRegistry
 from cuas.fusion.measurements import to_measurements
 from cuas.geo import SiteFrame
 from cuas.sensors import registry
+from cuas.sensors.radar.settings import RadarSettings
 from cuas.tracking import StepResult, Tracker
 from cuas.tracking.measurements import MeasurementBatch
 from cuas.tracking.reorder import ReorderBuffer
@@ -146,9 +147,12 @@ class FusionEngine:
                     self.classifier.note_rid_auth(det.ident.rid, auth)  # type: ignore[union-attr,arg-type]
         col = self._sensor_col(batch.sensor, batch.kind)
         result = self.tracker.step(meas, col, sensor.is_scanning, sensor.max_range_m)
-        if self.classifier is not None and result.accepted and any(
-                getattr(d, "evidence", None) is not None for d in batch.dets):
-            self._take_evidence(batch, meas, col, result)
+        radar = sensor.settings.get("radar")  # a radar's declared calibration: RCS evidence
+        radar = radar if isinstance(radar, RadarSettings) and radar.snr_1km_db is not None \
+            else None
+        if self.classifier is not None and result.accepted and (radar is not None or any(
+                getattr(d, "evidence", None) is not None for d in batch.dets)):
+            self._take_evidence(batch, meas, col, result, radar)
         # After the step: this batch's identities are then held by their tracks (or were
         # dropped with their detections), so only identities no live track holds are forgotten.
         if self.identities.index.n_indices > self.config.tracker.max_identities:
@@ -237,7 +241,7 @@ class FusionEngine:
             self.rf_log.add(RfReport.from_attrs(batch.t, batch.sensor, det.attrs, len(links)))
 
     def _take_evidence(self, batch: wire.Detections, meas: MeasurementBatch, col: int,
-                       result: StepResult) -> None:
+                       result: StepResult, radar: RadarSettings | None = None) -> None:
         """Give each detection's class evidence to the track it went to (the tracks this batch
         updated; the tracker's association weights when it reports them)."""
         assert self.classifier is not None
@@ -247,11 +251,15 @@ class FusionEngine:
         updated = np.flatnonzero((tab.t_update == batch.t) & tab.sources[:, col])
         weights = getattr(result, "weights", None)
         ledger = self.classifier.evidence
-        for obs in attribute(batch, meas, tab.ids[updated], tab.x[updated], weights):
+        drops: dict[str, int] = {}
+        for obs in attribute(batch, meas, tab.ids[updated], tab.x[updated], weights, radar,
+                             drops):
             if ledger.add(obs):
                 self.counters["evidence_used"] += 1
             else:
                 self.counters["evidence_duplicate"] += 1
+        for name, count in drops.items():  # plots whose snr_db gave no usable RCS
+            self.counters[f"evidence_{name}"] += count
 
     def _classify(self, t: float, rows: TrackRows) -> Classification | None:
         """Run the classifier once over every row of a snapshot (deleted ones included)."""

@@ -118,7 +118,7 @@ def _built_in(name: str, summary: str, *, scanning: bool = False, cooperative: b
 
 
 _built_in("radar", "radar plots (range, azimuth, elevation or positions)", scanning=True,
-          parts=("sim",), spec="RadarSpec")
+          parts=("settings", "sim"), spec="RadarSpec")
 register(SensorKind("sim", "the built-in simulator's generic scanning sensor", scanning=True))
 # Not cameras, though they report every frame: a frame sees only its field of view, and 30
 # frames a second counted as misses would delete, between two radar scans, every track the

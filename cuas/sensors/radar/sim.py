@@ -1,5 +1,6 @@
 """Simulated radar: ``rae`` plots from the radar's origin, one batch per look, range-dependent Pd
-(radar equation, Swerling 1), Poisson false alarms and fixed ground-clutter returns, ``snr_db``,
+(radar equation, Swerling 1), Poisson false alarms and fixed ground-clutter returns, ``snr_db``
+(from each mover's radar cross-section, fluctuating look to look as Swerling 1),
 and, where the scenario states the radar's own classifier (a micro-Doppler label), class
 ``evidence`` drawn from its confusion matrix for the target's range band.
 """
@@ -120,6 +121,7 @@ def simulate(spec: RadarSpec, sc: Scenario, truth: ScenarioTruth, site: geo.Site
                     n_clutter),
         rng.uniform(0.0, 360.0, n_clutter),
         rng.uniform(spec.min_elevation_deg, min(spec.min_elevation_deg + 2.0, top_el), n_clutter)])
+    threshold_db = 10.0 * np.log10(-np.log(spec.pfa))  # of a square-law detector
     looks = clock.looks()
     pos_all, _, alive_all = truth.at(looks)
     for k, tr in enumerate(looks.tolist()):
@@ -130,7 +132,11 @@ def simulate(spec: RadarSpec, sc: Scenario, truth: ScenarioTruth, site: geo.Site
         hit = cover & (rng.random(len(rae)) < radar_pd(snr, spec.pfa))
         idx = np.flatnonzero(hit)
         z = rae[idx] + rng.standard_normal((len(idx), 3)) * sigma
-        snr_m = snr[idx] + rng.standard_normal(len(idx))
+        # Swerling 1: each look's echo power is exponential about the mean the RCS gives (a
+        # 5.6 dB spread in dB), so one look's RCS estimate is that rough; never reported below
+        # the detection threshold.
+        snr_m = np.maximum(snr[idx] + 10.0 * np.log10(rng.exponential(1.0, len(idx))),
+                           threshold_db)
         ids: list[str | None] = [truth.ids[i] for i in idx.tolist()]
         owner = idx.tolist()
         # Fixed clutter (buildings, masts, trees) and thermal-noise false alarms.
