@@ -5,9 +5,9 @@ Three parts on one host: a stand-in daemon in this process (a PUB bound on loopb
 ``tracks`` snapshots of N moving tracks at R Hz and a ``status`` every second, exactly what
 ``cuas run`` publishes), the console as its own process (``cuas web``), and a headless Chromium
 (Debian's chromium, driven by Selenium) logged in to it. After a warm-up (65 s: the trails
-fill over 60 s), the page's own
-``requestAnimationFrame`` intervals are recorded for the measuring window (frame times; the
-frame rate is 1000 / mean interval), and the console's counters give the WebSocket payload
+fill over 60 s), the page's own ``requestAnimationFrame`` intervals are recorded for the
+measuring window (frame times; the frame rate is 1000 / mean interval), the map's redraws and
+the renderer's main-thread time are counted, and the console's counters give the WebSocket payload
 sent to the browser per second (JSON text before permessage-deflate compression: what goes
 over the wire is less).
 
