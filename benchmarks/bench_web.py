@@ -4,9 +4,10 @@
 Three parts on one host: a stand-in daemon in this process (a PUB bound on loopback publishing
 ``tracks`` snapshots of N moving tracks at R Hz and a ``status`` every second, exactly what
 ``cuas run`` publishes), the console as its own process (``cuas web``), and a headless Chromium
-(Debian's chromium, driven by Selenium) logged in to it. After a warm-up, the page's own
-``requestAnimationFrame`` intervals are recorded for the measuring window (frame times; the
-frame rate is 1000 / mean interval), and the console's counters give the WebSocket payload
+(Debian's chromium, driven by Selenium) logged in to it. After a warm-up (65 s: the trails
+fill over 60 s), the page's own ``requestAnimationFrame`` intervals are recorded for the
+measuring window (frame times; the frame rate is 1000 / mean interval), the map's redraws and
+the renderer's main-thread time are counted, and the console's counters give the WebSocket payload
 sent to the browser per second (JSON text before permessage-deflate compression: what goes
 over the wire is less).
 
@@ -28,6 +29,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -94,12 +96,19 @@ def _stats(url: str, cookie: str) -> dict[str, int]:
         return counters
 
 
+def _metrics(driver: Any) -> dict[str, float]:
+    got = driver.execute_cdp_cmd("Performance.getMetrics", {})["metrics"]
+    return {m["name"]: float(m["value"]) for m in got}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tracks", type=int, default=1000)
     parser.add_argument("--hz", type=float, default=2.0)
     parser.add_argument("--seconds", type=float, default=20.0, help="measuring window (s)")
-    parser.add_argument("--warmup", type=float, default=8.0, help="seconds before measuring")
+    # Trails fill over web.trail_s (60 s): measuring sooner would time a lighter picture than
+    # the one an operator watches all day.
+    parser.add_argument("--warmup", type=float, default=65.0, help="seconds before measuring")
     parser.add_argument("--screenshot", metavar="PNG", help="save the page at the end")
     parser.add_argument("--width", type=int, default=1280, help="browser window (CSS px)")
     parser.add_argument("--height", type=int, default=800)
@@ -129,9 +138,16 @@ def main() -> int:
                 raise SystemExit("the page never held every track")
             time.sleep(0.5)
         time.sleep(args.warmup)
+        load_before = os.getloadavg()[0]
         cookie = "; ".join(f"{c['name']}={c['value']}" for c in driver.get_cookies())
         before = _stats(url, cookie)
         frames0 = driver.execute_script("return window.cuas.state.frames")
+        # The map's redraws (MapLibre's "render" events) and the renderer's main-thread time
+        # (Chrome's Performance metrics): what each picture update costs, whatever the load.
+        driver.execute_script("const m = window.cuas.state.map; window.__redraws = 0;"
+                              "m.on('render', () => { window.__redraws++; });")
+        driver.execute_cdp_cmd("Performance.enable", {})
+        metrics0 = _metrics(driver)
         started = time.monotonic()
         intervals = driver.execute_async_script("""
             const done = arguments[arguments.length - 1], until = performance.now() + arguments[0];
@@ -143,6 +159,8 @@ def main() -> int:
             };
             requestAnimationFrame(tick);""", args.seconds * 1000.0)
         elapsed = time.monotonic() - started
+        metrics1 = _metrics(driver)
+        redraws = driver.execute_script("return window.__redraws")
         after = _stats(url, cookie)
         frames = driver.execute_script("return window.cuas.state.frames") - frames0
         if args.screenshot:
@@ -158,13 +176,19 @@ def main() -> int:
     ordered = sorted(intervals)
     p95 = ordered[int(0.95 * (len(ordered) - 1))]
     slow = sum(1 for x in intervals if x > 1000.0 / 30.0) / len(intervals)
-    load = os.getloadavg()[0]
+    load = (load_before + os.getloadavg()[0]) / 2.0
     print(f"bench_web: {args.tracks} tracks at {args.hz:g} Hz, {elapsed:.1f} s measured in "
-          f"headless Chromium (software WebGL, {args.width}x{args.height}); load average "
-          f"{load:.1f} on {os.cpu_count()} CPUs")
+          f"headless Chromium (software WebGL, {args.width}x{args.height}) after "
+          f"{args.warmup:g} s; load average {load:.1f} on {os.cpu_count()} CPUs (mean of the "
+          "window's start and end)")
     print(f"  frames: {len(intervals)} animation frames, {1000.0 / mean:.1f} fps mean; frame "
           f"time median {statistics.median(intervals):.1f} ms, p95 {p95:.1f} ms, max "
           f"{max(intervals):.1f} ms; {100 * slow:.1f} % of frames over 33.3 ms")
+    busy = {k: 1000.0 * (metrics1[k] - metrics0[k]) / max(frames, 1)
+            for k in ("TaskDuration", "ScriptDuration")}
+    print(f"  map: {redraws} redraws ({redraws / max(frames, 1):.2f} per picture update); "
+          f"renderer main thread busy {busy['TaskDuration']:.0f} ms per update, of which "
+          f"JavaScript {busy['ScriptDuration']:.0f} ms")
     print(f"  socket: {frames} picture updates received ({frames / elapsed:.2f}/s); "
           f"{sent / elapsed / 1000:.1f} kB/s of JSON payload to the browser (before "
           f"permessage-deflate)")

@@ -2,7 +2,8 @@
 
 Beyond the file's own rules it opens what the configuration names: the CURVE key files (each
 must be a key of the right kind: a secret key where a secret is needed, private to its owner),
-the allow-list directories, and the TLS files of ``[cot]`` and ``[sapient]``.
+the allow-list directories, and the TLS files of ``[cot]`` and ``[sapient]``; ``[web]``'s
+certificate and key (a matching pair, the key private), accounts file, audit log and basemap.
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ def check_files(config: Config) -> list[str]:
     sapient = check_sapient(config)
     if sapient:
         notes.append(f"{len(sapient)} SAPIENT TLS files")
+    from cuas.web.checks import check_files as check_web
+
+    notes.extend(check_web(config))  # [web]: TLS pair, accounts, audit chain, basemap, bind
     return notes
 
 

@@ -27,6 +27,7 @@ from cuas.errors import AccountError, ConfigError, DecodeError
 from cuas.web import audit as audit_mod
 from cuas.web.accounts import ROLES, Accounts, check_name, may
 from cuas.web.audit import AuditLog
+from cuas.web.checks import resolve
 from cuas.web.feed import Feed
 from cuas.web.sessions import RateLimiter, Session, Sessions
 from cuas.web.site import site_layers
@@ -66,14 +67,6 @@ def parse_client_message(data: str) -> dict[str, Any]:
         if isinstance(t, int | float) and not isinstance(t, bool) and math.isfinite(t):
             return {"type": "history", "t": float(t)}
     raise DecodeError('expected {"type": "ping"} or {"type": "history", "t": UTC seconds}')
-
-
-def resolve(config: Config, value: str) -> Path:
-    """A path from ``[web]``: relative ones are relative to the configuration file."""
-    p = Path(value)
-    if p.is_absolute() or config.path is None:
-        return p
-    return Path(config.path).resolve().parent / p
 
 
 class Client:

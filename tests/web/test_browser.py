@@ -216,6 +216,18 @@ def test_the_operator_sees_tracks_in_place_drills_down_and_acknowledges(
         By.ID, "tracklist").text, 10)
     _wait("the sensor id in the health panel", lambda: EVIL_SENSOR in driver.find_element(
         By.ID, "health").text, 10)
+    # The same texts in the drill-down (identity, sources) and on the map's label, selected.
+    evil = next(t.id for t in snap.tracks if t.ident and t.ident.rid == EVIL_SERIAL)
+    driver.execute_script("window.cuas.select(arguments[0])", evil)
+    _wait("the serial and sensor id in the drill-down", lambda: all(
+        x in driver.find_element(By.ID, "detail").text for x in (EVIL_SERIAL, EVIL_SENSOR)), 10)
+    labels = driver.execute_script(
+        "return [...document.querySelectorAll('.label')].map((e) => e.textContent)")
+    assert any(EVIL_SERIAL in text for text in labels), labels
+    assert driver.execute_script(
+        "return document.querySelectorAll('[onerror], [onmouseover], #detail img').length") == 0
+    assert driver.execute_script("return window.__pwned") is None
+    driver.save_screenshot(str(SCREENS / "04b-markup-as-text.png"))
 
     # Looking back does not stop the live view: the slider shows the past, Live returns.
     driver.execute_script("""const s = document.getElementById('slider');

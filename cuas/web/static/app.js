@@ -7,11 +7,16 @@
   const LEVELS = ["none", "low", "medium", "high", "critical"];
   const COLOURS = {none: "#8b949e", low: "#3fb950", medium: "#d29922", high: "#f0883e",
                    critical: "#f85149"};
-  const MAX_LIST = 200, CHART_POINTS = 120;
+  // The track list draws only the rows in view (ROW px each, OVERSCAN more either side), so a
+  // thousand tracks cost a screenful of rows. Trails (the past positions) go to the map at most
+  // every TRAIL_MS; each track's last stretch, from its trail's end to where it is now, goes with
+  // every update. On a software-rendered map (no GPU) each redraw of the map costs tens to
+  // hundreds of milliseconds, so the page asks for one redraw per picture update, no more.
+  const ROW = 20, OVERSCAN = 20, CHART_POINTS = 120, TRAIL_MS = 2000;
   const S = {me: null, tracks: new Map(), metas: new Map(), trails: new Map(), series: new Map(),
              alerts: new Map(), t: null, seq: -1, selected: null, past: null, history: null,
              trailS: 60, frames: 0, dirty: false, labels: new Map(), ws: null, ready: false,
-             maxLabels: 40};
+             maxLabels: 40, trailsDirty: false, trailEnds: new Map(), listKeys: []};
   const $ = (id) => document.getElementById(id);
   const el = (tag, cls, text) => {
     const e = document.createElement(tag);
@@ -92,11 +97,18 @@
       if (session.basemap) await addBasemap(session);
       for (const cls of CLASSES) for (const level of LEVELS) for (const mal of [false, true])
         map.addImage(`${cls}-${level}${mal ? "-mal" : ""}`, drawIcon(cls, level, mal));
-      for (const k of ["zones", "assets", "sensors", "coverage"]) map.addSource(k, {type: "geojson", data: site[k]});
+      // The site layers too are cut into zoom-12 tiles (0.7 m steps): every map redraw draws each
+      // tile of each source separately, and in software a dozen tiles cost far more than one.
+      for (const k of ["zones", "assets", "sensors", "coverage"])
+        map.addSource(k, {type: "geojson", data: site[k], maxzoom: 12, buffer: 64, tolerance: 0.2});
       // Live layers are tiled at zoom 12 and over-zoomed (1.2 m steps): a picture update then
-      // re-tiles one or two tiles instead of a dozen, which is what keeps 1,000 tracks fluid.
-      for (const k of ["trails", "operators", "oplines", "tracks", "past", "selected"])
+      // re-tiles one or two tiles instead of a dozen. Everything that moves with each update
+      // (tracks, the selection ring, Remote ID operators and their lines, each trail's last
+      // stretch) is one source, "live": one worker job and one map redraw per update, where a
+      // source each cost a redraw each. The long trails are their own source, sent less often.
+      for (const k of ["trails", "live", "past"])
         map.addSource(k, {type: "geojson", data: empty(), maxzoom: 12, buffer: 64, tolerance: 0.2});
+      const kind = (k) => ["==", ["get", "k"], k];
       const levelColour = ["match", ["get", "level"], "low", COLOURS.low, "medium", COLOURS.medium,
         "high", COLOURS.high, "critical", COLOURS.critical, COLOURS.none];
       map.addLayer({id: "zones-fill", type: "fill", source: "zones",
@@ -111,22 +123,24 @@
       map.addLayer({id: "sensors", type: "circle", source: "sensors",
         paint: {"circle-radius": 4, "circle-color": "#6e7681", "circle-stroke-color": "#e6edf3",
                 "circle-stroke-width": 1}});
-      map.addLayer({id: "trails", type: "line", source: "trails",
-        paint: {"line-color": ["get", "colour"], "line-width": 1.5, "line-opacity": 0.6}});
-      map.addLayer({id: "oplines", type: "line", source: "oplines",
+      const trailPaint = {"line-color": ["get", "colour"], "line-width": 1.5, "line-opacity": 0.6};
+      map.addLayer({id: "trails", type: "line", source: "trails", paint: trailPaint});
+      map.addLayer({id: "heads", type: "line", source: "live", filter: kind("h"), paint: trailPaint});
+      map.addLayer({id: "oplines", type: "line", source: "live", filter: kind("ol"),
         paint: {"line-color": "#ff3df5", "line-width": 1, "line-dasharray": [2, 2]}});
-      map.addLayer({id: "operators", type: "circle", source: "operators",
+      map.addLayer({id: "operators", type: "circle", source: "live", filter: kind("o"),
         paint: {"circle-radius": 5, "circle-color": "#0d1117", "circle-stroke-color": "#ff3df5",
                 "circle-stroke-width": 2}});
-      map.addLayer({id: "selected", type: "circle", source: "selected",
+      map.addLayer({id: "selected", type: "circle", source: "live",
+        filter: ["all", kind("t"), ["==", ["get", "id"], -1]],
         paint: {"circle-radius": 13, "circle-color": "rgba(0,0,0,0)", "circle-stroke-color": "#58a6ff",
                 "circle-stroke-width": 2}});
-      const symbol = (id, source) => ({id, type: "symbol", source, layout: {
+      const symbol = (id, source, filter) => ({id, type: "symbol", source, filter, layout: {
         "icon-image": ["get", "icon"], "icon-rotate": ["get", "hdg"], "icon-size": 0.6,
         "icon-allow-overlap": true, "icon-ignore-placement": true,
         "icon-rotation-alignment": "map"}});
-      map.addLayer(symbol("tracks", "tracks"));
-      map.addLayer({...symbol("past", "past"), paint: {"icon-opacity": 0.85}});
+      map.addLayer(symbol("tracks", "live", kind("t")));
+      map.addLayer({...symbol("past", "past", ["has", "id"]), paint: {"icon-opacity": 0.85}});
       // Only a live track (or, looking back, a past one) can be selected: a symbol the map has
       // not redrawn yet may still stand for a track that is gone.
       map.on("click", "tracks", (e) => {
@@ -188,7 +202,10 @@
       if (s.length > CHART_POINTS) s.shift();
       let tr = S.trails.get(p[0]);
       if (!tr) { tr = []; S.trails.set(p[0], tr); }
-      if (!tr.length || S.t - tr[tr.length - 1][0] >= 1) tr.push([S.t, p[1], p[2], p[3], p[5]]);
+      if (!tr.length || S.t - tr[tr.length - 1][0] >= 1) {
+        tr.push([S.t, p[1], p[2], p[3], p[5]]);
+        S.trailsDirty = true;
+      }
       while (tr.length && tr[0][0] < S.t - S.trailS) tr.shift();
     }
   }
@@ -206,7 +223,7 @@
     for (const a of msg.alerts) S.alerts.set(a.id, a);
     onHealth(msg.health);
     renderInbox();
-    S.dirty = S.panelsDirty = true;
+    S.dirty = S.panelsDirty = S.trailsDirty = true;
   }
 
   function onFrame(msg) {
@@ -215,6 +232,7 @@
     applyPositions(msg.p);
     for (const id of msg.gone) {
       S.tracks.delete(id); S.metas.delete(id); S.trails.delete(id); S.series.delete(id);
+      S.trailsDirty = true;
     }
     if (S.history) S.history[1] = msg.t; else S.history = [msg.t, msg.t];
     // An unchanged picture (the daemon repeats it for late joiners) redraws nothing.
@@ -225,13 +243,13 @@
   function feature(id, lon, lat, m, hdg) {
     const cls = topClass(m), thr = m ? m.thr : "none", mal = !!(m && m.mal);
     return {type: "Feature", geometry: {type: "Point", coordinates: [lon, lat]},
-            properties: {id, icon: `${cls}-${LEVELS.includes(thr) ? thr : "none"}${mal ? "-mal" : ""}`,
+            properties: {k: "t", id, icon: `${cls}-${LEVELS.includes(thr) ? thr : "none"}${mal ? "-mal" : ""}`,
                          hdg: (cls === "uav" || cls === "manned") && hdg !== null ? hdg : 0,
                          rank: rank(m)}};
   }
 
   // The map is redrawn when the picture changed; the side panels at most twice a second.
-  let lastPanels = 0;
+  let lastPanels = 0, lastTrails = 0;
   function render() {
     if (!S.ready) return;
     const now = performance.now();
@@ -245,32 +263,59 @@
     }
     if (!S.dirty) return;
     S.dirty = false;
-    const feats = [], trails = [], ops = [], oplines = [];
+    if (S.past) {  // looking back: the past source alone (onPast), the live ones empty
+      if (!S.liveEmpty) {
+        map.getSource("live").setData(empty()); map.getSource("trails").setData(empty());
+        S.liveEmpty = true; S.trailEnds.clear(); S.trailsDirty = true;
+      }
+      renderLabels();
+      return;
+    }
+    S.liveEmpty = false;
+    // The long trails at most every TRAIL_MS (they gain a point a second); each update draws
+    // every track's stretch from the end of its trail as last sent to the map to where it is.
+    if (S.trailsDirty && (now - lastTrails >= TRAIL_MS || !S.trailEnds.size)) {
+      S.trailsDirty = false;
+      lastTrails = now;
+      const trails = [];
+      S.trailEnds.clear();
+      for (const [id, tr] of S.trails) {
+        if (!S.tracks.has(id) || !tr.length) continue;
+        const end = tr[tr.length - 1];
+        S.trailEnds.set(id, [end[1], end[2]]);
+        if (tr.length < 2) continue;
+        const m = S.metas.get(id);
+        trails.push({type: "Feature", geometry: {type: "LineString",
+          coordinates: tr.map((q) => [q[1], q[2]])},
+          properties: {colour: COLOURS[m ? m.thr : "none"] || COLOURS.none}});
+      }
+      map.getSource("trails").setData({type: "FeatureCollection", features: trails});
+    }
+    const feats = [], lines = [];
     for (const [id, p] of S.tracks) {
       const m = S.metas.get(id);
-      feats.push(feature(id, p[1], p[2], m, p[4]));
-      const tr = S.trails.get(id);
-      if (tr && tr.length > 1)
-        trails.push({type: "Feature", geometry: {type: "LineString",
-          coordinates: tr.map((q) => [q[1], q[2]]).concat([[p[1], p[2]]])},
-          properties: {colour: COLOURS[m ? m.thr : "none"] || COLOURS.none}});
+      const f = feature(id, p[1], p[2], m, p[4]);
+      feats.push(f);
+      const end = S.trailEnds.get(id);
+      if (end && (end[0] !== p[1] || end[1] !== p[2]))
+        lines.push({type: "Feature", geometry: {type: "LineString", coordinates: [end, [p[1], p[2]]]},
+                    properties: {k: "h", colour: COLOURS[m ? m.thr : "none"] || COLOURS.none}});
       const op = m && m.idt && m.idt.op;
       if (op) {
-        ops.push({type: "Feature", geometry: {type: "Point", coordinates: [op[0], op[1]]},
-                  properties: {id}});
-        oplines.push({type: "Feature", geometry: {type: "LineString",
-          coordinates: [[op[0], op[1]], [p[1], p[2]]]}, properties: {id}});
+        lines.push({type: "Feature", geometry: {type: "Point", coordinates: [op[0], op[1]]},
+                    properties: {k: "o", id}});
+        lines.push({type: "Feature", geometry: {type: "LineString",
+          coordinates: [[op[0], op[1]], [p[1], p[2]]]}, properties: {k: "ol", id}});
       }
     }
     // Drawn in order, the worst threats last (on top): cheaper than a symbol sort key.
     feats.sort((a, b) => a.properties.rank - b.properties.rank);
-    map.getSource("tracks").setData({type: "FeatureCollection", features: S.past ? [] : feats});
-    map.getSource("trails").setData({type: "FeatureCollection", features: S.past ? [] : trails});
-    map.getSource("operators").setData({type: "FeatureCollection", features: S.past ? [] : ops});
-    map.getSource("oplines").setData({type: "FeatureCollection", features: S.past ? [] : oplines});
-    const sel = S.selected !== null && S.tracks.get(S.selected);
-    map.getSource("selected").setData({type: "FeatureCollection", features: sel && !S.past ?
-      [{type: "Feature", geometry: {type: "Point", coordinates: [sel[1], sel[2]]}, properties: {}}] : []});
+    map.getSource("live").setData({type: "FeatureCollection", features: lines.concat(feats)});
+    const sel = S.selected !== null && S.tracks.has(S.selected) ? S.selected : -1;
+    if (sel !== S.ringOn) {  // the ring is a filter on the live source: no data to send
+      S.ringOn = sel;
+      map.setFilter("selected", ["all", ["==", ["get", "k"], "t"], ["==", ["get", "id"], sel]]);
+    }
     renderLabels();
   }
 
@@ -301,21 +346,46 @@
     return [...S.tracks.keys()].sort((a, b) => rank(S.metas.get(b)) - rank(S.metas.get(a)) || a - b);
   }
 
+  // A virtual list: every track has a row's height, only the rows in view (and OVERSCAN either
+  // side) exist, and a row's text is written only when it changed.
   function renderList() {
     const ids = sortedIds();
     $("trackcount").textContent = `(${ids.length})`;
     const list = $("tracklist");
-    const rows = [];
-    for (const id of ids.slice(0, MAX_LIST)) {
-      const p = S.tracks.get(id), m = S.metas.get(id);
-      const li = el("li", (m && m.mal ? "mal " : "") + (id === S.selected ? "sel" : ""));
-      li.dataset.id = id;
-      li.append(el("span", "", "#" + id), el("span", "", topClass(m)),
-                el("span", "thr-" + (m ? m.thr : "none"), m ? m.thr : "none"),
-                el("span", "", identText(m)), el("span", "", Math.round(p[3]) + " m"));
-      rows.push(li);
+    const first = Math.max(0, Math.floor(list.scrollTop / ROW) - OVERSCAN);
+    const last = Math.min(ids.length, Math.ceil((list.scrollTop + list.clientHeight) / ROW) + OVERSCAN);
+    if (!S.listRows) {  // two spacers stand for the rows out of view
+      S.listRows = [];
+      S.listTop = el("li", "spacer"); S.listBottom = el("li", "spacer");
+      list.replaceChildren(S.listTop, S.listBottom);
     }
-    list.replaceChildren(...rows);
+    const rows = S.listRows;
+    const above = first * ROW + "px", below = (ids.length - last) * ROW + "px";
+    if (S.listTop.style.height !== above) S.listTop.style.height = above;
+    if (S.listBottom.style.height !== below) S.listBottom.style.height = below;
+    while (rows.length > last - first) rows.pop().remove();
+    while (rows.length < last - first) {
+      const li = el("li");
+      for (let i = 0; i < 5; i++) li.append(el("span"));
+      S.listBottom.before(li);
+      rows.push(li);
+      S.listKeys.length = Math.min(S.listKeys.length, rows.length - 1);
+    }
+    const keys = [];
+    for (let i = first; i < last; i++) {
+      const id = ids[i], p = S.tracks.get(id), m = S.metas.get(id), thr = m ? m.thr : "none";
+      const cells = ["#" + id, topClass(m), thr, identText(m), Math.round(p[3]) + " m"];
+      const cls = (m && m.mal ? "mal " : "") + (id === S.selected ? "sel" : "");
+      const key = cells.join("\u0000") + "\u0000" + cls;
+      keys.push(key);
+      if (S.listKeys[i - first] === key) continue;
+      const li = rows[i - first];
+      li.className = cls; li.dataset.id = id;
+      const spans = li.children;
+      for (let j = 0; j < 5; j++) if (spans[j].textContent !== cells[j]) spans[j].textContent = cells[j];
+      spans[2].className = "thr-" + thr;
+    }
+    S.listKeys = keys;
   }
 
   function select(id) {
@@ -568,8 +638,11 @@
       await api("/api/logout", "POST", {}); location.assign("/login");
     });
     $("tracklist").addEventListener("click", (e) => {
-      const li = e.target.closest("li"); if (li) select(li.dataset.id);
+      const li = e.target.closest("li"); if (li && li.dataset.id) select(li.dataset.id);
     });
+    // Scrolling the list shows other rows: draw them in the next frame, not at the next update.
+    $("tracklist").addEventListener("scroll", () => { S.panelsDirty = true; lastPanels = 0; },
+                                    {passive: true});
     $("slider").addEventListener("input", () => {
       const s = $("slider");
       if (Number(s.value) >= Number(s.max)) { goLive(); return; }

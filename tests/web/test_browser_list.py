@@ -1,0 +1,119 @@
+"""The console's track list with a thousand tracks, in a real headless Chromium: only the rows
+in view exist, scrolling shows the others, and a click on one selects its track."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zmq
+
+from cuas import bus, wire
+from tests.web import browser
+from tests.web.helpers import PASSWORDS, site_config
+from tests.web.stack import cuas, stop, wait_for_line
+
+pytestmark = pytest.mark.skipif(browser.missing() is not None,
+                                reason=str(browser.missing()))
+
+N = 1000
+
+
+def _snapshot(seq: int, lat0: float, lon0: float) -> wire.Tracks:
+    """``N`` still tracks on a grid round the site; every hundredth (ids 1, 101, ...) high."""
+    t = time.time()
+    tracks = tuple(wire.Track(
+        id=i + 1, status="confirmed",
+        lla=(lat0 + (i // 40 - 12) * 0.0004, lon0 + (i % 40 - 20) * 0.0006, 120.0),
+        enu=(0.0, 0.0, 30.0), vel=(0.0, 0.0, 0.0), pos_sigma=(3.0, 3.0, 5.0), t_update=t,
+        sources=("radar-north",), class_probs={"uav": 0.7, "bird": 0.1, "manned": 0.1,
+                                                "clutter": 0.1},
+        threat="high" if i % 100 == 0 else "none", malicious=False, reasons=())
+        for i in range(N))
+    return wire.Tracks("list-test", seq, t, tracks)
+
+
+def _publish(endpoint: str, halt: threading.Event, lat0: float, lon0: float) -> None:
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.PUB)
+    sock.bind(endpoint)
+    seq = 0
+    try:
+        while not halt.is_set():
+            sock.send_multipart(bus.frames(_snapshot(seq, lat0, lon0)))
+            seq += 1
+            halt.wait(0.5)
+    finally:
+        sock.close(0)
+        ctx.term()
+
+
+@pytest.fixture
+def console(tmp_path: Path) -> Iterator[str]:
+    config = site_config(tmp_path)
+    assert config.path is not None
+    halt = threading.Event()
+    pub = threading.Thread(target=_publish, args=(config.bus.tracks, halt, config.site.lat,
+                                                  config.site.lon), daemon=True)
+    pub.start()
+    web = cuas("web", "--config", config.path, log=tmp_path / "web.log")
+    try:
+        line = wait_for_line(tmp_path / "web.log", "console at", web, 60)
+        yield line.split("console at ", 1)[1].split()[0]
+    finally:
+        stop(web)
+        halt.set()
+        pub.join(5)
+
+
+def _until(what: str, check: Any, timeout_s: float) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        got = check()
+        if got:
+            return got
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+
+
+ROWS = "return [...document.querySelectorAll('#tracklist li:not(.spacer)')].map((e) => e.textContent)"
+
+
+@pytest.mark.timeout(300)
+def test_a_thousand_tracks_list_only_the_rows_in_view(console: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver = browser.chromium()
+    try:
+        browser.log_in(driver, console, "victor", PASSWORDS["victor"])
+        _until("every track", lambda: driver.execute_script(
+            "return window.cuas.state.tracks.size") == N, 60)
+        _until("the count", lambda: driver.find_element(By.ID, "trackcount").text == f"({N})", 10)
+        rows = _until("the rows", lambda: driver.execute_script(ROWS), 10)
+        # A screenful and its margins, not a thousand; the worst first (ids 1, 101, ...).
+        assert 10 <= len(rows) <= 80, len(rows)
+        assert rows[0].startswith("#1uav") and rows[1].startswith("#101uav"), rows[:2]
+        height = driver.execute_script("return document.getElementById('tracklist').scrollHeight")
+        assert height >= N * 20  # the list scrolls as if every row were there
+        # Scrolled to the end: the last rows exist (the highest ids, no threat), still few.
+        driver.execute_script("const l = document.getElementById('tracklist');"
+                              "l.scrollTop = l.scrollHeight;")
+        rows = _until("the last row", lambda: (lambda r: r and r[-1].startswith(f"#{N}uav") and r)(
+            driver.execute_script(ROWS)), 10)
+        assert 10 <= len(rows) <= 80, len(rows)
+        last = driver.find_elements(By.CSS_SELECTOR, "#tracklist li:not(.spacer)")[-1]
+        assert last.is_displayed()
+        last.click()
+        _until("the selection", lambda: driver.execute_script(
+            "return window.cuas.state.selected") == N, 10)
+        _until("the drill-down", lambda: f"#{N} (confirmed)" in driver.find_element(
+            By.ID, "detail").text, 10)
+        _until("the row marked selected", lambda: driver.execute_script(
+            "const r = [...document.querySelectorAll('#tracklist li.sel')];"
+            "return r.length === 1 && r[0].dataset.id === arguments[0]", str(N)), 10)
+    finally:
+        driver.quit()
