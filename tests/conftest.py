@@ -13,6 +13,13 @@ import os
 from collections.abc import Generator
 
 import pytest
+from hypothesis import settings
+
+# Speed is measured in benchmarks/, never by a timed unit test: on a shared or loaded machine
+# hypothesis's default 200 ms per-example deadline fails correct code. Examples stay bounded by
+# each test's max_examples and strategies' sizes.
+settings.register_profile("cuas", deadline=None)
+settings.load_profile("cuas")
 
 CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 

@@ -100,9 +100,14 @@ def test_lone_escapes_lose_only_their_frame_and_are_counted(
     loses that frame (counted as bad) and nothing else."""
     victim = data.draw(st.integers(0, len(frames) - 2))
     enc = [encode_beast(f) for f in frames]
-    pos = data.draw(st.integers(2, len(enc[victim]) - 1))
-    if enc[victim][pos - 1] == 0x1A:  # keep an escape pair intact
-        pos -= 1
+    # Insert only where a logical byte starts: inside an escape pair (0x1a 0x1a) the inserted
+    # 0x1a would pair with the first half and leave the frame intact, an ambiguity of the
+    # format, not a loss (hypothesis found one: a message ending 0x1a 0x00).
+    starts, i = [], 2
+    while i < len(enc[victim]):
+        starts.append(i)
+        i += 2 if enc[victim][i] == 0x1A else 1
+    pos = data.draw(st.sampled_from(starts))
     enc[victim] = enc[victim][:pos] + b"\x1a\x00" + enc[victim][pos:]
     stats = FramingStats()
     got, rest = parse_beast(b"".join(enc), stats)
