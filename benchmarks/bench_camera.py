@@ -15,7 +15,9 @@
    detection + classification on the 640x512 stream (the blobs of each frame as they come,
    and with 8 crops classified every frame as a worst case), and on the five drone clips the
    detector was first measured on: recall and false blobs per frame with blobs the classifier
-   calls background tagged clutter (not counted), against the detector alone.
+   calls background tagged clutter (not counted), against the detector alone; and frames per
+   second of ``cuas sensor camera --speed 0`` itself (decode, detect, classify, publish) on a
+   visible and a thermal clip, classifier on and off.
 3. The Albl et al. flight (``shared/data/video/albl-multiview-dataset3``, read in place):
    orientations from the synchronised detections (first 40 % of the flight), triangulation
    of the held-out 60 %, distance of each point to the RTK path (median, p90) by number of
@@ -30,7 +32,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -271,7 +275,54 @@ def classification(n_frames: int, repeat: int, frames: int | None) -> dict[str, 
                      "false_per_frame_classified": b.false_per_frame,
                      "clutter_per_frame": b.clutter_per_frame, "box_labels": lab})
     out["drone_clips"] = rows
+    for clip in ("V_DRONE_002", "IR_DRONE_001"):
+        for on in (False, True):
+            name = f"cuas sensor camera {clip} classify {'on' if on else 'off'}"
+            out[name] = max(adapter_fps(clip, on) for _ in range(repeat))
+            print(f"  {name:44s} {out[name]:8.1f} fps", flush=True)
     return out
+
+
+def adapter_fps(clip: str, classify: bool) -> float:
+    """Frames per second of ``cuas sensor camera --speed 0`` on a clip (a process of its own,
+    on this process's CPUs; decoding, detection, classification and publishing included),
+    timed by a subscriber on 127.0.0.1 from the first message to the last."""
+    import zmq
+
+    from cuas import bus
+
+    ctx = zmq.Context()
+    sub = ctx.socket(zmq.SUB)
+    sub.setsockopt(zmq.SUBSCRIBE, b"det.")
+    sub.bind("tcp://127.0.0.1:*")
+    endpoint = sub.getsockopt_string(zmq.LAST_ENDPOINT)
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = Path(tmp) / "site.toml"
+        cfg.write_text("[site]\nlat = 51.556\nlon = -0.28\nh = 100.0\n\n[sensors.cam]\n"
+                       'kind = "camera"\norigin = [51.556, -0.28, 100.0]\n\n'
+                       f"[sensors.cam.camera]\nclassify = {'true' if classify else 'false'}\n")
+        proc = subprocess.Popen([sys.executable, "-m", "cuas.cli.main", "sensor", "camera",
+                                 "--config", str(cfg), "--sensor-id", "cam", "--source",
+                                 str(CLIPS / f"{clip}.mp4"), "--publish", endpoint,
+                                 "--speed", "0"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        n, first, last = 0, 0.0, 0.0
+        deadline = time.monotonic() + 120
+        try:
+            while time.monotonic() < deadline:
+                if sub.poll(200):
+                    bus.parse_frames(sub.recv_multipart())
+                    last = time.perf_counter()
+                    first = first or last
+                    n += 1
+                elif proc.poll() is not None:
+                    break
+            proc.wait(timeout=30)
+        finally:
+            proc.kill()
+            sub.close(0)
+            ctx.term()
+    return (n - 1) / (last - first) if n > 1 and last > first else 0.0
 
 
 def albl_figures(track_seconds: float) -> dict[str, Any]:

@@ -117,18 +117,27 @@ def prepare(crops: Sequence[NDArray[np.generic]], modality: str) -> tuple[F32, N
     x = np.zeros((n, 2, CROP_PX, CROP_PX), dtype=np.float32)
     ok = np.zeros(n, dtype=bool)
     x[:, 1] = MODALITIES[modality]
+    idx: list[int] = []
+    arrs: list[NDArray[np.generic]] = []
     for i, c in enumerate(crops):
         a = np.asarray(c)
-        if a.shape != (CROP_PX, CROP_PX) or not np.issubdtype(a.dtype, np.number):
-            continue
-        f = a.astype(np.float32)
-        if not np.isfinite(f).all():
-            continue
-        std = float(f.std())
-        if std < 0.5:
-            continue
-        x[i, 0] = (f - float(f.mean())) / max(std, MIN_STD)
-        ok[i] = True
+        if a.shape == (CROP_PX, CROP_PX) and np.issubdtype(a.dtype, np.number):
+            idx.append(i)
+            arrs.append(a)
+    if not arrs:
+        return x, ok
+    # One vectorised pass over the usable crops (per-crop loops cost ~0.15 ms a crop).
+    f = np.stack([a.astype(np.float32) for a in arrs])
+    finite = np.isfinite(f).all(axis=(1, 2))
+    f[~finite] = 0.0
+    std = f.std(axis=(1, 2))
+    good = finite & (std >= 0.5)
+    if good.any():
+        g = f[good]
+        sel = np.asarray(idx)[good]
+        x[sel, 0] = ((g - g.mean(axis=(1, 2), keepdims=True))
+                     / np.maximum(std[good], MIN_STD)[:, None, None])
+        ok[sel] = True
     return x, ok
 
 
