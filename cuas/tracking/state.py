@@ -40,6 +40,13 @@ class TrackTable:
         ("_hits", (), np.int32, 0),
         ("_misses", (), np.int16, 0),  # consecutive misses
         ("_ident", (), np.int64, NO_IDENT),  # index into the tracker's identity registry
+        # IMM: one state per motion mode (hover, constant velocity, manoeuvre) at _t, and the
+        # mode probabilities; _x/_P above are their moment-matched combination.
+        ("_xm", (3, 6), np.float64, 0.0),
+        ("_Pm", (3, 6, 6), np.float64, 0.0),
+        ("_mode_prob", (3,), np.float64, (0.0, 1.0, 0.0)),
+        # Track score: log-likelihood ratio of target against clutter (cuas.tracking.score).
+        ("_llr", (), np.float64, 0.0),
     )
 
     # The backing arrays (capacity rows); created from _FIELDS in __init__.
@@ -55,6 +62,10 @@ class TrackTable:
     _hits: NDArray[np.int32]
     _misses: NDArray[np.int16]
     _ident: NDArray[np.int64]
+    _xm: F64
+    _Pm: F64
+    _mode_prob: F64
+    _llr: F64
 
     def __init__(self, capacity: int = 64, n_sensors: int = 8) -> None:
         self.n = 0
@@ -113,6 +124,26 @@ class TrackTable:
         return self._ident[: self.n]
 
     @property
+    def xm(self) -> F64:
+        """(N,3,6) state of each motion mode (columns of :attr:`mode_prob`)."""
+        return self._xm[: self.n]
+
+    @property
+    def Pm(self) -> F64:
+        return self._Pm[: self.n]
+
+    @property
+    def mode_prob(self) -> F64:
+        """(N,3) probabilities of the motion modes hover, constant velocity, manoeuvre
+        (cuas.vocabulary.MOTION_MODES order); a new track starts at (0, 1, 0)."""
+        return self._mode_prob[: self.n]
+
+    @property
+    def llr(self) -> F64:
+        """(N,) track score: log-likelihood ratio, target against clutter."""
+        return self._llr[: self.n]
+
+    @property
     def sources(self) -> NDArray[np.bool_]:
         """(N, S) bool: which registered sensors have contributed to each track."""
         return self._sources[: self.n]
@@ -151,6 +182,8 @@ class TrackTable:
             getattr(self, name)[rows] = fill
         self._x[rows] = x
         self._P[rows] = P
+        self._xm[rows] = x[:, None, :]
+        self._Pm[rows] = P[:, None, :, :]
         self._t[rows] = t
         self._t_update[rows] = t
         self._t_birth[rows] = t
@@ -211,6 +244,8 @@ class TrackRows:
     t_birth: F64
     looks: NDArray[np.uint32]
     n_looks: NDArray[np.int16]
+    #: (K,3) motion mode probabilities (hover, constant velocity, manoeuvre).
+    mode_prob: F64
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -219,7 +254,8 @@ class TrackRows:
     def of(cls, tab: TrackTable, rows: NDArray[np.int64], x: F64, P: F64) -> TrackRows:
         """Rows ``rows`` of ``tab`` with states x (K,6) and covariances P (K,6,6)."""
         return cls(tab.ids[rows], x, P, tab.status[rows], tab.t_update[rows], tab.ident[rows],
-                   tab.sources[rows], tab.t_birth[rows], tab.looks[rows], tab.n_looks[rows])
+                   tab.sources[rows], tab.t_birth[rows], tab.looks[rows], tab.n_looks[rows],
+                   tab.mode_prob[rows])
 
     @classmethod
     def empty(cls) -> TrackRows:
@@ -239,4 +275,4 @@ class TrackRows:
         src = np.concatenate([np.pad(b.sources, ((0, 0), (0, width - b.sources.shape[1])))
                               for b in blocks])
         return cls(cat("ids"), cat("x"), cat("P"), cat("status"), cat("t_update"), cat("ident"),
-                   src, cat("t_birth"), cat("looks"), cat("n_looks"))
+                   src, cat("t_birth"), cat("looks"), cat("n_looks"), cat("mode_prob"))

@@ -19,7 +19,8 @@ from scipy.stats import chi2
 from cuas.config import TrackerConfig
 from cuas.tracking.associator import gnn_assign
 from cuas.tracking.deleter import next_status, silence_limits
-from cuas.tracking.hypothesiser import Hypotheses, hypothesise
+from cuas.tracking.hypothesiser import hypothesise
+from cuas.tracking.imm import IMM, mode_update
 from cuas.tracking.initiator import (
     MAX_PENDING_BEARINGS,
     Bearings,
@@ -28,7 +29,14 @@ from cuas.tracking.initiator import (
     initial_states,
 )
 from cuas.tracking.measurements import MeasurementBatch
-from cuas.tracking.models import VEL, AzElModel, ConstantVelocity
+from cuas.tracking.models import AzElModel
+from cuas.tracking.score import (
+    BIRTH_RATE_TAU_S,
+    MIN_BIRTHS_PER_H,
+    ClutterDensity,
+    ClutterMap,
+    thresholds,
+)
 from cuas.tracking.state import (
     DELETED,
     NO_IDENT,
@@ -36,7 +44,7 @@ from cuas.tracking.state import (
     TrackRows,
     TrackTable,
 )
-from cuas.tracking.updater import inverse, kalman_update, mahalanobis2
+from cuas.tracking.updater import inverse, mahalanobis2
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +59,15 @@ IDENTITY_GATE_FACTOR = 100.0
 VELOCITY_GATE_PROBABILITY = 0.99
 #: Deleted tracks waiting for the next snapshot to report them, at most.
 MAX_DELETED_HELD = 100_000
+#: A track's score is capped here: a long-held track must still be able to lose it.
+MAX_SCORE = 100.0
+#: An identity match is preferred over any anonymous pair by this much cost.
+IDENTITY_BONUS = 1e4
+LN_2PI = float(np.log(2.0 * np.pi))
+#: A track slower than this (m/s, plus two sigmas of its speed) is not known to move: the
+#: plots it takes count in the clutter map, once its speed is known to this sigma (m/s).
+STILL_SPEED = 1.0
+STILL_SPEED_SIGMA = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +93,9 @@ class Tracker:
     def __init__(self, cfg: TrackerConfig, counters: Counter[str] | None = None) -> None:
         """``counters`` (default: a new one) receives the tracker's counts."""
         self.cfg = cfg
-        self.motion = ConstantVelocity(cfg.accel_noise_h, cfg.accel_noise_v)
+        self.imm = IMM.standard(cfg.hover_noise, cfg.hover_speed_sigma, cfg.accel_noise_h,
+                                cfg.accel_noise_v, cfg.manoeuvre_noise_h, cfg.manoeuvre_noise_v,
+                                cfg.mode_sojourn_s)
         self.table = TrackTable()
         self.time: float | None = None
         self.counters: Counter[str] = counters if counters is not None else Counter()
@@ -89,6 +108,12 @@ class Tracker:
         self._bearings = Bearings.empty()
         self._born = 0  # tracks born from the current batch
         self._warned_cap = False
+        #: Clutter density per sensor, measured online (the track score's reference).
+        self.clutter = ClutterDensity()
+        self.clutter_map = ClutterMap()
+        self._log_pd = float(np.log(cfg.detection_probability))
+        self._log_miss = float(np.log1p(-cfg.detection_probability))
+        self._birth_rate = MIN_BIRTHS_PER_H / 3600.0  # tentative tracks born per second
 
     # ------------------------------------------------------------------ public API
 
@@ -109,7 +134,8 @@ class Tracker:
         blocks = list(self._deleted)
         if tab.n:
             dt = np.maximum(t - tab.t, 0.0)
-            x, P = self.motion.predict(tab.x, tab.P, dt)
+            xm, Pm, cbar = self.imm.predict(tab.xm, tab.Pm, tab.mode_prob, dt)
+            x, P = self.imm.combine(xm, Pm, cbar)
             blocks.append(TrackRows.of(tab, np.arange(tab.n), x, P))
         self._deleted = []
         self._n_deleted_held = 0
@@ -151,11 +177,14 @@ class Tracker:
         n = tab.n
         tab.ensure_sensors(sensor_col + 1)
 
-        # Predictor: every track to this batch's time (each from its own last update).
+        # Predictor: every track to this batch's time (each from its own last update), each
+        # motion mode mixed and predicted, then combined for gating and association.
         if n:
-            x_pred, P_pred = self.motion.predict(tab.x, tab.P, t - tab.t)
+            xm_pred, Pm_pred, cbar = self.imm.predict(tab.xm, tab.Pm, tab.mode_prob, t - tab.t)
+            x_pred, P_pred = self.imm.combine(xm_pred, Pm_pred, cbar)
         else:
             x_pred, P_pred = np.zeros((0, 6)), np.zeros((0, 6, 6))
+            xm_pred, Pm_pred, cbar = np.zeros((0, 3, 6)), np.zeros((0, 3, 6, 6)), np.zeros((0, 3))
 
         # Hypothesiser: gated pairs, plus identity pairs wherever they are.
         id_pairs = self._identity_pairs(meas)
@@ -180,7 +209,19 @@ class Tracker:
                 Sv = P_pred[rows_v, 3:, 3:] + meas.vel_R[dets_v]
                 ok[vel_check] &= mahalanobis2(dv, inverse(Sv)) <= self._velocity_gate
         pick = np.flatnonzero(ok)
-        cost = np.where(same[pick], -gate[pick], hyp.d2[pick])  # a kept identity always wins
+        # The evidence of each pair: ln(Pd N(y; 0, S) / λ), the measurement's likelihood under
+        # the track against the sensor's clutter density. Minus twice it is the assignment
+        # cost (a missed track costs -2 ln(1 - Pd), a detection left to clutter nothing), so
+        # a tight track's close plot beats a wide track's equally close one.
+        dims = meas.per_model([m.dim for m in meas.models], np.int64)
+        if meas.m:
+            top = int(dims.max())
+            self.clutter.extend(sensor_col, meas.z[dims == top], meas.R[dims == top], top)
+        log_lam = np.array([self.clutter.log_density(sensor_col, d) for d in range(4)])
+        pair_dim = dims[hyp.det]
+        evidence = self._log_pd - 0.5 * (hyp.d2 + hyp.logdet + pair_dim * LN_2PI) - log_lam[pair_dim]
+        cost = np.where(same[pick], -2.0 * evidence[pick] - IDENTITY_BONUS, -2.0 * evidence[pick])
+        miss = np.full(len(pick), -2.0 * self._log_miss)
 
         # Associator: global nearest neighbour per independent cluster, established tracks
         # first. A tentative track born of clutter is wide and would otherwise bid for (and
@@ -188,26 +229,45 @@ class Tracker:
         firm = tab.status[hyp.track[pick]] != TENTATIVE if n else np.zeros(0, dtype=bool)
         first = np.flatnonzero(firm)
         chosen_first = first[gnn_assign(hyp.track[pick[first]], hyp.det[pick[first]],
-                                        cost[first], gate[pick[first]], n, meas.m)]
+                                        cost[first], miss[first], n, meas.m)]
         taken = np.zeros(meas.m, dtype=bool)
         taken[hyp.det[pick[chosen_first]]] = True
         second = np.flatnonzero(~firm & ~taken[hyp.det[pick]])
         chosen_second = second[gnn_assign(hyp.track[pick[second]], hyp.det[pick[second]],
-                                          cost[second], gate[pick[second]], n, meas.m)]
+                                          cost[second], miss[second], n, meas.m)]
         chosen = pick[np.concatenate([chosen_first, chosen_second])]
+        self.clutter.count_unclaimed(sensor_col, meas.m - len(chosen))
         rows = hyp.track[chosen]
         dets = hyp.det[chosen]
+        gain = evidence[chosen] - self._local_clutter(meas, sensor_col, dets, log_lam)
+        # The clutter map counts plots no track took, and those taken by a track known not to
+        # move (a fixed return that a track follows, confirmed or not).
+        speed = np.linalg.norm(x_pred[rows, 3:5], axis=1)
+        speed_sigma = np.sqrt(np.maximum(P_pred[rows, 3, 3] + P_pred[rows, 4, 4], 0.0))
+        still = (speed <= STILL_SPEED + 2.0 * speed_sigma) & (speed_sigma <= STILL_SPEED_SIGMA)
+        counted = np.ones(meas.m, dtype=bool)
+        counted[dets[~still]] = False
+        self.clutter_map.look(sensor_col, t, meas.pos[counted])
 
-        # Updater.
+        # Updater: every mode of each chosen track with its detection, the mode probabilities
+        # from how well each mode predicted it, and the combined state.
         x_new, P_new = x_pred.copy(), P_pred.copy()
         if len(rows):
-            x_u, P_u = self._update(x_pred[rows], P_pred[rows], meas, dets, hyp, chosen)
-            good = np.all(np.isfinite(x_u), axis=1) & np.all(np.isfinite(P_u), axis=(1, 2))
+            xm_u, Pm_u, loglik = mode_update(xm_pred[rows], Pm_pred[rows], meas, dets)
+            mu = self.imm.posterior_mu(cbar[rows], loglik)
+            x_u, P_u = self.imm.combine(xm_u, Pm_u, mu)
+            good = (np.all(np.isfinite(x_u), axis=1) & np.all(np.isfinite(P_u), axis=(1, 2))
+                    & np.all(np.isfinite(Pm_u), axis=(1, 2, 3)) & np.all(np.isfinite(mu), axis=1))
             if not good.all():
                 self.counters["updates_rejected_numeric"] += int((~good).sum())
                 rows, dets, x_u, P_u = rows[good], dets[good], x_u[good], P_u[good]
+                xm_u, Pm_u, mu, gain = xm_u[good], Pm_u[good], mu[good], gain[good]
             x_new[rows] = x_u
             P_new[rows] = P_u
+            tab.xm[rows] = xm_u
+            tab.Pm[rows] = Pm_u
+            tab.mode_prob[rows] = mu
+            tab.llr[rows] = np.minimum(tab.llr[rows] + gain, MAX_SCORE)
         hit = np.zeros(n, dtype=bool)
         hit[rows] = True
         self._commit(x_new, P_new, hit, rows, dets, meas, sensor_col, scanning, max_range)
@@ -227,35 +287,14 @@ class Tracker:
             created += crossed
             new_var = np.concatenate([new_var, crossed_var])
 
-        # Deleter.
+        # Deleter (the SPRT's thresholds follow the rate at which tentative tracks are born).
+        if self.time is not None and t > self.time:
+            self._birth_rate *= float(np.exp(-(t - self.time) / BIRTH_RATE_TAU_S))
+        self._birth_rate += len(created) / BIRTH_RATE_TAU_S
         deleted = expired + self._apply_life_cycle(t, np.concatenate([pos_var, new_var]))
         self.counters["associations"] += len(rows)
         return StepResult(t, True, assigned=len(rows), created=created, deleted=deleted,
                           dropped_detections=meas.n_dropped)
-
-    def _update(self, x: F64, P: F64, meas: MeasurementBatch, dets: I64, hyp: Hypotheses,
-                chosen: I64) -> tuple[F64, F64]:
-        """Posteriors of the chosen pairs (tracks' predicted x (K,6), P (K,6,6))."""
-        x_u = np.empty_like(x)
-        P_u = np.empty_like(P)
-        model = meas.model[dets]
-        for code, mm in enumerate(meas.models):
-            sel = np.flatnonzero(model == code)
-            if not len(sel):
-                continue
-            c = chosen[sel]
-            m = mm.dim
-            x_u[sel], P_u[sel] = kalman_update(
-                x[sel], P[sel], hyp.y[c, :m], hyp.H[c, :m], meas.R[dets[sel], :m, :m],
-                hyp.S_inv[c, :m, :m], selects=mm.selects,
-            )
-        with_vel = np.flatnonzero(meas.has_vel[dets])
-        if len(with_vel):  # a second, sequential update: the noises are independent
-            y = meas.vel[dets[with_vel]] - x_u[with_vel, 3:]
-            x_u[with_vel], P_u[with_vel] = kalman_update(
-                x_u[with_vel], P_u[with_vel], y, None, meas.vel_R[dets[with_vel]], selects=VEL
-            )
-        return x_u, P_u
 
     def _commit(self, x_new: F64, P_new: F64, hit: NDArray[np.bool_], rows: I64, dets: I64,
                 meas: MeasurementBatch, sensor_col: int, scanning: bool,
@@ -280,6 +319,7 @@ class Tracker:
                 rng = np.linalg.norm(meas.sensor_frame.site_to_local(x_new[:, :3]), axis=1)
                 missed &= rng <= max_range
             tab.misses[missed] += 1
+            tab.llr[missed] += self._log_miss
             looked |= missed
         tab.looks[looked] = (tab.looks[looked] << np.uint32(1)) | hit[looked].astype(np.uint32)
         tab.n_looks[looked] = np.minimum(tab.n_looks[looked] + 1, 32)
@@ -401,8 +441,11 @@ class Tracker:
             return ()
         pos_sigma = np.sqrt(pos_var)
         old = tab.status.copy()
+        births_per_h = max(self._birth_rate * 3600.0, MIN_BIRTHS_PER_H)
+        limits = thresholds(self.cfg.false_tracks_per_h, births_per_h,
+                            self.cfg.score_drop_probability)
         tab.status[:] = next_status(old, tab.looks, tab.misses, t - tab.t_update, pos_sigma,
-                                    self.cfg, tab.ident >= 0)
+                                    self.cfg, tab.ident >= 0, tab.llr, limits)
         self.counters["tracks_confirmed"] += int(((old == TENTATIVE) & (tab.status == 1)).sum())
         gone = tab.status == DELETED
         if not gone.any():
@@ -410,6 +453,27 @@ class Tracker:
         return self._remove(gone)
 
     # ------------------------------------------------------------------ helpers
+
+    def _local_clutter(self, meas: MeasurementBatch, sensor_col: int, dets: I64,
+                       log_lam: F64) -> F64:
+        """How much the clutter map lowers each hit's evidence: ln((λ + λ_map) / λ), where a
+        cell giving p plots per look is a point source of density p N(0; 0, R) at its plots
+        (measurement space, like λ)."""
+        out = np.zeros(len(dets))
+        rate = self.clutter_map.rate(sensor_col, meas.t, meas.pos[dets])
+        some = np.flatnonzero(rate > 0)
+        if not len(some):
+            return out
+        d = dets[some]
+        dims = meas.per_model([m.dim for m in meas.models], np.int64)[d]
+        for dim in np.unique(dims).tolist():
+            sel = dims == dim
+            if dim == 0:
+                continue
+            _, logdet_r = np.linalg.slogdet(meas.R[d[sel], :dim, :dim])
+            log_src = np.log(rate[some[sel]]) - 0.5 * (dim * LN_2PI + logdet_r)
+            out[some[sel]] = np.logaddexp(log_lam[dim], log_src) - log_lam[dim]
+        return np.where(np.isfinite(out), out, 0.0)
 
     def _room(self, wanted: int) -> int:
         """How many of ``wanted`` new tracks the caps allow now (``max_births_per_batch``

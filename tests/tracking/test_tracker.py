@@ -35,7 +35,7 @@ def test_single_target_is_confirmed_after_m_of_n_and_follows_truth() -> None:
 
 
 def test_confirmation_needs_m_hits() -> None:
-    cfg = Config(tracker=TrackerConfig(confirm_m=3, confirm_n=5))
+    cfg = Config(tracker=TrackerConfig(initiation="m_of_n", confirm_m=3, confirm_n=5))
     tracker = FusionEngine(cfg)
     for k in range(3):
         tracker.process(batch(T0 + k, [enu_det([0.0, 0.0, 100.0])]))
@@ -44,7 +44,10 @@ def test_confirmation_needs_m_hits() -> None:
 
 
 def test_coasting_then_deletion_and_ids_never_reused() -> None:
-    tracker = FusionEngine(Config(tracker=TrackerConfig(delete_misses_confirmed=3)))
+    # Life cycle after confirmation: M of N confirms this lone stationary plot on its third
+    # look (the score would wait for more, as it does for a fixed clutter return).
+    tracker = FusionEngine(Config(tracker=TrackerConfig(initiation="m_of_n",
+                                                        delete_misses_confirmed=3)))
     for k in range(5):
         tracker.process(batch(T0 + k, [enu_det([0.0, 0.0, 100.0])]))
     (first,) = live(tracker)
@@ -60,7 +63,7 @@ def test_coasting_then_deletion_and_ids_never_reused() -> None:
 
 
 def test_coasting_track_recovers_on_a_hit() -> None:
-    tracker = FusionEngine()
+    tracker = FusionEngine(Config(tracker=TrackerConfig(initiation="m_of_n")))
     for k in range(5):
         tracker.process(batch(T0 + k, [enu_det([10.0 * k, 0.0, 100.0])]))
     tracker.process(batch(T0 + 5, []))
