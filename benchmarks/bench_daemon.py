@@ -698,7 +698,7 @@ PROFILE_STAGES = (
     ("cuas/fusion/engine.py", "snapshot", "  FusionEngine.snapshot"),
     ("cuas/fusion/engine.py", "_classify", "    classification"),
     ("cuas/fusion/export.py", "export_tracks", "    export to contract tracks"),
-    ("cuas/wire.py", "encode", "  wire.encode (all published messages)"),
+    ("cuas/wire/codec.py", "encode", "  wire.encode (all published messages)"),
     ("cuas/fusion/daemon.py", "_publish_status", "status task"),
 )
 

@@ -7,13 +7,15 @@ genuine radar, a batch on another sensor's topic, a 1 MB junk field, a 5,000-det
 message, 2,000 new Remote ID identities with 500 merges, 50 invented sensor ids.
 
 Prints: genuine batches sent / fused by sensor, confirmed genuine tracks at the end, RSS at
-the start and end (MB), the longest event-loop stall (s).
+the start and end (MB), the longest event-loop stall (s). ``--memory``: the engine alone under
+the identity and clutter floods for ``--seconds`` simulated seconds, RSS every 20 s.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import time
 
 import msgpack
@@ -23,6 +25,7 @@ import zmq.asyncio
 from cuas import bus, wire
 from cuas.config import Config, TrackerConfig
 from cuas.fusion.daemon import Daemon
+from cuas.fusion.engine import FusionEngine
 
 
 def rss_mb() -> float:
@@ -124,17 +127,63 @@ async def soak(seconds: float) -> None:
     print(f"longest event-loop stall: {worst:.2f} s")
     print("hostile counters:", {k: c[k] for k in (
         "dropped_clock_ahead", "dropped_quarantined", "dropped_topic_mismatch",
-        "status_received", "sensors_evicted")})
+        "status_received", "sensors_evicted", "identities_evicted", "producers_disconnected")})
     stop.set()
     await task
     pub.close(0)
     ctx.term()
 
 
+def memory(seconds: int) -> None:
+    """The soak's memory part without the network: the engine alone, fed each simulated second
+    2,000 new Remote ID identities, 500 merges of them, a 5,000-plot clutter scan and 50
+    invented sensors; RSS every 20 s must level off once ``tracker.max_identities`` is reached."""
+    engine = FusionEngine(Config(tracker=TrackerConfig(lateness_s=0.2)))
+    start, base = time.time(), 0
+
+    def decoded(msg: wire.Detections) -> wire.Detections:  # as the daemon would get it
+        out = bus.parse_frames(bus.frames(msg))[1]
+        assert isinstance(out, wire.Detections)
+        return out
+
+    rss0 = rss_mb()
+    print(f"memory: RSS {rss0:.0f} MB at the start; cap {engine.config.tracker.max_identities} "
+          "identities")
+    for s in range(seconds):
+        now = start + s
+        ids = [wire.Ident(rid=f"S{base + i}") for i in range(2_000)]
+        engine.process(decoded(look("rid-evil", 2 * s, now, [
+            (10_000.0 + 40.0 * (i % 100), 10_000.0 + 40.0 * (i // 100)) for i in range(2_000)],
+            kind="remoteid", idents=ids)))
+        merges = [wire.Ident(rid=f"S{base + 2 * i}", aliases=(f"S{base + 2 * i + 1}",))
+                  for i in range(500)]
+        engine.process(decoded(look("rid-evil", 2 * s + 1, now + 0.01, [
+            (-10_000.0 + 40.0 * i, 10_000.0) for i in range(500)], kind="remoteid",
+            idents=merges)))
+        engine.process(decoded(look("clutter", s, now + 0.02, [
+            (-20_000.0 + 40.0 * (i % 100), -20_000.0 + 40.0 * (i // 100)) for i in range(5_000)])))
+        for g in range(50):
+            engine.process(decoded(look(f"ghost-{s}-{g}", 0, now + 0.03 + 0.001 * g,
+                                        [(0.0, 5000.0)])))
+        engine.snapshot()
+        base += 2_000
+        if s % 20 == 19:
+            print(f"  {s + 1:4d} s: RSS {rss_mb():.0f} MB, identities held "
+                  f"{engine.identities.index.n_indices}, evicted "
+                  f"{engine.counters['identities_evicted']}", flush=True)
+    print(f"memory: RSS {rss_mb():.0f} MB at the end ({rss_mb() - rss0:+.0f} MB)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=40.0)
+    parser.add_argument("--memory", action="store_true",
+                        help="the engine-only memory soak instead (simulated seconds, up to 300)")
     args = parser.parse_args()
+    if args.memory:
+        logging.disable(logging.WARNING)  # the floods' warnings, thousands of them
+        memory(int(min(args.seconds, 300)))
+        return
     asyncio.run(soak(min(args.seconds, 60.0)))
 
 

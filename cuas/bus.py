@@ -388,21 +388,28 @@ _REJECTIONS: Final[dict[int, str]] = {
 
 
 class HandshakeMonitor:
-    """Counts and logs rejected handshakes on a socket (ZeroMQ drops them silently).
+    """Counts and logs rejected handshakes on a socket (ZeroMQ drops them silently), and, when
+    ``disconnects`` names a counter, closed peer connections too.
 
-    ``counters[name]`` grows by one per rejection; :meth:`run` reads the socket's monitor
-    until cancelled.
+    ``counters[name]`` grows by one per rejection (``rejections`` False: none are watched);
+    ``counters[disconnects]`` by one per closed connection. A peer whose message is over
+    :data:`MAX_FRAME_BYTES` is cut off by ZeroMQ without a word to the application: the
+    closed connection is the only trace of it. :meth:`run` reads the monitor until cancelled.
     """
 
     def __init__(self, sock: zmq.asyncio.Socket, counters: Counter[str],
-                 name: str = "auth_rejected") -> None:
+                 name: str = "auth_rejected", *, rejections: bool = True,
+                 disconnects: str | None = None) -> None:
         events = 0
-        for event in _REJECTIONS:
+        for event in _REJECTIONS if rejections else ():
             events |= event
+        if disconnects is not None:
+            events |= zmq.EVENT_DISCONNECTED
         self._mon = sock.get_monitor_socket(events)
         self._sock = sock
         self.counters = counters
         self.name = name
+        self.disconnects = disconnects
         self._last_log = -1e9
         self._unlogged = 0
 
@@ -415,11 +422,17 @@ class HandshakeMonitor:
                     event = parse_monitor_message(parts)
                 except RuntimeError:
                     continue
+                if int(event["event"]) == zmq.EVENT_DISCONNECTED and self.disconnects:
+                    self.counters[self.disconnects] += 1
+                    self._log("a peer's connection closed (it stopped, or it sent a message "
+                              f"over {MAX_FRAME_BYTES // 2**20} MiB, which ZeroMQ refuses by "
+                              "closing the connection)", event["endpoint"])
+                    continue
                 what = _REJECTIONS.get(int(event["event"]))
                 if what is None:
                     continue
                 self.counters[self.name] += 1
-                self._log(what, event["endpoint"])
+                self._log(f"rejected a handshake: {what}", event["endpoint"])
         finally:
             with contextlib.suppress(zmq.ZMQError):
                 self._sock.disable_monitor()
@@ -431,12 +444,14 @@ class HandshakeMonitor:
             self._unlogged += 1
             return
         more = f" (and {self._unlogged} more)" if self._unlogged else ""
-        log.warning("rejected a handshake on %s: %s%s", endpoint.decode(errors="replace"),
-                    what, more)
+        log.warning("on %s: %s%s", endpoint.decode(errors="replace"), what, more)
         self._last_log = now
         self._unlogged = 0
 
 
-def monitor_task(sock: zmq.asyncio.Socket, counters: Counter[str]) -> asyncio.Task[None]:
+def monitor_task(sock: zmq.asyncio.Socket, counters: Counter[str], *, rejections: bool = True,
+                 disconnects: str | None = None) -> asyncio.Task[None]:
     """Start a :class:`HandshakeMonitor` on ``sock`` as a task (cancel it to stop)."""
-    return asyncio.create_task(HandshakeMonitor(sock, counters).run(), name="handshake-monitor")
+    return asyncio.create_task(HandshakeMonitor(sock, counters, rejections=rejections,
+                                                disconnects=disconnects).run(),
+                               name="handshake-monitor")

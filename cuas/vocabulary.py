@@ -15,6 +15,9 @@ TRACK_STATUSES: Final = ("tentative", "confirmed", "coasting", "deleted")
 THREAT_LEVELS: Final = ("none", "low", "medium", "high", "critical")
 #: Object classes of the classifier, in the column order of its probabilities.
 CLASSES: Final = ("uav", "bird", "manned", "clutter")
+#: Motion modes of the tracker's interacting-multiple-model filter, in the column order of its
+#: mode probabilities: near-constant position, constant velocity, manoeuvring.
+MOTION_MODES: Final = ("hover", "constant_velocity", "manoeuvre")
 #: A component's health in its ``status`` heartbeat.
 COMPONENT_STATES: Final = ("ok", "degraded", "down")
 #: Mean Earth radius (m), for the curvature drop of a local ENU frame (d**2 / 2R).

@@ -176,7 +176,7 @@ def test_every_package_says_what_it_owns() -> None:
 def test_the_rules_see_the_code() -> None:
     """Guards against a test that cannot fail: the parser finds known imports."""
     assert "cuas.tracking.tracker" in modules()
-    assert "cuas.errors" in imports("cuas.wire", True)
+    assert "cuas.errors" in imports("cuas.wire.codec", True)
     assert any(_within(t, "cuas.tracking") for m in modules() if _within(m, "cuas.fusion")
                for t in imports(m, False))
 

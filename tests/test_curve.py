@@ -228,6 +228,88 @@ def test_a_key_revoked_then_sighup_is_refused_without_a_restart(tmp_path: Path) 
     asyncio.run(asyncio.wait_for(main(), 60))
 
 
+def test_a_revoked_key_is_refused_on_its_open_connection_too(tmp_path: Path) -> None:
+    """Finding: ZeroMQ checks a key only at the handshake, so a sensor whose key was revoked
+    (SIGHUP) kept publishing on the connection it had. Each message's key is checked now."""
+    config, keys = _split_site(tmp_path)
+    sensor_keys = _client(config, keys, "sensor")
+    batches = _batches()
+
+    async def main() -> None:
+        daemon = Daemon(config, LOOPBACK, snapshot_hz=20.0, status_period_s=0.2, replay=True)
+        stop = asyncio.Event()
+        task = asyncio.create_task(daemon.run(stop))
+        await asyncio.wait_for(daemon.ready.wait(), 5)
+        ctx = zmq.asyncio.Context()
+        try:
+            sensor = bus.xpub_socket(ctx, daemon.bound.detections, security=sensor_keys)
+            assert await bus.wait_for_subscriber(sensor, "det.", 10.0)
+            half = len(batches) // 2
+            for batch in batches[:half]:
+                await sensor.send_multipart(bus.frames(batch))
+            for _ in range(100):
+                if daemon.state.counters["received"] == half:
+                    break
+                await asyncio.sleep(0.05)
+            assert daemon.state.counters["received"] == half
+            assert daemon.state.counters["dropped_revoked_key"] == 0
+            (tmp_path / "producers" / "sensor.key").unlink()
+            os.kill(os.getpid(), signal.SIGHUP)
+            await asyncio.sleep(0.3)
+            for batch in batches[half:]:  # the same open connection
+                await sensor.send_multipart(bus.frames(batch))
+            for _ in range(100):
+                if daemon.state.counters["received"] == len(batches):
+                    break
+                await asyncio.sleep(0.05)
+            assert daemon.state.counters["dropped_revoked_key"] == len(batches) - half
+            assert daemon.state.sensors[batches[0].sensor].received == half
+        finally:
+            ctx.destroy(linger=0)
+            stop.set()
+            await asyncio.wait_for(task, 10)
+
+    asyncio.run(asyncio.wait_for(main(), 60))
+
+
+def test_a_frame_over_the_zeromq_limit_cuts_only_its_sender_off_and_is_counted() -> None:
+    """Finding: a 70 MB frame made ZeroMQ drop the peer without a trace. The daemon's monitor
+    counts the closed connection (``producers_disconnected``); other sensors go on."""
+    batches = _batches()
+
+    async def main() -> None:
+        daemon = Daemon(Config(), LOOPBACK, snapshot_hz=20.0, status_period_s=0.2, replay=True)
+        stop = asyncio.Event()
+        task = asyncio.create_task(daemon.run(stop))
+        await asyncio.wait_for(daemon.ready.wait(), 5)
+        ctx = zmq.asyncio.Context()
+        try:
+            giant = bus.xpub_socket(ctx, daemon.bound.detections)
+            honest = bus.xpub_socket(ctx, daemon.bound.detections)
+            assert await bus.wait_for_subscriber(giant, "det.", 10.0)
+            assert await bus.wait_for_subscriber(honest, "det.", 10.0)
+            await giant.send_multipart([b"det.giant", b"\x00" * (bus.MAX_FRAME_BYTES + 1)])
+            for _ in range(200):
+                if daemon.state.counters["producers_disconnected"] >= 1:
+                    break
+                await asyncio.sleep(0.05)
+            assert daemon.state.counters["producers_disconnected"] >= 1
+            for batch in batches:
+                await honest.send_multipart(bus.frames(batch))
+            for _ in range(100):
+                if daemon.state.counters["received"] >= len(batches):
+                    break
+                await asyncio.sleep(0.05)
+            assert daemon.state.counters["received"] == len(batches)
+            assert daemon.state.counters["dropped_malformed"] == 0
+        finally:
+            ctx.destroy(linger=0)
+            stop.set()
+            await asyncio.wait_for(task, 10)
+
+    asyncio.run(asyncio.wait_for(main(), 90))
+
+
 def test_record_bind_detections_under_curve_records_only_listed_keys(tmp_path: Path) -> None:
     from cuas.record.recorder import Recorder
 

@@ -1,8 +1,8 @@
 """What the classifier reads besides track states: cooperative identity reports and RF links.
 
 The tracker fills these as detections arrive (additively: its numeric core does not use them).
-Both are bounded: one row per identity ever seen (like the tracker's identity registry), and a
-fixed number of recent RF reports.
+Both are bounded: one row per identity index of fusion's registry (which caps them and hands
+the indices of forgotten identities out again), and a fixed number of recent RF reports.
 """
 
 from __future__ import annotations
@@ -118,6 +118,29 @@ class IdentReports:
         self._tx: list[str | None] = []
         self._w_tx: list[str | None] = []
         self._last: dict[tuple[int, str | None], tuple[float, F64]] = {}
+        self._recycled: set[int] = set()
+
+    _ROWS: Final = (("kind", 0), ("t", np.nan), ("pos", np.nan), ("vel", np.nan),
+                    ("jump_t", np.nan), ("jump_speed", 0), ("two_t", np.nan), ("two_dist", 0),
+                    ("frozen_t", np.nan), ("frozen_move", 0), ("frozen_rssi", 0),
+                    ("fast_t", np.nan), ("fast_speed", 0), ("_w_pos", np.nan),
+                    ("_w_range", np.nan), ("_w_min", 0), ("_w_max", 0), ("_w_n", 0))
+
+    def forget(self, indices: list[int]) -> None:
+        """Clear the rows of identities the registry forgot; their indices will name new
+        identities, which the classifier must look up afresh (they are marked changed)."""
+        gone = [i for i in indices if i < len(self.value)]
+        if not gone:
+            return
+        rows = np.asarray(gone, dtype=np.int64)
+        for name, fill in self._ROWS:
+            getattr(self, name)[rows] = fill
+        for i in gone:
+            self.value[i], self.callsign[i], self._tx[i], self._w_tx[i] = "", None, None, None
+        self._recycled.update(gone)
+        self.changed.difference_update(gone)
+        dropped = set(gone)
+        self._last = {k: v for k, v in self._last.items() if k[0] not in dropped}
 
     def _grow(self, n: int) -> None:
         cap = len(self.kind)
@@ -125,12 +148,7 @@ class IdentReports:
             return
         while cap < n:
             cap *= 2
-        for name, fill in (("kind", 0), ("t", np.nan), ("pos", np.nan), ("vel", np.nan),
-                           ("jump_t", np.nan), ("jump_speed", 0), ("two_t", np.nan),
-                           ("two_dist", 0), ("frozen_t", np.nan), ("frozen_move", 0),
-                           ("frozen_rssi", 0), ("fast_t", np.nan), ("fast_speed", 0),
-                           ("_w_pos", np.nan), ("_w_range", np.nan),
-                           ("_w_min", 0), ("_w_max", 0), ("_w_n", 0)):
+        for name, fill in self._ROWS:
             old = getattr(self, name)
             new = np.full((cap, *old.shape[1:]), fill, dtype=old.dtype)
             new[: len(old)] = old
@@ -147,8 +165,9 @@ class IdentReports:
             self._w_tx.append(None)
         self.n = max(self.n, index + 1)
         self.kind[index] = kind
-        if self.value[index] and self.value[index] != value:
+        if (self.value[index] and self.value[index] != value) or index in self._recycled:
             self.changed.add(index)
+            self._recycled.discard(index)
         self.value[index] = value
         if callsign:
             self.callsign[index] = callsign

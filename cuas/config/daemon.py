@@ -68,6 +68,10 @@ class TrackerConfig:
     max_tracks: int = 5_000
     max_births_per_batch: int = 256
     max_sensors: int = 256
+    #: Distinct cooperative identities remembered (ICAO addresses, Remote ID serials and their
+    #: aliases, folded together when they meet): beyond it the least recently heard ones that
+    #: no live track holds are forgotten, so a sender inventing ids cannot grow memory.
+    max_identities: int = 20_000
     #: Work bound per batch: live tracks x detections (the gating pairs the tracker weighs).
     #: Beyond it the batch keeps only as many detections as fit (the rest counted in
     #: ``detections_dropped_work``), so one message cannot stall the daemon for seconds.
@@ -103,7 +107,7 @@ class TrackerConfig:
             raise ConfigError("must lie in [1, 100]", key="tracker.bearing_gate_sigma")
         if not 1_000 <= self.max_pairs_per_batch <= 1_000_000_000:
             raise ConfigError("must lie in [1000, 1e9]", key="tracker.max_pairs_per_batch")
-        for name in ("max_tracks", "max_births_per_batch", "max_sensors"):
+        for name in ("max_tracks", "max_births_per_batch", "max_sensors", "max_identities"):
             if not 1 <= getattr(self, name) <= 1_000_000:
                 raise ConfigError("must lie in [1, 1000000]", key=f"tracker.{name}")
 

@@ -40,6 +40,9 @@ from cuas.tracking import StepResult
 from cuas.tracking.reorder import ReorderBuffer
 
 log = logging.getLogger(__name__)
+#: Payloads larger than this (bytes) are decoded off the event loop (a radar scan of a few
+#: hundred plots is well below it).
+DECODE_IN_THREAD_BYTES = 256 * 1024
 
 @dataclass
 class DaemonState:
@@ -84,6 +87,7 @@ class Daemon:
         self._wake = asyncio.Event()
         self._snapshot_now = asyncio.Event()
         self._alerted = False
+        self._auth: bus.BusAuth | None = None
         self._rlog = RateLimitedLog(log)
         self._seq = Counter[str]()
         self._pub: zmq.asyncio.Socket | None = None
@@ -121,13 +125,18 @@ class Daemon:
         """Bind, serve until ``stop`` is set, then flush what is owed and close."""
         ctx = zmq.asyncio.Context()
         keys = self.security
-        auth = bus.start_authenticator(ctx, keys) if keys is not None else None
+        auth = self._auth = bus.start_authenticator(ctx, keys) if keys is not None else None
         sub = bus.sub_socket(ctx, self.endpoints.detections, bind=True, topics=("det.", "status."),
                              security=keys)
         self._pub = bus.pub_socket(ctx, self.endpoints.tracks, bind=True, security=keys)
         # CURVE refusals are silent in ZeroMQ: the monitors count them into `auth_rejected`.
-        monitors = ([bus.monitor_task(s, self.state.counters) for s in (sub, self._pub)]
-                    if keys is not None else [])
+        # So is a producer cut off for a message over bus.MAX_FRAME_BYTES: the detection
+        # endpoint's closed connections are counted into `producers_disconnected`.
+        self.state.counters["producers_disconnected"] += 0
+        monitors = [bus.monitor_task(sub, self.state.counters, rejections=keys is not None,
+                                     disconnects="producers_disconnected")]
+        if keys is not None:
+            monitors.append(bus.monitor_task(self._pub, self.state.counters))
         # What was really bound (a port of 0 or * in the config becomes a real one).
         self.bound = bus.Endpoints(sub.getsockopt_string(zmq.LAST_ENDPOINT),
                                    self._pub.getsockopt_string(zmq.LAST_ENDPOINT))
@@ -183,14 +192,36 @@ class Daemon:
 
     async def _receive(self, sub: zmq.asyncio.Socket, pub: zmq.asyncio.Socket) -> None:
         counters = self.state.counters
+        producers = self._auth.producers if self._auth is not None else None
         while True:
-            parts = await sub.recv_multipart(copy=True)
+            if producers is None:
+                parts = await sub.recv_multipart(copy=True)
+            else:
+                # ZeroMQ checks a CURVE key once, at the handshake: a key revoked since (SIGHUP)
+                # would keep its open connection. Each message carries the key it came with
+                # (ZAP's User-Id), checked against the allow list as it is now.
+                held = await sub.recv_multipart(copy=False)
+                user = str(held[0].get("User-Id"))
+                parts = [f.bytes for f in held]
+                if user.encode() not in producers.keys:
+                    counters["received"] += 1
+                    counters["dropped_revoked_key"] += 1
+                    self._rlog.warning("revoked", "dropped a message from CURVE key %s, no "
+                                       "longer on the producers' allow list", user)
+                    continue
             counters["received"] += 1
             self._last_arrival = time.monotonic()
             size = sum(len(p) for p in parts)
             counters["received_bytes"] += size
             try:
-                topic, msg = bus.parse_frames(parts)
+                if size > DECODE_IN_THREAD_BYTES:
+                    # Decoding and validating 20,000 detections is pure Python for a second on
+                    # a loaded machine: in a thread (the interpreter switches every few ms), the
+                    # loop goes on feeding the watchdog and sending heartbeats meanwhile, and
+                    # awaiting it here keeps the messages in order.
+                    topic, msg = await asyncio.to_thread(bus.parse_frames, parts)
+                else:
+                    topic, msg = bus.parse_frames(parts)
             except DecodeError as exc:
                 counters["dropped_malformed"] += 1
                 self._rlog.warning("malformed", "dropped a malformed message (%d bytes): %s",
@@ -211,8 +242,10 @@ class Daemon:
             msg = admitted
             # The recorder's copy, before any queue can drop it: re-encoded from the validated
             # message, so fields the contract does not know (junk) are not recorded.
+            copy = (await asyncio.to_thread(bus.frames, msg) if size > DECODE_IN_THREAD_BYTES
+                    else bus.frames(msg))
             try:
-                pub.send_multipart(bus.frames(msg), flags=zmq.NOBLOCK)
+                pub.send_multipart(copy, flags=zmq.NOBLOCK)
             except zmq.ZMQError:
                 counters["republish_errors"] += 1
             if len(self._queue) >= self._queue_size:
@@ -227,14 +260,18 @@ class Daemon:
 
     # ------------------------------------------------------------------ fuse
 
-    def _drain_queue(self, limit: int | None = None) -> None:
+    def _drain_queue(self, limit: int | None = None, budget_s: float | None = None) -> None:
         """Move up to ``limit`` queued batches (all by default) into the reorder buffer and
-        fuse whatever it releases."""
+        fuse whatever it releases, stopping early once ``budget_s`` of work is spent (so a
+        run of huge batches gives the loop back between them)."""
         n = 0
+        start = time.monotonic()
         while self._queue and (limit is None or n < limit):
             msg = self._queue.popleft()
             self.engine.push(msg, backlog=bool(self._queue))
             n += 1
+            if budget_s is not None and time.monotonic() - start > budget_s:
+                break
 
     def _fused(self, batch: wire.Detections, result: StepResult) -> None:
         """The engine fused ``batch``: count it, and have the picture published soon."""
@@ -250,7 +287,7 @@ class Daemon:
             await _wait_event(self._wake, tick)
             self._wake.clear()
             while self._queue:
-                self._drain_queue(limit=32)
+                self._drain_queue(limit=32, budget_s=0.05)
                 await asyncio.sleep(0)  # snapshots and heartbeats go on during a flood
             self.engine.release()
             # Tracks expire on this timer too (live): silence must not keep them alive.

@@ -136,8 +136,14 @@ class FusionEngine:
             self.tracker.merge_identities(meas.merged)
             self.identities.merge(meas.merged)
         self.identities.remember(batch, meas, sensor.origin)
-        return self.tracker.step(meas, self._sensor_col(batch.sensor, batch.kind),
-                                 sensor.is_scanning, sensor.max_range_m)
+        result = self.tracker.step(meas, self._sensor_col(batch.sensor, batch.kind),
+                                   sensor.is_scanning, sensor.max_range_m)
+        # After the step: this batch's identities are then held by their tracks (or were
+        # dropped with their detections), so only identities no live track holds are forgotten.
+        if self.identities.index.n_indices > self.config.tracker.max_identities:
+            counters["identities_evicted"] += self.identities.evict(
+                self.config.tracker.max_identities, self.tracker.table.ident)
+        return result
 
     # ------------------------------------------------------------------ output
 

@@ -28,17 +28,34 @@ MAX_RECEIVERS = 10_000
 class IdentityKeys:
     """Identity keys (ICAO address, Remote ID, aliases) to registry indices: a union-find, so
     that folding two identities into one costs O(1)-ish (a parent link) however many keys
-    either holds, instead of a scan of every key ever registered."""
+    either holds, instead of a scan of every key ever registered.
+
+    Bounded: :meth:`evict` forgets the least recently heard identities (a whole merged family
+    at a time: its keys, links and indices) and their indices are handed out again, so a
+    sender inventing ids grows neither the key table nor the arrays indexed by identity.
+    """
 
     def __init__(self) -> None:
         self._key: dict[str, int] = {}
         self._parent: dict[int, int] = {}  # merged-away index -> the index it joined
+        # Root index -> the keys registered under its family, and the indices merged into it.
+        self._members: dict[int, list[str]] = {}
+        self._children: dict[int, list[int]] = {}
+        # Roots, least recently heard first (dicts keep insertion order; a touch re-inserts).
+        self._recency: dict[int, None] = {}
+        self._free: list[int] = []
+        self._next = 0
 
     def __len__(self) -> int:
         return len(self._key)
 
     def __contains__(self, key: str) -> bool:
         return key in self._key
+
+    @property
+    def n_indices(self) -> int:
+        """Indices in use (roots and the indices merged into them)."""
+        return len(self._recency) + len(self._parent)
 
     def find(self, index: int) -> int:
         """The index that identity ``index`` is now known by (itself unless merged)."""
@@ -53,7 +70,7 @@ class IdentityKeys:
         return root
 
     def get(self, key: str) -> int | None:
-        """The index of ``key``, None if never registered."""
+        """The index of ``key``, None if never registered (or forgotten)."""
         found = self._key.get(key)
         return None if found is None else self.find(found)
 
@@ -67,15 +84,56 @@ class IdentityKeys:
         keys = idn.keys
         table = self._key
         found = [self.find(table[k]) for k in keys if k in table]
-        index = len(table) if not found else found[0]  # len only grows: never reused
+        if found:
+            index = found[0]
+        else:
+            index = self._free.pop() if self._free else self._next
+            self._next = max(self._next, index + 1)
+            self._members[index] = []
+            self._children[index] = []
         others = set(found) - {index}
+        members, children = self._members[index], self._children[index]
         for other in sorted(others):
             self._parent[other] = index
+            members.extend(self._members.pop(other))
+            children.append(other)
+            children.extend(self._children.pop(other))
+            del self._recency[other]
         if merged is not None and others:
             merged.extend((o, index) for o in sorted(others))
         for k in keys:
-            table.setdefault(k, index)
+            if k not in table:
+                table[k] = index
+                members.append(k)
+        self._recency.pop(index, None)
+        self._recency[index] = None  # now the most recently heard
         return index
+
+    def evict(self, max_indices: int, in_use: NDArray[np.int64]) -> list[int]:
+        """Forget the least recently heard identities until at most ``max_indices`` indices are
+        in use (down to 90 % of it, so that eviction is not paid on every message), never one
+        in ``in_use`` (held by a live track). Returns every index freed (roots and the indices
+        merged into them); they will be handed out again."""
+        if self.n_indices <= max_indices:
+            return []
+        target = max_indices * 9 // 10
+        held = set(in_use[in_use >= 0].tolist())
+        freed: list[int] = []
+        for root in list(self._recency):
+            if self.n_indices <= target:
+                break
+            if root in held:
+                continue
+            del self._recency[root]
+            for k in self._members.pop(root):
+                del self._key[k]
+            family = self._children.pop(root)
+            for child in family:
+                del self._parent[child]
+            freed.append(root)
+            freed.extend(family)
+        self._free.extend(freed)
+        return freed
 
 
 class IdentityRegistry:
@@ -114,6 +172,15 @@ class IdentityRegistry:
             elif ident.rid is not None:
                 self.reports.record(key, RID, ident.rid, None, batch.t, meas.pos[j], meas.vel[j])
                 self._judge_rid(batch, det, key, meas.pos[j], origin)
+
+    def evict(self, max_indices: int, in_use: NDArray[np.int64]) -> int:
+        """Forget the least recently heard identities beyond ``max_indices`` that no live
+        track holds (``in_use``: the tracker's identity column); returns how many indices."""
+        freed = self.index.evict(max_indices, in_use)
+        for index in freed:
+            self.info.pop(index, None)
+        self.reports.forget(freed)
+        return len(freed)
 
     def merge(self, merged: tuple[tuple[int, int], ...]) -> None:
         """Identities found to be one (``(old, new)`` indices): the new one knows both."""

@@ -231,7 +231,8 @@ class TrackRows:
     """A copy of some table rows, states predicted to an output time: what a snapshot reports.
 
     ``sources`` (K,S) marks the sensor columns that contributed to each track; ``ident`` the
-    identity index each holds (-1 = none); ``status`` one of the status codes above.
+    identity index each holds (-1 = none); ``status`` one of the status codes above;
+    ``mode_prob`` (K,3) the motion-mode probabilities (see :attr:`TrackTable.mode_prob`).
     """
 
     ids: NDArray[np.int64]

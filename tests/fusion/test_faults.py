@@ -2,7 +2,7 @@
 and operators ride out, a sensor that restarts, clock jumps, and fuzzing of what the daemon
 and the recording reader accept. Real processes, real ZeroMQ on 127.0.0.1, every run bounded.
 
-Fuzzing already elsewhere (not repeated here): wire messages (tests/test_wire.py), Beast/SBS/AVR
+Fuzzing already elsewhere (not repeated here): wire messages (tests/wire/test_codec.py), Beast/SBS/AVR
 framing (tests/sensors/adsb/test_adsb_framing.py), configuration (tests/test_config.py), cut
 recordings (tests/record/test_recording.py).
 """

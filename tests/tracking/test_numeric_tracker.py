@@ -8,7 +8,7 @@ from cuas.config import TrackerConfig
 from cuas.tracking import Tracker
 from cuas.tracking.measurements import MeasurementBatch
 from cuas.tracking.models import CartesianModel
-from cuas.tracking.state import CONFIRMED, DELETED, TENTATIVE
+from cuas.tracking.state import CONFIRMED, DELETED, TENTATIVE, TrackTable
 
 T0 = 1_790_000_000.0
 
@@ -50,3 +50,16 @@ def test_an_identity_index_is_moved_or_its_duplicate_deleted() -> None:
     assert tracker.counters["tracks_merged_identity"] == 1
     rows = tracker.snapshot(T0)
     assert sorted(rows.status.tolist()) == [TENTATIVE, DELETED]
+
+
+def test_new_tracks_start_flying_straight_in_the_mode_column() -> None:
+    """The table's motion-mode column: new rows are (hover 0, constant velocity 1, manoeuvre 0)
+    and keep it through growth and compaction."""
+    tab = TrackTable(capacity=1)
+    tab.append(np.arange(5, dtype=np.int64), np.zeros((5, 6)), np.tile(np.eye(6), (5, 1, 1)), 1.0)
+    assert tab.mode_prob.shape == (5, 3)
+    np.testing.assert_array_equal(tab.mode_prob, np.tile([0.0, 1.0, 0.0], (5, 1)))
+    tab.mode_prob[1] = (0.5, 0.25, 0.25)
+    tab.keep(np.array([False, True, True, False, True]))
+    np.testing.assert_array_equal(tab.mode_prob[0], [0.5, 0.25, 0.25])
+    np.testing.assert_array_equal(tab.mode_prob[1:], np.tile([0.0, 1.0, 0.0], (2, 1)))

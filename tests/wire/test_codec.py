@@ -33,8 +33,8 @@ from cuas.errors import DecodeError
 
 pytestmark = pytest.mark.filterwarnings("error")
 
-DATA = Path(__file__).resolve().parent / "data" / "spec-examples"
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+DATA = Path(__file__).resolve().parents[1] / "data" / "spec-examples"
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 
 #: Deterministic and deadline-free: these run in CI on machines of any speed.
 FUZZ = settings(max_examples=80, deadline=None, derandomize=True, database=None,
@@ -717,7 +717,7 @@ def test_oversized_payload_is_rejected_before_unpacking(monkeypatch: pytest.Monk
         calls.append(len(payload))
         return real_unpackb(payload, **kw)
 
-    monkeypatch.setattr(wire.msgpack, "unpackb", spy)
+    monkeypatch.setattr(wire.codec.msgpack, "unpackb", spy)
     big = b"\xc0" * (wire.MAX_PAYLOAD_BYTES + 1)
     for payload in (big, bytearray(big), memoryview(big)):
         exc = _rejects(wire.decode, payload)
