@@ -12,7 +12,7 @@ from cuas.classify import AlertEvent, Classification
 from cuas.fusion.identities import IdentityRegistry
 from cuas.geo import SiteFrame
 from cuas.tracking.state import TrackRows
-from cuas.vocabulary import TRACK_STATUSES
+from cuas.vocabulary import MOTION_MODES, TRACK_STATUSES
 
 
 def export_tracks(rows: TrackRows, site: SiteFrame, sensor_names: Sequence[str],
@@ -34,6 +34,8 @@ def export_tracks(rows: TrackRows, site: SiteFrame, sensor_names: Sequence[str],
     idents = rows.ident.tolist()
     src = rows.sources
     x_l, lla_l, sig_l, st = x.tolist(), lla.tolist(), sig.tolist(), rows.status.tolist()
+    # The IMM's motion-mode probabilities, rounded: three floats per track on every snapshot.
+    modes_l = np.round(rows.mode_prob, 4).tolist()
     if cls is not None:
         probs = cls.probs.tolist()
         levels = [wire.THREAT_LEVELS[v] for v in cls.level.tolist()]
@@ -56,6 +58,7 @@ def export_tracks(rows: TrackRows, site: SiteFrame, sensor_names: Sequence[str],
             t_update=t_upd[k],
             sources=tuple(names[src[k]].tolist()),
             ident=ident,
+            modes=dict(zip(MOTION_MODES, modes_l[k], strict=True)),
             **extra,
         ))
     return out
