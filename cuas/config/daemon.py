@@ -18,13 +18,13 @@ class TrackerConfig:
     accel_noise_h: float = 4.0
     accel_noise_v: float = 1.0
     #: Manoeuvre: the same model with the noise of a hard turn or dash (m^2/s^3).
-    manoeuvre_noise_h: float = 40.0
-    manoeuvre_noise_v: float = 10.0
+    manoeuvre_noise_h: float = 10.0
+    manoeuvre_noise_v: float = 2.5
     #: Hover: position random walk (m^2/s) and the 1-sigma speed left to a hovering target (m/s).
     hover_noise: float = 0.5
     hover_speed_sigma: float = 0.5
     #: Mean time (s) a target stays in one motion mode before switching.
-    mode_sojourn_s: float = 10.0
+    mode_sojourn_s: float = 60.0
     #: 1-sigma of the unknown velocity of a new track (m/s), per horizontal axis / vertical.
     init_speed_sigma: float = 30.0
     init_vspeed_sigma: float = 8.0

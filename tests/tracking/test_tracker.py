@@ -297,7 +297,7 @@ def test_tracks_carry_their_motion_modes() -> None:
     rng = np.random.default_rng(3)
     tracker = FusionEngine(Config(tracker=TrackerConfig(initiation="m_of_n")))
     for k in range(40):
-        a = 0.6 * k
+        a = 0.3 * k
         pts = ([300.0, 0.0, 60.0], [-500.0 + 12.0 * k, 800.0, 90.0],
                [40.0 * np.cos(a) - 900.0, 40.0 * np.sin(a) - 900.0, 70.0])
         tracker.process(batch(T0 + k, [enu_det(np.asarray(p) + rng.normal(0, 2.0, 3), sigma=2.0)
