@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -19,7 +20,7 @@ from scipy.stats import chi2
 from cuas.config import TrackerConfig
 from cuas.tracking.associator import gnn_assign
 from cuas.tracking.deleter import next_status, silence_limits
-from cuas.tracking.hypothesiser import hypothesise
+from cuas.tracking.hypothesiser import Hypotheses, hypothesise
 from cuas.tracking.imm import IMM, mode_update
 from cuas.tracking.initiator import (
     MAX_PENDING_BEARINGS,
@@ -27,6 +28,13 @@ from cuas.tracking.initiator import (
     bearings_of,
     cross_bearings,
     initial_states,
+)
+from cuas.tracking.jpda import (
+    CLAIM_PROBABILITY,
+    SoftUpdate,
+    gnn_weights,
+    jpda_stages,
+    soft_update,
 )
 from cuas.tracking.measurements import MeasurementBatch
 from cuas.tracking.models import AzElModel
@@ -63,6 +71,10 @@ MAX_DELETED_HELD = 100_000
 MAX_SCORE = 100.0
 #: An identity match is preferred over any anonymous pair by this much cost.
 IDENTITY_BONUS = 1e4
+#: JPDA: the same preference as a log weight (e^50: the identity pair takes the track).
+IDENTITY_LOG_BONUS = 50.0
+#: JPDA: pair probabilities below this are left out of StepResult.weights.
+MIN_WEIGHT = 1e-3
 LN_2PI = float(np.log(2.0 * np.pi))
 #: A track slower than this (m/s, plus two sigmas of its speed) is not known to move: the
 #: plots it takes count in the clutter map, once its speed is known to this sigma (m/s).
@@ -81,6 +93,10 @@ class StepResult:
     created: tuple[int, ...] = ()
     deleted: tuple[int, ...] = ()
     dropped_detections: int = 0
+    #: {(message index, track id): association probability} of this batch's detections that
+    #: went to a track (GNN: 1.0 per assignment; JPDA: each gated pair's marginal). Only
+    #: positional detections appear; their message index is ``MeasurementBatch.source``.
+    weights: Mapping[tuple[int, int], float] = field(default_factory=dict)
 
 
 class Tracker:
@@ -227,15 +243,22 @@ class Tracker:
         # first. A tentative track born of clutter is wide and would otherwise bid for (and
         # win) a confirmed track's detection; it only gets what the confirmed ones leave.
         firm = tab.status[hyp.track[pick]] != TENTATIVE if n else np.zeros(0, dtype=bool)
-        first = np.flatnonzero(firm)
-        chosen_first = first[gnn_assign(hyp.track[pick[first]], hyp.det[pick[first]],
-                                        cost[first], miss[first], n, meas.m)]
-        taken = np.zeros(meas.m, dtype=bool)
-        taken[hyp.det[pick[chosen_first]]] = True
-        second = np.flatnonzero(~firm & ~taken[hyp.det[pick]])
-        chosen_second = second[gnn_assign(hyp.track[pick[second]], hyp.det[pick[second]],
-                                          cost[second], miss[second], n, meas.m)]
-        chosen = pick[np.concatenate([chosen_first, chosen_second])]
+        soft: SoftUpdate | None = None
+        claim: F64 | None = None
+        if self.cfg.association == "jpda":  # (JPDA: the same two stages, in jpda_stages)
+            soft, chosen, claim, weights = self._associate_jpda(
+                hyp, pick, evidence, same, firm, meas, sensor_col, log_lam, xm_pred, Pm_pred, cbar)
+        else:
+            first = np.flatnonzero(firm)
+            chosen_first = first[gnn_assign(hyp.track[pick[first]], hyp.det[pick[first]],
+                                            cost[first], miss[first], n, meas.m)]
+            taken = np.zeros(meas.m, dtype=bool)
+            taken[hyp.det[pick[chosen_first]]] = True
+            second = np.flatnonzero(~firm & ~taken[hyp.det[pick]])
+            chosen_second = second[gnn_assign(hyp.track[pick[second]], hyp.det[pick[second]],
+                                              cost[second], miss[second], n, meas.m)]
+            chosen = pick[np.concatenate([chosen_first, chosen_second])]
+            weights = gnn_weights(meas.source[hyp.det[chosen]], tab.ids[hyp.track[chosen]])
         self.clutter.count_unclaimed(sensor_col, meas.m - len(chosen))
         rows = hyp.track[chosen]
         dets = hyp.det[chosen]
@@ -252,7 +275,9 @@ class Tracker:
         # Updater: every mode of each chosen track with its detection, the mode probabilities
         # from how well each mode predicted it, and the combined state.
         x_new, P_new = x_pred.copy(), P_pred.copy()
-        if len(rows):
+        if soft is not None:
+            self._apply_soft(soft, x_new, P_new, t)
+        elif len(rows):
             xm_u, Pm_u, loglik = mode_update(xm_pred[rows], Pm_pred[rows], meas, dets)
             mu = self.imm.posterior_mu(cbar[rows], loglik)
             x_u, P_u = self.imm.combine(xm_u, Pm_u, mu)
@@ -276,6 +301,8 @@ class Tracker:
         # Initiator: unclaimed detections that fix a point start tentative tracks.
         claimed = np.zeros(meas.m, dtype=bool)
         claimed[dets] = True
+        if claim is not None:
+            claimed |= claim >= CLAIM_PROBABILITY
         starts = meas.per_model([m.starts_track for m in meas.models], bool)
         fresh = np.flatnonzero(~claimed & starts)
         created, new_var = self._initiate(meas, fresh, sensor_col)
@@ -294,7 +321,7 @@ class Tracker:
         deleted = expired + self._apply_life_cycle(t, np.concatenate([pos_var, new_var]))
         self.counters["associations"] += len(rows)
         return StepResult(t, True, assigned=len(rows), created=created, deleted=deleted,
-                          dropped_detections=meas.n_dropped)
+                          dropped_detections=meas.n_dropped, weights=weights)
 
     def _commit(self, x_new: F64, P_new: F64, hit: NDArray[np.bool_], rows: I64, dets: I64,
                 meas: MeasurementBatch, sensor_col: int, scanning: bool,
@@ -491,6 +518,55 @@ class Tracker:
         got = wanted - refused
         self._born += got
         return got
+
+    def _associate_jpda(self, hyp: Hypotheses, pick: I64, evidence: F64, same: NDArray[np.bool_],
+                        firm: NDArray[np.bool_], meas: MeasurementBatch, sensor_col: int,
+                        log_lam: F64, xm_pred: F64, Pm_pred: F64, cbar: F64,
+                        ) -> tuple[SoftUpdate | None, I64, F64, dict[tuple[int, int], float]]:
+        """JPDA over the gated pairs ``pick`` (indices into ``hyp``): the marginals, the soft
+        update of every track with a pair, the pair (index into ``hyp``) each detected track
+        most probably took, each detection's total claim and the weights for the engine."""
+        trk, det = hyp.track[pick], hyp.det[pick]
+        local = self._local_clutter(meas, sensor_col, det, log_lam)
+        # ln(Pd N / λ) against the clutter map too; an identity match is all but certain.
+        log_w = evidence[pick] - local - self._log_miss + np.where(same[pick], IDENTITY_LOG_BONUS,
+                                                                   0.0)
+        beta, none, claim = jpda_stages(trk, det, log_w, firm, self.table.n, meas.m)
+        if not len(pick):
+            return None, pick, claim, {}
+        # ln(Pd / λ) per pair: the evidence without its Gaussian, which each mode has its own of.
+        dim = meas.per_model([m.dim for m in meas.models], np.int64)[det]
+        log_ratio = evidence[pick] - local + 0.5 * (hyp.d2[pick] + hyp.logdet[pick] + dim * LN_2PI)
+        soft = soft_update(self.imm, xm_pred, Pm_pred, cbar, meas, trk, det, beta, none,
+                           log_ratio, self._log_miss)
+        chosen = pick[soft.best[soft.hit]]
+        keep = beta >= MIN_WEIGHT
+        weights = dict(zip(zip(meas.source[det[keep]].tolist(),
+                               self.table.ids[trk[keep]].tolist(), strict=True),
+                           beta[keep].tolist(), strict=True))
+        return soft, chosen, claim, weights
+
+    def _apply_soft(self, soft: SoftUpdate, x_new: F64, P_new: F64, t: float) -> None:
+        """Write a JPDA update: every row with a pair takes its posterior (its state's time
+        moves to ``t``); the score of a detected row gains its look's likelihood ratio."""
+        tab = self.table
+        good = (np.all(np.isfinite(soft.x), axis=1) & np.all(np.isfinite(soft.P), axis=(1, 2))
+                & np.all(np.isfinite(soft.Pm), axis=(1, 2, 3))
+                & np.all(np.isfinite(soft.mu), axis=1))
+        if not good.all():
+            self.counters["updates_rejected_numeric"] += int((~good).sum())
+        rows = soft.rows[good]
+        x_new[rows] = soft.x[good]
+        P_new[rows] = soft.P[good]
+        tab.xm[rows] = soft.xm[good]
+        tab.Pm[rows] = soft.Pm[good]
+        tab.mode_prob[rows] = soft.mu[good]
+        tab.x[rows] = soft.x[good]
+        tab.P[rows] = soft.P[good]
+        tab.t[rows] = t
+        hit = good & soft.hit
+        tab.llr[soft.rows[hit]] = np.minimum(tab.llr[soft.rows[hit]] + soft.log_lr[hit],
+                                             MAX_SCORE)
 
     def forget_sensor(self, sensor_col: int) -> None:
         """Sensor column ``sensor_col`` is given to another sensor: no track keeps it."""
