@@ -29,7 +29,7 @@ from typing import Final
 import numpy as np
 from numpy.typing import NDArray
 
-from cuas.tracking.associator import clusters
+from cuas.tracking.associator import clusters, gnn_assign
 from cuas.tracking.imm import IMM, mode_update
 from cuas.tracking.measurements import MeasurementBatch
 
@@ -224,10 +224,8 @@ def pda_combine(x0: F64, P0: F64, beta0: F64, xu: F64, Pu: F64, beta: F64, row: 
     return x, 0.5 * (P + np.swapaxes(P, 1, 2))
 
 
-#: A track counts as detected in a look (hit: its miss counter resets, its update time
-#: advances) when its detection probability from the association is at least this.
-HIT_PROBABILITY: Final = 0.5
-#: A detection the tracks claim with at least this total probability starts no new track.
+#: A detection starts no new track when it is in the most probable joint event or the tracks
+#: claim it with at least this total probability.
 CLAIM_PROBABILITY: Final = 0.5
 
 
@@ -235,8 +233,9 @@ CLAIM_PROBABILITY: Final = 0.5
 class SoftUpdate:
     """The JPDA posterior of the tracks that had any gated detection: ``rows`` (R,) their
     table rows; mode states ``xm`` (R,M,6), ``Pm`` (R,M,6,6), probabilities ``mu`` (R,M);
-    the combined ``x`` (R,6), ``P`` (R,6,6); ``hit`` (R,) whether each was more likely detected
-    than not; ``best`` (R,) the index (into the pair arrays) of each row's most probable pair;
+    the combined ``x`` (R,6), ``P`` (R,6,6); ``hit`` (R,) whether each row has a detection in
+    the most probable joint event (its hit/miss bookkeeping, as under GNN); ``best`` (R,) the
+    index (into the pair arrays) of that pair (-1 without);
     ``log_lr`` (R,) each row's log-likelihood ratio of the look, ln((1 − Pd) + Σ Pd N / λ)."""
 
     rows: I64
@@ -252,13 +251,14 @@ class SoftUpdate:
 
 def soft_update(imm: IMM, xm_pred: F64, Pm_pred: F64, cbar: F64, meas: MeasurementBatch,
                 track: I64, det: I64, beta: F64, none: F64, log_ratio: F64,
-                log_miss: float) -> SoftUpdate:
+                log_miss: float, chosen: I64) -> SoftUpdate:
     """IMM-JPDA update of every track with a gated pair: each motion mode of track ``track[k]``
     (rows of the predicted ``xm_pred`` (N,M,6), ``Pm_pred``, ``cbar`` (N,M)) updated with each
     of its detections ``det[k]`` and mixed by the pairs' marginals ``beta`` (K,) and the
     tracks' ``none`` (N,) (:func:`pda_combine`); the mode probabilities from each mode's PDA
     likelihood. ``log_ratio`` (K,) is ln(Pd / λ) per pair (λ: clutter density in the pair's
-    measurement space), ``log_miss`` ln(1 − Pd)."""
+    measurement space), ``log_miss`` ln(1 − Pd); ``chosen`` the pairs (indices) of the most
+    probable joint event (:func:`jpda_stages`): their tracks count as detected."""
     rows, local = np.unique(track, return_inverse=True)
     n_rows = len(rows)
     xu, Pu, loglik = mode_update(xm_pred[track], Pm_pred[track], meas, det)
@@ -276,10 +276,11 @@ def soft_update(imm: IMM, xm_pred: F64, Pm_pred: F64, cbar: F64, meas: Measureme
     top = lik.max(axis=1)
     log_lr = np.log(np.maximum(np.einsum("kj,kj->k", cbar[rows], np.exp(lik - top[:, None])),
                                1e-300)) + top
-    order = np.lexsort((-beta, local))
-    first = np.flatnonzero(np.r_[True, local[order][1:] != local[order][:-1]])
-    best = order[first]
-    return SoftUpdate(rows, xm, Pm, mu, x, P, 1.0 - none[rows] >= HIT_PROBABILITY, best, log_lr)
+    hit = np.zeros(n_rows, dtype=bool)
+    hit[local[chosen]] = True
+    best = np.full(n_rows, -1, dtype=np.int64)
+    best[local[chosen]] = chosen
+    return SoftUpdate(rows, xm, Pm, mu, x, P, hit, best, log_lr)
 
 
 def _log_sum_per_row(a: F64, row: I64, n_rows: int, log_miss: float) -> F64:
@@ -292,12 +293,14 @@ def _log_sum_per_row(a: F64, row: I64, n_rows: int, log_miss: float) -> F64:
 
 
 def jpda_stages(track: I64, det: I64, log_w: F64, firm: NDArray[np.bool_], n_tracks: int,
-                n_dets: int) -> tuple[F64, F64, F64]:
+                n_dets: int) -> tuple[F64, F64, F64, I64]:
     """Marginals in two stages, as the GNN: the established tracks' pairs (``firm`` (K,))
     first; tentative tracks then compete only for the detections the established ones claim
     with less than :data:`CLAIM_PROBABILITY` (a wide clutter-born track must not pull a
-    confirmed track's detection away). Returns beta (K,), none (n_tracks,) and each
-    detection's total claim (n_dets,), the probability that some track took it."""
+    confirmed track's detection away). Returns beta (K,), none (n_tracks,), each detection's
+    total claim (n_dets,), the probability that some track took it, and the pairs (indices)
+    of the most probable joint event, found in the same two stages (``gnn_assign`` on cost
+    −ln ψ, a miss costing 0)."""
     beta = np.zeros(len(track))
     first = np.flatnonzero(firm)
     m1 = marginals_from_log_weights(track[first], det[first], log_w[first], n_tracks, n_dets)
@@ -306,7 +309,15 @@ def jpda_stages(track: I64, det: I64, log_w: F64, firm: NDArray[np.bool_], n_tra
     second = np.flatnonzero(~firm & (claim[det] < CLAIM_PROBABILITY))
     m2 = marginals_from_log_weights(track[second], det[second], log_w[second], n_tracks, n_dets)
     beta[second] = m2.pair
-    return beta, np.minimum(m1.none, m2.none), claim + (1.0 - m2.clutter)
+    best1 = first[gnn_assign(track[first], det[first], -log_w[first], np.zeros(len(first)),
+                             n_tracks, n_dets)]
+    taken = np.zeros(n_dets, dtype=bool)
+    taken[det[best1]] = True
+    second = second[~taken[det[second]]]
+    best2 = second[gnn_assign(track[second], det[second], -log_w[second],
+                              np.zeros(len(second)), n_tracks, n_dets)]
+    return (beta, np.minimum(m1.none, m2.none), claim + (1.0 - m2.clutter),
+            np.concatenate([best1, best2]))
 
 
 def gnn_weights(sources: I64, ids: I64) -> dict[tuple[int, int], float]:

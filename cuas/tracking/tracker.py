@@ -528,18 +528,19 @@ class Tracker:
         most probably took, each detection's total claim and the weights for the engine."""
         trk, det = hyp.track[pick], hyp.det[pick]
         local = self._local_clutter(meas, sensor_col, det, log_lam)
-        # ln(Pd N / λ) against the clutter map too; an identity match is all but certain.
-        log_w = evidence[pick] - local - self._log_miss + np.where(same[pick], IDENTITY_LOG_BONUS,
-                                                                   0.0)
-        beta, none, claim = jpda_stages(trk, det, log_w, firm, self.table.n, meas.m)
+        # ψ = Pd N / (λ (1 − Pd)), as the GNN's cost (the clutter map weighs on the score
+        # only); an identity match is all but certain.
+        log_w = evidence[pick] - self._log_miss + np.where(same[pick], IDENTITY_LOG_BONUS, 0.0)
+        beta, none, claim, best = jpda_stages(trk, det, log_w, firm, self.table.n, meas.m)
         if not len(pick):
             return None, pick, claim, {}
         # ln(Pd / λ) per pair: the evidence without its Gaussian, which each mode has its own of.
         dim = meas.per_model([m.dim for m in meas.models], np.int64)[det]
         log_ratio = evidence[pick] - local + 0.5 * (hyp.d2[pick] + hyp.logdet[pick] + dim * LN_2PI)
         soft = soft_update(self.imm, xm_pred, Pm_pred, cbar, meas, trk, det, beta, none,
-                           log_ratio, self._log_miss)
-        chosen = pick[soft.best[soft.hit]]
+                           log_ratio, self._log_miss, best)
+        chosen = pick[best]
+        claim[det[best]] = np.maximum(claim[det[best]], 1.0)
         keep = beta >= MIN_WEIGHT
         weights = dict(zip(zip(meas.source[det[keep]].tolist(),
                                self.table.ids[trk[keep]].tolist(), strict=True),
