@@ -127,7 +127,8 @@ async def soak(seconds: float) -> None:
     print(f"longest event-loop stall: {worst:.2f} s")
     print("hostile counters:", {k: c[k] for k in (
         "dropped_clock_ahead", "dropped_quarantined", "dropped_topic_mismatch",
-        "status_received", "sensors_evicted", "identities_evicted", "producers_disconnected")})
+        "status_received", "sensors_evicted", "producers_disconnected")},
+          "identities evicted:", daemon.engine.counters["identities_evicted"])
     stop.set()
     await task
     pub.close(0)

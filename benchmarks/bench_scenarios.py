@@ -74,7 +74,59 @@ def score(path: Path, seed: int, tmp: Path) -> dict[str, Any]:
     )
     for key in ("gospa", "gospa_t", "objects"):
         figures.pop(key)
+    figures["tradeoff"] = tradeoff(truth.read_truth(truth_path), snapshots)
     return figures
+
+
+#: The threat levels the trade-off moves the malicious threshold over.
+TRADEOFF_LEVELS = ("medium", "high", "critical")
+
+
+def tradeoff(tr: truth.Truth, snapshots: list[wire.Tracks]) -> dict[str, dict[str, Any]]:
+    """False alarms per hour and the median zone entry → flag delay (s) if ``malicious``
+    began at each of TRADEOFF_LEVELS (today: ``high``), from the same snapshots."""
+    import dataclasses
+
+    out = {}
+    for level in TRADEOFF_LEVELS:
+        k = wire.THREAT_LEVELS.index(level)
+        moved = [dataclasses.replace(s, tracks=tuple(dataclasses.replace(
+            t, malicious=wire.THREAT_LEVELS.index(t.threat) >= k) for t in s.tracks))
+            for s in snapshots]
+        ev = matching.evaluate(tr, tracklog.tracks_from_messages(moved))
+        delays = [o.time_to_flag_s for o in ev.threats if o.time_to_flag_s is not None]
+        out[level] = {"false_alarms_per_hour": ev.false_alarms_per_hour,
+                      "flag_delay_median_s": statistics.median(delays) if delays else None,
+                      "flagged": len(delays), "threats": len(ev.threats)}
+    return out
+
+
+def plot_tradeoff(rows: list[dict[str, Any]], path: str) -> None:
+    """False alarms per hour against the median flag delay, one line per scenario with a
+    threat, one point per malicious threshold (TRADEOFF_LEVELS)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    for r in rows:
+        pts = [(v["flag_delay_median_s"], v["false_alarms_per_hour"], lv)
+               for lv, v in r["tradeoff"].items() if v["flag_delay_median_s"] is not None]
+        if not pts:
+            continue
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=r["scenario"])
+        for x, y, lv in pts:
+            ax.annotate(lv, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    ax.set_xlabel("median time from zone entry to malicious flag (s)")
+    ax.set_ylabel("false alarms per hour")
+    ax.set_title("malicious threshold at medium / high / critical")
+    ax.axvline(3.0, color="grey", lw=0.8, ls="--")
+    ax.axhline(10.0, color="grey", lw=0.8, ls="--")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def _fmt(x: Any, spec: str = ".1f") -> str:
@@ -108,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--only", nargs="*", metavar="NAME", help="scenario names to run")
     ap.add_argument("--json", metavar="OUT", help="also write every row as JSON")
+    ap.add_argument("--plot", metavar="PNG", help="also draw the alert trade-off (false alarms "
+                    "per hour against flag delay as the malicious threshold moves)")
     args = ap.parse_args(argv)
     import tempfile
 
@@ -126,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
           f"total {time.perf_counter() - started:.0f} s")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1, allow_nan=False))
+    if args.plot:
+        plot_tradeoff(rows, args.plot)
     return 0
 
 

@@ -89,5 +89,17 @@ class FrameError(CuasError, ValueError):
     """A camera frame that is no image: zero size, wrong dtype (depth) or channel count."""
 
 
+class ModelError(CuasError):
+    """A model file (the camera's appearance classifier) is missing or cannot be run."""
+
+
 class NoSubscriberError(CuasError):
     """Nobody subscribed to the detection endpoint within the wait: no daemon is listening."""
+
+
+class AccountError(CuasError):
+    """A console account cannot be added, changed or read (bad name, role, password or file)."""
+
+
+class AuditError(CuasError):
+    """The console's audit log cannot be written, or its hash chain is broken (an edit)."""

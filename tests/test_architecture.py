@@ -42,6 +42,12 @@ FORBIDDEN: dict[str, set[str]] = {
     "cuas.fusion": {"cuas.outputs", "cuas.eval", "cuas.sim", "cuas.cli"},
     "cuas.sapient": {"cuas.tracking", "cuas.fusion", "cuas.classify", "cuas.sensors",
                      "cuas.outputs", "cuas.eval", "cuas.sim", "cuas.cli"},
+    # The browser console reads the track stream like any consumer (through cuas.outputs).
+    "cuas.web": {"cuas.tracking", "cuas.fusion", "cuas.classify", "cuas.sensors", "cuas.record",
+                 "cuas.eval", "cuas.sim", "cuas.cli", "cuas.sapient", "cuas.federation"},
+    # Reports read recordings (cuas.record) and the site config; they never run the engine.
+    "cuas.report": {"cuas.tracking", "cuas.fusion", "cuas.classify", "cuas.sensors",
+                    "cuas.outputs", "cuas.eval", "cuas.sim", "cuas.cli", "cuas.sapient"},
 }
 #: The foundation every package may use; it imports none of the packages above (the one
 #: exception: the configuration asks the sensor registry what each kind's settings are).

@@ -49,7 +49,7 @@ def _installed_copy(tmp_path: Path) -> Path:
 def test_the_expected_units_exist_and_name_real_commands() -> None:
     assert {"cuas.service", "cuas-record.service", "cuas-prune.service",
             "cuas-export-cot.service", "cuas-sensor-adsb@.service",
-            "cuas-sensor-rf@.service"} <= set(SERVICES)
+            "cuas-sensor-rf@.service", "cuas-web.service"} <= set(SERVICES)
     assert (UNITS / "cuas-prune.timer").exists()
     daemon = (UNITS / "cuas.service").read_text()
     for line in ("Type=notify", "WatchdogSec=", "Restart=on-failure", "NoNewPrivileges=yes",

@@ -8,6 +8,7 @@ above, reasons an operator can act on (:mod:`.reasons`, spoofing evidence in :mo
 and alerts. The tracker runs it once per snapshot. Imports vocabulary, config, geo, errors only.
 """
 
-from cuas.classify.classifier import AlertEvent, Classification, Classifier, TrackInputs
+from cuas.classify.alerts import AlertEvent
+from cuas.classify.classifier import Classification, Classifier, TrackInputs
 
 __all__ = ["AlertEvent", "Classification", "Classifier", "TrackInputs"]

@@ -18,8 +18,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from cuas.classify import threat
+from cuas.classify.alerts import AlertEvent, AlertState, decide
 from cuas.classify.clutter_map import ClutterMap
+from cuas.classify.evidence import EvidenceLedger
 from cuas.classify.features import (
+    HOVER_MIN_HEIGHT,
+    HOVER_SPEED,
     MAX_VEL_SIGMA,
     Features,
     History,
@@ -62,6 +66,17 @@ TTA_SCORE = np.asarray([0.85, 0.7, 0.5, 0.3, 0.0])
 #: The drone probability at which threat terms start to count, and where they count fully.
 G_LOW = 0.25
 G_HIGH = 0.65
+#: Threat score a signed Remote ID (attrs.auth "present", not suspect) takes off; at most this
+#: many serials' authentication states are held.
+SIGNED_RELIEF = 0.1
+MAX_AUTH_HELD = 100_000
+#: A likely drone: p(uav) the largest class probability and at least this, on a track at least
+#: this old (s).
+LIKELY_P = 0.5
+LIKELY_MIN_AGE_S = 6.0
+#: Threat terms of a track grow from nothing at this age (s) to full at MATURE_S.
+MATURE_FROM_S = 3.0
+MATURE_S = 10.0
 #: Most a track with a friendly (allow-listed, not spoofed) or ADS-B identity can score.
 FRIENDLY_CAP = 0.3
 #: Most an anonymous track right where a friendly one is can score (`medium`).
@@ -71,6 +86,13 @@ NO_RID_BUMP = 0.1
 RID_MISMATCH_BUMP = 0.15
 #: A Remote ID velocity this far (m/s, or 3 sigmas of the track's) from the track's disagrees.
 RID_MISMATCH_VEL = 5.0
+
+#: Features the classifier keeps over a track's life (``[history.<name>]`` curves).
+HISTORY_FEATURES = ("sustained_hover_s",)
+#: Sustained hover: at most this long (s) between updates counts, and it halves this often
+#: (s) while the track does not hover.
+MAX_HOVER_STEP_S = 5.0
+HOVER_FADE_S = 20.0
 
 #: Features whose terms describe motion (the rest describe track quality).
 KINEMATIC = frozenset({"speed", "height", "climb", "turn_rate", "straightness", "hover_s"})
@@ -94,17 +116,9 @@ class TrackInputs:
     #: Seen by a sensor that observes (radar, camera, RF) rather than relays what the aircraft
     #: says of itself (ADS-B, Remote ID); None: taken as two or more sources.
     independent: B | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class AlertEvent:
-    """What the daemon publishes as an ``alert``."""
-
-    track_id: int
-    threat: str
-    previous: str
-    reasons: tuple[str, ...]
-    zone: str | None = None
+    #: (N, 3) motion-mode probabilities over MOTION_MODES (hover, constant velocity,
+    #: manoeuvre) from the tracker's IMM; None, or rows of (0, 1, 0), when it has none.
+    mode_prob: F64 | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,13 +178,22 @@ class Classifier:
         self.site = site if site is not None else SiteFrame(config.site)
         self.model = model if model is not None else load_model()
         self.geometry = SiteGeometry(config, self.site)
+        self._no_fly = np.asarray([k == "no_fly" for k in self.geometry.zone_kinds], dtype=bool)
         self.history = History()
         self.clutter_map = ClutterMap()
         self._state = _Keyed(
             level=(np.int8, -1, ()), below=(np.float64, np.nan, ()),
             announced=(np.int8, 0, ()), zones_seen=(np.int64, 0, ()),
-            loiter_since=(np.float64, np.nan, ()),
+            loiter_since=(np.float64, np.nan, ()), hover=(np.float64, 0.0, ()),
+            t_seen=(np.float64, np.nan, ()), alert_t=(np.float64, -np.inf, ()),
+            alert_n=(np.int64, 0, ()),
         )
+        #: Sensor class evidence per track (the fusion engine adds each detection's).
+        self.evidence = EvidenceLedger(self.cfg.evidence_half_life_s,
+                                       self.cfg.evidence_decorrelation_s)
+        self.policy = config.alerts
+        #: Remote ID serial -> its latest authentication state (attrs.auth).
+        self._rid_auth: dict[str, str] = {}
         # Remote ID lockstep pairs, kept while the offset between the two tracks holds.
         self._locks = _Keyed(partner=(np.int64, -1, ()), off_e=(np.float64, np.nan, ()),
                              off_n=(np.float64, np.nan, ()))
@@ -184,7 +207,8 @@ class Classifier:
         self._rf_last: RfReport | None = None
         self.reasons = ReasonWriter(self.geometry, float(self.model.rf_link[UAV]))
         known = set(Features.__slots__)
-        bad = [nm for nm in self.model.curves if nm not in known]
+        bad = [nm for nm in self.model.curves if nm not in known] + [
+            nm for nm in self.model.history if nm not in HISTORY_FEATURES]
         if bad:
             raise ConfigError(f"no such feature: {', '.join(bad)} (known: "
                               f"{', '.join(sorted(known))})", path=self.model.source,
@@ -221,6 +245,16 @@ class Classifier:
             else:
                 labels.append(label)
         self._allow, self._deny, self._lists_n = allow, deny, max(n, self._lists_n)
+
+    def note_rid_auth(self, serial: str, auth: str) -> None:
+        """A Remote ID report's authentication state (``attrs.auth``: ``present``,
+        ``partial`` or ``absent``) for ``serial``; the latest one counts."""
+        held = self._rid_auth
+        held.pop(serial, None)
+        held[serial] = auth
+        if len(held) > MAX_AUTH_HELD:  # bounded: the least recently reported go first
+            for k in list(held)[: MAX_AUTH_HELD // 2]:
+                del held[k]
 
     # ------------------------------------------------------------------ RF
 
@@ -265,6 +299,16 @@ class Classifier:
             terms += term
             if name in KINEMATIC:
                 kin += term
+        # Sensor class evidence (each detection's, fused per track with forgetting) and how
+        # long the track has hovered over its life (a sustained hover is a multirotor's).
+        st = self._state.gather(inp.ids)
+        sensed = self.evidence.log_evidence(t, inp.ids)
+        terms += sensed
+        held = self._held_hover(t, inp, f, st)
+        for curve in m.history.values():
+            term = curve(held)
+            terms += term
+            kin += term
 
         # Cooperative identity.
         has_id = inp.ident >= 0
@@ -332,18 +376,38 @@ class Classifier:
         # must not reach `high` even over the crowd; a drone with a control link, Remote ID
         # or a hover is well above G_HIGH.
         g = np.clip((p_uav - G_LOW) / (G_HIGH - G_LOW), 0.0, 1.0)
+        # A young anonymous track's class is a few looks' worth: false tracks of radar noise and
+        # clutter die young, and one look labelled "drone" must not flag one. Threat terms grow in over
+        # MATURE_S seconds of track life (not a wait for a real drone, which is tracked long
+        # before it reaches a zone).
+        # A broadcast identity is no noise: a Remote ID track counts at once.
+        age = np.where(has_id, np.inf, t - inp.t_birth)
+        g = g * np.clip((age - MATURE_FROM_S) / (MATURE_S - MATURE_FROM_S), 0.0, 1.0)
+        # An established track more likely a drone than anything else (and than not: at
+        # p(uav) 0.37-0.44 a gull on kinematics alone can lead for an update, tests/classify)
+        # counts fully in a zone and on an approach at once: it does not wait for G_HIGH.
+        best = np.argmax(probs, axis=1)
+        likely = (best == UAV) & (p_uav >= LIKELY_P) & inp.firm & ~inp.deleted & ~icao & (
+            age >= LIKELY_MIN_AGE_S)
+        g_now = np.where(likely, 1.0, g)
         geo = self.geometry
         inside = geo.inside(inp.x[:, :3])
         zone_lvl = np.where(inside, geo.zone_level[None, :], 0) if geo.n_zones else np.zeros(
             (n, 0), dtype=np.int8)
         top_zone = np.argmax(zone_lvl, axis=1) if geo.n_zones else np.zeros(n, dtype=np.int64)
         in_any = inside.any(axis=1)
-        c_zone = np.where(in_any, threat.LEVEL_SCORE[zone_lvl.max(axis=1, initial=0)], 0.0) * g
+        c_zone = np.where(in_any, threat.LEVEL_SCORE[zone_lvl.max(axis=1, initial=0)], 0.0) * g_now
+        if geo.n_zones:  # a likely drone in a no-fly zone is at least `high`, whatever its level
+            no_fly = (inside & self._no_fly[None, :]).any(axis=1) & likely
+            c_zone = np.where(no_fly, np.maximum(c_zone, threat.LEVEL_SCORE[threat.HIGH]), c_zone)
         appr = geo.approach(inp.x[:, :3], inp.x[:, 3:])
         # A new track's velocity is a guess: no time to reach anything until it is known.
         vel_known = np.isfinite(f.speed) | (appr.tta <= 0)
         c_appr = np.where(np.isfinite(appr.tta) & vel_known,
-                          np.interp(appr.tta, TTA_S, TTA_SCORE), 0.0) * g
+                          np.interp(appr.tta, TTA_S, TTA_SCORE), 0.0) * g_now
+        # ... and `high` once it is within classify.tta_high_s of a protected asset.
+        soon = likely & vel_known & (appr.tta <= self.cfg.tta_high_s)
+        c_appr = np.where(soon, np.maximum(c_appr, threat.LEVEL_SCORE[threat.HIGH]), c_appr)
         over_crowd = (inside & geo.zone_crowd[None, :]).any(axis=1) if geo.n_zones else \
             np.zeros(n, dtype=bool)
         # Loitering: staying in a small area (a transit at bird speed also has a small radius
@@ -359,15 +423,24 @@ class Classifier:
         spoof = mismatch | ev.any
         score += np.where(spoof, RID_MISMATCH_BUMP, 0.0)
         friendly = (allow | icao) & ~deny & ~spoof
+        # Signed Remote ID (every authentication page heard) is a cooperative drone standing
+        # behind its broadcast: less threat than an unsigned one, unless it is suspect.
+        auth = self._auth_of(rid, inp.ident, idents)
+        signed = (auth == "present") & ~spoof & ~deny
+        score = np.where(signed, score - SIGNED_RELIEF, score)
         score = np.where(deny, np.maximum(score, DENY_SCORE), score)
         score = np.clip(np.where(friendly, np.minimum(score, FRIENDLY_CAP), score), 0.0, 1.0)
         # Only tracks the cap would change are looked at (it keeps this cheap).
         shadow_of, shadow_d = self._shadows(inp, ~has_id & (score > SHADOW_CAP), friendly)
         shadow = shadow_of >= 0
         score = np.where(shadow, np.minimum(score, SHADOW_CAP), score)
+        # A Remote ID position no observing sensor confirms, moving in lockstep with a track
+        # they do see, is a displaced broadcast: nothing flies there. The track they see takes
+        # the flag; the phantom stays on screen at `medium` with its spoof reason.
+        phantom = rid & ~indep & (ev.lock_of >= 0)
+        score = np.where(phantom, np.minimum(score, SHADOW_CAP), score)
 
         # Levels with hysteresis; caps at once.
-        st = self._state.gather(inp.ids)
         # Loitering began a window before it was first seen (the window is what showed it).
         since = st["loiter_since"].astype(np.float64)
         since = np.where(loiter, np.where(np.isnan(since), t - f.window_s, since), np.nan)
@@ -375,7 +448,8 @@ class Classifier:
                                          st["below"].astype(np.float64), self.cfg.hysteresis,
                                          self.cfg.hold_s)
         cap = np.where(friendly, threat.level_of(np.full(n, FRIENDLY_CAP)),
-                       np.where(shadow, threat.level_of(np.full(n, SHADOW_CAP)), threat.CRITICAL))
+                       np.where(shadow | phantom, threat.level_of(np.full(n, SHADOW_CAP)),
+                                threat.CRITICAL))
         level = np.minimum(level, cap).astype(np.int8)
         malicious = level >= threat.MALICIOUS_LEVEL
 
@@ -383,35 +457,69 @@ class Classifier:
             n, probs, kin, f, g, inside, top_zone, c_zone, appr, c_appr, loiter, t - since,
             c_loiter,
             no_rid, rid, icao, allow, deny, mismatch, miss_m, miss_v, rf_on, last, inp.ident,
-            idents, shadow_of, shadow_d, inp.ids, self._allow, ev)
+            idents, shadow_of, shadow_d, inp.ids, self._allow, ev,
+            self._sensed_texts(t, inp.ids, best), held, auth)
 
-        # Alerts: a level rise (once per change) or a zone entered (once per zone per track),
-        # for established tracks that are some threat at all.
-        announced = st["announced"].astype(np.int8)
-        zones_seen = st["zones_seen"].astype(np.int64)
+        # Alerts (the policy in :mod:`.alerts`): established, unfriendly tracks only.
         bits = (inside.astype(np.int64) << np.arange(geo.n_zones, dtype=np.int64)).sum(axis=1) \
             if geo.n_zones else np.zeros(n, dtype=np.int64)
-        # Friendly tracks (allow list, ADS-B) raise none: they are capped at `low` anyway, and
-        # an alert each time the venue's own drone crosses a line would teach people to ignore
-        # alerts.
         eligible = inp.firm & ~inp.deleted & ~friendly
-        rise = eligible & (level > announced)
-        entered = np.where(eligible & (level > threat.NONE), bits & ~zones_seen, 0)
-        alerts: list[AlertEvent] = []
-        for k in np.flatnonzero(rise | (entered != 0)).tolist():
-            zone = None
-            if entered[k]:
-                new = [z for z in range(geo.n_zones) if entered[k] >> z & 1]
-                zone = geo.zone_ids[max(new, key=lambda z: int(geo.zone_level[z]))]
-            prev = int(announced[k]) if rise[k] else int(level[k])
-            alerts.append(AlertEvent(int(inp.ids[k]), threat.name(int(level[k])),
-                                     threat.name(prev), reasons[k], zone))
-        announced = np.where(eligible, level, announced).astype(np.int8)
-        zones_seen = np.where(eligible & (level > threat.NONE), zones_seen | bits, zones_seen)
-        self._state.store(inp.ids, {"level": level, "below": below, "announced": announced,
-                                    "zones_seen": zones_seen, "loiter_since": since}, keep)
+        alerts, ast = decide(
+            t, inp.ids, level, st["level"].astype(np.int8), eligible, likely & ~shadow, bits, geo.zone_ids, geo.zone_level,
+            reasons, AlertState(st["announced"].astype(np.int8),
+                                st["zones_seen"].astype(np.int64),
+                                st["alert_t"].astype(np.float64), st["alert_n"].astype(np.int64)),
+            self.policy)
+        self._state.store(inp.ids, {
+            "level": level, "below": below, "announced": ast.announced,
+            "zones_seen": ast.zones_seen, "loiter_since": since, "hover": held,
+            "t_seen": np.full(n, t), "alert_t": ast.last_t, "alert_n": ast.count}, keep)
+        if inp.deleted.any():
+            self.evidence.forget(inp.ids[inp.deleted])
         return Classification(inp.ids, probs, score, level, malicious, inside, reasons,
                               tuple(alerts), f)
+
+    def _auth_of(self, rid: B, ident: I64, idents: IdentReports | None) -> NDArray[np.object_]:
+        """Each Remote ID track's authentication state ("" when unknown or not Remote ID)."""
+        out = np.full(len(rid), "", dtype=object)
+        if idents is None or not self._rid_auth or not rid.any():
+            return out
+        for r in np.flatnonzero(rid & (ident < idents.n)).tolist():
+            out[r] = self._rid_auth.get(idents.value[int(ident[r])], "")
+        return out
+
+    def _sensed_texts(self, t: float, ids: I64, best: I64) -> tuple[I64, list[str], F64]:
+        """Rows with sensor evidence, the strongest summary of each ("cam-1: drone 0.93 over
+        14 looks") and its strength: what :class:`~cuas.classify.reasons.ReasonWriter` shows."""
+        rows: list[int] = []
+        texts: list[str] = []
+        weights: list[float] = []
+        if len(self.evidence):
+            top = self.evidence.top
+            for r, (i, b) in enumerate(zip(ids.tolist(), best.tolist(), strict=True)):
+                said = top(i, t, b)
+                if said is not None:
+                    rows.append(r)
+                    weights.append(said[0])
+                    texts.append(said[1])
+        return np.asarray(rows, dtype=np.int64), texts, np.asarray(weights)
+
+    def _held_hover(self, t: float, inp: TrackInputs, f: Features,
+                    st: dict[str, NDArray[np.generic]]) -> F64:
+        """Seconds each track has hovered over its life (N,): time since its previous update
+        added while it hovers (the IMM's hover mode above 0.5 when the tracker gives one, else
+        under HOVER_SPEED m/s and HOVER_MIN_HEIGHT m up), halving every HOVER_FADE_S while it
+        does not."""
+        prev = st["t_seen"].astype(np.float64)
+        dt = np.clip(np.nan_to_num(t - prev, nan=0.0), 0.0, MAX_HOVER_STEP_S)
+        with np.errstate(invalid="ignore"):
+            still = (f.speed < HOVER_SPEED) & (f.height > HOVER_MIN_HEIGHT)
+        mp = inp.mode_prob
+        if mp is not None and len(mp) == len(still):
+            from_imm = np.abs(mp[:, 1] - 1.0) > 1e-9  # (0, 1, 0) is "no IMM yet"
+            still = np.where(from_imm, mp[:, 0] > 0.5, still)
+        held = st["hover"].astype(np.float64)
+        return np.where(still, held + dt, held * 0.5 ** (dt / HOVER_FADE_S))
 
     def _keep_locks(self, inp: TrackInputs, ev: SpoofEvidence, rid: B) -> None:
         """A lockstep pair, once found, stands while both tracks live and the offset between

@@ -55,6 +55,8 @@ class EvidenceModel:
 
     log_prior: F64  # (4,)
     curves: dict[str, Curve]
+    #: Curves of what the classifier keeps over a track's life (``[history.<name>]``).
+    history: dict[str, Curve]
     adsb: F64  # (4,) constant terms
     remote_id: F64
     rf_link: F64
@@ -91,9 +93,29 @@ def load_model(path: str | Path | None = None) -> EvidenceModel:
     prior = _vec(doc.get("prior"), "prior", where)
     if not (prior > 0).all():
         raise ConfigError("prior probabilities must be > 0", path=where, key="prior")
+    curves = _curves(doc, "features", where)
+    history = _curves(doc, "history", where)
+    ev = doc.get("evidence", {})
+    return EvidenceModel(
+        log_prior=np.log(prior / prior.sum()),
+        curves=curves,
+        history=history,
+        adsb=_vec(ev.get("adsb"), "evidence.adsb", where),
+        remote_id=_vec(ev.get("remote_id"), "evidence.remote_id", where),
+        rf_link=_vec(ev.get("rf_link"), "evidence.rf_link", where),
+        rf_onset=_vec(ev.get("rf_onset"), "evidence.rf_onset", where),
+        rf_onset_s=float(ev.get("rf_onset_s", 10.0)),
+        rf_protocol=_vec(ev.get("rf_protocol"), "evidence.rf_protocol", where),
+        rf_protocols=frozenset(str(p).lower() for p in ev.get("rf_protocols", ())),
+        source=where,
+    )
+
+
+def _curves(doc: dict[str, Any], section: str, where: str) -> dict[str, Curve]:
+    """The ``[<section>.<name>]`` curves of a likelihood file."""
     curves: dict[str, Curve] = {}
-    for name, t in doc.get("features", {}).items():
-        key = f"features.{name}"
+    for name, t in doc.get(section, {}).items():
+        key = f"{section}.{name}"
         x = np.asarray(t.get("x", ()), dtype=np.float64)
         llr = np.asarray([t.get(c, ()) for c in CLASSES], dtype=np.float64)
         if x.ndim != 1 or len(x) < 2 or not (np.diff(x) > 0).all():
@@ -104,19 +126,7 @@ def load_model(path: str | Path | None = None) -> EvidenceModel:
                               key=key)
         clip = float(t.get("clip", 2.0))
         curves[name] = Curve(name, str(t.get("unit", "")), x, llr, clip)
-    ev = doc.get("evidence", {})
-    return EvidenceModel(
-        log_prior=np.log(prior / prior.sum()),
-        curves=curves,
-        adsb=_vec(ev.get("adsb"), "evidence.adsb", where),
-        remote_id=_vec(ev.get("remote_id"), "evidence.remote_id", where),
-        rf_link=_vec(ev.get("rf_link"), "evidence.rf_link", where),
-        rf_onset=_vec(ev.get("rf_onset"), "evidence.rf_onset", where),
-        rf_onset_s=float(ev.get("rf_onset_s", 10.0)),
-        rf_protocol=_vec(ev.get("rf_protocol"), "evidence.rf_protocol", where),
-        rf_protocols=frozenset(str(p).lower() for p in ev.get("rf_protocols", ())),
-        source=where,
-    )
+    return curves
 
 
 def combine(log_prior: F64, terms: F64) -> F64:

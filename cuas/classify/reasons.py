@@ -30,8 +30,12 @@ KIND_WORDS = {"no_fly": "no-fly zone", "perimeter": "perimeter", "crowd": "crowd
               "takeoff_exclusion": "take-off exclusion zone"}
 
 (_DENY, _SPOOF, _SHADOW, _LOITER, _ZONE, _APPROACH, _ALLOW, _ADSB, _RID, _NO_RID, _RF, _CLASS,
- _MOTION, _JUMP, _TWO, _FROZEN, _LOCK, _FAST) = range(18)
-_N_SLOTS = 18
+ _MOTION, _JUMP, _TWO, _FROZEN, _LOCK, _FAST, _SENSED, _HELD) = range(20)
+_N_SLOTS = 20
+#: What a Remote ID's authentication state adds to its sentence.
+_AUTH_WORDS = {"present": " (signed)", "partial": " (partly signed)", "absent": " (unsigned)"}
+#: A sustained hover is a reason from this many seconds (s).
+HELD_REASON_S = 10.0
 
 
 
@@ -66,8 +70,9 @@ class ReasonWriter:
               loiter_s: F64, c_loiter: F64, no_rid: B, rid: B, icao: B, allow: B, deny: B,
               mismatch: B, miss_m: F64, miss_v: F64, rf_on: B, rf_last: RfReport | None,
               ident: I64, idents: IdentReports | None, shadow_of: I64, shadow_d: F64,
-              ids: I64, allow_list: B, ev: SpoofEvidence | None = None
-              ) -> tuple[tuple[str, ...], ...]:
+              ids: I64, allow_list: B, ev: SpoofEvidence | None = None,
+              sensed: tuple[I64, list[str], F64] | None = None, held: F64 | None = None,
+              auth: NDArray[np.object_] | None = None) -> tuple[tuple[str, ...], ...]:
         """Short sentences per track, strongest first.
 
         Each kind of reason is a column of a weight matrix (0 = absent) and of a text matrix;
@@ -111,11 +116,25 @@ class ReasonWriter:
         put(_ADSB, icao, 0.8, lambda idx: [self._id_text(idents, i, "adsb") for i in
                                            ident[idx].tolist()])
         put(_RID, rid & ~allow & ~deny, 0.5, lambda idx: [
-            self._id_text(idents, i, "rid") for i in ident[idx].tolist()])
+            self._id_text(idents, i, "rid") + _AUTH_WORDS.get(
+                auth[k] if auth is not None else "", "")
+            for i, k in zip(ident[idx].tolist(), idx.tolist(), strict=True)])
+        if auth is not None:  # a signed broadcast that the sensors contradict says so
+            put(_SPOOF, mismatch & (auth == "present"), 0.91, lambda idx: [
+                f"signed Remote ID, but its position is {m:.0f} m off the track" if m > 0 else
+                f"signed Remote ID, but its velocity is {v:.0f} m/s off the track"
+                for m, v in zip(miss_m[idx].tolist(), miss_v[idx].tolist(), strict=True)])
         put(_NO_RID, no_rid & (g > 0), 0.45 * g + 0.05, "no Remote ID")
         if rf_last is not None:
             put(_RF, rf_on & (best == UAV), self.rf_link_uav * 0.4,
                 f"{rf_last.describe()} control link active")
+        if sensed is not None and len(sensed[0]):
+            # A sensor's own classification, named ("cam-1: drone 0.93 over 14 looks").
+            W[sensed[0], _SENSED] = 0.3 + 0.4 * sensed[2]
+            T[sensed[0], _SENSED] = sensed[1]
+        if held is not None:
+            put(_HELD, held >= HELD_REASON_S, 0.55, lambda idx: [
+                f"hovered {v:.0f} s" for v in held[idx].tolist()])
         pct = np.rint(probs[rows, best] * 100).astype(np.int64)
         W[:, _CLASS] = 0.3
         T[:, _CLASS] = _CLASS_TEXT[best, pct]

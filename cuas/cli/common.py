@@ -4,6 +4,30 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import tomllib
+from pathlib import Path
+
+from cuas.config import Config, load_config, reference_config
+
+#: The site configuration every command uses without ``--config`` (its zones and assets).
+BUNDLED_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "wembley.toml"
+
+
+def site_config(path: str | None) -> Config:
+    """``--config``: a site file, or a scenario file (the site it names); without one the
+    bundled ``configs/wembley.toml`` (the reference defaults when it is not installed)."""
+    if path is None:
+        return load_config(BUNDLED_CONFIG) if BUNDLED_CONFIG.is_file() else reference_config()
+    try:
+        with open(path, "rb") as f:
+            is_scenario = "scenario" in tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError):
+        is_scenario = False  # load_config says what is wrong with it
+    if is_scenario:
+        from cuas.sim.scenario import load_scenario
+
+        return load_scenario(path).config
+    return load_config(path)
 
 
 def stop_on_signals(duration_s: float | None = None) -> asyncio.Event:

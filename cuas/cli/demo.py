@@ -42,6 +42,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also write every tracks snapshot received (JSON Lines)")
     parser.add_argument("--no-view", action="store_true",
                         help="no live table, only the summary")
+    parser.add_argument("--no-web", action="store_true",
+                        help="do not start the browser console")
+    parser.add_argument("--web-listen", metavar="HOST:PORT", default="127.0.0.1:0",
+                        help="where the console listens (default: a free loopback port)")
     parser.add_argument("--plot", metavar="DIR",
                         help="also write the evaluation's figures (map, GOSPA, alert timeline) "
                              "into DIR")
@@ -76,11 +80,38 @@ def run(args: argparse.Namespace) -> int:
     truth = Path(args.truth) if args.truth else _truth_for(recording)
     view = not args.no_view and sys.stdout.isatty()
     return asyncio.run(_demo(recording, truth, config, args.speed, view, args.tracks_out,
-                             args.plot))
+                             args.plot, None if args.no_web else args.web_listen))
+
+
+async def _start_console(config: object, daemon: Daemon, listen: str,
+                         stop: asyncio.Event) -> asyncio.Task[None]:
+    """The browser console on the demo's daemon, with a one-off operator account (its files in
+    a temporary directory); prints its URL and the account."""
+    import secrets
+    import tempfile
+
+    from cuas.config import Config
+    from cuas.web.accounts import Accounts
+    from cuas.web.server import Console
+
+    assert isinstance(config, Config)
+    files = Path(tempfile.mkdtemp(prefix="cuas-demo-web-"))
+    password = secrets.token_urlsafe(9)
+    Accounts(files / "users.json").add("demo", "operator", password)
+    web = dataclasses.replace(config.web, users_file=str(files / "users.json"),
+                              audit_log=str(files / "audit.jsonl"))
+    console = Console(dataclasses.replace(config, web=web), listen=listen,
+                      tracks_endpoint=daemon.bound.tracks, ack_endpoint=daemon.bound.detections)
+    task = asyncio.create_task(console.run(stop))
+    await asyncio.wait_for(console.ready.wait(), 20)
+    print(f"cuas demo: console at {console.url} (user demo, password {password}; audit log "
+          f"{files / 'audit.jsonl'})", file=sys.stderr, flush=True)
+    return task
 
 
 async def _demo(recording: Path, truth_path: Path | None, config: object, speed: float,
-                view: bool, tracks_out: str | None, plot_dir: str | None = None) -> int:
+                view: bool, tracks_out: str | None, plot_dir: str | None = None,
+                web_listen: str | None = None) -> int:
     import zmq.asyncio
 
     from cuas import bus, wire
@@ -119,6 +150,9 @@ async def _demo(recording: Path, truth_path: Path | None, config: object, speed:
                 statuses[:] = [msg]
 
     collect_task = asyncio.create_task(collect())
+    web_stop = asyncio.Event()
+    web_task = (await _start_console(config, daemon, web_listen, web_stop)
+                if web_listen is not None else None)
     stop_view = asyncio.Event()
     view_task = (asyncio.create_task(watch(daemon.bound.tracks, stop=stop_view, ctx=ctx,
                                            feed_clock=True)) if view else None)
@@ -139,6 +173,10 @@ async def _demo(recording: Path, truth_path: Path | None, config: object, speed:
         if view_task is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(view_task, 5)
+        web_stop.set()
+        if web_task is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(web_task, 10)
         stop_daemon.set()
         state = await asyncio.wait_for(daemon_task, 20)
         await asyncio.sleep(0.2)  # the final snapshot

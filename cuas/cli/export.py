@@ -13,8 +13,7 @@ import asyncio
 import dataclasses
 import sys
 
-from cuas.cli.common import stop_on_signals
-from cuas.config import load_config, reference_config
+from cuas.cli.common import site_config, stop_on_signals
 from cuas.errors import ConfigError
 
 
@@ -36,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from cuas.cli.check import check_cot_files
     from cuas.outputs.cot_sender import CotExporter, open_sender
 
-    config = load_config(args.config) if args.config else reference_config()
+    config = site_config(args.config)
     settings = config.cot
     if args.to:
         try:

@@ -7,6 +7,10 @@ else); each sensor's or operator's pair in its ``bus.client_secret_key``, and it
 goes into the daemon's ``bus.allowed_clients`` directory (``--allow DIR`` puts it there), or
 into ``bus.allowed_producers`` (sensors) or ``bus.allowed_consumers`` (operators, exporters,
 recorders) where a site keeps them apart.
+
+``--sign`` makes Ed25519 signing keys instead, for the recorder's tamper-evident manifests:
+``NAME.sign.key`` (secret, mode 0600: ``cuas record --sign-key``) and ``NAME.sign.pub`` (to hand
+to whoever checks recordings: ``cuas verify --key``).
 """
 
 from __future__ import annotations
@@ -32,6 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also copy each public key into DIR, an allow list of the daemon "
                         "(allowed_clients, allowed_producers or allowed_consumers)")
     parser.add_argument("--force", action="store_true", help="overwrite existing key files")
+    parser.add_argument("--sign", action="store_true",
+                        help="make Ed25519 signing keys for recording manifests (NAME.sign.key, "
+                        "NAME.sign.pub) instead of CURVE bus keys")
 
 
 def generate(name: str, directory: Path, *, force: bool = False) -> tuple[Path, Path, str]:
@@ -61,6 +68,8 @@ def generate(name: str, directory: Path, *, force: bool = False) -> tuple[Path, 
 def run(args: argparse.Namespace) -> int:
     """Generate the key pairs; prints each public key and where the files went."""
     directory = Path(args.dir)
+    if args.sign:
+        return _run_sign(args, directory)
     for name in args.names:
         try:
             public_file, secret_file, public = generate(name, directory, force=args.force)
@@ -79,4 +88,26 @@ def run(args: argparse.Namespace) -> int:
                 print(f"cuas keys: error: cannot copy into {allow}: {exc}", file=sys.stderr)
                 return 1
             print(f"  allowed {allow / public_file.name}")
+    return 0
+
+
+def _run_sign(args: argparse.Namespace, directory: Path) -> int:
+    from cuas.record.manifest import write_signing_key
+
+    if args.allow:
+        print("cuas keys: error: --allow is for CURVE bus keys, not --sign", file=sys.stderr)
+        return 2
+    for name in args.names:
+        if not _NAME.match(name):
+            print(f"cuas keys: error: key name {name!r}: use letters, digits and _ . @ - "
+                  "(up to 64)", file=sys.stderr)
+            return 1
+        try:
+            public_file, secret_file, kid = write_signing_key(name, directory, force=args.force)
+        except (FileExistsError, OSError) as exc:
+            print(f"cuas keys: error: {exc}", file=sys.stderr)
+            return 1
+        print(f"{name}: Ed25519 signing key {kid}")
+        print(f"  public  {public_file} (for cuas verify --key)")
+        print(f"  secret  {secret_file} (mode 0600: for cuas record --sign-key)")
     return 0

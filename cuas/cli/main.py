@@ -32,6 +32,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("cuas.cli.export", "send the daemon's tracks to TAK as Cursor on Target (cot)"),
     "bridge": ("cuas.cli.bridge", "share this site's tracks and alerts over NATS (nats)"),
     "federate": ("cuas.cli.federate", "the regional picture of many sites on NATS, fused"),
+    "web": ("cuas.cli.web", "the operator's browser console (map, alerts, health); its accounts"),
+    "report": ("cuas.cli.report", "incident report or export of a recording (pdf, html, kml, "
+               "geojson, csv, gpx, foxglove); --summary: pattern of life"),
+    "verify": ("cuas.cli.verify", "check a recording against its signed manifest (tamper evidence)"),
 }
 
 

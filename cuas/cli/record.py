@@ -16,8 +16,8 @@ import sys
 import zmq
 
 from cuas import bus
-from cuas.cli.common import stop_on_signals
-from cuas.config import load_config, reference_config
+from cuas.cli.common import site_config, stop_on_signals
+from cuas.record.site import site_metadata
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration", type=float, metavar="S",
                         help="stop after S seconds (default: run until Ctrl-C or SIGTERM)")
     parser.add_argument("--config", metavar="CFG", help="site configuration (TOML) giving the "
-                        "endpoints; default: the reference site's")
+                        "endpoints; default: the bundled configs/wembley.toml")
     parser.add_argument("--trk-endpoint", metavar="URL",
                         help="the daemon's track endpoint to connect to (overrides the config)")
     parser.add_argument("--det-endpoint", metavar="URL",
@@ -36,6 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bind-detections", action="store_true",
                         help="also bind the detection endpoint and record what sensors send "
                         "there (standalone capture: no daemon may be running on it)")
+    parser.add_argument("--sign-key", metavar="NAME.sign.key",
+                        help="sign the recording's manifest (FILE.mcap.manifest, the hash chain "
+                        "`cuas verify` checks) with this key from `cuas keys --sign`")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,18 +48,24 @@ def run(args: argparse.Namespace) -> int:
     if args.duration is not None and not args.duration > 0:
         print(f"cuas record: error: --duration must be > 0 s, got {args.duration}", file=sys.stderr)
         return 2
-    config = load_config(args.config) if args.config else reference_config()
+    config = site_config(args.config)
     ends = bus.endpoints(config, args.det_endpoint, args.trk_endpoint)
     if args.det_endpoint and not args.bind_detections:
         print("cuas record: note: --det-endpoint is used only with --bind-detections; "
               "detections are recorded as the daemon re-publishes them on its track endpoint",
               file=sys.stderr)
 
+    signing_key = None
+    if args.sign_key:
+        from cuas.record.manifest import load_signing_key
+
+        signing_key = load_signing_key(args.sign_key)
+
     async def main() -> int:
         try:
-            rec = Recorder(args.out, tracks_endpoint=ends.tracks,
+            rec = Recorder(args.out, tracks_endpoint=ends.tracks, signing_key=signing_key,
                            bind_detections=ends.detections if args.bind_detections else None,
-                           security=bus.security(config))
+                           security=bus.security(config), site=site_metadata(config))
         except zmq.ZMQError as exc:
             what = f"bind {ends.detections}" if args.bind_detections else ""
             print(f"cuas record: error: cannot connect {ends.tracks}"

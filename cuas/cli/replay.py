@@ -12,7 +12,8 @@ import math
 import sys
 import time
 
-from cuas.config import Config, load_config, reference_config
+from cuas.cli.common import site_config
+from cuas.config import Config
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,8 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--wait", type=float, metavar="S",
                         help="with --bus: how long to wait for the daemon's subscription "
                         "(default: 10 s)")
-    parser.add_argument("--config", metavar="CFG", help="site configuration (TOML); "
-                        "default: the reference site, Wembley Stadium")
+    parser.add_argument("--config", metavar="CFG", help="site configuration (TOML) or a scenario "
+                        "file (its site); default: the site the recording carries (--offline), "
+                        "else the bundled configs/wembley.toml")
 
 
 def _usage_error(args: argparse.Namespace) -> str | None:
@@ -60,7 +62,13 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         print(f"cuas replay: error: {problem}", file=sys.stderr)
         return 2
-    config = load_config(args.config) if args.config else reference_config()
+    if args.config:
+        config = site_config(args.config)
+    else:  # the site the recording carries, else the bundled one
+        from cuas.record.site import read_site
+
+        carried = read_site(args.recording) if args.offline else None
+        config = carried if carried is not None else site_config(None)
     if args.bus:
         return _run_bus(args, config)
     return _run_offline(args, config)

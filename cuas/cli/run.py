@@ -6,12 +6,13 @@ import argparse
 import asyncio
 import sys
 
-from cuas.config import load_config, reference_config
+from cuas.cli.common import site_config
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="CFG",
-                        help="site configuration (TOML); default: the reference site")
+                        help="site configuration (TOML) or a scenario file; "
+                        "default: the bundled configs/wembley.toml")
     parser.add_argument("--det-endpoint", metavar="URL",
                         help="bind the detection endpoint here (overrides the config)")
     parser.add_argument("--trk-endpoint", metavar="URL",
@@ -27,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from cuas import bus
     from cuas.fusion.daemon import serve
 
-    config = load_config(args.config) if args.config else reference_config()
+    config = site_config(args.config)
     if args.snapshot_hz is not None and not 0 < args.snapshot_hz <= 1000:
         print("cuas run: error: --snapshot-hz must lie in (0, 1000]", file=sys.stderr)
         return 2

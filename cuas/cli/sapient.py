@@ -9,8 +9,8 @@ import asyncio
 import sys
 
 from cuas import bus
-from cuas.cli.common import stop_on_signals
-from cuas.config import Config, is_host_port, load_config, reference_config
+from cuas.cli.common import site_config, stop_on_signals
+from cuas.config import Config, is_host_port
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     command = getattr(args, "sapient_command", None)
     if command not in ("serve", "export"):
         return _fail("give a subcommand: serve or export")
-    config = load_config(args.config) if args.config else reference_config()
+    config = site_config(args.config)
     if command == "serve":
         listen = args.listen or config.sapient.listen
         if not is_host_port(listen):

@@ -15,7 +15,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cuas.config import Config, load_config, reference_config
+from cuas.cli.common import site_config
+from cuas.config import Config
 from cuas.errors import ConfigError
 from cuas.sim.generators import SCENARIOS, SIM_FRAMES, SimParams, simulate, write_outputs
 
@@ -65,7 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     gen.add_argument("--sensor", default="radar-sim", metavar="ID",
                      help="sensor id of the batches (default: radar-sim)")
     gen.add_argument("--config", metavar="CFG",
-                     help="site configuration (TOML); default: the reference site")
+                     help="site configuration (TOML) or a scenario file; default: the "
+                     "bundled configs/wembley.toml")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     path = scenario_path(args.scenario)
     if path is not None:
         return _run_file(args, path)
-    config: Config = load_config(args.config) if args.config else reference_config()
+    config: Config = site_config(args.config)
     sensor = config.sensors.get(args.sensor)
     params = SimParams(
         seed=args.seed,

@@ -27,6 +27,7 @@ from cuas.config.site import (
     SiteConfig,
     ZoneConfig,
 )
+from cuas.config.web import WebConfig
 
 __all__ = [
     "BUS_SECURITY", "COT_SCHEMES", "MAX_DAEMON_ID", "WEMBLEY", "ZONE_KINDS",
@@ -35,4 +36,5 @@ __all__ = [
     "IdentityList", "SapientConfig", "SapientNodeConfig", "SensorConfig", "SiteConfig",
     "TrackerConfig", "ZoneConfig", "is_host_port", "is_local_endpoint", "load_config",
     "parse_config", "reference_config",
+    "WebConfig",
 ]

@@ -71,7 +71,7 @@ class TrackerConfig:
     #: Distinct cooperative identities remembered (ICAO addresses, Remote ID serials and their
     #: aliases, folded together when they meet): beyond it the least recently heard ones that
     #: no live track holds are forgotten, so a sender inventing ids cannot grow memory.
-    max_identities: int = 20_000
+    max_identities: int = 10_000
     #: Work bound per batch: live tracks x detections (the gating pairs the tracker weighs).
     #: Beyond it the batch keeps only as many detections as fit (the rest counted in
     #: ``detections_dropped_work``), so one message cannot stall the daemon for seconds.
@@ -165,11 +165,18 @@ class ClassifyConfig:
     rf_window_s: float = 5.0
     #: A Remote ID report farther than this from its track (m) disagrees with it.
     rid_mismatch_m: float = 60.0
+    #: Sensor class evidence on a track halves every this many seconds (forgetting).
+    evidence_half_life_s: float = 30.0
+    #: One sensor's looks at a track closer together than this (s) count as one look.
+    evidence_decorrelation_s: float = 1.0
+    #: A likely drone this many seconds or less from a protected asset is ``high``.
+    tta_high_s: float = 30.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.hysteresis <= 0.5:
             raise ConfigError("must lie in [0, 0.5]", key="classify.hysteresis")
-        for name in ("hold_s", "rf_window_s", "rid_mismatch_m"):
+        for name in ("hold_s", "rf_window_s", "rid_mismatch_m", "evidence_half_life_s",
+                     "evidence_decorrelation_s", "tta_high_s"):
             v = getattr(self, name)
             if not 0.0 <= v <= 86_400.0:
                 raise ConfigError("must lie in [0, 86400]", key=f"classify.{name}")

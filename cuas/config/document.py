@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cuas.config.alerts import AlertPolicyConfig
 from cuas.config.bus import BusConfig
 from cuas.config.coerce import build, coerce, tables
 from cuas.config.daemon import ClassifyConfig, DaemonConfig, TrackerConfig
@@ -24,6 +25,7 @@ from cuas.config.site import (
     parse_identity_list,
     parse_zone,
 )
+from cuas.config.web import WebConfig
 from cuas.errors import ConfigError
 from cuas.validation import brief
 
@@ -55,7 +57,11 @@ class Config:
     cot: CotConfig = field(default_factory=CotConfig)
     #: ``cuas bridge nats`` / ``cuas federate`` settings (``[federation]``).
     federation: FederationConfig = field(default_factory=FederationConfig)
+    #: ``cuas web`` settings (``[web]``).
+    web: WebConfig = field(default_factory=WebConfig)
     path: str | None = None
+    #: Which threat changes raise an ``alert`` (``[alerts]``).
+    alerts: AlertPolicyConfig = field(default_factory=AlertPolicyConfig)
 
     def sensor(self, sensor_id: str, kind: str = "sim") -> SensorConfig:
         """The configured sensor, or a default one of ``kind`` when the config does not name it."""
@@ -74,7 +80,8 @@ def parse_config(doc: Mapping[str, Any], path: str | None = None) -> Config:
     if not isinstance(doc, Mapping):
         raise ConfigError(f"expected a table, got {brief(doc)}", path=path)
     known = {"site", "tracker", "bus", "daemon", "sensors", "daemon_id", "classify", "zones",
-             "assets", "allow", "deny", "sapient", "cot", "federation"}
+             "assets", "allow", "deny", "sapient", "cot", "federation", "web",
+             "alerts"}
     for k in doc:
         if k not in known:
             raise ConfigError(f"unknown section (known: {', '.join(sorted(known))})", path=path, key=k)
@@ -102,7 +109,9 @@ def parse_config(doc: Mapping[str, Any], path: str | None = None) -> Config:
                   cot=build(CotConfig, doc.get("cot", {}), "cot", path),
                   federation=build(FederationConfig, doc.get("federation", {}), "federation",
                                    path),
-                  path=path)
+                  web=build(WebConfig, doc.get("web", {}), "web", path),
+                  path=path,
+                  alerts=build(AlertPolicyConfig, doc.get("alerts", {}), "alerts", path))
 
 
 def load_config(path: str | Path) -> Config:

@@ -10,6 +10,7 @@ The exact definitions are in ``docs/truth-format.md``. Typical use (what ``cuas 
 
 from __future__ import annotations
 
+import collections
 import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -106,6 +107,9 @@ class Evaluation:
     notes: tuple[str, ...] = ()
     #: Counted track ids flagged malicious at a scored step that never matched a threat truth.
     false_alarm_track_ids: tuple[int, ...] = ()
+    #: Each false alarm: (track id, UTC s of its first malicious flag, the truth object it
+    #: matched most often, None for clutter or a false track), in order of the flag.
+    false_alarms: tuple[tuple[int, float, str | None], ...] = ()
 
     @property
     def span_s(self) -> float:
@@ -295,6 +299,8 @@ def evaluate(
     flagged = np.zeros((n_steps, n_obj), dtype=bool)  # the object's matched track is malicious
     malicious_ids: set[int] = set()
     threat_track_ids: set[int] = set()
+    first_flag: dict[int, float] = {}
+    matched_to: dict[int, collections.Counter[str]] = {}
     for i, s in enumerate(steps):
         a, b = int(tracks.offsets[s]), int(tracks.offsets[s + 1])
         keep = counted[a:b]
@@ -310,6 +316,11 @@ def evaluate(
         if len(mal_ids):
             malicious_ids.update(mal_ids.tolist())
             flagged[i, objs] = np.isin(matched[i, objs], mal_ids)
+            for tid in mal_ids.tolist():
+                first_flag.setdefault(tid, float(tracks.t[s]))
+        for k, tid in zip(objs.tolist(), matched[i, objs].tolist(), strict=True):
+            if tid != NO_MATCH and tid in malicious_ids:
+                matched_to.setdefault(tid, collections.Counter())[at.ids[k]] += 1
         threat_track_ids.update(matched[i, objs][is_threat[objs]].tolist())
 
     objects: dict[str, ObjectScore] = {}
@@ -382,6 +393,10 @@ def evaluate(
         n_unmatched_track_ids=int(np.count_nonzero(~np.isin(all_ids, matched_ids))),
         notes=tuple(notes),
         false_alarm_track_ids=tuple(sorted(malicious_ids - threat_track_ids)),
+        false_alarms=tuple(sorted(
+            ((tid, first_flag[tid], matched_to[tid].most_common(1)[0][0]
+              if tid in matched_to else None) for tid in malicious_ids - threat_track_ids),
+            key=lambda fa: (fa[1], fa[0]))),
     )
 
 

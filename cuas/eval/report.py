@@ -80,6 +80,10 @@ def _timing_lines(ev: Evaluation) -> list[str]:
     lines.append(f"  {'false alarms':<22}{ev.n_false_alarms:>8}   "
                  f"({ev.false_alarms_per_hour:.1f} per hour; malicious tracks that never "
                  "matched a threat)")
+    t0 = float(ev.t[0]) if len(ev.t) else 0.0
+    for tid, t_flag, obj in ev.false_alarms:
+        what = f"on {obj}" if obj is not None else "on no truth object (clutter or a false track)"
+        lines.append(f"  {'':<22}track {tid} flagged at +{t_flag - t0:.1f} s {what}")
     return lines
 
 
@@ -105,6 +109,8 @@ def to_json(ev: Evaluation) -> dict[str, Any]:
         "time_to_confirm_max_s": _num_or_none(max(ttc) if ttc else None),
         "false_alarms": ev.n_false_alarms,
         "false_alarm_track_ids": list(ev.false_alarm_track_ids),
+        "false_alarm_list": [{"track_id": tid, "flagged_t": t_flag, "truth": obj}
+                             for tid, t_flag, obj in ev.false_alarms],
         "false_alarms_per_hour": _num_or_none(ev.false_alarms_per_hour),
         "threats": {o.id: {"entry_t": o.entry_t, "flagged_t": o.t_flagged,
                            "time_to_flag_s": _num_or_none(o.time_to_flag_s)}

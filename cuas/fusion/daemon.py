@@ -126,8 +126,8 @@ class Daemon:
         ctx = zmq.asyncio.Context()
         keys = self.security
         auth = self._auth = bus.start_authenticator(ctx, keys) if keys is not None else None
-        sub = bus.sub_socket(ctx, self.endpoints.detections, bind=True, topics=("det.", "status."),
-                             security=keys)
+        sub = bus.sub_socket(ctx, self.endpoints.detections, bind=True,
+                             topics=("det.", "status.", "ack"), security=keys)
         self._pub = bus.pub_socket(ctx, self.endpoints.tracks, bind=True, security=keys)
         # CURVE refusals are silent in ZeroMQ: the monitors count them into `auth_rejected`.
         # So is a producer cut off for a message over bus.MAX_FRAME_BYTES: the detection
@@ -226,6 +226,16 @@ class Daemon:
                 counters["dropped_malformed"] += 1
                 self._rlog.warning("malformed", "dropped a malformed message (%d bytes): %s",
                                    size, exc)
+                continue
+            if isinstance(msg, wire.Ack) and topic == "ack":
+                # An operator's acknowledgement from a console, a producer the endpoint admitted
+                # (under CURVE, one on the producers' allow list): republished on the track
+                # endpoint so that recorders keep it with the alerts.
+                counters["acks_received"] += 1
+                try:
+                    pub.send_multipart(bus.frames(msg), flags=zmq.NOBLOCK)
+                except zmq.ZMQError:
+                    counters["republish_errors"] += 1
                 continue
             if isinstance(msg, wire.Status):
                 # Health comes from detections only: a forged "ok" must not hide a silent sensor.

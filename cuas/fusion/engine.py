@@ -23,12 +23,14 @@ from cuas import wire
 from cuas.classify import AlertEvent, Classification, Classifier, TrackInputs
 from cuas.classify.inputs import RfLog, RfReport
 from cuas.config import Config, reference_config
+from cuas.fusion.evidence import attribute
 from cuas.fusion.export import export_tracks
 from cuas.fusion.identities import IdentityRegistry
 from cuas.fusion.measurements import to_measurements
 from cuas.geo import SiteFrame
 from cuas.sensors import registry
 from cuas.tracking import StepResult, Tracker
+from cuas.tracking.measurements import MeasurementBatch
 from cuas.tracking.reorder import ReorderBuffer
 from cuas.tracking.state import COASTING, CONFIRMED, DELETED, TrackRows
 
@@ -136,8 +138,16 @@ class FusionEngine:
             self.tracker.merge_identities(meas.merged)
             self.identities.merge(meas.merged)
         self.identities.remember(batch, meas, sensor.origin)
-        result = self.tracker.step(meas, self._sensor_col(batch.sensor, batch.kind),
-                                   sensor.is_scanning, sensor.max_range_m)
+        if self.classifier is not None:
+            for det in batch.dets:  # Remote ID authentication (issue 21: attrs.auth)
+                auth = det.attrs.get("auth") if det.ident is not None and det.ident.rid else None
+                if isinstance(auth, str):
+                    self.classifier.note_rid_auth(det.ident.rid, auth)  # type: ignore[union-attr,arg-type]
+        col = self._sensor_col(batch.sensor, batch.kind)
+        result = self.tracker.step(meas, col, sensor.is_scanning, sensor.max_range_m)
+        if self.classifier is not None and result.accepted and any(
+                getattr(d, "evidence", None) is not None for d in batch.dets):
+            self._take_evidence(batch, meas, col, result)
         # After the step: this batch's identities are then held by their tracks (or were
         # dropped with their detections), so only identities no live track holds are forgotten.
         if self.identities.index.n_indices > self.config.tracker.max_identities:
@@ -220,6 +230,23 @@ class FusionEngine:
         for det in links:
             self.rf_log.add(RfReport.from_attrs(batch.t, batch.sensor, det.attrs, len(links)))
 
+    def _take_evidence(self, batch: wire.Detections, meas: MeasurementBatch, col: int,
+                       result: StepResult) -> None:
+        """Give each detection's class evidence to the track it went to (the tracks this batch
+        updated; the tracker's association weights when it reports them)."""
+        assert self.classifier is not None
+        tab = self.tracker.table
+        if not tab.n or col >= tab.sources.shape[1]:
+            return
+        updated = np.flatnonzero((tab.t_update == batch.t) & tab.sources[:, col])
+        weights = getattr(result, "weights", None)
+        ledger = self.classifier.evidence
+        for obs in attribute(batch, meas, tab.ids[updated], tab.x[updated], weights):
+            if ledger.add(obs):
+                self.counters["evidence_used"] += 1
+            else:
+                self.counters["evidence_duplicate"] += 1
+
     def _classify(self, t: float, rows: TrackRows) -> Classification | None:
         """Run the classifier once over every row of a snapshot (deleted ones included)."""
         if self.classifier is None:
@@ -238,7 +265,8 @@ class FusionEngine:
             deleted=rows.status == DELETED, t_birth=rows.t_birth,
             hit_ratio=hits / np.maximum(rows.n_looks, 1),
             n_sources=rows.sources.sum(axis=1).astype(np.float64), ident=rows.ident,
-            independent=(rows.sources & ~coop[None, :]).any(axis=1))
+            independent=(rows.sources & ~coop[None, :]).any(axis=1),
+            mode_prob=rows.mode_prob)
         result = self.classifier.classify(inp, self.identities.reports, self.rf_log.reports)
         self._alerts.extend(result.alerts)
         del self._alerts[:-MAX_ALERTS_HELD]  # a caller that never takes alerts must not grow it

@@ -67,7 +67,8 @@ def export_tracks(rows: TrackRows, site: SiteFrame, sensor_names: Sequence[str],
 def alert_message(event: AlertEvent, src: str, seq: int, t: float) -> wire.Alert:
     """The ``alert`` message of one classifier event, stamped ``t`` (UTC s)."""
     return wire.Alert(src=src, seq=seq, t=t, track_id=event.track_id, threat=event.threat,
-                      previous=event.previous, reasons=event.reasons, zone=event.zone)
+                      previous=event.previous, reasons=event.reasons, zone=event.zone,
+                      id=f"{src}:{event.id}" if event.id is not None else None)
 
 
 def fit_snapshot(msg: wire.Tracks, limit: int = wire.MAX_PAYLOAD_BYTES) -> tuple[wire.Tracks, int]:

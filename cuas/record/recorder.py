@@ -40,6 +40,7 @@ import zmq
 import zmq.asyncio
 
 from cuas import bus
+from cuas.record.manifest import SigningKey
 from cuas.record.recording import t_to_ns
 from cuas.record.writer import ClosesOnExit, RecordingWriter
 
@@ -123,7 +124,8 @@ class Recorder(ClosesOnExit):
     ``security``: CURVE keys (:func:`cuas.bus.security`): a client of the track endpoint, a
     server on a bound one, whose authenticator (ZAP) accepts only ``allowed_producers`` keys:
     binding a CURVE server without it would accept any key. Construct inside the event loop
-    (the allow lists are re-read on SIGHUP).
+    (the allow lists are re-read on SIGHUP). ``signing_key``: sign the recording's manifest
+    (``PATH.manifest``, written either way; see :mod:`cuas.record.manifest`).
     """
 
     def __init__(
@@ -136,7 +138,10 @@ class Recorder(ClosesOnExit):
         flush_interval_s: float = 1.0,
         topics: Sequence[str] = ("",),
         security: bus.CurveKeys | None = None,
+        signing_key: SigningKey | None = None,
+        site: dict[str, str] | None = None,
     ) -> None:
+        """``site``: the site configuration's metadata to carry (:mod:`cuas.record.site`)."""
         if not flush_interval_s > 0:
             raise ValueError(f"flush_interval_s must be > 0 s, got {flush_interval_s}")
         self.path = Path(out)
@@ -159,7 +164,13 @@ class Recorder(ClosesOnExit):
                 last = sock.getsockopt(zmq.LAST_ENDPOINT)
                 self.detections_endpoint = last.decode() if isinstance(last, bytes) else str(last)
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._writer = RecordingWriter(self.path, flush_interval_s=flush_interval_s)
+            # Every recording gets its manifest (tamper evidence), signed when a key is given.
+            self._writer = RecordingWriter(self.path, flush_interval_s=flush_interval_s,
+                                           manifest=True, signing_key=signing_key)
+            if site is not None:
+                from cuas.record.site import METADATA_NAME
+
+                self._writer.add_metadata(METADATA_NAME, site)
         except BaseException:
             for s in self._socks:
                 s.close(linger=0)

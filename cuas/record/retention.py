@@ -82,4 +82,6 @@ def prune(directory: Path, *, now: float, max_age_s: float | None,
             except FileNotFoundError:
                 continue
             log.info("deleted %s (%d bytes)", f.path, f.size)
+            # Its tamper-evidence manifest (cuas.record.manifest) goes with it.
+            f.path.with_name(f.path.name + ".manifest").unlink(missing_ok=True)
     return doomed

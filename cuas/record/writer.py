@@ -17,13 +17,14 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Final, Protocol, Self
+from typing import IO, Final, Protocol, Self, cast
 
 from mcap.writer import CompressionType
 from mcap.writer import Writer as McapWriter
 
 from cuas import wire
 from cuas.errors import RecordingError
+from cuas.record.manifest import HashingFile, ManifestWriter, SigningKey
 from cuas.record.recording import LIBRARY, MESSAGE_ENCODING, t_to_ns
 
 __all__ = [
@@ -90,7 +91,9 @@ class RecordingWriter(ClosesOnExit):
     chunk, i.e. at most about ``chunk_size`` bytes, and, while messages keep coming, about
     ``flush_interval_s`` of them. In a quiet period the open chunk waits for the next write;
     call :meth:`flush` from a timer for a hard time bound. ``fsync=True`` also forces each
-    chunk to the disk (against power loss, at the cost of a sync per chunk). Not thread-safe.
+    chunk to the disk (against power loss, at the cost of a sync per chunk). ``manifest=True``
+    (implied by a ``signing_key``) also writes ``PATH.manifest``, the hash chain over the
+    chunks (:mod:`cuas.record.manifest`). Not thread-safe.
     """
 
     def __init__(
@@ -100,6 +103,8 @@ class RecordingWriter(ClosesOnExit):
         chunk_size: int = 64 * 1024,
         flush_interval_s: float = 1.0,
         fsync: bool = False,
+        manifest: bool = False,
+        signing_key: SigningKey | None = None,
     ) -> None:
         if chunk_size <= 0:
             raise ValueError(f"chunk_size must be > 0 bytes, got {chunk_size}")
@@ -113,16 +118,27 @@ class RecordingWriter(ClosesOnExit):
             self._file: IO[bytes] = open(self.path, "wb")  # noqa: SIM115 - closed by close()
         except OSError as exc:
             raise RecordingError(f"{self.path}: cannot create recording: {exc.strerror or exc}") from exc
+        # Tamper evidence (cuas.record.manifest): hash what each flush writes, sign the chain.
+        self._manifest: ManifestWriter | None = None
+        self._hashing: HashingFile | None = None
+        if manifest or signing_key is not None:
+            self._hashing = HashingFile(self._file)
+            try:
+                self._manifest = ManifestWriter(self.path, signing_key, fsync=fsync)
+            except BaseException:
+                self._file.close()
+                raise
         # With Writer.flush (mcap >= 1.6) we decide when a chunk closes; without it mcap closes
         # chunks by size on its own and we can only flush the file.
         self._can_close_chunk = hasattr(McapWriter, "flush")
         self._mcap = McapWriter(
-            self._file,
+            cast(IO[bytes], self._hashing) if self._hashing is not None else self._file,
             chunk_size=2**62 if self._can_close_chunk else chunk_size,
             compression=CompressionType.NONE,
         )
         self._mcap.start(profile="", library=LIBRARY)
         self._file.flush()
+        self._seal()
         self._channels: dict[str, int] = {}
         self._pending = 0  # bytes in the open chunk
         self._opened_at: float | None = None  # time.monotonic() of the open chunk's first write
@@ -173,6 +189,13 @@ class RecordingWriter(ClosesOnExit):
         if self._pending > self._chunk_size or now - self._opened_at >= self._flush_interval_s:
             self.flush()
 
+    def add_metadata(self, name: str, data: dict[str, str]) -> None:
+        """Add an MCAP metadata record (``name``, string keys and values): what the data was
+        made with, such as the site configuration (:mod:`cuas.record.site`)."""
+        if self._closed:
+            raise ValueError(f"{self.path}: write to a closed recording")
+        self._mcap.add_metadata(name, dict(data))
+
     def write_message(self, msg: wire.Message, *, log_time_ns: int | None = None) -> None:
         """Record a typed message (``wire.encode``, ``wire.topic_for``); ``log_time_ns``
         defaults to its ``t`` (UTC ns), which keeps conversions deterministic."""
@@ -194,6 +217,7 @@ class RecordingWriter(ClosesOnExit):
             self._file.flush()
         if self._fsync:
             os.fsync(self._file.fileno())
+        self._seal()
         self._pending = 0
         self._opened_at = None
 
@@ -207,8 +231,19 @@ class RecordingWriter(ClosesOnExit):
             self._file.flush()
             if self._fsync:
                 os.fsync(self._file.fileno())
+            self._seal(final=True)
         finally:
             self._file.close()
+            if self._manifest is not None:
+                self._manifest.close()
+
+    def _seal(self, *, final: bool = False) -> None:
+        """Add what the last flush put on disk to the manifest (if this writer keeps one)."""
+        if self._manifest is None or self._hashing is None:
+            return
+        seg = self._hashing.cut()
+        if seg is not None:
+            self._manifest.add(*seg, final=final)
 
 
 class JsonlWriter(ClosesOnExit):

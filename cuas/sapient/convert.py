@@ -14,7 +14,8 @@ Inbound: a DetectionReport (a ``location`` or a ``range_bearing``) becomes one c
   are turned to true north: ``GRID`` by the UTM meridian convergence at the module,
   ``MAGNETIC`` and ``PLATFORM`` by the module's configured ``north_offset_deg``.
 * ``enu_velocity`` -> ``vel`` (m/s; km/h when the module registered ``SPEED_UNITS_KPH``).
-* classifications, behaviours, ``object_id``, ``id``, confidence -> ``attrs``.
+* classifications, behaviours, ``object_id``, ``id``, confidence -> ``attrs``; the
+  classifications also -> ``evidence`` (:mod:`cuas.sapient.evidence`).
 
 What cannot be placed honestly (no coordinate system, a 2-D range without elevation, a
 magnetic bearing with no declination, no module location for a range-bearing) raises
@@ -35,6 +36,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from cuas import wire
 from cuas.config import SapientConfig, SiteConfig
 from cuas.errors import ConversionError, DecodeError
+from cuas.sapient.evidence import sapient_evidence
 from cuas.sapient.proto import (
     AlertAck,
     Error,
@@ -341,8 +343,9 @@ def report_to_detections(msg: SapientMessage, node: NodeInfo, seq: int,
         attrs["object_ident"] = _text(rep.id)
     if rep.state:
         attrs["state"] = _text(rep.state)
+    evidence = sapient_evidence(attrs["classes"]) if "classes" in attrs else None
     det = wire.Detection(frame=frame, z=tuple(zz), sigma=tuple(ss), vel=vel,  # type: ignore[arg-type]
-                         vel_sigma=vel_sigma, attrs=attrs)
+                         vel_sigma=vel_sigma, attrs=attrs, evidence=evidence)
     batch = wire.Detections(src=node.sensor_id, seq=seq, t=to_unix(msg.timestamp),
                             sensor=node.sensor_id, kind="sapient", dets=(det,),
                             origin=node.origin if frame in ("rae", "ae") else None)

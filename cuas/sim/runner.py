@@ -81,8 +81,12 @@ def write_scenario(run: ScenarioRun, out_path: str | Path, truth_path: str | Pat
     Lines for ``.jsonl``) and the truth file."""
     from cuas.record import writer as recording_writer
     from cuas.record.recording import t_to_ns
+    from cuas.record.site import METADATA_NAME, site_metadata
 
     with recording_writer.open_writer(out_path) as writer:
+        site = site_metadata(run.scenario.config)
+        if site is not None and isinstance(writer, recording_writer.RecordingWriter):
+            writer.add_metadata(METADATA_NAME, site)  # the site travels with the data
         for m in run.messages:
             writer.write_message(m.batch, log_time_ns=t_to_ns(m.recv_t))
     write_scenario_truth(run, truth_path)

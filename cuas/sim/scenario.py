@@ -268,7 +268,19 @@ def _sensor(sid: str, table: Any, path: str | None) -> SensorSpec:
     assert spec_ref is not None
     spec_type: type[SensorSpec] = registry.resolve(spec_ref)
     outages = _vectors(t.pop("outages"), 2, f"{key}.outages", path) if "outages" in t else ()
-    return _make(spec_type, t, key, path, id=sid, kind=kind, outages=outages)
+    extra: dict[str, Any] = {}
+    # A sensor's own classifier (radar labels): range bands and one confusion matrix each.
+    if "label_ranges_m" in t:
+        extra["label_ranges_m"] = _vectors(t.pop("label_ranges_m"), None,
+                                           f"{key}.label_ranges_m", path)
+    if "label_confusion" in t:
+        bands = t.pop("label_confusion")
+        if not isinstance(bands, list):
+            raise ConfigError("expected a list of 4x4 matrices", path=path,
+                              key=f"{key}.label_confusion")
+        extra["label_confusion"] = tuple(
+            _vectors(m, 4, f"{key}.label_confusion[{i}]", path) for i, m in enumerate(bands))
+    return _make(spec_type, t, key, path, id=sid, kind=kind, outages=outages, **extra)
 
 
 def _mover(index: int, table: Any, duration_s: float, path: str | None) -> MoverSpec:

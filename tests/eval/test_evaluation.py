@@ -650,15 +650,21 @@ def test_time_to_confirm_flag_latency_and_false_alarms(tmp_path: Path) -> None:
     # The bird's track and the unmatched track 4 were flagged: two false alarms in 10 s.
     assert ev.false_alarm_track_ids == (2, 4)
     assert ev.false_alarms_per_hour == pytest.approx(2 * 360.0)
+    # Listed in order of the flag, with the truth each matched (none for track 4).
+    assert ev.false_alarms == ((2, T0 + 8.0, "gull"), (4, T0 + 9.0, None))
     assert ev.n_unmatched_track_ids == 1
     assert ev.false_tracks_per_hour == pytest.approx(360.0)
     report = format_report(ev)
     assert "malicious at zone entry +2.0 s" in report and "false alarms" in report
+    assert "track 2 flagged at +8.0 s on gull" in report
+    assert "track 4 flagged at +9.0 s on no truth object" in report
     figures = to_json(ev)
     json.dumps(figures, allow_nan=False)
     assert figures["threats"] == {"drone": {"entry_t": T0 + 4.0, "flagged_t": T0 + 6.0,
                                             "time_to_flag_s": 2.0}}
     assert figures["false_alarms"] == 2 and figures["time_to_confirm_max_s"] == 2.0
+    assert figures["false_alarm_list"][0] == {"track_id": 2, "flagged_t": T0 + 8.0,
+                                              "truth": "gull"}
     assert len(figures["gospa"]) == len(figures["gospa_t"]) == 11
 
 

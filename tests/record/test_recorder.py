@@ -18,6 +18,7 @@ import zmq
 import zmq.asyncio
 
 from cuas import bus, wire
+from cuas.cli.common import site_config
 from cuas.cli.main import main
 from cuas.config import reference_config
 from cuas.fusion.offline import replay_offline
@@ -42,8 +43,9 @@ def sim_batches(n: int = 20, seed: int = 3) -> list[wire.Detections]:
 
 
 def tracks_lines(path: Path) -> list[str]:
+    """What ``cuas replay --offline`` without --config writes: the bundled site's tracks."""
     out = io.StringIO()
-    replay_offline(path, out)
+    replay_offline(path, out, site_config(None))
     return out.getvalue().splitlines()
 
 

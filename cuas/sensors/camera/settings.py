@@ -10,6 +10,10 @@ from cuas.errors import ConfigError
 
 #: Background subtraction methods of the camera adapter.
 CAMERA_METHODS = ("mog2", "knn")
+#: Modalities of the appearance classifier (``auto``: thermal below 480 px wide).
+CAMERA_MODALITIES = ("auto", "visible", "thermal")
+#: What the adapter does with a blob the classifier calls background.
+CLUTTER_ACTIONS = ("tag", "drop")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +60,15 @@ class CameraSettings:
     sky_polygon: tuple[tuple[float, float], ...] | None = None
     #: Files: UTC time (s) of the first frame (default: the file's modification time).
     start_time: float | None = None
+    #: Appearance classifier (``cuas.sensors.camera.appearance``): on/off, model file (default:
+    #: the shipped one), the stream's modality, and what becomes of blobs it calls background
+    #: (``tag``: published with label ``background``, evidence clutter; ``drop``: not
+    #: published, counted) when their background probability is at least ``clutter_min_prob``.
+    classify: bool = True
+    model: str | None = None
+    modality: str = "auto"
+    clutter: str = "tag"
+    clutter_min_prob: float = 0.5
 
 
 def parse_settings(table: Any, key: str, path: str | None) -> CameraSettings:
@@ -75,6 +88,11 @@ def parse_settings(table: Any, key: str, path: str | None) -> CameraSettings:
     if cfg.method not in CAMERA_METHODS:
         raise ConfigError(f"unknown method (known: {', '.join(CAMERA_METHODS)})", path=path,
                           key=f"{key}.method")
+    for name, value, known in (("modality", cfg.modality, CAMERA_MODALITIES),
+                                ("clutter", cfg.clutter, CLUTTER_ACTIONS)):
+        if value not in known:
+            raise ConfigError(f"unknown {name} (known: {', '.join(known)})", path=path,
+                              key=f"{key}.{name}")
     intrinsics = (cfg.fx, cfg.fy, cfg.cx, cfg.cy, cfg.width, cfg.height)
     if any(v is not None for v in intrinsics[:4]) and any(v is None for v in intrinsics):
         raise ConfigError("give all of fx, fy, cx, cy, width, height (or none: hfov_deg)",
@@ -98,6 +116,7 @@ def parse_settings(table: Any, key: str, path: str | None) -> CameraSettings:
         ("max_brightness_jump", cfg.max_brightness_jump > 0, "must be > 0 grey levels"),
         ("max_blobs", 1 <= cfg.max_blobs <= 10_000, "must lie in [1, 10000]"),
         ("scale", 0.05 <= cfg.scale <= 1.0, "must lie in [0.05, 1]"),
+        ("clutter_min_prob", 0.0 <= cfg.clutter_min_prob <= 1.0, "must lie in [0, 1]"),
         ("start_time", cfg.start_time is None or 946_684_800.0 <= cfg.start_time < 4_102_444_800.0,
          "must be UTC seconds within 2000..2100"),
     ]

@@ -34,7 +34,13 @@ import zmq.asyncio
 from cuas import bus, wire
 from cuas.backoff import Backoff
 from cuas.errors import CuasError, FrameError
-from cuas.sensors.camera.detect import Blob, DetectorConfig, MotionDetector
+from cuas.sensors.camera.appearance import (
+    MODEL_PATH,
+    Appearance,
+    AppearanceClassifier,
+    modality_of,
+)
+from cuas.sensors.camera.detect import Blob, DetectorConfig, MotionDetector, to_grey
 from cuas.sensors.camera.geometry import CameraGeometry, CameraModel
 from cuas.sensors.camera.settings import CameraSettings
 from cuas.sensors.publisher import (
@@ -98,8 +104,21 @@ def geometry_for(s: CameraSettings, width: int, height: int) -> CameraGeometry:
                           calib_sigma_deg=s.calib_sigma_deg)
 
 
-def blob_detections(geometry: CameraGeometry, blobs: tuple[Blob, ...]) -> tuple[wire.Detection, ...]:
-    """``ae`` detections (azimuth, elevation deg; sigma deg) of a frame's blobs."""
+def evidence_of(a: Appearance) -> wire.ClassEvidence | None:
+    """The contract's class evidence of one classified crop (None for an unusable crop).
+    Confidence: the top probability above chance (1/5), scaled to [0, 1]."""
+    if not a.known:
+        return None
+    conf = max(0.0, min(1.0, (a.confidence - 0.2) / 0.8))
+    return wire.ClassEvidence(likelihood=a.likelihood(), confidence=round(conf, 4),
+                              label=a.label, basis="appearance")
+
+
+def blob_detections(geometry: CameraGeometry, blobs: tuple[Blob, ...],
+                    looks: list[Appearance] | None = None) -> tuple[wire.Detection, ...]:
+    """``ae`` detections (azimuth, elevation deg; sigma deg) of a frame's blobs; with
+    ``looks`` (one per blob) each carries its appearance: ``attrs`` ``label`` and
+    ``label_confidence`` and the detection's ``evidence``."""
     if not blobs:
         return ()
     px = np.array([[b.x, b.y] for b in blobs], dtype=np.float64)
@@ -107,13 +126,21 @@ def blob_detections(geometry: CameraGeometry, blobs: tuple[Blob, ...]) -> tuple[
     sizes = np.array([max(b.bbox[2], b.bbox[3]) for b in blobs], dtype=np.float64)
     sig = geometry.sigma(sizes, ae[:, 1])
     out = []
-    for b, (az, el), (s_az, s_el) in zip(blobs, ae.tolist(), sig.tolist(), strict=True):
+    for k, (b, (az, el), (s_az, s_el)) in enumerate(zip(blobs, ae.tolist(), sig.tolist(),
+                                                        strict=True)):
         if not (math.isfinite(az) and math.isfinite(el)):
             continue  # a pixel beyond the lens model's valid range
+        attrs: dict[str, Any] = {"bbox": list(b.bbox), "px": [round(b.x, 2), round(b.y, 2)],
+                                 "area_px": b.area_px, "contrast": b.contrast}
+        evidence = None
+        if looks is not None:
+            look = looks[k]
+            attrs["label"] = look.label
+            attrs["label_confidence"] = look.confidence
+            evidence = evidence_of(look)
         out.append(wire.Detection(
-            frame="ae", z=(az, max(-90.0, min(90.0, el))), sigma=(s_az, s_el),
-            attrs={"bbox": list(b.bbox), "px": [round(b.x, 2), round(b.y, 2)],
-                   "area_px": b.area_px, "contrast": b.contrast}))
+            frame="ae", z=(az, max(-90.0, min(90.0, el))), sigma=(s_az, s_el), attrs=attrs,
+            evidence=evidence))
     return tuple(out)
 
 
@@ -132,9 +159,11 @@ class SourceSummary:
         bad = ", ".join(f"{k} {c[k]}" for k in ("bad_frames", "gated_frames", "connect_failures",
                                                   "disconnects") if c.get(k))
         fps = self.frames / self.elapsed_s if self.elapsed_s > 0 else 0.0
+        labels = ", ".join(f"{k[6:]} {v}" for k, v in sorted(c.items(), key=lambda kv: -kv[1])
+                           if k.startswith("label_") and v)
         return (f"camera: {self.source}: {self.frames} frames ({fps:.0f}/s), {c.get('blobs', 0)} "
                 f"detections, {self.published} messages published in {self.elapsed_s:.2f} s"
-                + (f"; {bad}" if bad else ""))
+                + (f"; labels: {labels}" if labels else "") + (f"; {bad}" if bad else ""))
 
 
 class CameraSource(PublishingAdapter):
@@ -165,6 +194,10 @@ class CameraSource(PublishingAdapter):
         self.live = not Path(source).is_file()
         self.counters: Counter[str] = Counter()
         self.detector = MotionDetector(detector_config(self.settings))
+        #: The appearance classifier (None when ``classify`` is off); a missing or corrupt
+        #: model file fails here, before anything is opened.
+        self.classifier = (AppearanceClassifier(self.settings.model or MODEL_PATH)
+                           if self.settings.classify else None)
         self.geometry: CameraGeometry | None = None
         self._opener = opener
         self.pub = SensorPublisher(endpoint, sensor_id, self.counters, live=self.live,
@@ -207,7 +240,28 @@ class CameraSource(PublishingAdapter):
         if self.geometry is None or (self.geometry.model.width, self.geometry.model.height) != (
                 frame.shape[1], frame.shape[0]):
             self.geometry = geometry_for(self.settings, frame.shape[1], frame.shape[0])
-        return blob_detections(self.geometry, res.blobs)
+        blobs = res.blobs
+        if self.classifier is None or not blobs:
+            return blob_detections(self.geometry, blobs)
+        s = self.settings
+        grey = to_grey(frame)
+        looks = self.classifier.classify_boxes(
+            grey, [b.bbox for b in blobs], modality_of(grey.shape[1], grey.shape[0], s.modality))
+        keep_blobs: list[Blob] = []
+        keep_looks: list[Appearance] = []
+        for b, look in zip(blobs, looks, strict=True):
+            self.counters["classified"] += 1
+            self.counters[f"label_{look.label}"] += 1
+            if not look.known:
+                self.counters["unclassifiable_crops"] += 1
+            clutter = look.label == "background" and look.confidence >= s.clutter_min_prob
+            if clutter:
+                self.counters["clutter_dropped" if s.clutter == "drop" else "clutter_tagged"] += 1
+                if s.clutter == "drop":
+                    continue
+            keep_blobs.append(b)
+            keep_looks.append(look)
+        return blob_detections(self.geometry, tuple(keep_blobs), keep_looks)
 
     # ------------------------------------------------------------------ file
 

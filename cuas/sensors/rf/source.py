@@ -248,13 +248,36 @@ class RfScanner:
             "tuned_hz": round(dwell.centre_hz),
         }
         attrs.update(g.evidence)
+        evidence = link_evidence(g.link, g.confidence)
         if s.bearing is not None:
             a0, a1 = s.bearing
             width = (a1 - a0) % 360.0 or 360.0
             az = (a0 + width / 2) % 360.0
             return wire.Detection(frame="ae", z=(az, 0.0),
-                                  sigma=(max(width / math.sqrt(12.0), 1.0), 30.0), attrs=attrs)
-        return wire.Detection(frame="none", z=(), attrs=attrs)
+                                  sigma=(max(width / math.sqrt(12.0), 1.0), 30.0), attrs=attrs,
+                                  evidence=evidence)
+        return wire.Detection(frame="none", z=(), attrs=attrs, evidence=evidence)
+
+
+#: P(a drone control or video link is heard | class) for the RF adapter's class evidence: a
+#: drone carries one (ETSI EN 300 220 / EN 300 328 bands, ExpressLRS, OcuSync); birds and
+#: clutter carry none, so a link "seen" on them is a coincidence of direction (a sector antenna
+#: covers tens of degrees); a manned aircraft's own radios are outside these bands, but a
+#: police helicopter may carry video downlinks.
+LINK_LIKELIHOOD = {"uav": 0.9, "bird": 0.05, "manned": 0.15, "clutter": 0.05}
+#: How far a fuser should trust it, times the link guess's own confidence: the link is heard
+#: over a sector, not from one track.
+LINK_TRUST = 0.5
+
+
+def link_evidence(link: str, confidence: float) -> wire.ClassEvidence | None:
+    """Class evidence of one burst: a control or video link names a drone somewhere in the
+    sector; anything else (``link == "none"``) says nothing about class."""
+    if link == "none" or not confidence > 0:
+        return None
+    return wire.ClassEvidence(likelihood=LINK_LIKELIHOOD,
+                              confidence=round(min(1.0, LINK_TRUST * confidence), 3),
+                              label=f"{link} link", basis="rf")
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,607 @@
+// The cuas operator console: the live picture from /ws on a MapLibre map, the track list, a
+// track's drill-down, the alert inbox, health and the look-back slider. Every text from the
+// bus (ids, serials, reasons, notes) goes into the page with textContent, never as markup.
+"use strict";
+(() => {
+  const CLASSES = ["uav", "bird", "manned", "clutter"];
+  const LEVELS = ["none", "low", "medium", "high", "critical"];
+  const COLOURS = {none: "#8b949e", low: "#3fb950", medium: "#d29922", high: "#f0883e",
+                   critical: "#f85149"};
+  const MAX_LIST = 200, CHART_POINTS = 120;
+  const S = {me: null, tracks: new Map(), metas: new Map(), trails: new Map(), series: new Map(),
+             alerts: new Map(), t: null, seq: -1, selected: null, past: null, history: null,
+             trailS: 60, frames: 0, dirty: false, labels: new Map(), ws: null, ready: false,
+             maxLabels: 40};
+  const $ = (id) => document.getElementById(id);
+  const el = (tag, cls, text) => {
+    const e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    return e;
+  };
+  const utc = (t) => (t === null || t === undefined) ? "–" :
+    new Date(t * 1000).toISOString().substring(11, 19);
+  const topClass = (m) => {
+    if (!m) return "uav";
+    let best = CLASSES[0];
+    for (const c of CLASSES) if ((m.cls[c] || 0) > (m.cls[best] || 0)) best = c;
+    return best;
+  };
+  const identText = (m) => {
+    const i = m && m.idt;
+    if (!i) return "";
+    return i.callsign || i.rid || (i.icao ? "icao " + i.icao : "");
+  };
+
+  async function api(path, method, body) {
+    const r = await fetch(path, {method: method || "GET", credentials: "same-origin",
+      headers: body !== undefined ? {"Content-Type": "application/json",
+                                     "X-CSRF-Token": S.me ? S.me.csrf : ""} :
+               {"X-CSRF-Token": S.me ? S.me.csrf : ""},
+      body: body !== undefined ? JSON.stringify(body) : undefined});
+    if (r.status === 401) { location.assign("/login"); throw new Error("logged out"); }
+    return r;
+  }
+
+  // ------------------------------------------------------------------ map symbols
+  function drawIcon(cls, level, mal) {
+    // Drawn at 40 px and shown at 24: small icons keep a software-rendered map (no GPU)
+    // fluid with a thousand tracks.
+    const n = 40, c = document.createElement("canvas");
+    c.width = c.height = n;
+    const g = c.getContext("2d");
+    g.translate(n / 2, n / 2);
+    g.fillStyle = COLOURS[level];
+    g.strokeStyle = "#0d1117";
+    g.lineWidth = 2;
+    g.beginPath();
+    if (cls === "uav") {        // a diamond with a nose: drones point where they go
+      g.moveTo(0, -14); g.lineTo(10, 4); g.lineTo(0, 12); g.lineTo(-10, 4);
+    } else if (cls === "manned") {  // an aircraft's wedge
+      g.moveTo(0, -15); g.lineTo(11, 12); g.lineTo(0, 6); g.lineTo(-11, 12);
+    } else if (cls === "bird") {    // a chevron
+      g.moveTo(0, -6); g.lineTo(13, 6); g.lineTo(7, 8); g.lineTo(0, 2); g.lineTo(-7, 8);
+      g.lineTo(-13, 6);
+    } else {                        // clutter: a small square
+      g.rect(-5, -5, 10, 10);
+    }
+    g.closePath(); g.fill(); g.stroke();
+    if (mal) { g.strokeStyle = "#ff3df5"; g.lineWidth = 3; g.beginPath();
+      g.arc(0, 0, 17, 0, 2 * Math.PI); g.stroke(); }
+    return g.getImageData(0, 0, n, n);
+  }
+
+  const empty = () => ({type: "FeatureCollection", features: []});
+  let map = null;
+
+  function initMap(site, session) {
+    maplibregl.setWorkerUrl("/static/vendor/maplibre-gl-csp-worker.js");
+    const sources = {};
+    const layers = [{id: "bg", type: "background", paint: {"background-color": "#1b2129"}}];
+    if (session.tile_url) {
+      sources.tiles = {type: "raster", tiles: [session.tile_url], tileSize: 256,
+                       attribution: session.attribution || ""};
+      layers.push({id: "tiles", type: "raster", source: "tiles"});
+    }
+    map = new maplibregl.Map({container: "map", center: site.center, zoom: 14.5,
+      style: {version: 8, sources, layers}, attributionControl: {compact: true},
+      dragRotate: false, pitchWithRotate: false, fadeDuration: 0});
+    map.touchZoomRotate.disableRotation();
+    S.map = map;
+    map.on("load", async () => {
+      if (session.basemap) await addBasemap(session);
+      for (const cls of CLASSES) for (const level of LEVELS) for (const mal of [false, true])
+        map.addImage(`${cls}-${level}${mal ? "-mal" : ""}`, drawIcon(cls, level, mal));
+      for (const k of ["zones", "assets", "sensors", "coverage"]) map.addSource(k, {type: "geojson", data: site[k]});
+      // Live layers are tiled at zoom 12 and over-zoomed (1.2 m steps): a picture update then
+      // re-tiles one or two tiles instead of a dozen, which is what keeps 1,000 tracks fluid.
+      for (const k of ["trails", "operators", "oplines", "tracks", "past", "selected"])
+        map.addSource(k, {type: "geojson", data: empty(), maxzoom: 12, buffer: 64, tolerance: 0.2});
+      const levelColour = ["match", ["get", "level"], "low", COLOURS.low, "medium", COLOURS.medium,
+        "high", COLOURS.high, "critical", COLOURS.critical, COLOURS.none];
+      map.addLayer({id: "zones-fill", type: "fill", source: "zones",
+        paint: {"fill-color": levelColour, "fill-opacity": 0.05}});
+      map.addLayer({id: "zones-line", type: "line", source: "zones",
+        paint: {"line-color": levelColour, "line-width": 1.5, "line-dasharray": [3, 2]}});
+      map.addLayer({id: "coverage", type: "line", source: "coverage",
+        paint: {"line-color": ["match", ["get", "what"], "asset", "#a5d6ff", "#6e7681"],
+                "line-width": 1, "line-opacity": 0.7}});
+      map.addLayer({id: "assets", type: "circle", source: "assets",
+        paint: {"circle-radius": 4, "circle-color": "#a5d6ff"}});
+      map.addLayer({id: "sensors", type: "circle", source: "sensors",
+        paint: {"circle-radius": 4, "circle-color": "#6e7681", "circle-stroke-color": "#e6edf3",
+                "circle-stroke-width": 1}});
+      map.addLayer({id: "trails", type: "line", source: "trails",
+        paint: {"line-color": ["get", "colour"], "line-width": 1.5, "line-opacity": 0.6}});
+      map.addLayer({id: "oplines", type: "line", source: "oplines",
+        paint: {"line-color": "#ff3df5", "line-width": 1, "line-dasharray": [2, 2]}});
+      map.addLayer({id: "operators", type: "circle", source: "operators",
+        paint: {"circle-radius": 5, "circle-color": "#0d1117", "circle-stroke-color": "#ff3df5",
+                "circle-stroke-width": 2}});
+      map.addLayer({id: "selected", type: "circle", source: "selected",
+        paint: {"circle-radius": 13, "circle-color": "rgba(0,0,0,0)", "circle-stroke-color": "#58a6ff",
+                "circle-stroke-width": 2}});
+      const symbol = (id, source) => ({id, type: "symbol", source, layout: {
+        "icon-image": ["get", "icon"], "icon-rotate": ["get", "hdg"], "icon-size": 0.6,
+        "icon-allow-overlap": true, "icon-ignore-placement": true,
+        "icon-rotation-alignment": "map"}});
+      map.addLayer(symbol("tracks", "tracks"));
+      map.addLayer({...symbol("past", "past"), paint: {"icon-opacity": 0.85}});
+      // Only a live track (or, looking back, a past one) can be selected: a symbol the map has
+      // not redrawn yet may still stand for a track that is gone.
+      map.on("click", "tracks", (e) => {
+        const f = e.features.find((x) => S.tracks.has(Number(x.properties.id)));
+        if (f && !S.past) select(f.properties.id);
+      });
+      map.on("click", "past", (e) => { if (S.past && e.features.length) select(e.features[0].properties.id); });
+      map.on("mouseenter", "tracks", () => { map.getCanvas().style.cursor = "pointer"; });
+      map.on("mouseleave", "tracks", () => { map.getCanvas().style.cursor = ""; });
+      for (const f of site.zones.features) zoneLabel(f);
+      S.ready = true;
+      S.dirty = S.panelsDirty = true;
+    });
+  }
+
+  async function addBasemap(session) {
+    const protocol = new pmtiles.Protocol();
+    maplibregl.addProtocol("pmtiles", protocol.tile);
+    const url = new URL("/basemap.pmtiles", location.href).href;
+    const file = new pmtiles.PMTiles(url);
+    protocol.add(file);
+    const header = await file.getHeader();
+    const attribution = session.attribution || "";
+    if (header.tileType === 1) {  // vector tiles: a plain style for the common layer names
+      map.addSource("base", {type: "vector", url: "pmtiles://" + url, attribution});
+      const add = (id, type, layer, paint) => map.addLayer(
+        {id, type, source: "base", "source-layer": layer, paint});
+      add("base-earth", "fill", "earth", {"fill-color": "#222a33"});
+      add("base-landuse", "fill", "landuse", {"fill-color": "#24302a", "fill-opacity": 0.6});
+      add("base-water", "fill", "water", {"fill-color": "#13263a"});
+      add("base-buildings", "fill", "buildings", {"fill-color": "#2d333b"});
+      add("base-roads", "line", "roads", {"line-color": "#3d444d", "line-width": 1});
+    } else {
+      map.addSource("base", {type: "raster", url: "pmtiles://" + url, tileSize: 256, attribution});
+      map.addLayer({id: "base", type: "raster", source: "base"});
+    }
+  }
+
+  function zoneLabel(f) {
+    // At the zone's northernmost vertex: nested zones share a centre, not a top.
+    const ring = f.geometry.coordinates[0];
+    let top = ring[0];
+    for (const p of ring) if (p[1] > top[1]) top = p;
+    const e = el("div", "zlabel", `${f.properties.label} (${f.properties.level})`);
+    new maplibregl.Marker({element: e, anchor: "bottom"}).setLngLat(top).addTo(map);
+  }
+
+  // ------------------------------------------------------------------ picture
+  function rank(m) {
+    return (m ? LEVELS.indexOf(m.thr) : 0) * 2 + (m && m.mal ? 1 : 0);
+  }
+
+  function applyPositions(list) {
+    for (const p of list) {
+      S.tracks.set(p[0], p);
+      let s = S.series.get(p[0]);
+      if (!s) { s = []; S.series.set(p[0], s); }
+      if (!s.length || s[s.length - 1][0] !== S.t) s.push([S.t, p[3], p[5], p[6]]);
+      if (s.length > CHART_POINTS) s.shift();
+      let tr = S.trails.get(p[0]);
+      if (!tr) { tr = []; S.trails.set(p[0], tr); }
+      if (!tr.length || S.t - tr[tr.length - 1][0] >= 1) tr.push([S.t, p[1], p[2], p[3], p[5]]);
+      while (tr.length && tr[0][0] < S.t - S.trailS) tr.shift();
+    }
+  }
+
+  function onInit(msg) {
+    S.tracks.clear(); S.metas.clear(); S.trails.clear(); S.alerts.clear();
+    S.t = msg.t; S.seq = msg.seq; S.trailS = msg.trail_s; S.history = msg.history;
+    for (const m of msg.m) S.metas.set(m.id, m);
+    S.series.clear();
+    for (const [id, tr] of Object.entries(msg.trails)) {
+      S.trails.set(Number(id), tr);
+      S.series.set(Number(id), tr.map((q) => [q[0], q[3], q[4], 0]));  // the chart's past
+    }
+    applyPositions(msg.p);
+    for (const a of msg.alerts) S.alerts.set(a.id, a);
+    onHealth(msg.health);
+    renderInbox();
+    S.dirty = S.panelsDirty = true;
+  }
+
+  function onFrame(msg) {
+    S.t = msg.t; S.seq = msg.seq; S.frames++;
+    for (const m of msg.m) S.metas.set(m.id, m);
+    applyPositions(msg.p);
+    for (const id of msg.gone) {
+      S.tracks.delete(id); S.metas.delete(id); S.trails.delete(id); S.series.delete(id);
+    }
+    if (S.history) S.history[1] = msg.t; else S.history = [msg.t, msg.t];
+    // An unchanged picture (the daemon repeats it for late joiners) redraws nothing.
+    if (msg.p.length || msg.m.length || msg.gone.length) S.dirty = true;
+    S.panelsDirty = true;
+  }
+
+  function feature(id, lon, lat, m, hdg) {
+    const cls = topClass(m), thr = m ? m.thr : "none", mal = !!(m && m.mal);
+    return {type: "Feature", geometry: {type: "Point", coordinates: [lon, lat]},
+            properties: {id, icon: `${cls}-${LEVELS.includes(thr) ? thr : "none"}${mal ? "-mal" : ""}`,
+                         hdg: (cls === "uav" || cls === "manned") && hdg !== null ? hdg : 0,
+                         rank: rank(m)}};
+  }
+
+  // The map is redrawn when the picture changed; the side panels at most twice a second.
+  let lastPanels = 0;
+  function render() {
+    if (!S.ready) return;
+    const now = performance.now();
+    if (S.panelsDirty && now - lastPanels >= 500) {
+      S.panelsDirty = false;
+      lastPanels = now;
+      renderList();
+      renderDetail();
+      renderSlider();
+      $("clock").textContent = utc(S.t) + " UTC";
+    }
+    if (!S.dirty) return;
+    S.dirty = false;
+    const feats = [], trails = [], ops = [], oplines = [];
+    for (const [id, p] of S.tracks) {
+      const m = S.metas.get(id);
+      feats.push(feature(id, p[1], p[2], m, p[4]));
+      const tr = S.trails.get(id);
+      if (tr && tr.length > 1)
+        trails.push({type: "Feature", geometry: {type: "LineString",
+          coordinates: tr.map((q) => [q[1], q[2]]).concat([[p[1], p[2]]])},
+          properties: {colour: COLOURS[m ? m.thr : "none"] || COLOURS.none}});
+      const op = m && m.idt && m.idt.op;
+      if (op) {
+        ops.push({type: "Feature", geometry: {type: "Point", coordinates: [op[0], op[1]]},
+                  properties: {id}});
+        oplines.push({type: "Feature", geometry: {type: "LineString",
+          coordinates: [[op[0], op[1]], [p[1], p[2]]]}, properties: {id}});
+      }
+    }
+    // Drawn in order, the worst threats last (on top): cheaper than a symbol sort key.
+    feats.sort((a, b) => a.properties.rank - b.properties.rank);
+    map.getSource("tracks").setData({type: "FeatureCollection", features: S.past ? [] : feats});
+    map.getSource("trails").setData({type: "FeatureCollection", features: S.past ? [] : trails});
+    map.getSource("operators").setData({type: "FeatureCollection", features: S.past ? [] : ops});
+    map.getSource("oplines").setData({type: "FeatureCollection", features: S.past ? [] : oplines});
+    const sel = S.selected !== null && S.tracks.get(S.selected);
+    map.getSource("selected").setData({type: "FeatureCollection", features: sel && !S.past ?
+      [{type: "Feature", geometry: {type: "Point", coordinates: [sel[1], sel[2]]}, properties: {}}] : []});
+    renderLabels();
+  }
+
+  function renderLabels() {
+    const wanted = [...S.tracks.keys()].filter((id) => topClass(S.metas.get(id)) !== "clutter"
+      && !S.past).sort((a, b) => rank(S.metas.get(b)) - rank(S.metas.get(a))).slice(0, S.maxLabels);
+    if (S.selected !== null && S.tracks.has(S.selected) && !wanted.includes(S.selected))
+      wanted.push(S.selected);
+    const keep = new Set(wanted);
+    for (const [id, mk] of S.labels) if (!keep.has(id)) { mk.remove(); S.labels.delete(id); }
+    for (const id of wanted) {
+      const p = S.tracks.get(id), m = S.metas.get(id);
+      let mk = S.labels.get(id);
+      if (!mk) {
+        mk = new maplibregl.Marker({element: el("div", "label"), anchor: "left"});
+        mk.setLngLat([p[1], p[2]]).addTo(map);
+        S.labels.set(id, mk);
+      }
+      const e = mk.getElement();
+      const text = `#${id} ${identText(m)}\n${Math.round(p[3])} m`;
+      if (e.textContent !== text) e.textContent = text;
+      e.classList.toggle("mal", !!(m && m.mal));
+      mk.setLngLat([p[1], p[2]]);
+    }
+  }
+
+  function sortedIds() {
+    return [...S.tracks.keys()].sort((a, b) => rank(S.metas.get(b)) - rank(S.metas.get(a)) || a - b);
+  }
+
+  function renderList() {
+    const ids = sortedIds();
+    $("trackcount").textContent = `(${ids.length})`;
+    const list = $("tracklist");
+    const rows = [];
+    for (const id of ids.slice(0, MAX_LIST)) {
+      const p = S.tracks.get(id), m = S.metas.get(id);
+      const li = el("li", (m && m.mal ? "mal " : "") + (id === S.selected ? "sel" : ""));
+      li.dataset.id = id;
+      li.append(el("span", "", "#" + id), el("span", "", topClass(m)),
+                el("span", "thr-" + (m ? m.thr : "none"), m ? m.thr : "none"),
+                el("span", "", identText(m)), el("span", "", Math.round(p[3]) + " m"));
+      rows.push(li);
+    }
+    list.replaceChildren(...rows);
+  }
+
+  function select(id) {
+    S.selected = Number(id);
+    S.dirty = S.panelsDirty = true;
+    lastPanels = 0;
+    render();
+  }
+
+  function row(table, k, v) {
+    const tr = el("tr");
+    tr.append(el("td", "muted", k), typeof v === "string" || typeof v === "number" ? el("td", "", v) : v);
+    table.append(tr);
+  }
+
+  function renderDetail() {
+    const box = $("detail");
+    const id = S.selected;
+    if (id === null) return;
+    const p = S.tracks.get(id), m = S.metas.get(id);
+    if (!p || !m) { box.replaceChildren(el("p", "muted", `Track #${id} has ended.`)); return; }
+    const t = el("table");
+    row(t, "track", `#${id} (${m.st})`);
+    const thr = el("td", "thr-" + m.thr, m.thr + (m.mal ? " · MALICIOUS" : ""));
+    row(t, "threat", thr);
+    const probs = el("td");
+    for (const c of CLASSES) {
+      const line = el("div");
+      const bar = el("span", "bar");
+      bar.style.width = Math.round((m.cls[c] || 0) * 120) + "px";
+      line.append(el("span", "", `${c} ${(m.cls[c] || 0).toFixed(2)} `), bar);
+      probs.append(line);
+    }
+    row(t, "class", probs);
+    const reasons = el("ul", "reasons");
+    for (const r of m.rs) reasons.append(el("li", "", r));
+    const rtd = el("td"); rtd.append(reasons.childElementCount ? reasons : el("span", "muted", "none"));
+    row(t, "reasons", rtd);
+    if (m.idt) {
+      const i = m.idt, parts = [];
+      if (i.icao) parts.push("ICAO " + i.icao);
+      if (i.callsign) parts.push("callsign " + i.callsign);
+      if (i.rid) parts.push("Remote ID " + i.rid);
+      row(t, "identity", parts.join(", ") || "–");
+      if (i.al && i.al.length) row(t, "aliases", i.al.join(", "));
+      if (i.op) row(t, "operator", `${i.op[1].toFixed(5)}, ${i.op[0].toFixed(5)}`);
+    }
+    row(t, "sources", m.src.join(", "));
+    row(t, "speed", `${p[5]} m/s, heading ${p[4] === null ? "–" : p[4] + "°"}`);
+    row(t, "height", `${p[3]} m (climb ${p[6]} m/s)`);
+    row(t, "updated", `${Math.max(0, S.t - p[7]).toFixed(1)} s ago`);
+    const canvas = el("canvas"); canvas.id = "chart"; canvas.width = 340; canvas.height = 90;
+    box.replaceChildren(t, canvas);
+    drawChart(canvas, S.series.get(id) || []);
+  }
+
+  function drawChart(c, s) {
+    const g = c.getContext("2d");
+    g.clearRect(0, 0, c.width, c.height);
+    if (s.length < 2) return;
+    const t0 = s[0][0], t1 = s[s.length - 1][0] || t0 + 1;
+    const line = (k, colour) => {
+      const vals = s.map((q) => q[k]);
+      const lo = Math.min(...vals), hi = Math.max(...vals), span = hi - lo || 1;
+      g.strokeStyle = colour; g.beginPath();
+      s.forEach((q, i) => {
+        const x = 4 + (c.width - 8) * (q[0] - t0) / ((t1 - t0) || 1);
+        const y = c.height - 12 - (c.height - 24) * (q[k] - lo) / span;
+        if (i) g.lineTo(x, y); else g.moveTo(x, y);
+      });
+      g.stroke();
+      return [lo, hi];
+    };
+    const h = line(1, "#58a6ff"), v = line(2, "#f0883e");
+    g.fillStyle = "#8b949e"; g.font = "10px system-ui";
+    g.fillText(`height ${h[0].toFixed(0)}–${h[1].toFixed(0)} m`, 4, 10);
+    g.fillText(`speed ${v[0].toFixed(1)}–${v[1].toFixed(1)} m/s`, 170, 10);
+  }
+
+  // ------------------------------------------------------------------ alerts
+  let audio = null;
+  function beep() {
+    if ($("mute").checked) return;
+    try {
+      audio = audio || new AudioContext();
+      const o = audio.createOscillator(), g = audio.createGain();
+      o.frequency.value = 880; g.gain.value = 0.1;
+      o.connect(g); g.connect(audio.destination);
+      o.start(); o.stop(audio.currentTime + 0.3);
+    } catch (e) { /* no audio device: the flash is enough */ }
+  }
+
+  function onAlert(a, fresh) {
+    const known = S.alerts.has(a.id);
+    S.alerts.set(a.id, a);
+    renderInbox();
+    if (fresh && !known && (a.mal || a.threat === "critical")) {
+      const box = $("alerts");
+      box.classList.remove("flash"); void box.offsetWidth; box.classList.add("flash");
+      beep();
+    }
+  }
+
+  function renderInbox() {
+    const items = [...S.alerts.values()].sort((a, b) => b.t - a.t);
+    const open = items.filter((a) => a.state === "open").length;
+    $("alertcount").textContent = `(${open} open)`;
+    const canAck = S.me && (S.me.role === "operator" || S.me.role === "admin");
+    const lis = items.slice(0, 200).map((a) => {
+      const li = el("li", (a.state === "open" ? "open " : "") + (a.mal ? "mal" : ""));
+      li.dataset.alert = a.id;
+      const head = el("div");
+      head.append(el("span", "", utc(a.t) + " "), el("b", "", `#${a.track_id} `),
+                  el("span", "thr-" + a.threat, `${a.previous} → ${a.threat}`));
+      if (a.zone) head.append(el("span", "muted", " in " + a.zone));
+      head.addEventListener("click", () => select(a.track_id));
+      const reasons = el("ul");
+      for (const r of a.reasons) reasons.append(el("li", "", r));
+      li.append(head, reasons);
+      if (a.state !== "open") {
+        li.append(el("div", "settled", `${a.state} by ${a.by}${a.note ? ": " + a.note : ""}`));
+      } else if (canAck) {
+        const acts = el("div", "acts");
+        const note = el("input"); note.placeholder = "note"; note.maxLength = 1000;
+        note.className = "note";
+        const ack = el("button", "ack", "Acknowledge"), dis = el("button", "dismiss", "Dismiss");
+        ack.type = dis.type = "button";
+        ack.addEventListener("click", () => settle(a.id, "acknowledged", note.value));
+        dis.addEventListener("click", () => settle(a.id, "dismissed", note.value));
+        acts.append(note, ack, dis);
+        li.append(acts);
+      }
+      return li;
+    });
+    // Keep a note being typed: rebuild only when nobody is typing in the inbox.
+    if (document.activeElement && document.activeElement.classList.contains("note")) {
+      S.inboxPending = true; return;
+    }
+    S.inboxPending = false;
+    $("inbox").replaceChildren(...lis);
+  }
+
+  async function settle(id, action, note) {
+    const r = await api("/api/ack", "POST", {alert_id: id, action, note});
+    if (!r.ok) {
+      const body = await r.json().catch(() => ({}));
+      alert(body.error || "refused");
+    }
+  }
+
+  // ------------------------------------------------------------------ health
+  function onHealth(h) {
+    const box = $("health");
+    const t = el("table");
+    const d = h.daemon || {};
+    const tr = el("tr");
+    tr.append(el("td", "", d.src || "daemon"), el("td", "st-" + (d.state || "down"), d.state || "unknown"),
+              el("td", "muted", d.uptime_s !== undefined ? `up ${Math.round(d.uptime_s)} s` : ""));
+    t.append(tr);
+    for (const s of h.sensors) {
+      const r = el("tr");
+      r.append(el("td", "", s.id), el("td", "st-" + s.state, s.state),
+               el("td", "muted", s.age_s === null ? "never seen" :
+                  `${s.age_s} s ago, ${s.rate_hz} /s`));
+      t.append(r);
+    }
+    const counters = el("div", "muted");
+    counters.textContent = Object.entries(d.counters || {}).map(([k, v]) => `${k} ${v}`).join(" · ");
+    box.replaceChildren(t, counters);
+  }
+
+  // ------------------------------------------------------------------ look back
+  function renderSlider() {
+    const s = $("slider");
+    if (!S.history || S.past) return;
+    s.min = Math.floor(S.history[0]); s.max = Math.ceil(S.history[1]); s.value = s.max;
+  }
+
+  function onPast(msg) {
+    if (!S.past) return;
+    S.past.t = msg.t;
+    const feats = msg.tracks.map((q) => feature(q[0], q[1], q[2],
+      {thr: LEVELS[q[4]], mal: !!q[6], cls: {[CLASSES[q[5]]]: 1}}, null));
+    map.getSource("past").setData({type: "FeatureCollection", features: feats});
+    $("pastlabel").textContent = "looking back: " + utc(msg.t);
+  }
+
+  function goLive() {
+    S.past = null;
+    $("lookback").classList.remove("past");
+    $("pastlabel").textContent = "live";
+    if (map) map.getSource("past").setData(empty());
+    S.dirty = S.panelsDirty = true; lastPanels = 0; render();
+  }
+
+  // ------------------------------------------------------------------ socket
+  let backoff = 500;
+  function connect() {
+    const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws");
+    S.ws = ws;
+    ws.onopen = () => { backoff = 500; $("feed").textContent = "live"; $("feed").className = "ok"; };
+    ws.onmessage = (ev) => {
+      const msg = JSON.parse(ev.data);
+      if (msg.type === "init") onInit(msg);
+      else if (msg.type === "frame") onFrame(msg);
+      else if (msg.type === "alert") onAlert(msg.alert, true);
+      else if (msg.type === "health") onHealth(msg);
+      else if (msg.type === "past") onPast(msg);
+      else if (msg.type === "feed") {
+        $("feed").textContent = msg.stale ? `daemon silent ${msg.silent_s} s` : "live";
+        $("feed").className = msg.stale ? "stale" : "ok";
+      }
+    };
+    ws.onclose = (ev) => {
+      $("feed").textContent = "disconnected"; $("feed").className = "stale";
+      if (ev.code === 4001) { location.assign("/login"); return; }
+      // A refused upgrade (no session) closes with 1006: ask the API whether we are logged in.
+      fetch("/api/session", {credentials: "same-origin"}).then((r) => {
+        if (r.status === 401) location.assign("/login");
+        else setTimeout(connect, backoff = Math.min(backoff * 2, 10000));
+      }).catch(() => setTimeout(connect, backoff = Math.min(backoff * 2, 10000)));
+    };
+  }
+
+  // ------------------------------------------------------------------ admin
+  async function loadUsers() {
+    const r = await api("/api/users");
+    if (!r.ok) return;
+    const body = await r.json();
+    $("users").replaceChildren(...body.users.map((u) => {
+      const li = el("li", "", `${u.name} (${u.role}) `);
+      const rm = el("button", "", "remove"); rm.type = "button";
+      rm.addEventListener("click", async () => {
+        await api("/api/users/" + encodeURIComponent(u.name), "DELETE"); loadUsers();
+      });
+      li.append(rm);
+      return li;
+    }));
+  }
+
+  // ------------------------------------------------------------------ start
+  async function start() {
+    const r = await fetch("/api/session", {credentials: "same-origin"});
+    if (r.status === 401) { location.assign("/login"); return; }
+    S.me = await r.json();
+    $("user").textContent = `${S.me.user} (${S.me.role})`;
+    $("mute").checked = localStorage.getItem("cuas-mute") === "1";
+    $("mute").addEventListener("change", () => localStorage.setItem("cuas-mute", $("mute").checked ? "1" : "0"));
+    $("logout").addEventListener("click", async () => {
+      await api("/api/logout", "POST", {}); location.assign("/login");
+    });
+    $("tracklist").addEventListener("click", (e) => {
+      const li = e.target.closest("li"); if (li) select(li.dataset.id);
+    });
+    $("slider").addEventListener("input", () => {
+      const s = $("slider");
+      if (Number(s.value) >= Number(s.max)) { goLive(); return; }
+      S.past = {t: Number(s.value)};
+      $("lookback").classList.add("past");
+      S.dirty = S.panelsDirty = true; render();
+      if (S.ws && S.ws.readyState === 1) S.ws.send(JSON.stringify({type: "history", t: Number(s.value)}));
+    });
+    $("live").addEventListener("click", goLive);
+    if (S.me.role === "admin") {
+      $("admin").hidden = false; loadUsers();
+      $("useradd").addEventListener("submit", async (e) => {
+        e.preventDefault();
+        const r2 = await api("/api/users", "POST", {name: $("newname").value, role: $("newrole").value,
+                                                    password: $("newpass").value});
+        if (!r2.ok) alert((await r2.json()).error); else { $("newpass").value = ""; loadUsers(); }
+      });
+    }
+    const site = await (await api("/api/site")).json();
+    $("site").textContent = "cuas · " + site.name;
+    initMap(site, S.me);
+    connect();
+    const loop = () => { render(); if (S.inboxPending) renderInbox(); requestAnimationFrame(loop); };
+    requestAnimationFrame(loop);
+  }
+
+  // What the tests and the benchmark read (the page's own state, not a second rendering).
+  window.cuas = {state: S, view: () => map && {center: map.getCenter().toArray(), zoom: map.getZoom(),
+    bearing: map.getBearing(), pitch: map.getPitch(), width: map.getCanvas().clientWidth,
+    height: map.getCanvas().clientHeight},
+    renderedAt: (x, y, r) => map.queryRenderedFeatures([[x - r, y - r], [x + r, y + r]],
+      {layers: ["tracks"]}).map((f) => f.properties.id),
+    select};
+  document.addEventListener("DOMContentLoaded", start);
+})();

@@ -1,0 +1,469 @@
+#!/usr/bin/env python3
+"""Train the camera's appearance classifier (cuas/sensors/camera/appearance.onnx) on the
+Svanström CC0 clips in ../shared/data/video/svanstrom2021, and measure it.
+
+Stages (each reads what the previous one cached under --cache, outside the repo):
+
+  split    write the clip-level split (tools/camera_classifier_split.csv): per (modality, class,
+           distance bin) a seeded quarter of the clips goes to validation, and the ten clips
+           SOURCES.md first measured the detector on are always validation (the detector's
+           false-blob figures must not come from clips the model learnt).
+  extract  run cuas's own MotionDetector (default settings, as the adapter runs it) over every
+           clip; every --step-th frame gives the labelled box's crop and one crop per detector
+           blob: inside the labelled box (padded 5 px) it has the clip's class, outside it is
+           background (at most --max-bg per frame, --max-bg-clip per clip, seeded choice;
+           only from frames that have a labelled box, since in the others a blob may be the
+           unlabelled target).
+  train    a small CNN in PyTorch (the `train` extra), class-balanced sampling, fixed seed,
+           exported to ONNX (opset 13) and checked to give the same outputs under cv2.dnn.
+  report   per-class precision/recall per modality and distance bin, confusion matrices,
+           per-clip majority labels, on the validation clips, with the shipped model run by
+           cv2.dnn (the runtime path); JSON for the model card and the simulator.
+
+  nice -n 10 python tools/train_camera_classifier.py all --cache /tmp/cuas-camera
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import multiprocessing
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from cuas.sensors.camera.appearance import (  # noqa: E402
+    CROP_PX,
+    MODEL_CLASSES,
+    MODEL_PATH,
+    AppearanceClassifier,
+    crop_box,
+    prepare,
+)
+from cuas.sensors.camera.detect import DetectorConfig, MotionDetector, to_grey  # noqa: E402
+from cuas.sensors.camera.evaluate import read_labels  # noqa: E402
+
+CLIPS = ROOT.parent / "shared" / "data" / "video" / "svanstrom2021"
+SPLIT = ROOT / "tools" / "camera_classifier_split.csv"
+CONFUSION = ROOT / "cuas" / "sensors" / "camera" / "appearance_confusion.json"
+SEED = 17
+#: The clips the detector was first measured on (SOURCES.md, benchmarks/bench_camera.py).
+BENCH_CLIPS = ("V_DRONE_001", "V_DRONE_002", "V_DRONE_008", "V_DRONE_010", "IR_DRONE_001",
+               "V_BIRD_001", "V_BIRD_002", "V_AIRPLANE_001", "V_HELICOPTER_003", "IR_BIRD_003")
+PAD_PX = 5.0
+
+
+def read_clips() -> list[dict[str, str]]:
+    with (CLIPS / "clips.csv").open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def read_split(path: Path = SPLIT) -> dict[str, str]:
+    """{clip: "train" | "val"} from the split file."""
+    with path.open(newline="") as fh:
+        return {r["clip"]: r["split"] for r in csv.DictReader(fh)}
+
+
+# ---------------------------------------------------------------------------------- split
+
+def make_split(val_fraction: float = 0.25) -> None:
+    rng = np.random.default_rng(SEED)
+    groups: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+    for r in read_clips():
+        groups[(r["modality"], r["class"], r["distance_bin"])].append(r["clip"])
+    split: dict[str, str] = {}
+    for key in sorted(groups):
+        names = sorted(groups[key])
+        fixed = [n for n in names if n in BENCH_CLIPS]
+        rest = [n for n in names if n not in BENCH_CLIPS]
+        n_val = max(1, round(val_fraction * len(names))) - len(fixed)
+        order = rng.permutation(len(rest))
+        val = set(fixed) | {rest[i] for i in order[:max(0, n_val)]}
+        for n in names:
+            split[n] = "val" if n in val else "train"
+    with SPLIT.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["clip", "split"])
+        for n in sorted(split):
+            w.writerow([n, split[n]])
+    n_val = sum(v == "val" for v in split.values())
+    print(f"split: {len(split) - n_val} train, {n_val} val clips -> {SPLIT.relative_to(ROOT)}")
+
+
+# -------------------------------------------------------------------------------- extract
+
+def extract_clip(row: dict[str, str], step: int, max_bg: int, max_bg_clip: int,
+                 rng: np.random.Generator, max_frames: int) -> dict[str, np.ndarray]:
+    """Crops of one clip: uint8 (N, CROP_PX, CROP_PX), class index, source (0 labelled box,
+    1 detector blob), frame index, box side (px)."""
+    clip = row["clip"]
+    boxes = read_labels(CLIPS / f"{clip}_labels.csv")
+    cls = MODEL_CLASSES.index(row["class"])
+    bg = MODEL_CLASSES.index("background")
+    # Persistence 1: every blob the background subtraction finds, a superset of what the
+    # adapter's detector (persistence 2) publishes, so the background class sees more clutter.
+    det = MotionDetector(DetectorConfig(persistence=1))
+    cap = cv2.VideoCapture(str(CLIPS / f"{clip}.mp4"))
+    crops: list[np.ndarray] = []
+    meta: list[tuple[int, int, int, float]] = []
+    n_bg = 0
+    i = -1
+    while i + 1 < max_frames:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        i += 1
+        grey = to_grey(frame)
+        res = det.process(grey)
+        if i % step:
+            continue
+        box = boxes.get(i)
+        if box is not None:
+            c = crop_box(grey, box)
+            if c is not None:
+                crops.append(c)
+                meta.append((cls, 0, i, max(box[2], box[3])))
+        outside = []
+        for b in res.blobs:
+            inside = box is not None and (box[0] - PAD_PX <= b.x <= box[0] + box[2] + PAD_PX
+                                          and box[1] - PAD_PX <= b.y <= box[1] + box[3] + PAD_PX)
+            if inside:
+                c = crop_box(grey, b.bbox)
+                if c is not None:
+                    crops.append(c)
+                    meta.append((cls, 1, i, float(max(b.bbox[2], b.bbox[3]))))
+            else:
+                outside.append(b)
+        if outside and n_bg < max_bg_clip:
+            take = rng.permutation(len(outside))[:min(max_bg, max_bg_clip - n_bg)]
+            for k in take.tolist():
+                b = outside[k]
+                c = crop_box(grey, b.bbox)
+                if c is not None:
+                    crops.append(c)
+                    meta.append((bg, 1, i, float(max(b.bbox[2], b.bbox[3]))))
+                    n_bg += 1
+    cap.release()
+    m = np.array(meta, dtype=np.float64).reshape(-1, 4)
+    return {"x": np.array(crops, dtype=np.uint8).reshape(-1, CROP_PX, CROP_PX),
+            "y": m[:, 0].astype(np.int64), "src": m[:, 1].astype(np.int64),
+            "frame": m[:, 2].astype(np.int64), "side": m[:, 3]}
+
+
+def _extract_one(job: tuple[int, dict[str, str], Path, int, int, int, int]) -> str:
+    k, row, cache, step, max_bg, max_bg_clip, max_frames = job
+    cv2.setNumThreads(1)
+    out = cache / f"{row['clip']}.npz"
+    rng = np.random.default_rng([SEED, k])
+    d = extract_clip(row, step, max_bg, max_bg_clip, rng, max_frames)
+    np.savez_compressed(out, **d)
+    return f"{row['clip']}: {len(d['y'])} crops ({int((d['y'] == 4).sum())} background)"
+
+
+def extract(cache: Path, step: int, max_bg: int, max_bg_clip: int, max_frames: int,
+            only: list[str] | None, workers: int) -> None:
+    cache.mkdir(parents=True, exist_ok=True)
+    rows = read_clips()
+    jobs = [(k, row, cache, step, max_bg, max_bg_clip, max_frames) for k, row in enumerate(rows)
+            if (not only or row["clip"] in only) and not (cache / f"{row['clip']}.npz").exists()]
+    t0 = time.monotonic()
+    with multiprocessing.Pool(workers) as pool:
+        for n, line in enumerate(pool.imap_unordered(_extract_one, jobs), 1):
+            print(f"{n}/{len(jobs)} {line}, {time.monotonic() - t0:.0f} s", flush=True)
+
+
+def load(cache: Path, which: str) -> dict[str, np.ndarray]:
+    """The cached crops of the ``which`` ("train"/"val") clips, with per-crop clip metadata."""
+    split = read_split()
+    info = {r["clip"]: r for r in read_clips()}
+    parts: dict[str, list[np.ndarray]] = defaultdict(list)
+    for clip in sorted(split):
+        if split[clip] != which:
+            continue
+        z = np.load(cache / f"{clip}.npz")
+        # A blob in a frame without a labelled box may be the unlabelled target itself (some
+        # clips label only part of their frames, a few none): background only comes from
+        # frames whose target is boxed elsewhere.
+        boxed = read_labels(CLIPS / f"{clip}_labels.csv")
+        keep = np.array([not (y == MODEL_CLASSES.index("background") and boxed.get(f) is None)
+                         for y, f in zip(z["y"].tolist(), z["frame"].tolist(), strict=True)],
+                        dtype=bool)
+        d = {key: z[key][keep] for key in ("x", "y", "src", "frame", "side")}
+        n = len(d["y"])
+        r = info[clip]
+        for key in ("x", "y", "src", "frame", "side"):
+            parts[key].append(d[key])
+        parts["clip"].append(np.array([clip] * n, dtype=object))
+        parts["modality"].append(np.array([r["modality"]] * n, dtype=object))
+        parts["dist"].append(np.array([r["distance_bin"]] * n, dtype=object))
+        parts["clip_class"].append(np.array([r["class"]] * n, dtype=object))
+    return {k: np.concatenate(v) for k, v in parts.items()}
+
+
+def model_input(d: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    xs = []
+    for mod in ("visible", "thermal"):
+        sel = d["modality"] == mod
+        x, ok = prepare(list(d["x"][sel]), mod)
+        xs.append((np.flatnonzero(sel), x, ok))
+    n = len(d["y"])
+    X = np.zeros((n, 2, CROP_PX, CROP_PX), dtype=np.float32)
+    OK = np.zeros(n, dtype=bool)
+    for idx, x, ok in xs:
+        X[idx] = x
+        OK[idx] = ok
+    return X, OK
+
+
+# ---------------------------------------------------------------------------------- train
+
+def build_net() -> Any:
+    import torch.nn as nn
+
+    return nn.Sequential(
+        nn.Conv2d(2, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Dropout(0.3), nn.Linear(64 * 4 * 4, 96), nn.ReLU(),
+        nn.Linear(96, len(MODEL_CLASSES)))
+
+
+def augment(x: Any, gen: Any) -> Any:
+    """Random horizontal flips (a target flies either way; up stays up: wings and rotors are
+    level) and contrast jitter of the crop plane."""
+    import torch
+
+    if torch.rand(1, generator=gen).item() < 0.5:
+        x = torch.flip(x, dims=[3])
+    gain = 0.8 + 0.4 * torch.rand(x.shape[0], 1, 1, 1, generator=gen)
+    x = x.clone()
+    x[:, :1] = x[:, :1] * gain
+    return x
+
+
+def train(cache: Path, epochs: int, out: Path) -> None:
+    import torch
+
+    torch.manual_seed(SEED)
+    torch.set_num_threads(1)
+    gen = torch.Generator().manual_seed(SEED)
+    d = load(cache, "train")
+    X, ok = model_input(d)
+    X, y = X[ok], d["y"][ok]
+    counts = np.bincount(y, minlength=len(MODEL_CLASSES))
+    print(f"train: {len(y)} crops, per class {dict(zip(MODEL_CLASSES, counts.tolist(), strict=True))}")
+    # Balanced classes (equal priors), and each (modality, class) pair balanced too, so the
+    # smaller thermal or visible side of a class is not drowned.
+    mods = d["modality"][ok]
+    w = np.zeros(len(y))
+    for c in range(len(MODEL_CLASSES)):
+        for m in ("visible", "thermal"):
+            sel = (y == c) & (mods == m)
+            if sel.any():
+                w[sel] = 1.0 / sel.sum()
+    w /= w.sum()
+    net = build_net()
+    opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-3)
+    per_epoch = min(len(y), 16_000)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=epochs * (
+        per_epoch // 128 + 1))
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=0.05)
+    rng = np.random.default_rng(SEED)
+    t0 = time.monotonic()
+    for ep in range(epochs):
+        net.train()
+        idx = torch.from_numpy(rng.choice(len(y), size=per_epoch, p=w))
+        total = 0.0
+        for s in range(0, per_epoch, 128):
+            b = idx[s:s + 128]
+            xb = augment(Xt[b], gen)
+            opt.zero_grad()
+            loss = loss_fn(net(xb), yt[b])
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += float(loss) * len(b)
+        print(f"epoch {ep + 1}/{epochs}: loss {total / per_epoch:.3f}, "
+              f"{time.monotonic() - t0:.0f} s", flush=True)
+    net.eval()
+    dummy = torch.zeros(1, 2, CROP_PX, CROP_PX)
+    torch.onnx.export(net, (dummy,), str(out), input_names=["crop"], output_names=["logits"],
+                      opset_version=13, dynamic_axes={"crop": {0: "n"}, "logits": {0: "n"}},
+                      dynamo=False)
+    # The runtime path must agree with PyTorch.
+    probe = torch.from_numpy(X[:64])
+    with torch.no_grad():
+        ref = net(probe).numpy()
+    got = AppearanceClassifier(out).logits(X[:64])
+    err = float(np.abs(ref - got).max())
+    print(f"exported {out} ({out.stat().st_size} bytes); cv2.dnn vs torch max |diff| {err:.2e}")
+    if err > 1e-3:
+        raise SystemExit("cv2.dnn disagrees with PyTorch")
+
+
+# --------------------------------------------------------------------------------- report
+
+def prf(y: np.ndarray, p: np.ndarray, c: int) -> tuple[float | None, float | None, int]:
+    tp = int(((y == c) & (p == c)).sum())
+    n_true, n_pred = int((y == c).sum()), int((p == c).sum())
+    return (round(tp / n_pred, 3) if n_pred else None, round(tp / n_true, 3) if n_true else None,
+            n_true)
+
+
+def report(cache: Path, model: Path, out: Path) -> None:
+    d = load(cache, "val")
+    X, ok = model_input(d)
+    clf = AppearanceClassifier(model)
+    logits = np.concatenate([clf.logits(X[s:s + 256]) for s in range(0, len(X), 256)])
+    pred = logits.argmax(axis=1)
+    pred[~ok] = -1
+    y = d["y"]
+    drone, bg = MODEL_CLASSES.index("drone"), MODEL_CLASSES.index("background")
+    res: dict[str, Any] = {"model": model.name, "bytes": model.stat().st_size,
+                           "val_clips": len(set(d["clip"])), "crops": int(len(y)),
+                           "unusable_crops": int((~ok).sum())}
+    rows = []
+    for src_name, src_sel in (("box", d["src"] == 0), ("blob", d["src"] == 1)):
+        for mod in ("visible", "thermal"):
+            for dist in ("close", "medium", "distant", "all"):
+                sel = src_sel & (d["modality"] == mod) & ok
+                if dist != "all":
+                    sel &= d["dist"] == dist
+                tgt = sel & (y != bg)
+                if not tgt.any():
+                    continue
+                yd, pd_ = (y[tgt] == drone), (pred[tgt] == drone)
+                r: dict[str, Any] = {"crops": src_name, "modality": mod, "distance": dist,
+                                     "n": int(tgt.sum()),
+                                     "drone_vs_not_acc": round(float((yd == pd_).mean()), 3),
+                                     "class_acc": round(float((y[tgt] == pred[tgt]).mean()), 3)}
+                for c, name in enumerate(MODEL_CLASSES):
+                    p_, r_, n_ = prf(y[sel], pred[sel], c)
+                    r[name] = {"precision": p_, "recall": r_, "n": n_}
+                for name in ("bird", "airplane", "helicopter"):
+                    s2 = tgt & (y == MODEL_CLASSES.index(name))
+                    r[f"{name}_called_drone"] = (round(float((pred[s2] == drone).mean()), 3)
+                                                 if s2.any() else None)
+                rows.append(r)
+    res["bins"] = rows
+    # Confusion matrices (rows true, columns predicted), all val crops per modality.
+    res["confusion"] = {}
+    for mod in ("visible", "thermal"):
+        sel = (d["modality"] == mod) & ok
+        cm = np.zeros((5, 5), dtype=int)
+        np.add.at(cm, (y[sel], pred[sel]), 1)
+        res["confusion"][mod] = cm.tolist()
+    # By target size (box side px) for the simulator: labelled boxes and blobs, targets only.
+    edges = [0, 8, 16, 32, 64, 10_000]
+    res["size_edges_px"] = edges
+    res["confusion_by_size"] = {}
+    for mod in ("visible", "thermal"):
+        mats = []
+        for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+            sel = (d["modality"] == mod) & ok & (d["side"] >= lo) & (d["side"] < hi)
+            cm = np.zeros((5, 5), dtype=int)
+            np.add.at(cm, (y[sel], pred[sel]), 1)
+            mats.append(cm.tolist())
+        res["confusion_by_size"][mod] = mats
+    # Majority label per clip over its labelled-box crops.
+    maj: dict[str, Any] = {}
+    for clip in sorted(set(d["clip"])):
+        sel = (d["clip"] == clip) & (d["src"] == 0) & ok
+        if not sel.any():
+            continue
+        votes = np.bincount(pred[sel], minlength=5)
+        maj[clip] = {"class": str(d["clip_class"][sel][0]),
+                     "majority": MODEL_CLASSES[int(votes.argmax())],
+                     "share": round(float(votes.max() / sel.sum()), 3)}
+    res["clip_majority"] = maj
+    dr = [v for v in maj.values() if v["class"] == "drone"]
+    res["drone_clips_majority_drone"] = round(sum(v["majority"] == "drone" for v in dr)
+                                              / max(1, len(dr)), 3)
+    res["drone_clips"] = len(dr)
+    out.write_text(json.dumps(res, indent=1) + "\n")
+    print(f"report -> {out}")
+    CONFUSION.write_text(json.dumps({
+        "about": "appearance classifier confusion counts on the validation clips "
+                 "(tools/train_camera_classifier.py report): confusion_by_size[modality][bin]"
+                 "[true][predicted], bins of the crop's box side (px) split at size_edges_px",
+        "classes": list(MODEL_CLASSES), "size_edges_px": edges,
+        "confusion_by_size": res["confusion_by_size"]}, indent=1) + "\n")
+    print(f"confusion matrices -> {CONFUSION}")
+    for r in rows:
+        print(f"{r['crops']:4s} {r['modality']:8s} {r['distance']:8s} n={r['n']:5d} "
+              f"drone-vs-not {r['drone_vs_not_acc']:.3f} 5-class {r['class_acc']:.3f} "
+              f"bird->drone {r['bird_called_drone']} airplane->drone {r['airplane_called_drone']}")
+    print(f"drone clips with majority drone: {res['drone_clips_majority_drone']} of "
+          f"{len(dr)}")
+    for mod, cm in res["confusion"].items():
+        print(mod, "confusion (rows true, cols predicted):", cm)
+
+
+def tables(report_path: Path) -> None:
+    """Markdown tables of a report (for docs/camera-model-card.md)."""
+    r = json.loads(report_path.read_text())
+    print("| crops | modality | distance | n | drone vs not | 5-class | drone P / R | bird P / R "
+          "| airplane P / R | helicopter P / R | bird called drone | airplane called drone |")
+    print("| --- | --- | --- | ---: | ---: | ---: | --- | --- | --- | --- | ---: | ---: |")
+
+    def f(v: Any) -> str:
+        return "–" if v is None else f"{v:.2f}"
+
+    for b in r["bins"]:
+        pr = " | ".join(f"{f(b[c]['precision'])} / {f(b[c]['recall'])}"
+                        for c in ("drone", "bird", "airplane", "helicopter"))
+        print(f"| {b['crops']} | {b['modality']} | {b['distance']} | {b['n']} | "
+              f"{b['drone_vs_not_acc']:.3f} | {b['class_acc']:.3f} | {pr} | "
+              f"{f(b['bird_called_drone'])} | {f(b['airplane_called_drone'])} |")
+    for mod, cm in r["confusion"].items():
+        print(f"\n{mod} (rows: true class, columns: predicted)\n")
+        print("| true \\ predicted | " + " | ".join(MODEL_CLASSES) + " |")
+        print("| --- |" + " ---: |" * len(MODEL_CLASSES))
+        for name, row in zip(MODEL_CLASSES, cm, strict=True):
+            print(f"| {name} | " + " | ".join(str(v) for v in row) + " |")
+    wrong = {k: v for k, v in r["clip_majority"].items() if v["majority"] != v["class"]}
+    print(f"\nclips whose majority label is wrong ({len(wrong)} of {len(r['clip_majority'])}):")
+    for k, v in wrong.items():
+        print(f"  {k}: {v['class']} called {v['majority']} ({v['share']:.2f})")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("stage", choices=("split", "extract", "train", "report", "tables", "all"))
+    ap.add_argument("--cache", type=Path, default=Path("/tmp/cuas-camera"))
+    ap.add_argument("--step", type=int, default=5, help="every STEP-th frame gives crops")
+    ap.add_argument("--max-bg", type=int, default=4, help="background crops per frame")
+    ap.add_argument("--max-bg-clip", type=int, default=120, help="background crops per clip")
+    ap.add_argument("--max-frames", type=int, default=200, help="frames read per clip")
+    ap.add_argument("--workers", type=int, default=2, help="clips extracted in parallel")
+    ap.add_argument("--epochs", type=int, default=24)
+    ap.add_argument("--model", type=Path, default=MODEL_PATH)
+    ap.add_argument("--report", type=Path, default=ROOT / "docs" / "camera-model-report.json")
+    ap.add_argument("--clips", nargs="*", help="extract only these clips")
+    a = ap.parse_args()
+    cv2.setNumThreads(1)
+    if a.stage in ("split", "all"):
+        make_split()
+    if a.stage in ("extract", "all"):
+        extract(a.cache, a.step, a.max_bg, a.max_bg_clip, a.max_frames, a.clips, a.workers)
+    if a.stage in ("train", "all"):
+        train(a.cache, a.epochs, a.model)
+    if a.stage in ("report", "all"):
+        report(a.cache, a.model, a.report)
+    if a.stage == "tables":
+        tables(a.report)
+
+
+if __name__ == "__main__":
+    main()
