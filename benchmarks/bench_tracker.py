@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import dataclasses
 import gc
 import json
 import math
@@ -654,6 +655,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--crossing-scans", type=int, default=60)
     ap.add_argument("--crossing-seeds", type=int, default=5)
     ap.add_argument("--json", metavar="OUT", type=Path, help="also write the figures as JSON")
+    ap.add_argument("--association", choices=("gnn", "jpda"), default=None,
+                    help="cuas's tracker.association (default: its configuration default)")
     from tracker_dense import add_arguments, dense_benchmark  # imports this module
 
     add_arguments(ap)
@@ -669,6 +672,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         ap.error("--crossing-targets must be an even number >= 2")
 
     config = Config()
+    if args.association is not None:
+        config = dataclasses.replace(config, tracker=dataclasses.replace(
+            config.tracker, association=args.association))
     if args.dense:
         out = dense_benchmark(args, config)
     else:

@@ -215,13 +215,25 @@ def pda_combine(x0: F64, P0: F64, beta0: F64, xu: F64, Pu: F64, beta: F64, row: 
     innovation x0 + K Σβ_j y_j with covariance β0 P0 + (1 − β0) P_c + K (Σβ_j y_j y_jᵀ − ν νᵀ) Kᵀ
     (the spread-of-innovations term); written as a mixture it also holds for detections of
     different measurement models, and for posteriors that used a measured velocity too."""
-    x = beta0[:, None] * x0
-    np.add.at(x, row, beta[:, None] * xu)
+    x = beta0[:, None] * x0 + _sum_per_row(beta[:, None] * xu, row, n_rows)
     d0 = x0 - x
-    P = beta0[:, None, None] * (P0 + d0[:, :, None] * d0[:, None, :])
     du = xu - x[row]
-    np.add.at(P, row, beta[:, None, None] * (Pu + du[:, :, None] * du[:, None, :]))
+    P = beta0[:, None, None] * (P0 + d0[:, :, None] * d0[:, None, :]) + _sum_per_row(
+        beta[:, None, None] * (Pu + du[:, :, None] * du[:, None, :]), row, n_rows)
     return x, 0.5 * (P + np.swapaxes(P, 1, 2))
+
+
+def _sum_per_row(values: F64, row: I64, n_rows: int) -> F64:
+    """Sums of ``values`` (K, ...) grouped by ``row`` (K,) into (n_rows, ...) (a sort and one
+    ``add.reduceat``: much faster than ``add.at`` on stacked matrices)."""
+    out = np.zeros((n_rows, *values.shape[1:]))
+    if not len(row):
+        return out
+    order = np.argsort(row, kind="stable")
+    sorted_row = row[order]
+    starts = np.flatnonzero(np.r_[True, sorted_row[1:] != sorted_row[:-1]])
+    out[sorted_row[starts]] = np.add.reduceat(values[order], starts, axis=0)
+    return out
 
 
 #: A detection starts no new track when it is in the most probable joint event or the tracks
