@@ -146,11 +146,11 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--dense", action="store_true",
                     help="accuracy mode: crossing targets packed densely in clutter; cuas "
                          "(default and jpda) against Stone Soup GNN and JPDA given the true model")
-    ap.add_argument("--dense-targets", type=int, default=40)
-    ap.add_argument("--dense-half-width", type=float, default=1000.0,
+    ap.add_argument("--dense-targets", type=int, default=20)
+    ap.add_argument("--dense-half-width", type=float, default=700.0,
                     help="half-width (m) of the square the crossings lie in")
-    ap.add_argument("--dense-clutter", type=float, default=40.0, help="false alarms per scan")
-    ap.add_argument("--dense-scans", type=int, default=60)
+    ap.add_argument("--dense-clutter", type=float, default=20.0, help="false alarms per scan")
+    ap.add_argument("--dense-scans", type=int, default=40)
     ap.add_argument("--dense-seeds", type=int, default=3)
     ap.add_argument("--true-q", type=float, default=0.05,
                     help="the peers' process noise (m^2/s^3): the truth flies straight lines")
