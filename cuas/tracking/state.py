@@ -47,6 +47,9 @@ class TrackTable:
         ("_mode_prob", (3,), np.float64, (0.0, 1.0, 0.0)),
         # Track score: log-likelihood ratio of target against clutter (cuas.tracking.score).
         ("_llr", (), np.float64, 0.0),
+        # What the clutter map takes off each of the track's hits, fixed where it was born
+        # (from plots seen before it): its own plots must not count against it.
+        ("_map_penalty", (), np.float64, 0.0),
     )
 
     # The backing arrays (capacity rows); created from _FIELDS in __init__.
@@ -66,6 +69,7 @@ class TrackTable:
     _Pm: F64
     _mode_prob: F64
     _llr: F64
+    _map_penalty: F64
 
     def __init__(self, capacity: int = 64, n_sensors: int = 8) -> None:
         self.n = 0
@@ -142,6 +146,11 @@ class TrackTable:
     def llr(self) -> F64:
         """(N,) track score: log-likelihood ratio, target against clutter."""
         return self._llr[: self.n]
+
+    @property
+    def map_penalty(self) -> F64:
+        """(N,) score taken off each hit by the clutter map at the track's birthplace."""
+        return self._map_penalty[: self.n]
 
     @property
     def sources(self) -> NDArray[np.bool_]:

@@ -64,6 +64,12 @@ MAX_SCORE = 100.0
 #: An identity match is preferred over any anonymous pair by this much cost.
 IDENTITY_BONUS = 1e4
 LN_2PI = float(np.log(2.0 * np.pi))
+#: Hardest braking (m/s²) a target is assumed capable of: a mover comes to a hover no faster
+#: (a multirotor brakes at about 1 g; aircraft far slower).
+MAX_DECEL = 10.0
+#: Least score a hit gains from a detection that carries the track's identity (ICAO, Remote
+#: ID): e^8, about 3,000 times likelier from the identified target than from clutter.
+IDENTITY_SCORE = 8.0
 #: A track slower than this (m/s, plus two sigmas of its speed) is not known to move: the
 #: plots it takes count in the clutter map, once its speed is known to this sigma (m/s).
 STILL_SPEED = 1.0
@@ -95,7 +101,7 @@ class Tracker:
         self.cfg = cfg
         self.imm = IMM.standard(cfg.hover_noise, cfg.hover_speed_sigma, cfg.accel_noise_h,
                                 cfg.accel_noise_v, cfg.manoeuvre_noise_h, cfg.manoeuvre_noise_v,
-                                cfg.mode_sojourn_s)
+                                cfg.mode_sojourn_s, max_decel=MAX_DECEL)
         self.table = TrackTable()
         self.time: float | None = None
         self.counters: Counter[str] = counters if counters is not None else Counter()
@@ -239,7 +245,13 @@ class Tracker:
         self.clutter.count_unclaimed(sensor_col, meas.m - len(chosen))
         rows = hyp.track[chosen]
         dets = hyp.det[chosen]
-        gain = evidence[chosen] - self._local_clutter(meas, sensor_col, dets, log_lam)
+        gain = evidence[chosen] - tab.map_penalty[rows]
+        # A report carrying the track's own cooperative identity is not clutter, however
+        # badly its kinematics fit (a forged velocity is the classifier's to flag).
+        gain = np.where(same[chosen], np.maximum(gain, IDENTITY_SCORE), gain)
+        # Fixed clutter where each plot falls, from the plots of earlier looks (before this
+        # look is counted): a track born here is scored against it on every hit.
+        birth_penalty = self._local_clutter(meas, sensor_col, np.arange(meas.m), log_lam)
         # The clutter map counts plots no track took, and those taken by a track known not to
         # move (a fixed return that a track follows, confirmed or not).
         speed = np.linalg.norm(x_pred[rows, 3:5], axis=1)
@@ -278,7 +290,7 @@ class Tracker:
         claimed[dets] = True
         starts = meas.per_model([m.starts_track for m in meas.models], bool)
         fresh = np.flatnonzero(~claimed & starts)
-        created, new_var = self._initiate(meas, fresh, sensor_col)
+        created, new_var = self._initiate(meas, fresh, sensor_col, birth_penalty)
         # Bearings fix no point alone: they start tracks only where they cross another
         # sensor's (a single camera never invents a range).
         bearing = ~claimed & meas.per_model([m.is_bearing for m in meas.models], bool)
@@ -332,9 +344,10 @@ class Tracker:
             tab.ident[holders] = NO_IDENT  # an identity moving to another track leaves the old
             tab.ident[rows[with_ident]] = new_ident
 
-    def _initiate(self, meas: MeasurementBatch, fresh: I64,
-                  sensor_col: int) -> tuple[tuple[int, ...], F64]:
-        """Start tentative tracks; returns their ids and largest position variances (m²)."""
+    def _initiate(self, meas: MeasurementBatch, fresh: I64, sensor_col: int,
+                  map_penalty: F64) -> tuple[tuple[int, ...], F64]:
+        """Start tentative tracks (``map_penalty`` (M,): the clutter map's score penalty at
+        each detection); returns their ids and largest position variances (m²)."""
         tab = self.table
         fresh = fresh[: self._room(len(fresh))]
         if not len(fresh):
@@ -352,6 +365,7 @@ class Tracker:
         tab.hits[rows] = 1
         tab.status[rows] = TENTATIVE
         tab.ident[rows] = new_ident
+        tab.map_penalty[rows] = map_penalty[fresh]
         tab.sources[rows, sensor_col] = True
         self.counters["tracks_created"] += len(fresh)
         return tuple(int(i) for i in ids), np.diagonal(P0[:, :3, :3], axis1=1, axis2=2).max(axis=1)
