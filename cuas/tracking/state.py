@@ -50,6 +50,8 @@ class TrackTable:
         # What the clutter map takes off each of the track's hits, fixed where it was born
         # (from plots seen before it): its own plots must not count against it.
         ("_map_penalty", (), np.float64, 0.0),
+        # When a sensor last charged the track a miss (UTC s; 0 never): see tracking.coverage.
+        ("_t_missed", (), np.float64, 0.0),
     )
 
     # The backing arrays (capacity rows); created from _FIELDS in __init__.
@@ -70,6 +72,7 @@ class TrackTable:
     _mode_prob: F64
     _llr: F64
     _map_penalty: F64
+    _t_missed: F64
 
     def __init__(self, capacity: int = 64, n_sensors: int = 8) -> None:
         self.n = 0
@@ -151,6 +154,11 @@ class TrackTable:
     def map_penalty(self) -> F64:
         """(N,) score taken off each hit by the clutter map at the track's birthplace."""
         return self._map_penalty[: self.n]
+
+    @property
+    def t_missed(self) -> F64:
+        """(N,) when a sensor last charged the track a miss (UTC s; 0 never)."""
+        return self._t_missed[: self.n]
 
     @property
     def sources(self) -> NDArray[np.bool_]:

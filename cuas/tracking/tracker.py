@@ -18,6 +18,7 @@ from scipy.stats import chi2
 
 from cuas.config import TrackerConfig
 from cuas.tracking.associator import gnn_assign
+from cuas.tracking.coverage import COUNTED_FRACTION, Coverage
 from cuas.tracking.deleter import next_status, silence_limits
 from cuas.tracking.hypothesiser import hypothesise
 from cuas.tracking.imm import IMM, mode_update
@@ -124,11 +125,14 @@ class Tracker:
     # ------------------------------------------------------------------ public API
 
     def step(self, meas: MeasurementBatch, sensor_col: int, scanning: bool = False,
-             max_range: float | None = None) -> StepResult:
+             max_range: float | None = None, coverage: Coverage | None = None) -> StepResult:
         """Run one batch (all measured at ``meas.t``, not before :attr:`time`) through every
-        stage. ``sensor_col`` names the reporting sensor; ``scanning``: the batch is a full look
-        at its coverage out to ``max_range`` (m), so a track it does not report is missed."""
-        result = self._step(meas, sensor_col, scanning, max_range)
+        stage. ``sensor_col`` names the reporting sensor; ``coverage`` what its look could
+        have seen (a track inside it that the batch does not report is missed); without it,
+        ``scanning``: the batch is a full look out to ``max_range`` (m)."""
+        if coverage is None:
+            coverage = Coverage(scanning=scanning, max_range_m=max_range)
+        result = self._step(meas, sensor_col, coverage)
         self.counters["batches_processed"] += 1
         self.time = meas.t
         return result
@@ -174,8 +178,7 @@ class Tracker:
 
     # ------------------------------------------------------------------ stages
 
-    def _step(self, meas: MeasurementBatch, sensor_col: int, scanning: bool,
-              max_range: float | None) -> StepResult:
+    def _step(self, meas: MeasurementBatch, sensor_col: int, coverage: Coverage) -> StepResult:
         t = meas.t
         tab = self.table
         self._born = 0
@@ -282,7 +285,7 @@ class Tracker:
             tab.llr[rows] = np.minimum(tab.llr[rows] + gain, MAX_SCORE)
         hit = np.zeros(n, dtype=bool)
         hit[rows] = True
-        self._commit(x_new, P_new, hit, rows, dets, meas, sensor_col, scanning, max_range)
+        self._commit(x_new, P_new, hit, rows, dets, meas, sensor_col, coverage)
         pos_var = np.diagonal(P_new[:, :3, :3], axis1=1, axis2=2).max(axis=1) if n else np.zeros(0)
 
         # Initiator: unclaimed detections that fix a point start tentative tracks.
@@ -309,8 +312,7 @@ class Tracker:
                           dropped_detections=meas.n_dropped)
 
     def _commit(self, x_new: F64, P_new: F64, hit: NDArray[np.bool_], rows: I64, dets: I64,
-                meas: MeasurementBatch, sensor_col: int, scanning: bool,
-                max_range: float | None) -> None:
+                meas: MeasurementBatch, sensor_col: int, coverage: Coverage) -> None:
         """Write posteriors of updated tracks and the hit/miss bookkeeping of this look."""
         tab = self.table
         if not tab.n:
@@ -324,14 +326,21 @@ class Tracker:
         tab.hits[rows] += 1
         tab.sources[rows, sensor_col] = True
         looked = hit.copy()
-        if scanning:
-            # A full look: every track it could have seen and did not is missed.
-            missed = ~hit
-            if max_range is not None and meas.sensor_frame is not None:
-                rng = np.linalg.norm(meas.sensor_frame.site_to_local(x_new[:, :3]), axis=1)
-                missed &= rng <= max_range
+        if coverage.scanning:
+            # A full look: every track it should have seen and did not is missed, once per
+            # revisit, at the sensor's Pd where the track is (tracking.coverage).
+            since = t - np.maximum(tab.t_update, tab.t_missed)
+            missed = ~hit & coverage.due(since)
+            rel = np.ones(tab.n)
+            if coverage.needs_frame and meas.sensor_frame is not None and missed.any():
+                rel[missed] = coverage.relative_pd(
+                    meas.sensor_frame.site_to_local(x_new[missed, :3]))
+            missed &= rel > 0.0
+            pd = self.cfg.detection_probability * rel[missed]
+            tab.llr[missed] += np.log1p(-np.minimum(pd, 1.0 - 1e-9))
+            tab.t_missed[missed] = t
+            missed &= rel >= COUNTED_FRACTION
             tab.misses[missed] += 1
-            tab.llr[missed] += self._log_miss
             looked |= missed
         tab.looks[looked] = (tab.looks[looked] << np.uint32(1)) | hit[looked].astype(np.uint32)
         tab.n_looks[looked] = np.minimum(tab.n_looks[looked] + 1, 32)
