@@ -52,6 +52,10 @@ class TrackTable:
         ("_map_penalty", (), np.float64, 0.0),
         # When a sensor last charged the track a miss (UTC s; 0 never): see tracking.coverage.
         ("_t_missed", (), np.float64, 0.0),
+        # Duplicate test (tracking.duplicates): the id of the track this one has matched at
+        # consecutive checks (-1 none), and how many.
+        ("_dup_of", (), np.int64, -1),
+        ("_dup_n", (), np.int16, 0),
     )
 
     # The backing arrays (capacity rows); created from _FIELDS in __init__.
@@ -73,6 +77,8 @@ class TrackTable:
     _llr: F64
     _map_penalty: F64
     _t_missed: F64
+    _dup_of: NDArray[np.int64]
+    _dup_n: NDArray[np.int16]
 
     def __init__(self, capacity: int = 64, n_sensors: int = 8) -> None:
         self.n = 0
@@ -159,6 +165,14 @@ class TrackTable:
     def t_missed(self) -> F64:
         """(N,) when a sensor last charged the track a miss (UTC s; 0 never)."""
         return self._t_missed[: self.n]
+
+    @property
+    def dup_of(self) -> NDArray[np.int64]:
+        return self._dup_of[: self.n]
+
+    @property
+    def dup_n(self) -> NDArray[np.int16]:
+        return self._dup_n[: self.n]
 
     @property
     def sources(self) -> NDArray[np.bool_]:

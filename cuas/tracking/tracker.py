@@ -20,6 +20,7 @@ from cuas.config import TrackerConfig
 from cuas.tracking.associator import gnn_assign
 from cuas.tracking.coverage import COUNTED_FRACTION, Coverage
 from cuas.tracking.deleter import next_status, silence_limits
+from cuas.tracking.duplicates import candidate_partners
 from cuas.tracking.hypothesiser import hypothesise
 from cuas.tracking.imm import IMM, mode_update
 from cuas.tracking.initiator import (
@@ -39,6 +40,8 @@ from cuas.tracking.score import (
     thresholds,
 )
 from cuas.tracking.state import (
+    COASTING,
+    CONFIRMED,
     DELETED,
     NO_IDENT,
     TENTATIVE,
@@ -68,6 +71,11 @@ LN_2PI = float(np.log(2.0 * np.pi))
 #: Hardest braking (m/s²) a target is assumed capable of: a mover comes to a hover no faster
 #: (a multirotor brakes at about 1 g; aircraft far slower).
 MAX_DECEL = 10.0
+#: Duplicate tracks (tracking.duplicates): checked at most once per this many seconds; a
+#: pair that agrees at this many consecutive checks is merged; the test's gate probability.
+DUPLICATE_CHECK_S = 1.0
+DUPLICATE_LOOKS = 5
+DUPLICATE_GATE_PROBABILITY = 0.99
 #: Least score a hit gains from a detection that carries the track's identity (ICAO, Remote
 #: ID): e^8, about 3,000 times likelier from the identified target than from clutter.
 IDENTITY_SCORE = 8.0
@@ -121,6 +129,8 @@ class Tracker:
         self._log_pd = float(np.log(cfg.detection_probability))
         self._log_miss = float(np.log1p(-cfg.detection_probability))
         self._birth_rate = MIN_BIRTHS_PER_H / 3600.0  # tentative tracks born per second
+        self._dup_checked = -np.inf  # time of the last duplicate check
+        self._dup_gate = float(chi2.ppf(DUPLICATE_GATE_PROBABILITY, 6))
 
     # ------------------------------------------------------------------ public API
 
@@ -307,6 +317,9 @@ class Tracker:
             self._birth_rate *= float(np.exp(-(t - self.time) / BIRTH_RATE_TAU_S))
         self._birth_rate += len(created) / BIRTH_RATE_TAU_S
         deleted = expired + self._apply_life_cycle(t, np.concatenate([pos_var, new_var]))
+        if t - self._dup_checked >= DUPLICATE_CHECK_S:
+            self._dup_checked = t
+            deleted += self._merge_duplicates(t)
         self.counters["associations"] += len(rows)
         return StepResult(t, True, assigned=len(rows), created=created, deleted=deleted,
                           dropped_detections=meas.n_dropped)
@@ -455,6 +468,54 @@ class Tracker:
         self.counters["tracks_deleted"] += len(rows)
         tab.keep(~gone)
         return ids
+
+    def _merge_duplicates(self, t: float) -> tuple[int, ...]:
+        """Merge firm tracks found to be one object at ``DUPLICATE_LOOKS`` consecutive checks:
+        the older id stays, with the tighter of the two states, both tracks' sensors and the
+        identity either held. Returns the ids removed."""
+        tab = self.table
+        firm = np.flatnonzero((tab.status == CONFIRMED) | (tab.status == COASTING))
+        tab.dup_n[tab.status == TENTATIVE] = 0
+        if len(firm) < 2:
+            tab.dup_n[firm] = 0
+            return ()
+        xm, Pm, cbar = self.imm.predict(tab.xm[firm], tab.Pm[firm], tab.mode_prob[firm],
+                                        t - tab.t[firm])
+        x, P = self.imm.combine(xm, Pm, cbar)
+        partner = candidate_partners(x, P, tab.t_update[firm], self._dup_gate)
+        pid = np.where(partner >= 0, tab.ids[firm[np.maximum(partner, 0)]], -1)
+        again = (pid >= 0) & (pid == tab.dup_of[firm])
+        tab.dup_n[firm] = np.where(again, np.minimum(tab.dup_n[firm] + 1, 10_000),
+                                   (pid >= 0).astype(np.int16))
+        tab.dup_of[firm] = pid
+        # Mutual partners, both far enough along; the younger (larger id) goes.
+        ready = (tab.dup_n[firm] >= DUPLICATE_LOOKS) & (partner >= 0)
+        young = ready & (pid < tab.ids[firm])
+        young &= partner[np.maximum(partner, 0)] == np.arange(len(firm))
+        # Two different cooperative identities are two aircraft, however close.
+        ident = tab.ident[firm]
+        other = ident[np.maximum(partner, 0)]
+        young &= ~((ident >= 0) & (other >= 0) & (ident != other))
+        if not young.any():
+            return ()
+        keep_rows = firm[partner[young]]
+        gone_rows = firm[young]
+        tighter = (np.trace(tab.P[gone_rows, :3, :3], axis1=1, axis2=2)
+                   < np.trace(tab.P[keep_rows, :3, :3], axis1=1, axis2=2))
+        src, dst = gone_rows[tighter], keep_rows[tighter]
+        for col in (tab.x, tab.P, tab.xm, tab.Pm, tab.mode_prob, tab.t, tab.t_update):
+            col[dst] = col[src]
+        tab.llr[keep_rows] = np.maximum(tab.llr[keep_rows], tab.llr[gone_rows])
+        tab.sources[keep_rows] |= tab.sources[gone_rows]
+        give = (tab.ident[keep_rows] < 0) & (tab.ident[gone_rows] >= 0)
+        tab.ident[keep_rows[give]] = tab.ident[gone_rows[give]]
+        tab.ident[gone_rows] = NO_IDENT
+        tab.dup_n[keep_rows] = 0
+        tab.dup_of[keep_rows] = -1
+        self.counters["tracks_merged_duplicate"] += len(gone_rows)
+        gone = np.zeros(tab.n, dtype=bool)
+        gone[gone_rows] = True
+        return self._remove(gone)
 
     def _apply_life_cycle(self, t: float, pos_var: F64) -> tuple[int, ...]:
         """Confirm, coast and delete; ``pos_var`` (N,) is each track's largest position
