@@ -30,6 +30,7 @@ from cuas.fusion.measurements import to_measurements
 from cuas.geo import SiteFrame
 from cuas.sensors import registry
 from cuas.tracking import StepResult, Tracker
+from cuas.tracking.coverage import Coverage
 from cuas.tracking.measurements import MeasurementBatch
 from cuas.tracking.reorder import ReorderBuffer
 from cuas.tracking.state import COASTING, CONFIRMED, DELETED, TrackRows
@@ -144,7 +145,10 @@ class FusionEngine:
                 if isinstance(auth, str):
                     self.classifier.note_rid_auth(det.ident.rid, auth)  # type: ignore[union-attr,arg-type]
         col = self._sensor_col(batch.sensor, batch.kind)
-        result = self.tracker.step(meas, col, sensor.is_scanning, sensor.max_range_m)
+        result = self.tracker.step(meas, col, coverage=Coverage(
+            scanning=sensor.is_scanning, max_range_m=sensor.max_range_m,
+            azimuth_deg=sensor.azimuth_deg, elevation_deg=sensor.elevation_deg,
+            revisit_s=sensor.revisit_s or 0.0, pd_half_range_m=sensor.pd_half_range_m))
         if self.classifier is not None and result.accepted and any(
                 getattr(d, "evidence", None) is not None for d in batch.dets):
             self._take_evidence(batch, meas, col, result)

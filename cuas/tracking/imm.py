@@ -82,20 +82,31 @@ class IMM:
     them: a target stays in mode i for an exponentially distributed time of mean
     ``sojourn_s[i]`` seconds, then moves to either other mode with equal probability."""
 
-    def __init__(self, models: Sequence[MotionModel], sojourn_s: Sequence[float]) -> None:
+    def __init__(self, models: Sequence[MotionModel], sojourn_s: Sequence[float],
+                 stop_mode: int | None = None, max_decel: float | None = None,
+                 stop_speed: float = 0.0) -> None:
         if len(models) != len(sojourn_s) or len(models) < 2:
             raise ValueError("one sojourn time per mode, at least two modes")
         self.models = tuple(models)
         self.sojourn = np.asarray(sojourn_s, dtype=np.float64)
         self.m = len(models)
+        #: Mode ``stop_mode`` (hover) is reachable from a moving mode only at the speed a
+        #: target can shed in one step at ``max_decel`` (m/s²) plus ``stop_speed`` (m/s):
+        #: an airliner does not stop dead between two reports (None: plain Markov switching).
+        self.stop_mode = stop_mode
+        self.max_decel = max_decel
+        self.stop_speed = stop_speed
 
     @classmethod
     def standard(cls, hover_q: float, hover_speed: float, q_h: float, q_v: float,
-                 man_q_h: float, man_q_v: float, sojourn_s: float) -> IMM:
-        """Hover, constant velocity and manoeuvre (a constant-velocity model with high noise)."""
+                 man_q_h: float, man_q_v: float, sojourn_s: float,
+                 max_decel: float | None = None) -> IMM:
+        """Hover, constant velocity and manoeuvre (a constant-velocity model with high noise);
+        ``max_decel`` (m/s²) bounds how fast a mover can come to a hover (None: no bound)."""
         return cls((NearlyConstantPosition(hover_q, hover_q, hover_speed),
                     ConstantVelocity(q_h, q_v), ConstantVelocity(man_q_h, man_q_v)),
-                   (sojourn_s,) * 3)
+                   (sojourn_s,) * 3, stop_mode=HOVER if max_decel is not None else None,
+                   max_decel=max_decel, stop_speed=3.0 * hover_speed)
 
     def switching(self, dt: F64) -> F64:
         """Mode transition matrices Π (K,M,M) over steps ``dt`` (K,) s; Π[k, i, j] = P(j | i)."""
@@ -106,11 +117,30 @@ class IMM:
         Pi[:, i, i] = stay
         return Pi
 
+    def _limit_stops(self, Pi: F64, xm: F64, Pm: F64, dt: F64) -> None:
+        """Scale each moving mode's switch into the stop mode by the probability that its
+        horizontal speed (K,) is within what the target can shed in ``dt``; the rest stays."""
+        if self.stop_mode is None or self.max_decel is None:
+            return
+        s = self.stop_mode
+        v = xm[:, :, 3:5]  # (K,M,2)
+        speed = np.sqrt(np.sum(v * v, axis=2))
+        sigma = np.sqrt(np.maximum(Pm[:, :, 3, 3] + Pm[:, :, 4, 4], 1e-12))
+        reach = self.stop_speed + self.max_decel * np.maximum(dt, 0.0)[:, None]
+        excess = np.maximum(speed - reach, 0.0) / sigma
+        f = np.exp(-0.5 * excess * excess)  # (K,M)
+        f[:, s] = 1.0
+        cut = Pi[:, :, s] * (1.0 - f)
+        Pi[:, :, s] -= cut
+        i = np.arange(self.m)
+        Pi[:, i, i] += cut
+
     def predict(self, xm: F64, Pm: F64, mu: F64, dt: F64) -> tuple[F64, F64, F64]:
         """Mix and predict: mode states xm (K,M,6), Pm (K,M,6,6) and probabilities mu (K,M)
         forward by ``dt`` (K,) s. Returns the predicted mode states and the predicted mode
         probabilities c̄ (K,M)."""
         Pi = self.switching(dt)
+        self._limit_stops(Pi, xm, Pm, dt)
         cbar = np.einsum("ki,kij->kj", mu, Pi)
         ok = cbar > 0.0
         w = mu[:, :, None] * Pi / np.where(ok, cbar, 1.0)[:, None, :]  # w[k,i,j] = μ(i | j)

@@ -47,6 +47,15 @@ class TrackTable:
         ("_mode_prob", (3,), np.float64, (0.0, 1.0, 0.0)),
         # Track score: log-likelihood ratio of target against clutter (cuas.tracking.score).
         ("_llr", (), np.float64, 0.0),
+        # What the clutter map takes off each of the track's hits, fixed where it was born
+        # (from plots seen before it): its own plots must not count against it.
+        ("_map_penalty", (), np.float64, 0.0),
+        # When a sensor last charged the track a miss (UTC s; 0 never): see tracking.coverage.
+        ("_t_missed", (), np.float64, 0.0),
+        # Duplicate test (tracking.duplicates): the id of the track this one has matched at
+        # consecutive checks (-1 none), and how many.
+        ("_dup_of", (), np.int64, -1),
+        ("_dup_n", (), np.int16, 0),
     )
 
     # The backing arrays (capacity rows); created from _FIELDS in __init__.
@@ -66,6 +75,10 @@ class TrackTable:
     _Pm: F64
     _mode_prob: F64
     _llr: F64
+    _map_penalty: F64
+    _t_missed: F64
+    _dup_of: NDArray[np.int64]
+    _dup_n: NDArray[np.int16]
 
     def __init__(self, capacity: int = 64, n_sensors: int = 8) -> None:
         self.n = 0
@@ -142,6 +155,24 @@ class TrackTable:
     def llr(self) -> F64:
         """(N,) track score: log-likelihood ratio, target against clutter."""
         return self._llr[: self.n]
+
+    @property
+    def map_penalty(self) -> F64:
+        """(N,) score taken off each hit by the clutter map at the track's birthplace."""
+        return self._map_penalty[: self.n]
+
+    @property
+    def t_missed(self) -> F64:
+        """(N,) when a sensor last charged the track a miss (UTC s; 0 never)."""
+        return self._t_missed[: self.n]
+
+    @property
+    def dup_of(self) -> NDArray[np.int64]:
+        return self._dup_of[: self.n]
+
+    @property
+    def dup_n(self) -> NDArray[np.int16]:
+        return self._dup_n[: self.n]
 
     @property
     def sources(self) -> NDArray[np.bool_]:

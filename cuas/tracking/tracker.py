@@ -19,7 +19,9 @@ from scipy.stats import chi2
 
 from cuas.config import TrackerConfig
 from cuas.tracking.associator import gnn_assign
+from cuas.tracking.coverage import COUNTED_FRACTION, Coverage
 from cuas.tracking.deleter import next_status, silence_limits
+from cuas.tracking.duplicates import candidate_partners
 from cuas.tracking.hypothesiser import Hypotheses, hypothesise
 from cuas.tracking.imm import IMM, mode_update
 from cuas.tracking.initiator import (
@@ -46,6 +48,8 @@ from cuas.tracking.score import (
     thresholds,
 )
 from cuas.tracking.state import (
+    COASTING,
+    CONFIRMED,
     DELETED,
     NO_IDENT,
     TENTATIVE,
@@ -76,6 +80,17 @@ IDENTITY_LOG_BONUS = 50.0
 #: JPDA: pair probabilities below this are left out of StepResult.weights.
 MIN_WEIGHT = 1e-3
 LN_2PI = float(np.log(2.0 * np.pi))
+#: Hardest braking (m/s²) a target is assumed capable of: a mover comes to a hover no faster
+#: (a multirotor brakes at about 1 g; aircraft far slower).
+MAX_DECEL = 10.0
+#: Duplicate tracks (tracking.duplicates): checked at most once per this many seconds; a
+#: pair that agrees at this many consecutive checks is merged; the test's gate probability.
+DUPLICATE_CHECK_S = 1.0
+DUPLICATE_LOOKS = 5
+DUPLICATE_GATE_PROBABILITY = 0.99
+#: Least score a hit gains from a detection that carries the track's identity (ICAO, Remote
+#: ID): e^8, about 3,000 times likelier from the identified target than from clutter.
+IDENTITY_SCORE = 8.0
 #: A track slower than this (m/s, plus two sigmas of its speed) is not known to move: the
 #: plots it takes count in the clutter map, once its speed is known to this sigma (m/s).
 STILL_SPEED = 1.0
@@ -111,7 +126,7 @@ class Tracker:
         self.cfg = cfg
         self.imm = IMM.standard(cfg.hover_noise, cfg.hover_speed_sigma, cfg.accel_noise_h,
                                 cfg.accel_noise_v, cfg.manoeuvre_noise_h, cfg.manoeuvre_noise_v,
-                                cfg.mode_sojourn_s)
+                                cfg.mode_sojourn_s, max_decel=MAX_DECEL)
         self.table = TrackTable()
         self.time: float | None = None
         self.counters: Counter[str] = counters if counters is not None else Counter()
@@ -130,15 +145,20 @@ class Tracker:
         self._log_pd = float(np.log(cfg.detection_probability))
         self._log_miss = float(np.log1p(-cfg.detection_probability))
         self._birth_rate = MIN_BIRTHS_PER_H / 3600.0  # tentative tracks born per second
+        self._dup_checked = -np.inf  # time of the last duplicate check
+        self._dup_gate = float(chi2.ppf(DUPLICATE_GATE_PROBABILITY, 6))
 
     # ------------------------------------------------------------------ public API
 
     def step(self, meas: MeasurementBatch, sensor_col: int, scanning: bool = False,
-             max_range: float | None = None) -> StepResult:
+             max_range: float | None = None, coverage: Coverage | None = None) -> StepResult:
         """Run one batch (all measured at ``meas.t``, not before :attr:`time`) through every
-        stage. ``sensor_col`` names the reporting sensor; ``scanning``: the batch is a full look
-        at its coverage out to ``max_range`` (m), so a track it does not report is missed."""
-        result = self._step(meas, sensor_col, scanning, max_range)
+        stage. ``sensor_col`` names the reporting sensor; ``coverage`` what its look could
+        have seen (a track inside it that the batch does not report is missed); without it,
+        ``scanning``: the batch is a full look out to ``max_range`` (m)."""
+        if coverage is None:
+            coverage = Coverage(scanning=scanning, max_range_m=max_range)
+        result = self._step(meas, sensor_col, coverage)
         self.counters["batches_processed"] += 1
         self.time = meas.t
         return result
@@ -184,8 +204,7 @@ class Tracker:
 
     # ------------------------------------------------------------------ stages
 
-    def _step(self, meas: MeasurementBatch, sensor_col: int, scanning: bool,
-              max_range: float | None) -> StepResult:
+    def _step(self, meas: MeasurementBatch, sensor_col: int, coverage: Coverage) -> StepResult:
         t = meas.t
         tab = self.table
         self._born = 0
@@ -262,7 +281,13 @@ class Tracker:
         self.clutter.count_unclaimed(sensor_col, meas.m - len(chosen))
         rows = hyp.track[chosen]
         dets = hyp.det[chosen]
-        gain = evidence[chosen] - self._local_clutter(meas, sensor_col, dets, log_lam)
+        gain = evidence[chosen] - tab.map_penalty[rows]
+        # A report carrying the track's own cooperative identity is not clutter, however
+        # badly its kinematics fit (a forged velocity is the classifier's to flag).
+        gain = np.where(same[chosen], np.maximum(gain, IDENTITY_SCORE), gain)
+        # Fixed clutter where each plot falls, from the plots of earlier looks (before this
+        # look is counted): a track born here is scored against it on every hit.
+        birth_penalty = self._local_clutter(meas, sensor_col, np.arange(meas.m), log_lam)
         # The clutter map counts plots no track took, and those taken by a track known not to
         # move (a fixed return that a track follows, confirmed or not).
         speed = np.linalg.norm(x_pred[rows, 3:5], axis=1)
@@ -295,7 +320,7 @@ class Tracker:
             tab.llr[rows] = np.minimum(tab.llr[rows] + gain, MAX_SCORE)
         hit = np.zeros(n, dtype=bool)
         hit[rows] = True
-        self._commit(x_new, P_new, hit, rows, dets, meas, sensor_col, scanning, max_range)
+        self._commit(x_new, P_new, hit, rows, dets, meas, sensor_col, coverage)
         pos_var = np.diagonal(P_new[:, :3, :3], axis1=1, axis2=2).max(axis=1) if n else np.zeros(0)
 
         # Initiator: unclaimed detections that fix a point start tentative tracks.
@@ -305,7 +330,7 @@ class Tracker:
             claimed |= claim >= CLAIM_PROBABILITY
         starts = meas.per_model([m.starts_track for m in meas.models], bool)
         fresh = np.flatnonzero(~claimed & starts)
-        created, new_var = self._initiate(meas, fresh, sensor_col)
+        created, new_var = self._initiate(meas, fresh, sensor_col, birth_penalty)
         # Bearings fix no point alone: they start tracks only where they cross another
         # sensor's (a single camera never invents a range).
         bearing = ~claimed & meas.per_model([m.is_bearing for m in meas.models], bool)
@@ -319,13 +344,15 @@ class Tracker:
             self._birth_rate *= float(np.exp(-(t - self.time) / BIRTH_RATE_TAU_S))
         self._birth_rate += len(created) / BIRTH_RATE_TAU_S
         deleted = expired + self._apply_life_cycle(t, np.concatenate([pos_var, new_var]))
+        if t - self._dup_checked >= DUPLICATE_CHECK_S:
+            self._dup_checked = t
+            deleted += self._merge_duplicates(t)
         self.counters["associations"] += len(rows)
         return StepResult(t, True, assigned=len(rows), created=created, deleted=deleted,
                           dropped_detections=meas.n_dropped, weights=weights)
 
     def _commit(self, x_new: F64, P_new: F64, hit: NDArray[np.bool_], rows: I64, dets: I64,
-                meas: MeasurementBatch, sensor_col: int, scanning: bool,
-                max_range: float | None) -> None:
+                meas: MeasurementBatch, sensor_col: int, coverage: Coverage) -> None:
         """Write posteriors of updated tracks and the hit/miss bookkeeping of this look."""
         tab = self.table
         if not tab.n:
@@ -339,14 +366,21 @@ class Tracker:
         tab.hits[rows] += 1
         tab.sources[rows, sensor_col] = True
         looked = hit.copy()
-        if scanning:
-            # A full look: every track it could have seen and did not is missed.
-            missed = ~hit
-            if max_range is not None and meas.sensor_frame is not None:
-                rng = np.linalg.norm(meas.sensor_frame.site_to_local(x_new[:, :3]), axis=1)
-                missed &= rng <= max_range
+        if coverage.scanning:
+            # A full look: every track it should have seen and did not is missed, once per
+            # revisit, at the sensor's Pd where the track is (tracking.coverage).
+            since = t - np.maximum(tab.t_update, tab.t_missed)
+            missed = ~hit & coverage.due(since)
+            rel = np.ones(tab.n)
+            if coverage.needs_frame and meas.sensor_frame is not None and missed.any():
+                rel[missed] = coverage.relative_pd(
+                    meas.sensor_frame.site_to_local(x_new[missed, :3]))
+            missed &= rel > 0.0
+            pd = self.cfg.detection_probability * rel[missed]
+            tab.llr[missed] += np.log1p(-np.minimum(pd, 1.0 - 1e-9))
+            tab.t_missed[missed] = t
+            missed &= rel >= COUNTED_FRACTION
             tab.misses[missed] += 1
-            tab.llr[missed] += self._log_miss
             looked |= missed
         tab.looks[looked] = (tab.looks[looked] << np.uint32(1)) | hit[looked].astype(np.uint32)
         tab.n_looks[looked] = np.minimum(tab.n_looks[looked] + 1, 32)
@@ -359,9 +393,10 @@ class Tracker:
             tab.ident[holders] = NO_IDENT  # an identity moving to another track leaves the old
             tab.ident[rows[with_ident]] = new_ident
 
-    def _initiate(self, meas: MeasurementBatch, fresh: I64,
-                  sensor_col: int) -> tuple[tuple[int, ...], F64]:
-        """Start tentative tracks; returns their ids and largest position variances (m²)."""
+    def _initiate(self, meas: MeasurementBatch, fresh: I64, sensor_col: int,
+                  map_penalty: F64) -> tuple[tuple[int, ...], F64]:
+        """Start tentative tracks (``map_penalty`` (M,): the clutter map's score penalty at
+        each detection); returns their ids and largest position variances (m²)."""
         tab = self.table
         fresh = fresh[: self._room(len(fresh))]
         if not len(fresh):
@@ -379,6 +414,7 @@ class Tracker:
         tab.hits[rows] = 1
         tab.status[rows] = TENTATIVE
         tab.ident[rows] = new_ident
+        tab.map_penalty[rows] = map_penalty[fresh]
         tab.sources[rows, sensor_col] = True
         self.counters["tracks_created"] += len(fresh)
         return tuple(int(i) for i in ids), np.diagonal(P0[:, :3, :3], axis1=1, axis2=2).max(axis=1)
@@ -459,6 +495,54 @@ class Tracker:
         self.counters["tracks_deleted"] += len(rows)
         tab.keep(~gone)
         return ids
+
+    def _merge_duplicates(self, t: float) -> tuple[int, ...]:
+        """Merge firm tracks found to be one object at ``DUPLICATE_LOOKS`` consecutive checks:
+        the older id stays, with the tighter of the two states, both tracks' sensors and the
+        identity either held. Returns the ids removed."""
+        tab = self.table
+        firm = np.flatnonzero((tab.status == CONFIRMED) | (tab.status == COASTING))
+        tab.dup_n[tab.status == TENTATIVE] = 0
+        if len(firm) < 2:
+            tab.dup_n[firm] = 0
+            return ()
+        xm, Pm, cbar = self.imm.predict(tab.xm[firm], tab.Pm[firm], tab.mode_prob[firm],
+                                        t - tab.t[firm])
+        x, P = self.imm.combine(xm, Pm, cbar)
+        partner = candidate_partners(x, P, tab.t_update[firm], self._dup_gate)
+        pid = np.where(partner >= 0, tab.ids[firm[np.maximum(partner, 0)]], -1)
+        again = (pid >= 0) & (pid == tab.dup_of[firm])
+        tab.dup_n[firm] = np.where(again, np.minimum(tab.dup_n[firm] + 1, 10_000),
+                                   (pid >= 0).astype(np.int16))
+        tab.dup_of[firm] = pid
+        # Mutual partners, both far enough along; the younger (larger id) goes.
+        ready = (tab.dup_n[firm] >= DUPLICATE_LOOKS) & (partner >= 0)
+        young = ready & (pid < tab.ids[firm])
+        young &= partner[np.maximum(partner, 0)] == np.arange(len(firm))
+        # Two different cooperative identities are two aircraft, however close.
+        ident = tab.ident[firm]
+        other = ident[np.maximum(partner, 0)]
+        young &= ~((ident >= 0) & (other >= 0) & (ident != other))
+        if not young.any():
+            return ()
+        keep_rows = firm[partner[young]]
+        gone_rows = firm[young]
+        tighter = (np.trace(tab.P[gone_rows, :3, :3], axis1=1, axis2=2)
+                   < np.trace(tab.P[keep_rows, :3, :3], axis1=1, axis2=2))
+        src, dst = gone_rows[tighter], keep_rows[tighter]
+        for col in (tab.x, tab.P, tab.xm, tab.Pm, tab.mode_prob, tab.t, tab.t_update):
+            col[dst] = col[src]
+        tab.llr[keep_rows] = np.maximum(tab.llr[keep_rows], tab.llr[gone_rows])
+        tab.sources[keep_rows] |= tab.sources[gone_rows]
+        give = (tab.ident[keep_rows] < 0) & (tab.ident[gone_rows] >= 0)
+        tab.ident[keep_rows[give]] = tab.ident[gone_rows[give]]
+        tab.ident[gone_rows] = NO_IDENT
+        tab.dup_n[keep_rows] = 0
+        tab.dup_of[keep_rows] = -1
+        self.counters["tracks_merged_duplicate"] += len(gone_rows)
+        gone = np.zeros(tab.n, dtype=bool)
+        gone[gone_rows] = True
+        return self._remove(gone)
 
     def _apply_life_cycle(self, t: float, pos_var: F64) -> tuple[int, ...]:
         """Confirm, coast and delete; ``pos_var`` (N,) is each track's largest position
