@@ -30,8 +30,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from cuas.tracking.associator import clusters, gnn_assign
+from cuas.tracking.hypothesiser import Hypotheses
 from cuas.tracking.imm import IMM, mode_update
 from cuas.tracking.measurements import MeasurementBatch
+from cuas.tracking.state import TrackTable
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
@@ -335,3 +337,60 @@ def jpda_stages(track: I64, det: I64, log_w: F64, firm: NDArray[np.bool_], n_tra
 def gnn_weights(sources: I64, ids: I64) -> dict[tuple[int, int], float]:
     """StepResult weights of a GNN assignment: 1.0 per (message index, track id) pair."""
     return dict.fromkeys(zip(sources.tolist(), ids.tolist(), strict=True), 1.0)
+
+
+#: The preference an identity match gets, as a log weight (e^50: the pair takes the track).
+IDENTITY_LOG_BONUS: Final = 50.0
+#: Pair probabilities below this are left out of the engine's weights.
+MIN_WEIGHT: Final = 1e-3
+LN_2PI: Final = float(np.log(2.0 * np.pi))
+
+
+def jpda_associate(imm: IMM, ids: I64, hyp: Hypotheses, pick: I64, evidence: F64,
+                   same: NDArray[np.bool_], firm: NDArray[np.bool_], meas: MeasurementBatch,
+                   local: F64, log_miss: float, xm_pred: F64, Pm_pred: F64, cbar: F64,
+                   ) -> tuple[SoftUpdate | None, I64, F64, dict[tuple[int, int], float]]:
+    """The tracker's JPDA step over its gated pairs ``pick`` (indices into ``hyp``; track
+    ``ids`` (N,)): each pair's ``evidence`` ln(Pd N / λ), whether it shares an identity
+    (``same``), whether its track is established (``firm``), and ``local``, how much the
+    clutter map lowers it. Returns the soft update (None without pairs), the pairs (indices
+    into ``hyp``) of the most probable joint event, each detection's claim (1 for those in
+    that event) and the weights {(message index, track id): probability} for the engine."""
+    trk, det = hyp.track[pick], hyp.det[pick]
+    # ψ = Pd N / (λ (1 − Pd)), as the GNN's cost (the clutter map weighs on the score only).
+    log_w = evidence[pick] - log_miss + np.where(same[pick], IDENTITY_LOG_BONUS, 0.0)
+    beta, none, claim, best = jpda_stages(trk, det, log_w, firm, len(ids), meas.m)
+    if not len(pick):
+        return None, pick, claim, {}
+    # ln(Pd / λ) per pair: the evidence without its Gaussian, which each mode has its own of.
+    dim = meas.per_model([m.dim for m in meas.models], np.int64)[det]
+    log_ratio = evidence[pick] - local + 0.5 * (hyp.d2[pick] + hyp.logdet[pick] + dim * LN_2PI)
+    soft = soft_update(imm, xm_pred, Pm_pred, cbar, meas, trk, det, beta, none, log_ratio,
+                       log_miss, best)
+    claim[det[best]] = np.maximum(claim[det[best]], 1.0)
+    keep = beta >= MIN_WEIGHT
+    weights = dict(zip(zip(meas.source[det[keep]].tolist(), ids[trk[keep]].tolist(), strict=True),
+                       beta[keep].tolist(), strict=True))
+    return soft, pick[best], claim, weights
+
+
+def apply_soft(tab: TrackTable, soft: SoftUpdate, x_new: F64, P_new: F64, t: float,
+               max_score: float) -> int:
+    """Write a JPDA update into ``tab`` (and the step's ``x_new``/``P_new``): every row with a
+    pair takes its posterior (its state's time moves to ``t`` s); a detected row's score gains
+    its look's likelihood ratio (capped at ``max_score``). Returns how many rows were left
+    alone for non-finite numbers."""
+    good = (np.all(np.isfinite(soft.x), axis=1) & np.all(np.isfinite(soft.P), axis=(1, 2))
+            & np.all(np.isfinite(soft.Pm), axis=(1, 2, 3)) & np.all(np.isfinite(soft.mu), axis=1))
+    rows = soft.rows[good]
+    x_new[rows] = soft.x[good]
+    P_new[rows] = soft.P[good]
+    tab.xm[rows] = soft.xm[good]
+    tab.Pm[rows] = soft.Pm[good]
+    tab.mode_prob[rows] = soft.mu[good]
+    tab.x[rows] = soft.x[good]
+    tab.P[rows] = soft.P[good]
+    tab.t[rows] = t
+    hit = good & soft.hit
+    tab.llr[soft.rows[hit]] = np.minimum(tab.llr[soft.rows[hit]] + soft.log_lr[hit], max_score)
+    return int((~good).sum())

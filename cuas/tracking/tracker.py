@@ -22,7 +22,7 @@ from cuas.tracking.associator import gnn_assign
 from cuas.tracking.coverage import COUNTED_FRACTION, Coverage
 from cuas.tracking.deleter import next_status, silence_limits
 from cuas.tracking.duplicates import candidate_partners
-from cuas.tracking.hypothesiser import Hypotheses, hypothesise
+from cuas.tracking.hypothesiser import hypothesise
 from cuas.tracking.imm import IMM, mode_update
 from cuas.tracking.initiator import (
     MAX_PENDING_BEARINGS,
@@ -34,9 +34,9 @@ from cuas.tracking.initiator import (
 from cuas.tracking.jpda import (
     CLAIM_PROBABILITY,
     SoftUpdate,
+    apply_soft,
     gnn_weights,
-    jpda_stages,
-    soft_update,
+    jpda_associate,
 )
 from cuas.tracking.measurements import MeasurementBatch
 from cuas.tracking.models import AzElModel
@@ -75,10 +75,6 @@ MAX_DELETED_HELD = 100_000
 MAX_SCORE = 100.0
 #: An identity match is preferred over any anonymous pair by this much cost.
 IDENTITY_BONUS = 1e4
-#: JPDA: the same preference as a log weight (e^50: the identity pair takes the track).
-IDENTITY_LOG_BONUS = 50.0
-#: JPDA: pair probabilities below this are left out of StepResult.weights.
-MIN_WEIGHT = 1e-3
 LN_2PI = float(np.log(2.0 * np.pi))
 #: Hardest braking (m/s²) a target is assumed capable of: a mover comes to a hover no faster
 #: (a multirotor brakes at about 1 g; aircraft far slower).
@@ -265,8 +261,10 @@ class Tracker:
         soft: SoftUpdate | None = None
         claim: F64 | None = None
         if self.cfg.association == "jpda":  # (JPDA: the same two stages, in jpda_stages)
-            soft, chosen, claim, weights = self._associate_jpda(
-                hyp, pick, evidence, same, firm, meas, sensor_col, log_lam, xm_pred, Pm_pred, cbar)
+            local = self._local_clutter(meas, sensor_col, hyp.det[pick], log_lam)
+            soft, chosen, claim, weights = jpda_associate(
+                self.imm, tab.ids, hyp, pick, evidence, same, firm, meas, local, self._log_miss,
+                xm_pred, Pm_pred, cbar)
         else:
             first = np.flatnonzero(firm)
             chosen_first = first[gnn_assign(hyp.track[pick[first]], hyp.det[pick[first]],
@@ -301,7 +299,9 @@ class Tracker:
         # from how well each mode predicted it, and the combined state.
         x_new, P_new = x_pred.copy(), P_pred.copy()
         if soft is not None:
-            self._apply_soft(soft, x_new, P_new, t)
+            bad = apply_soft(tab, soft, x_new, P_new, t, MAX_SCORE)
+            if bad:
+                self.counters["updates_rejected_numeric"] += bad
         elif len(rows):
             xm_u, Pm_u, loglik = mode_update(xm_pred[rows], Pm_pred[rows], meas, dets)
             mu = self.imm.posterior_mu(cbar[rows], loglik)
@@ -602,56 +602,6 @@ class Tracker:
         got = wanted - refused
         self._born += got
         return got
-
-    def _associate_jpda(self, hyp: Hypotheses, pick: I64, evidence: F64, same: NDArray[np.bool_],
-                        firm: NDArray[np.bool_], meas: MeasurementBatch, sensor_col: int,
-                        log_lam: F64, xm_pred: F64, Pm_pred: F64, cbar: F64,
-                        ) -> tuple[SoftUpdate | None, I64, F64, dict[tuple[int, int], float]]:
-        """JPDA over the gated pairs ``pick`` (indices into ``hyp``): the marginals, the soft
-        update of every track with a pair, the pair (index into ``hyp``) each detected track
-        most probably took, each detection's total claim and the weights for the engine."""
-        trk, det = hyp.track[pick], hyp.det[pick]
-        local = self._local_clutter(meas, sensor_col, det, log_lam)
-        # ψ = Pd N / (λ (1 − Pd)), as the GNN's cost (the clutter map weighs on the score
-        # only); an identity match is all but certain.
-        log_w = evidence[pick] - self._log_miss + np.where(same[pick], IDENTITY_LOG_BONUS, 0.0)
-        beta, none, claim, best = jpda_stages(trk, det, log_w, firm, self.table.n, meas.m)
-        if not len(pick):
-            return None, pick, claim, {}
-        # ln(Pd / λ) per pair: the evidence without its Gaussian, which each mode has its own of.
-        dim = meas.per_model([m.dim for m in meas.models], np.int64)[det]
-        log_ratio = evidence[pick] - local + 0.5 * (hyp.d2[pick] + hyp.logdet[pick] + dim * LN_2PI)
-        soft = soft_update(self.imm, xm_pred, Pm_pred, cbar, meas, trk, det, beta, none,
-                           log_ratio, self._log_miss, best)
-        chosen = pick[best]
-        claim[det[best]] = np.maximum(claim[det[best]], 1.0)
-        keep = beta >= MIN_WEIGHT
-        weights = dict(zip(zip(meas.source[det[keep]].tolist(),
-                               self.table.ids[trk[keep]].tolist(), strict=True),
-                           beta[keep].tolist(), strict=True))
-        return soft, chosen, claim, weights
-
-    def _apply_soft(self, soft: SoftUpdate, x_new: F64, P_new: F64, t: float) -> None:
-        """Write a JPDA update: every row with a pair takes its posterior (its state's time
-        moves to ``t``); the score of a detected row gains its look's likelihood ratio."""
-        tab = self.table
-        good = (np.all(np.isfinite(soft.x), axis=1) & np.all(np.isfinite(soft.P), axis=(1, 2))
-                & np.all(np.isfinite(soft.Pm), axis=(1, 2, 3))
-                & np.all(np.isfinite(soft.mu), axis=1))
-        if not good.all():
-            self.counters["updates_rejected_numeric"] += int((~good).sum())
-        rows = soft.rows[good]
-        x_new[rows] = soft.x[good]
-        P_new[rows] = soft.P[good]
-        tab.xm[rows] = soft.xm[good]
-        tab.Pm[rows] = soft.Pm[good]
-        tab.mode_prob[rows] = soft.mu[good]
-        tab.x[rows] = soft.x[good]
-        tab.P[rows] = soft.P[good]
-        tab.t[rows] = t
-        hit = good & soft.hit
-        tab.llr[soft.rows[hit]] = np.minimum(tab.llr[soft.rows[hit]] + soft.log_lr[hit],
-                                             MAX_SCORE)
 
     def forget_sensor(self, sensor_col: int) -> None:
         """Sensor column ``sensor_col`` is given to another sensor: no track keeps it."""
