@@ -353,7 +353,7 @@ def jpda_associate(imm: IMM, ids: I64, hyp: Hypotheses, pick: I64, evidence: F64
     """The tracker's JPDA step over its gated pairs ``pick`` (indices into ``hyp``; track
     ``ids`` (N,)): each pair's ``evidence`` ln(Pd N / λ), whether it shares an identity
     (``same``), whether its track is established (``firm``), and ``local``, how much the
-    clutter map lowers it. Returns the soft update (None without pairs), the pairs (indices
+    clutter map lowers it (the track's map penalty). Returns the soft update (None without pairs), the pairs (indices
     into ``hyp``) of the most probable joint event, each detection's claim (1 for those in
     that event) and the weights {(message index, track id): probability} for the engine."""
     trk, det = hyp.track[pick], hyp.det[pick]

@@ -261,9 +261,9 @@ class Tracker:
         soft: SoftUpdate | None = None
         claim: F64 | None = None
         if self.cfg.association == "jpda":  # (JPDA: the same two stages, in jpda_stages)
-            local = self._local_clutter(meas, sensor_col, hyp.det[pick], log_lam)
             soft, chosen, claim, weights = jpda_associate(
-                self.imm, tab.ids, hyp, pick, evidence, same, firm, meas, local, self._log_miss,
+                self.imm, tab.ids, hyp, pick, evidence, same, firm, meas,
+                tab.map_penalty[hyp.track[pick]], self._log_miss,
                 xm_pred, Pm_pred, cbar)
         else:
             first = np.flatnonzero(firm)
