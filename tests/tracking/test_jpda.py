@@ -250,3 +250,11 @@ def test_step_weights_are_association_probabilities() -> None:
             assert set(result.weights.values()) == {1.0}
         else:
             assert any(w < 0.999 for w in result.weights.values())
+
+
+def test_association_key_is_validated() -> None:
+    from cuas.errors import ConfigError
+
+    assert TrackerConfig().association == "gnn"
+    with pytest.raises(ConfigError, match="tracker.association"):
+        TrackerConfig(association="mht")
