@@ -32,10 +32,11 @@ class SensorConfig:
     max_range_m: float | None = None
     #: Coverage beyond range (issue 14: a track is missed only by a sensor that should have
     #: seen it): azimuth sector [from, to] (degrees clockwise from north at the sensor),
-    #: elevation band [lowest, highest] (degrees), revisit time (s: one look per revisit
-    #: charges a miss), and the range (m) where the detection probability halves.
-    azimuth_deg: tuple[float, float] | None = None
-    elevation_deg: tuple[float, float] | None = None
+    #: elevation band [lowest, highest] (degrees above the sensor's horizon), revisit time
+    #: (s: one look per revisit charges a miss), and the range (m) where the detection
+    #: probability halves.
+    sector_deg: tuple[float, float] | None = None
+    elevation_band_deg: tuple[float, float] | None = None
     revisit_s: float | None = None
     pd_half_range_m: float | None = None
     #: SAPIENT module settings (``[sensors.<id>.sapient]``), for ``cuas sapient serve``: any
@@ -102,11 +103,11 @@ def parse_sensor(sid: str, table: Any, path: str | None) -> SensorConfig:
         v = getattr(sensor, name)
         if v is not None and not 0 < v < 1e7:
             raise ConfigError("must be > 0", path=path, key=f"{key}.{name}")
-    if sensor.elevation_deg is not None and not (
-            -90 <= sensor.elevation_deg[0] <= sensor.elevation_deg[1] <= 90):
+    if sensor.elevation_band_deg is not None and not (
+            -90 <= sensor.elevation_band_deg[0] <= sensor.elevation_band_deg[1] <= 90):
         raise ConfigError("must be [lowest, highest] within [-90, 90] degrees", path=path,
-                          key=f"{key}.elevation_deg")
-    if sensor.azimuth_deg is not None and not all(-360 <= a <= 360 for a in sensor.azimuth_deg):
+                          key=f"{key}.elevation_band_deg")
+    if sensor.sector_deg is not None and not all(-360 <= a <= 360 for a in sensor.sector_deg):
         raise ConfigError("must be [from, to] within [-360, 360] degrees", path=path,
-                          key=f"{key}.azimuth_deg")
+                          key=f"{key}.sector_deg")
     return sensor

@@ -147,7 +147,7 @@ class FusionEngine:
         col = self._sensor_col(batch.sensor, batch.kind)
         result = self.tracker.step(meas, col, coverage=Coverage(
             scanning=sensor.is_scanning, max_range_m=sensor.max_range_m,
-            azimuth_deg=sensor.azimuth_deg, elevation_deg=sensor.elevation_deg,
+            azimuth_deg=sensor.sector_deg, elevation_deg=sensor.elevation_band_deg,
             revisit_s=sensor.revisit_s or 0.0, pd_half_range_m=sensor.pd_half_range_m))
         if self.classifier is not None and result.accepted and any(
                 getattr(d, "evidence", None) is not None for d in batch.dets):

@@ -150,8 +150,10 @@ class IMM:
             w[kk, jj, jj] = 1.0
         x0 = np.einsum("kij,kin->kjn", w, xm)
         d = xm[:, :, None, :] - x0[:, None, :, :]  # (K,i,j,6)
-        spread = Pm[:, :, None] + d[..., :, None] * d[..., None, :]  # (K,i,j,6,6)
-        P0 = np.einsum("kij,kijnm->kjnm", w, spread)
+        # Σ_i w_ij (P_i + d_ij d_ijᵀ), without building the (K,i,j,6,6) spread.
+        P0 = np.matmul(np.swapaxes(w, 1, 2), Pm.reshape(len(xm), self.m, 36)).reshape(Pm.shape)
+        wd = w[..., None] * d  # (K,i,j,6)
+        P0 += np.einsum("kijn,kijm->kjnm", wd, d)
         xp = np.empty_like(xm)
         Pp = np.empty_like(Pm)
         for mode, model in enumerate(self.models):

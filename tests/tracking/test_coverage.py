@@ -76,3 +76,21 @@ def test_a_sector_through_north_wraps() -> None:
     cov = Coverage(scanning=True, azimuth_deg=(350.0, 10.0))
     rel = cov.relative_pd(np.array([[0.0, 100.0, 0.0], [100.0, 0.0, 0.0], [-10.0, 100.0, 0.0]]))
     assert rel.tolist() == [1.0, 0.0, 1.0]
+
+
+def test_the_site_file_keys_reach_the_tracker() -> None:
+    from cuas.config import parse_config
+    from cuas.errors import ConfigError
+
+    cfg = parse_config({"sensors": {"r": {"kind": "radar", "sector_deg": [300, 60],
+                                          "elevation_band_deg": [0, 40], "revisit_s": 2.0,
+                                          "pd_half_range_m": 4000.0}}})
+    s = cfg.sensor("r", "radar")
+    assert (s.sector_deg, s.elevation_band_deg, s.revisit_s, s.pd_half_range_m) == (
+        (300.0, 60.0), (0.0, 40.0), 2.0, 4000.0)
+    for bad in ({"elevation_band_deg": [40, 0]}, {"revisit_s": 0}, {"sector_deg": [0, 400]}):
+        try:
+            parse_config({"sensors": {"r": {"kind": "radar", **bad}}})
+        except ConfigError:
+            continue
+        raise AssertionError(f"accepted {bad}")
