@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,6 +17,7 @@ from numpy.typing import NDArray
 from scipy.stats import chi2
 
 from cuas.config import TrackerConfig
+from cuas.tracking import jpda
 from cuas.tracking.associator import gnn_assign
 from cuas.tracking.coverage import COUNTED_FRACTION, Coverage
 from cuas.tracking.deleter import next_status, silence_limits
@@ -30,13 +30,6 @@ from cuas.tracking.initiator import (
     bearings_of,
     cross_bearings,
     initial_states,
-)
-from cuas.tracking.jpda import (
-    CLAIM_PROBABILITY,
-    SoftUpdate,
-    apply_soft,
-    gnn_weights,
-    jpda_associate,
 )
 from cuas.tracking.measurements import MeasurementBatch
 from cuas.tracking.models import AzElModel
@@ -104,10 +97,8 @@ class StepResult:
     created: tuple[int, ...] = ()
     deleted: tuple[int, ...] = ()
     dropped_detections: int = 0
-    #: {(message index, track id): association probability} of this batch's detections that
-    #: went to a track (GNN: 1.0 per assignment; JPDA: each gated pair's marginal). Only
-    #: positional detections appear; their message index is ``MeasurementBatch.source``.
-    weights: Mapping[tuple[int, int], float] = field(default_factory=dict)
+    #: {(message index, track id): association probability} (GNN: 1.0 per assignment).
+    weights: dict[tuple[int, int], float] = field(default_factory=dict)
 
 
 class Tracker:
@@ -258,10 +249,9 @@ class Tracker:
         # first. A tentative track born of clutter is wide and would otherwise bid for (and
         # win) a confirmed track's detection; it only gets what the confirmed ones leave.
         firm = tab.status[hyp.track[pick]] != TENTATIVE if n else np.zeros(0, dtype=bool)
-        soft: SoftUpdate | None = None
-        claim: F64 | None = None
-        if self.cfg.association == "jpda":  # (JPDA: the same two stages, in jpda_stages)
-            soft, chosen, claim, weights = jpda_associate(
+        soft: jpda.SoftUpdate | None = None
+        if self.cfg.association == "jpda":  # the same two stages, in jpda.jpda_stages
+            soft, chosen, claim, weights = jpda.jpda_associate(
                 self.imm, tab.ids, hyp, pick, evidence, same, firm, meas,
                 tab.map_penalty[hyp.track[pick]], self._log_miss,
                 xm_pred, Pm_pred, cbar)
@@ -275,7 +265,8 @@ class Tracker:
             chosen_second = second[gnn_assign(hyp.track[pick[second]], hyp.det[pick[second]],
                                               cost[second], miss[second], n, meas.m)]
             chosen = pick[np.concatenate([chosen_first, chosen_second])]
-            weights = gnn_weights(meas.source[hyp.det[chosen]], tab.ids[hyp.track[chosen]])
+            weights = jpda.gnn_weights(meas.source[hyp.det[chosen]], tab.ids[hyp.track[chosen]])
+            claim = np.zeros(meas.m)
         self.clutter.count_unclaimed(sensor_col, meas.m - len(chosen))
         rows = hyp.track[chosen]
         dets = hyp.det[chosen]
@@ -299,8 +290,7 @@ class Tracker:
         # from how well each mode predicted it, and the combined state.
         x_new, P_new = x_pred.copy(), P_pred.copy()
         if soft is not None:
-            bad = apply_soft(tab, soft, x_new, P_new, t, MAX_SCORE)
-            if bad:
+            if bad := jpda.apply_soft(tab, soft, x_new, P_new, t, MAX_SCORE):
                 self.counters["updates_rejected_numeric"] += bad
         elif len(rows):
             xm_u, Pm_u, loglik = mode_update(xm_pred[rows], Pm_pred[rows], meas, dets)
@@ -324,10 +314,8 @@ class Tracker:
         pos_var = np.diagonal(P_new[:, :3, :3], axis1=1, axis2=2).max(axis=1) if n else np.zeros(0)
 
         # Initiator: unclaimed detections that fix a point start tentative tracks.
-        claimed = np.zeros(meas.m, dtype=bool)
+        claimed = claim >= jpda.CLAIM_PROBABILITY  # GNN: none; JPDA: claimed with that probability
         claimed[dets] = True
-        if claim is not None:
-            claimed |= claim >= CLAIM_PROBABILITY
         starts = meas.per_model([m.starts_track for m in meas.models], bool)
         fresh = np.flatnonzero(~claimed & starts)
         created, new_var = self._initiate(meas, fresh, sensor_col, birth_penalty)
