@@ -19,6 +19,9 @@ from cuas.tracking.updater import inverse, mahalanobis2
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
 
+#: Largest distance (m) at which two tracks are compared at all.
+MAX_REACH_M = 300.0
+
 
 def candidate_partners(x: F64, P: F64, t_update: F64, gate: float) -> I64:
     """For each of N tracks (states x (N,6), covariances P (N,6,6) at one time, last update
@@ -27,14 +30,18 @@ def candidate_partners(x: F64, P: F64, t_update: F64, gate: float) -> I64:
     out = np.full(n, -1, dtype=np.int64)
     if n < 2:
         return out
-    # Coarse: positions within the gate's reach of the two tracks' widest position sigma.
+    # Coarse: positions within reach of each other (d² ≤ gate·(tr P_i + tr P_j) bounds the
+    # fine test). One sweep at the reach of the tighter 90 % of tracks, capped: a few very
+    # wide tracks must not make it all pairs of a crowded site (they are left for later).
     var = np.trace(P[:, :3, :3], axis1=1, axis2=2)
-    reach = np.sqrt(gate * 2.0 * float(var.max()))
-    pairs = cKDTree(x[:, :3]).query_pairs(reach, output_type="ndarray")
+    own = np.sqrt(gate * 2.0 * var)
+    cap = min(float(np.quantile(own, 0.9)), MAX_REACH_M)
+    pairs = cKDTree(x[:, :3]).query_pairs(cap, output_type="ndarray")
     if not len(pairs):
         return out
     i, j = pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64)
-    apart = t_update[i] != t_update[j]  # the same look updated both: two objects
+    near = np.sum((x[i, :3] - x[j, :3]) ** 2, axis=1) <= gate * (var[i] + var[j])
+    apart = near & (t_update[i] != t_update[j])  # the same look updated both: two objects
     i, j = i[apart], j[apart]
     if not len(i):
         return out
