@@ -6,7 +6,8 @@ the same model (constant velocity, same process noise, χ² gate, initial veloci
 M-of-N confirmation and miss-count deletion). Per size it prints the median and p95 time per
 scan (warm-up scans excluded, ``time.perf_counter`` around the tracker's own call only), the
 ratio of each peer's median to cuas's, GOSPA over the confirmed tracks, and the confirmed tracks
-left at the end. ``--crossing`` runs the accuracy check on crossing targets instead.
+left at the end. ``--crossing`` runs the accuracy check on crossing targets instead;
+``--dense`` crossings packed densely in clutter, with JPDA on both sides (tracker_dense.py).
 
 Run ``python benchmarks/bench_tracker.py --help``; see benchmarks/README.md.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import dataclasses
 import gc
 import json
 import math
@@ -653,6 +655,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--crossing-scans", type=int, default=60)
     ap.add_argument("--crossing-seeds", type=int, default=5)
     ap.add_argument("--json", metavar="OUT", type=Path, help="also write the figures as JSON")
+    ap.add_argument("--association", choices=("gnn", "jpda"), default=None,
+                    help="cuas's tracker.association (default: its configuration default)")
+    from tracker_dense import add_arguments, dense_benchmark  # imports this module
+
+    add_arguments(ap)
     args = ap.parse_args(argv)
     args.sizes = args.sizes or list(QUICK_SIZES if args.quick else DEFAULT_SIZES)
     args.scans = args.scans or (12 if args.quick else 20)
@@ -665,7 +672,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         ap.error("--crossing-targets must be an even number >= 2")
 
     config = Config()
-    out = crossing_benchmark(args, config) if args.crossing else scaling_benchmark(args, config)
+    if args.association is not None:
+        config = dataclasses.replace(config, tracker=dataclasses.replace(
+            config.tracker, association=args.association))
+    if args.dense:
+        out = dense_benchmark(args, config)
+    else:
+        out = crossing_benchmark(args, config) if args.crossing else scaling_benchmark(args, config)
     if args.json:
         args.json.write_text(json.dumps(out, indent=2, default=float))
         print(f"\nwrote {args.json}")

@@ -13,18 +13,33 @@ from cuas.errors import ConfigError
 class TrackerConfig:
     """Tracker parameters. Units: metres, seconds, m/s, m/s^2."""
 
-    #: Process noise: white-noise acceleration spectral density, horizontal and vertical
-    #: (m^2/s^3). Drones manoeuvre hard, so these are generous.
+    #: IMM motion modes. Constant velocity: white-noise acceleration spectral density,
+    #: horizontal and vertical (m^2/s^3).
     accel_noise_h: float = 4.0
     accel_noise_v: float = 1.0
+    #: Manoeuvre: the same model with the noise of a hard turn or dash (m^2/s^3).
+    manoeuvre_noise_h: float = 10.0
+    manoeuvre_noise_v: float = 2.5
+    #: Hover: position random walk (m^2/s) and the 1-sigma speed left to a hovering target (m/s).
+    hover_noise: float = 0.5
+    hover_speed_sigma: float = 0.5
+    #: Mean time (s) a target stays in one motion mode before switching.
+    mode_sojourn_s: float = 60.0
     #: 1-sigma of the unknown velocity of a new track (m/s), per horizontal axis / vertical.
     init_speed_sigma: float = 30.0
     init_vspeed_sigma: float = 8.0
     #: Probability that the true detection falls inside the Mahalanobis gate.
     gate_probability: float = 0.9999
-    #: Confirmation: M hits in the last N looks.
+    #: Confirmation: "score" (sequential likelihood-ratio test against the clutter density
+    #: measured online) or "m_of_n" (M hits in the last N looks).
+    initiation: str = "score"
     confirm_m: int = 3
     confirm_n: int = 5
+    #: Score: probability that a sensor detects a target it looks at; target false-track rate
+    #: (per hour, sets the confirm threshold); probability of dropping a real new target.
+    detection_probability: float = 0.9
+    false_tracks_per_h: float = 10.0
+    score_drop_probability: float = 0.01
     #: A confirmed track coasts after this many consecutive misses or this long without update.
     coast_misses: int = 1
     coast_after_s: float = 2.0
@@ -61,6 +76,10 @@ class TrackerConfig:
     #: Beyond it the batch keeps only as many detections as fit (the rest counted in
     #: ``detections_dropped_work``), so one message cannot stall the daemon for seconds.
     max_pairs_per_batch: int = 500_000
+    #: Data association: "gnn" (global nearest neighbour: one detection per track, the best
+    #: joint assignment) or "jpda" (joint probabilistic: each track updated with every gated
+    #: detection, weighted by its marginal association probability).
+    association: str = "gnn"
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -68,11 +87,21 @@ class TrackerConfig:
             if isinstance(v, float) and (not math.isfinite(v) or v < 0):
                 raise ConfigError(f"must be a finite number >= 0, got {v}", key=f"tracker.{f.name}")
         for name in ("accel_noise_h", "accel_noise_v", "init_speed_sigma", "init_vspeed_sigma",
-                     "max_pos_sigma"):
+                     "max_pos_sigma", "manoeuvre_noise_h", "manoeuvre_noise_v", "hover_noise",
+                     "hover_speed_sigma", "mode_sojourn_s"):
             if getattr(self, name) <= 0:
                 raise ConfigError("must be > 0", key=f"tracker.{name}")
         if not 0.5 <= self.gate_probability < 1.0:
             raise ConfigError("must lie in [0.5, 1)", key="tracker.gate_probability")
+        if self.initiation not in ("score", "m_of_n"):
+            raise ConfigError('must be "score" or "m_of_n"', key="tracker.initiation")
+        if self.association not in ("gnn", "jpda"):
+            raise ConfigError('must be "gnn" or "jpda"', key="tracker.association")
+        for name in ("detection_probability", "score_drop_probability"):
+            if not 0.0 < getattr(self, name) < 1.0:
+                raise ConfigError("must lie in (0, 1)", key=f"tracker.{name}")
+        if self.false_tracks_per_h <= 0:
+            raise ConfigError("must be > 0", key="tracker.false_tracks_per_h")
         if not 1 <= self.confirm_m <= self.confirm_n <= 32:
             raise ConfigError("need 1 <= confirm_m <= confirm_n <= 32", key="tracker.confirm_m")
         for name in ("coast_misses", "delete_misses_tentative", "delete_misses_confirmed"):

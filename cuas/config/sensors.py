@@ -30,6 +30,15 @@ class SensorConfig:
     scanning: bool | None = None
     #: Tracks beyond this range (m) from the sensor are not counted as missed by it.
     max_range_m: float | None = None
+    #: Coverage beyond range (issue 14: a track is missed only by a sensor that should have
+    #: seen it): azimuth sector [from, to] (degrees clockwise from north at the sensor),
+    #: elevation band [lowest, highest] (degrees above the sensor's horizon), revisit time
+    #: (s: one look per revisit charges a miss), and the range (m) where the detection
+    #: probability halves.
+    sector_deg: tuple[float, float] | None = None
+    elevation_band_deg: tuple[float, float] | None = None
+    revisit_s: float | None = None
+    pd_half_range_m: float | None = None
     #: SAPIENT module settings (``[sensors.<id>.sapient]``), for ``cuas sapient serve``: any
     #: kind of sensor (a radar, a camera) may report through SAPIENT.
     sapient: SapientNodeConfig | None = None
@@ -90,4 +99,15 @@ def parse_sensor(sid: str, table: Any, path: str | None) -> SensorConfig:
                               path=path, key=f"{key}.origin")
     if sensor.max_range_m is not None and sensor.max_range_m <= 0:
         raise ConfigError("must be > 0", path=path, key=f"{key}.max_range_m")
+    for name in ("revisit_s", "pd_half_range_m"):
+        v = getattr(sensor, name)
+        if v is not None and not 0 < v < 1e7:
+            raise ConfigError("must be > 0", path=path, key=f"{key}.{name}")
+    if sensor.elevation_band_deg is not None and not (
+            -90 <= sensor.elevation_band_deg[0] <= sensor.elevation_band_deg[1] <= 90):
+        raise ConfigError("must be [lowest, highest] within [-90, 90] degrees", path=path,
+                          key=f"{key}.elevation_band_deg")
+    if sensor.sector_deg is not None and not all(-360 <= a <= 360 for a in sensor.sector_deg):
+        raise ConfigError("must be [from, to] within [-360, 360] degrees", path=path,
+                          key=f"{key}.sector_deg")
     return sensor

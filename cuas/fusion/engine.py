@@ -31,6 +31,7 @@ from cuas.geo import SiteFrame
 from cuas.sensors import registry
 from cuas.sensors.radar.settings import RadarSettings
 from cuas.tracking import StepResult, Tracker
+from cuas.tracking.coverage import Coverage
 from cuas.tracking.measurements import MeasurementBatch
 from cuas.tracking.reorder import ReorderBuffer
 from cuas.tracking.state import COASTING, CONFIRMED, DELETED, TrackRows
@@ -146,7 +147,10 @@ class FusionEngine:
                 if isinstance(auth, str):
                     self.classifier.note_rid_auth(det.ident.rid, auth)  # type: ignore[union-attr,arg-type]
         col = self._sensor_col(batch.sensor, batch.kind)
-        result = self.tracker.step(meas, col, sensor.is_scanning, sensor.max_range_m)
+        result = self.tracker.step(meas, col, coverage=Coverage(
+            scanning=sensor.is_scanning, max_range_m=sensor.max_range_m,
+            azimuth_deg=sensor.sector_deg, elevation_deg=sensor.elevation_band_deg,
+            revisit_s=sensor.revisit_s or 0.0, pd_half_range_m=sensor.pd_half_range_m))
         radar = sensor.settings.get("radar")  # a radar's declared calibration: RCS evidence
         radar = radar if isinstance(radar, RadarSettings) and radar.snr_1km_db is not None \
             else None
@@ -178,7 +182,8 @@ class FusionEngine:
         if not len(rows):
             return t, TrackColumns.empty()
         result = self._classify(t, rows)
-        return t, track_columns(rows, self.site, self._sensor_names, self.identities, result)
+        return t, track_columns(rows, self.site, self._sensor_names, self.identities, result,
+                               modes=True)
 
     def take_alerts(self) -> list[AlertEvent]:
         """Alerts raised by the snapshots since the last call (oldest first)."""

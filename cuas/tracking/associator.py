@@ -87,3 +87,35 @@ def _solve_cluster(group: I64, track: I64, det: I64, cost: F64, miss_cost: F64) 
     pair_of[t_local, d_local] = group
     picked = pair_of[rows[real], cols[real]]
     return picked[picked >= 0]
+
+
+def clusters(track: I64, det: I64, n_tracks: int,
+             n_dets: int) -> tuple[I64, I64, I64, I64, I64]:
+    """The conflict clusters of gated pairs ``track``/``det`` (K,): the connected components
+    of the bipartite track–detection graph. Returns per pair its cluster label and the local
+    indices of its track and its detection inside the cluster (0.., in index order), and per
+    label the number of tracks and of detections the cluster holds (labels of tracks or
+    detections without any pair count 0)."""
+    graph = coo_matrix((np.ones(len(track), dtype=np.int8), (track, det + n_tracks)),
+                       shape=(n_tracks + n_dets, n_tracks + n_dets))
+    n_labels, node_label = connected_components(graph, directed=False)
+    label = node_label[track].astype(np.int64)
+    t_local = _local_rank(track, node_label[:n_tracks], n_tracks)
+    d_local = _local_rank(det, node_label[n_tracks:], n_dets)
+    used_t = np.unique(track)
+    used_d = np.unique(det)
+    nt = np.bincount(node_label[used_t], minlength=n_labels).astype(np.int64)
+    nd = np.bincount(node_label[n_tracks + used_d], minlength=n_labels).astype(np.int64)
+    return label, t_local[track], d_local[det], nt, nd
+
+
+def _local_rank(members: I64, node_label: I64, n: int) -> I64:
+    """Per node 0..n-1: its rank among the nodes of its cluster that appear in ``members``."""
+    used = np.unique(members)
+    order = used[np.argsort(node_label[used], kind="stable")]  # by cluster, then index
+    lab = node_label[order]
+    start = np.flatnonzero(np.r_[True, lab[1:] != lab[:-1]])
+    first = np.repeat(start, np.diff(np.r_[start, len(order)]))
+    rank = np.full(n, -1, dtype=np.int64)
+    rank[order] = np.arange(len(order)) - first
+    return rank

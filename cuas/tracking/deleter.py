@@ -30,11 +30,14 @@ def silence_limits(status: NDArray[np.int8], identified: NDArray[np.bool_],
 
 def next_status(status: NDArray[np.int8], looks: NDArray[np.uint32], misses: NDArray[np.int16],
                 since_update: F64, pos_sigma_max: F64, cfg: TrackerConfig,
-                identified: NDArray[np.bool_] | None = None) -> NDArray[np.int8]:
+                identified: NDArray[np.bool_] | None = None, score: F64 | None = None,
+                limits: tuple[float, float] | None = None) -> NDArray[np.int8]:
     """The status of each track after a batch (deleted ones marked ``DELETED``).
 
     ``since_update`` is the time (s) from each track's last detection to the batch;
-    ``pos_sigma_max`` the largest 1-sigma of its predicted position (m).
+    ``pos_sigma_max`` the largest 1-sigma of its predicted position (m). With
+    ``cfg.initiation == "score"``, ``score`` (N,) and the SPRT ``limits`` (confirm, drop)
+    decide confirmation instead of M of N.
     """
     new = status.copy()
     tent = status == TENTATIVE
@@ -42,10 +45,16 @@ def next_status(status: NDArray[np.int8], looks: NDArray[np.uint32], misses: NDA
         status, identified if identified is not None else np.zeros(len(status), dtype=bool), cfg)
     firm = (status == CONFIRMED) | (status == COASTING)
 
-    confirm = tent & (popcount_window(looks, cfg.confirm_n) >= cfg.confirm_m)
+    if cfg.initiation == "score" and score is not None and limits is not None:
+        confirm = tent & (score >= limits[0])
+        low = score <= limits[1]
+    else:
+        confirm = tent & (popcount_window(looks, cfg.confirm_n) >= cfg.confirm_m)
+        low = np.zeros(len(status), dtype=bool)
     new[confirm] = CONFIRMED
     drop_tent = tent & ~confirm & (
         (misses >= cfg.delete_misses_tentative) | (since_update > cfg.delete_after_s_tentative)
+        | low
     )
     new[drop_tent] = DELETED
 

@@ -32,7 +32,8 @@ SMALL_PROBLEM = 4096
 @dataclass(frozen=True, slots=True)
 class Hypotheses:
     """Gated pairs: track row, detection index, squared Mahalanobis distance, and what the
-    updater needs again (residual y (K,3), H (K,3,6), S⁻¹ (K,3,3); angle-only rows padded)."""
+    updater needs again (residual y (K,3), H (K,3,6), S⁻¹ (K,3,3); angle-only rows padded),
+    and ln det S (K,) of each pair's innovation covariance, in its measurement's units."""
 
     track: I64
     det: I64
@@ -40,11 +41,13 @@ class Hypotheses:
     y: F64
     H: F64
     S_inv: F64
+    logdet: F64
 
     @classmethod
     def empty(cls) -> Hypotheses:
         z = np.zeros(0, dtype=np.int64)
-        return cls(z, z, np.zeros(0), np.zeros((0, 3)), np.zeros((0, 3, 6)), np.zeros((0, 3, 3)))
+        return cls(z, z, np.zeros(0), np.zeros((0, 3)), np.zeros((0, 3, 6)), np.zeros((0, 3, 3)),
+                   np.zeros(0))
 
 
 def candidate_pairs(track_pos: F64, track_radius2: F64, det_pos: F64, det_radius2: F64,
@@ -170,6 +173,7 @@ def hypothesise(x: F64, P: F64, batch: MeasurementBatch, gate: dict[int, float],
     y = np.zeros((k, 3))
     H = np.zeros((k, 3, 6))
     S_inv = np.zeros((k, 3, 3))
+    logdet = np.zeros(k)
     for code, model in enumerate(batch.models):
         sel = np.flatnonzero(batch.model[dj] == code)
         if not len(sel):
@@ -184,7 +188,8 @@ def hypothesise(x: F64, P: F64, batch: MeasurementBatch, gate: dict[int, float],
         else:
             Sm_inv = inverse(innovation_covariance(P[ti[sel]], Hm, Rm))
         d2[sel] = mahalanobis2(ym, Sm_inv)
+        logdet[sel] = -np.linalg.slogdet(Sm_inv)[1]
         y[sel, :m] = ym
         H[sel, :m] = Hm
         S_inv[sel, :m, :m] = Sm_inv
-    return Hypotheses(ti, dj, d2, y, H, S_inv)
+    return Hypotheses(ti, dj, d2, y, H, S_inv, logdet)

@@ -40,9 +40,22 @@ class TrackTable:
         ("_hits", (), np.int32, 0),
         ("_misses", (), np.int16, 0),  # consecutive misses
         ("_ident", (), np.int64, NO_IDENT),  # index into the tracker's identity registry
-        # Motion-mode probabilities, columns in vocabulary.MOTION_MODES order (hover, constant
-        # velocity, manoeuvre); a new track is taken to fly straight until the IMM says more.
+        # IMM: one state per motion mode (hover, constant velocity, manoeuvre) at _t, and the
+        # mode probabilities; _x/_P above are their moment-matched combination.
+        ("_xm", (3, 6), np.float64, 0.0),
+        ("_Pm", (3, 6, 6), np.float64, 0.0),
         ("_mode_prob", (3,), np.float64, (0.0, 1.0, 0.0)),
+        # Track score: log-likelihood ratio of target against clutter (cuas.tracking.score).
+        ("_llr", (), np.float64, 0.0),
+        # What the clutter map takes off each of the track's hits, fixed where it was born
+        # (from plots seen before it): its own plots must not count against it.
+        ("_map_penalty", (), np.float64, 0.0),
+        # When a sensor last charged the track a miss (UTC s; 0 never): see tracking.coverage.
+        ("_t_missed", (), np.float64, 0.0),
+        # Duplicate test (tracking.duplicates): the id of the track this one has matched at
+        # consecutive checks (-1 none), and how many.
+        ("_dup_of", (), np.int64, -1),
+        ("_dup_n", (), np.int16, 0),
     )
 
     # The backing arrays (capacity rows); created from _FIELDS in __init__.
@@ -58,7 +71,14 @@ class TrackTable:
     _hits: NDArray[np.int32]
     _misses: NDArray[np.int16]
     _ident: NDArray[np.int64]
+    _xm: F64
+    _Pm: F64
     _mode_prob: F64
+    _llr: F64
+    _map_penalty: F64
+    _t_missed: F64
+    _dup_of: NDArray[np.int64]
+    _dup_n: NDArray[np.int16]
 
     def __init__(self, capacity: int = 64, n_sensors: int = 8) -> None:
         self.n = 0
@@ -117,9 +137,42 @@ class TrackTable:
         return self._ident[: self.n]
 
     @property
+    def xm(self) -> F64:
+        """(N,3,6) state of each motion mode (columns of :attr:`mode_prob`)."""
+        return self._xm[: self.n]
+
+    @property
+    def Pm(self) -> F64:
+        return self._Pm[: self.n]
+
+    @property
     def mode_prob(self) -> F64:
-        """(N, 3): P(hover), P(constant velocity), P(manoeuvre) of each track (rows sum to 1)."""
+        """(N,3) probabilities of the motion modes hover, constant velocity, manoeuvre
+        (cuas.vocabulary.MOTION_MODES order); a new track starts at (0, 1, 0)."""
         return self._mode_prob[: self.n]
+
+    @property
+    def llr(self) -> F64:
+        """(N,) track score: log-likelihood ratio, target against clutter."""
+        return self._llr[: self.n]
+
+    @property
+    def map_penalty(self) -> F64:
+        """(N,) score taken off each hit by the clutter map at the track's birthplace."""
+        return self._map_penalty[: self.n]
+
+    @property
+    def t_missed(self) -> F64:
+        """(N,) when a sensor last charged the track a miss (UTC s; 0 never)."""
+        return self._t_missed[: self.n]
+
+    @property
+    def dup_of(self) -> NDArray[np.int64]:
+        return self._dup_of[: self.n]
+
+    @property
+    def dup_n(self) -> NDArray[np.int16]:
+        return self._dup_n[: self.n]
 
     @property
     def sources(self) -> NDArray[np.bool_]:
@@ -160,6 +213,8 @@ class TrackTable:
             getattr(self, name)[rows] = fill
         self._x[rows] = x
         self._P[rows] = P
+        self._xm[rows] = x[:, None, :]
+        self._Pm[rows] = P[:, None, :, :]
         self._t[rows] = t
         self._t_update[rows] = t
         self._t_birth[rows] = t
@@ -221,6 +276,7 @@ class TrackRows:
     t_birth: F64
     looks: NDArray[np.uint32]
     n_looks: NDArray[np.int16]
+    #: (K,3) motion mode probabilities (hover, constant velocity, manoeuvre).
     mode_prob: F64
 
     def __len__(self) -> int:

@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
 
 from cuas.config import TrackerConfig
+from cuas.tracking import jpda
 from cuas.tracking.associator import gnn_assign
+from cuas.tracking.coverage import COUNTED_FRACTION, Coverage
 from cuas.tracking.deleter import next_status, silence_limits
-from cuas.tracking.hypothesiser import Hypotheses, hypothesise
+from cuas.tracking.duplicates import candidate_partners
+from cuas.tracking.hypothesiser import hypothesise
+from cuas.tracking.imm import IMM, mode_update
 from cuas.tracking.initiator import (
     MAX_PENDING_BEARINGS,
     Bearings,
@@ -27,16 +31,25 @@ from cuas.tracking.initiator import (
     initial_states,
 )
 from cuas.tracking.measurements import MeasurementBatch
-from cuas.tracking.models import VEL, AzElModel, ConstantVelocity
+from cuas.tracking.models import AzElModel
 from cuas.tracking.quantiles import chi2
+from cuas.tracking.score import (
+    BIRTH_RATE_TAU_S,
+    MIN_BIRTHS_PER_H,
+    ClutterDensity,
+    ClutterMap,
+    thresholds,
+)
 from cuas.tracking.state import (
+    COASTING,
+    CONFIRMED,
     DELETED,
     NO_IDENT,
     TENTATIVE,
     TrackRows,
     TrackTable,
 )
-from cuas.tracking.updater import inverse, kalman_update, mahalanobis2
+from cuas.tracking.updater import inverse, mahalanobis2
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +64,26 @@ IDENTITY_GATE_FACTOR = 100.0
 VELOCITY_GATE_PROBABILITY = 0.99
 #: Deleted tracks waiting for the next snapshot to report them, at most.
 MAX_DELETED_HELD = 100_000
+#: A track's score is capped here: a long-held track must still be able to lose it.
+MAX_SCORE = 100.0
+#: An identity match is preferred over any anonymous pair by this much cost.
+IDENTITY_BONUS = 1e4
+LN_2PI = float(np.log(2.0 * np.pi))
+#: Hardest braking (m/s²) a target is assumed capable of: a mover comes to a hover no faster
+#: (a multirotor brakes at about 1 g; aircraft far slower).
+MAX_DECEL = 10.0
+#: Duplicate tracks (tracking.duplicates): checked at most once per this many seconds; a
+#: pair that agrees at this many consecutive checks is merged; the test's gate probability.
+DUPLICATE_CHECK_S = 1.0
+DUPLICATE_LOOKS = 5
+DUPLICATE_GATE_PROBABILITY = 0.99
+#: Least score a hit gains from a detection that carries the track's identity (ICAO, Remote
+#: ID): e^8, about 3,000 times likelier from the identified target than from clutter.
+IDENTITY_SCORE = 8.0
+#: A track slower than this (m/s, plus two sigmas of its speed) is not known to move: the
+#: plots it takes count in the clutter map, once its speed is known to this sigma (m/s).
+STILL_SPEED = 1.0
+STILL_SPEED_SIGMA = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +97,8 @@ class StepResult:
     created: tuple[int, ...] = ()
     deleted: tuple[int, ...] = ()
     dropped_detections: int = 0
+    #: {(message index, track id): association probability} (GNN: 1.0 per assignment).
+    weights: dict[tuple[int, int], float] = field(default_factory=dict)
 
 
 class Tracker:
@@ -76,7 +111,9 @@ class Tracker:
     def __init__(self, cfg: TrackerConfig, counters: Counter[str] | None = None) -> None:
         """``counters`` (default: a new one) receives the tracker's counts."""
         self.cfg = cfg
-        self.motion = ConstantVelocity(cfg.accel_noise_h, cfg.accel_noise_v)
+        self.imm = IMM.standard(cfg.hover_noise, cfg.hover_speed_sigma, cfg.accel_noise_h,
+                                cfg.accel_noise_v, cfg.manoeuvre_noise_h, cfg.manoeuvre_noise_v,
+                                cfg.mode_sojourn_s, max_decel=MAX_DECEL)
         self.table = TrackTable()
         self.time: float | None = None
         self.counters: Counter[str] = counters if counters is not None else Counter()
@@ -89,15 +126,26 @@ class Tracker:
         self._bearings = Bearings.empty()
         self._born = 0  # tracks born from the current batch
         self._warned_cap = False
+        #: Clutter density per sensor, measured online (the track score's reference).
+        self.clutter = ClutterDensity()
+        self.clutter_map = ClutterMap()
+        self._log_pd = float(np.log(cfg.detection_probability))
+        self._log_miss = float(np.log1p(-cfg.detection_probability))
+        self._birth_rate = MIN_BIRTHS_PER_H / 3600.0  # tentative tracks born per second
+        self._dup_checked = -np.inf  # time of the last duplicate check
+        self._dup_gate = float(chi2.ppf(DUPLICATE_GATE_PROBABILITY, 6))
 
     # ------------------------------------------------------------------ public API
 
     def step(self, meas: MeasurementBatch, sensor_col: int, scanning: bool = False,
-             max_range: float | None = None) -> StepResult:
+             max_range: float | None = None, coverage: Coverage | None = None) -> StepResult:
         """Run one batch (all measured at ``meas.t``, not before :attr:`time`) through every
-        stage. ``sensor_col`` names the reporting sensor; ``scanning``: the batch is a full look
-        at its coverage out to ``max_range`` (m), so a track it does not report is missed."""
-        result = self._step(meas, sensor_col, scanning, max_range)
+        stage. ``sensor_col`` names the reporting sensor; ``coverage`` what its look could
+        have seen (a track inside it that the batch does not report is missed); without it,
+        ``scanning``: the batch is a full look out to ``max_range`` (m)."""
+        if coverage is None:
+            coverage = Coverage(scanning=scanning, max_range_m=max_range)
+        result = self._step(meas, sensor_col, coverage)
         self.counters["batches_processed"] += 1
         self.time = meas.t
         return result
@@ -109,7 +157,8 @@ class Tracker:
         blocks = list(self._deleted)
         if tab.n:
             dt = np.maximum(t - tab.t, 0.0)
-            x, P = self.motion.predict(tab.x, tab.P, dt)
+            xm, Pm, cbar = self.imm.predict(tab.xm, tab.Pm, tab.mode_prob, dt)
+            x, P = self.imm.combine(xm, Pm, cbar)
             blocks.append(TrackRows.of(tab, np.arange(tab.n), x, P))
         self._deleted = []
         self._n_deleted_held = 0
@@ -142,8 +191,7 @@ class Tracker:
 
     # ------------------------------------------------------------------ stages
 
-    def _step(self, meas: MeasurementBatch, sensor_col: int, scanning: bool,
-              max_range: float | None) -> StepResult:
+    def _step(self, meas: MeasurementBatch, sensor_col: int, coverage: Coverage) -> StepResult:
         t = meas.t
         tab = self.table
         self._born = 0
@@ -151,11 +199,14 @@ class Tracker:
         n = tab.n
         tab.ensure_sensors(sensor_col + 1)
 
-        # Predictor: every track to this batch's time (each from its own last update).
+        # Predictor: every track to this batch's time (each from its own last update), each
+        # motion mode mixed and predicted, then combined for gating and association.
         if n:
-            x_pred, P_pred = self.motion.predict(tab.x, tab.P, t - tab.t)
+            xm_pred, Pm_pred, cbar = self.imm.predict(tab.xm, tab.Pm, tab.mode_prob, t - tab.t)
+            x_pred, P_pred = self.imm.combine(xm_pred, Pm_pred, cbar)
         else:
             x_pred, P_pred = np.zeros((0, 6)), np.zeros((0, 6, 6))
+            xm_pred, Pm_pred, cbar = np.zeros((0, 3, 6)), np.zeros((0, 3, 6, 6)), np.zeros((0, 3))
 
         # Hypothesiser: gated pairs, plus identity pairs wherever they are.
         id_pairs = self._identity_pairs(meas)
@@ -180,45 +231,94 @@ class Tracker:
                 Sv = P_pred[rows_v, 3:, 3:] + meas.vel_R[dets_v]
                 ok[vel_check] &= mahalanobis2(dv, inverse(Sv)) <= self._velocity_gate
         pick = np.flatnonzero(ok)
-        cost = np.where(same[pick], -gate[pick], hyp.d2[pick])  # a kept identity always wins
+        # The evidence of each pair: ln(Pd N(y; 0, S) / λ), the measurement's likelihood under
+        # the track against the sensor's clutter density. Minus twice it is the assignment
+        # cost (a missed track costs -2 ln(1 - Pd), a detection left to clutter nothing), so
+        # a tight track's close plot beats a wide track's equally close one.
+        dims = meas.per_model([m.dim for m in meas.models], np.int64)
+        if meas.m:
+            top = int(dims.max())
+            self.clutter.extend(sensor_col, meas.z[dims == top], meas.R[dims == top], top)
+        log_lam = np.array([self.clutter.log_density(sensor_col, d) for d in range(4)])
+        pair_dim = dims[hyp.det]
+        evidence = self._log_pd - 0.5 * (hyp.d2 + hyp.logdet + pair_dim * LN_2PI) - log_lam[pair_dim]
+        cost = np.where(same[pick], -2.0 * evidence[pick] - IDENTITY_BONUS, -2.0 * evidence[pick])
+        miss = np.full(len(pick), -2.0 * self._log_miss)
 
         # Associator: global nearest neighbour per independent cluster, established tracks
         # first. A tentative track born of clutter is wide and would otherwise bid for (and
         # win) a confirmed track's detection; it only gets what the confirmed ones leave.
         firm = tab.status[hyp.track[pick]] != TENTATIVE if n else np.zeros(0, dtype=bool)
-        first = np.flatnonzero(firm)
-        chosen_first = first[gnn_assign(hyp.track[pick[first]], hyp.det[pick[first]],
-                                        cost[first], gate[pick[first]], n, meas.m)]
-        taken = np.zeros(meas.m, dtype=bool)
-        taken[hyp.det[pick[chosen_first]]] = True
-        second = np.flatnonzero(~firm & ~taken[hyp.det[pick]])
-        chosen_second = second[gnn_assign(hyp.track[pick[second]], hyp.det[pick[second]],
-                                          cost[second], gate[pick[second]], n, meas.m)]
-        chosen = pick[np.concatenate([chosen_first, chosen_second])]
+        soft: jpda.SoftUpdate | None = None
+        if self.cfg.association == "jpda":  # the same two stages, in jpda.jpda_stages
+            soft, chosen, claim, weights = jpda.jpda_associate(
+                self.imm, tab.ids, hyp, pick, evidence, same, firm, meas,
+                tab.map_penalty[hyp.track[pick]], self._log_miss,
+                xm_pred, Pm_pred, cbar)
+        else:
+            first = np.flatnonzero(firm)
+            chosen_first = first[gnn_assign(hyp.track[pick[first]], hyp.det[pick[first]],
+                                            cost[first], miss[first], n, meas.m)]
+            taken = np.zeros(meas.m, dtype=bool)
+            taken[hyp.det[pick[chosen_first]]] = True
+            second = np.flatnonzero(~firm & ~taken[hyp.det[pick]])
+            chosen_second = second[gnn_assign(hyp.track[pick[second]], hyp.det[pick[second]],
+                                              cost[second], miss[second], n, meas.m)]
+            chosen = pick[np.concatenate([chosen_first, chosen_second])]
+            weights = jpda.gnn_weights(meas.source[hyp.det[chosen]], tab.ids[hyp.track[chosen]])
+            claim = np.zeros(meas.m)
+        self.clutter.count_unclaimed(sensor_col, meas.m - len(chosen))
         rows = hyp.track[chosen]
         dets = hyp.det[chosen]
+        gain = evidence[chosen] - tab.map_penalty[rows]
+        # A report carrying the track's own cooperative identity is not clutter, however
+        # badly its kinematics fit (a forged velocity is the classifier's to flag).
+        gain = np.where(same[chosen], np.maximum(gain, IDENTITY_SCORE), gain)
+        # Fixed clutter where each plot falls, from the plots of earlier looks (before this
+        # look is counted): a track born here is scored against it on every hit.
+        birth_penalty = self._local_clutter(meas, sensor_col, np.arange(meas.m), log_lam)
+        # The clutter map counts plots no track took, and those taken by a track known not to
+        # move (a fixed return that a track follows, confirmed or not).
+        speed = np.linalg.norm(x_pred[rows, 3:5], axis=1)
+        speed_sigma = np.sqrt(np.maximum(P_pred[rows, 3, 3] + P_pred[rows, 4, 4], 0.0))
+        still = (speed <= STILL_SPEED + 2.0 * speed_sigma) & (speed_sigma <= STILL_SPEED_SIGMA)
+        counted = np.ones(meas.m, dtype=bool)
+        counted[dets[~still]] = False
+        self.clutter_map.look(sensor_col, t, meas.pos[counted])
 
-        # Updater.
+        # Updater: every mode of each chosen track with its detection, the mode probabilities
+        # from how well each mode predicted it, and the combined state.
         x_new, P_new = x_pred.copy(), P_pred.copy()
-        if len(rows):
-            x_u, P_u = self._update(x_pred[rows], P_pred[rows], meas, dets, hyp, chosen)
-            good = np.all(np.isfinite(x_u), axis=1) & np.all(np.isfinite(P_u), axis=(1, 2))
+        if soft is not None:
+            if bad := jpda.apply_soft(tab, soft, x_new, P_new, t, MAX_SCORE):
+                self.counters["updates_rejected_numeric"] += bad
+        elif len(rows):
+            xm_u, Pm_u, loglik = mode_update(xm_pred[rows], Pm_pred[rows], meas, dets)
+            mu = self.imm.posterior_mu(cbar[rows], loglik)
+            x_u, P_u = self.imm.combine(xm_u, Pm_u, mu)
+            good = (np.all(np.isfinite(x_u), axis=1) & np.all(np.isfinite(P_u), axis=(1, 2))
+                    & np.all(np.isfinite(Pm_u), axis=(1, 2, 3)) & np.all(np.isfinite(mu), axis=1))
             if not good.all():
                 self.counters["updates_rejected_numeric"] += int((~good).sum())
                 rows, dets, x_u, P_u = rows[good], dets[good], x_u[good], P_u[good]
+                xm_u, Pm_u, mu, gain = xm_u[good], Pm_u[good], mu[good], gain[good]
             x_new[rows] = x_u
             P_new[rows] = P_u
+            tab.xm[rows] = xm_u
+            tab.Pm[rows] = Pm_u
+            tab.mode_prob[rows] = mu
+            tab.llr[rows] = np.minimum(tab.llr[rows] + gain, MAX_SCORE)
         hit = np.zeros(n, dtype=bool)
         hit[rows] = True
-        self._commit(x_new, P_new, hit, rows, dets, meas, sensor_col, scanning, max_range)
+        self._commit(x_new, P_new, hit, rows, dets, meas, sensor_col, coverage)
         pos_var = np.diagonal(P_new[:, :3, :3], axis1=1, axis2=2).max(axis=1) if n else np.zeros(0)
 
         # Initiator: unclaimed detections that fix a point start tentative tracks.
-        claimed = np.zeros(meas.m, dtype=bool)
+        claimed = claim >= jpda.CLAIM_PROBABILITY  # GNN: none; JPDA: claimed with that probability
         claimed[dets] = True
         starts = meas.per_model([m.starts_track for m in meas.models], bool)
         fresh = np.flatnonzero(~claimed & starts)
-        created, new_var = self._initiate(meas, fresh, sensor_col)
+        created, new_var = self._initiate(meas, fresh, sensor_col, birth_penalty)
         # Bearings fix no point alone: they start tracks only where they cross another
         # sensor's (a single camera never invents a range).
         bearing = ~claimed & meas.per_model([m.is_bearing for m in meas.models], bool)
@@ -227,39 +327,20 @@ class Tracker:
             created += crossed
             new_var = np.concatenate([new_var, crossed_var])
 
-        # Deleter.
+        # Deleter (the SPRT's thresholds follow the rate at which tentative tracks are born).
+        if self.time is not None and t > self.time:
+            self._birth_rate *= float(np.exp(-(t - self.time) / BIRTH_RATE_TAU_S))
+        self._birth_rate += len(created) / BIRTH_RATE_TAU_S
         deleted = expired + self._apply_life_cycle(t, np.concatenate([pos_var, new_var]))
+        if t - self._dup_checked >= DUPLICATE_CHECK_S:
+            self._dup_checked = t
+            deleted += self._merge_duplicates(t)
         self.counters["associations"] += len(rows)
         return StepResult(t, True, assigned=len(rows), created=created, deleted=deleted,
-                          dropped_detections=meas.n_dropped)
-
-    def _update(self, x: F64, P: F64, meas: MeasurementBatch, dets: I64, hyp: Hypotheses,
-                chosen: I64) -> tuple[F64, F64]:
-        """Posteriors of the chosen pairs (tracks' predicted x (K,6), P (K,6,6))."""
-        x_u = np.empty_like(x)
-        P_u = np.empty_like(P)
-        model = meas.model[dets]
-        for code, mm in enumerate(meas.models):
-            sel = np.flatnonzero(model == code)
-            if not len(sel):
-                continue
-            c = chosen[sel]
-            m = mm.dim
-            x_u[sel], P_u[sel] = kalman_update(
-                x[sel], P[sel], hyp.y[c, :m], hyp.H[c, :m], meas.R[dets[sel], :m, :m],
-                hyp.S_inv[c, :m, :m], selects=mm.selects,
-            )
-        with_vel = np.flatnonzero(meas.has_vel[dets])
-        if len(with_vel):  # a second, sequential update: the noises are independent
-            y = meas.vel[dets[with_vel]] - x_u[with_vel, 3:]
-            x_u[with_vel], P_u[with_vel] = kalman_update(
-                x_u[with_vel], P_u[with_vel], y, None, meas.vel_R[dets[with_vel]], selects=VEL
-            )
-        return x_u, P_u
+                          dropped_detections=meas.n_dropped, weights=weights)
 
     def _commit(self, x_new: F64, P_new: F64, hit: NDArray[np.bool_], rows: I64, dets: I64,
-                meas: MeasurementBatch, sensor_col: int, scanning: bool,
-                max_range: float | None) -> None:
+                meas: MeasurementBatch, sensor_col: int, coverage: Coverage) -> None:
         """Write posteriors of updated tracks and the hit/miss bookkeeping of this look."""
         tab = self.table
         if not tab.n:
@@ -273,12 +354,20 @@ class Tracker:
         tab.hits[rows] += 1
         tab.sources[rows, sensor_col] = True
         looked = hit.copy()
-        if scanning:
-            # A full look: every track it could have seen and did not is missed.
-            missed = ~hit
-            if max_range is not None and meas.sensor_frame is not None:
-                rng = np.linalg.norm(meas.sensor_frame.site_to_local(x_new[:, :3]), axis=1)
-                missed &= rng <= max_range
+        if coverage.scanning:
+            # A full look: every track it should have seen and did not is missed, once per
+            # revisit, at the sensor's Pd where the track is (tracking.coverage).
+            since = t - np.maximum(tab.t_update, tab.t_missed)
+            missed = ~hit & coverage.due(since)
+            rel = np.ones(tab.n)
+            if coverage.needs_frame and meas.sensor_frame is not None and missed.any():
+                rel[missed] = coverage.relative_pd(
+                    meas.sensor_frame.site_to_local(x_new[missed, :3]))
+            missed &= rel > 0.0
+            pd = self.cfg.detection_probability * rel[missed]
+            tab.llr[missed] += np.log1p(-np.minimum(pd, 1.0 - 1e-9))
+            tab.t_missed[missed] = t
+            missed &= rel >= COUNTED_FRACTION
             tab.misses[missed] += 1
             looked |= missed
         tab.looks[looked] = (tab.looks[looked] << np.uint32(1)) | hit[looked].astype(np.uint32)
@@ -292,9 +381,10 @@ class Tracker:
             tab.ident[holders] = NO_IDENT  # an identity moving to another track leaves the old
             tab.ident[rows[with_ident]] = new_ident
 
-    def _initiate(self, meas: MeasurementBatch, fresh: I64,
-                  sensor_col: int) -> tuple[tuple[int, ...], F64]:
-        """Start tentative tracks; returns their ids and largest position variances (m²)."""
+    def _initiate(self, meas: MeasurementBatch, fresh: I64, sensor_col: int,
+                  map_penalty: F64) -> tuple[tuple[int, ...], F64]:
+        """Start tentative tracks (``map_penalty`` (M,): the clutter map's score penalty at
+        each detection); returns their ids and largest position variances (m²)."""
         tab = self.table
         fresh = fresh[: self._room(len(fresh))]
         if not len(fresh):
@@ -312,6 +402,7 @@ class Tracker:
         tab.hits[rows] = 1
         tab.status[rows] = TENTATIVE
         tab.ident[rows] = new_ident
+        tab.map_penalty[rows] = map_penalty[fresh]
         tab.sources[rows, sensor_col] = True
         self.counters["tracks_created"] += len(fresh)
         return tuple(int(i) for i in ids), np.diagonal(P0[:, :3, :3], axis1=1, axis2=2).max(axis=1)
@@ -393,6 +484,54 @@ class Tracker:
         tab.keep(~gone)
         return ids
 
+    def _merge_duplicates(self, t: float) -> tuple[int, ...]:
+        """Merge firm tracks found to be one object at ``DUPLICATE_LOOKS`` consecutive checks:
+        the older id stays, with the tighter of the two states, both tracks' sensors and the
+        identity either held. Returns the ids removed."""
+        tab = self.table
+        firm = np.flatnonzero((tab.status == CONFIRMED) | (tab.status == COASTING))
+        tab.dup_n[tab.status == TENTATIVE] = 0
+        if len(firm) < 2:
+            tab.dup_n[firm] = 0
+            return ()
+        xm, Pm, cbar = self.imm.predict(tab.xm[firm], tab.Pm[firm], tab.mode_prob[firm],
+                                        t - tab.t[firm])
+        x, P = self.imm.combine(xm, Pm, cbar)
+        partner = candidate_partners(x, P, tab.t_update[firm], self._dup_gate)
+        pid = np.where(partner >= 0, tab.ids[firm[np.maximum(partner, 0)]], -1)
+        again = (pid >= 0) & (pid == tab.dup_of[firm])
+        tab.dup_n[firm] = np.where(again, np.minimum(tab.dup_n[firm] + 1, 10_000),
+                                   (pid >= 0).astype(np.int16))
+        tab.dup_of[firm] = pid
+        # Mutual partners, both far enough along; the younger (larger id) goes.
+        ready = (tab.dup_n[firm] >= DUPLICATE_LOOKS) & (partner >= 0)
+        young = ready & (pid < tab.ids[firm])
+        young &= partner[np.maximum(partner, 0)] == np.arange(len(firm))
+        # Two different cooperative identities are two aircraft, however close.
+        ident = tab.ident[firm]
+        other = ident[np.maximum(partner, 0)]
+        young &= ~((ident >= 0) & (other >= 0) & (ident != other))
+        if not young.any():
+            return ()
+        keep_rows = firm[partner[young]]
+        gone_rows = firm[young]
+        tighter = (np.trace(tab.P[gone_rows, :3, :3], axis1=1, axis2=2)
+                   < np.trace(tab.P[keep_rows, :3, :3], axis1=1, axis2=2))
+        src, dst = gone_rows[tighter], keep_rows[tighter]
+        for col in (tab.x, tab.P, tab.xm, tab.Pm, tab.mode_prob, tab.t, tab.t_update):
+            col[dst] = col[src]
+        tab.llr[keep_rows] = np.maximum(tab.llr[keep_rows], tab.llr[gone_rows])
+        tab.sources[keep_rows] |= tab.sources[gone_rows]
+        give = (tab.ident[keep_rows] < 0) & (tab.ident[gone_rows] >= 0)
+        tab.ident[keep_rows[give]] = tab.ident[gone_rows[give]]
+        tab.ident[gone_rows] = NO_IDENT
+        tab.dup_n[keep_rows] = 0
+        tab.dup_of[keep_rows] = -1
+        self.counters["tracks_merged_duplicate"] += len(gone_rows)
+        gone = np.zeros(tab.n, dtype=bool)
+        gone[gone_rows] = True
+        return self._remove(gone)
+
     def _apply_life_cycle(self, t: float, pos_var: F64) -> tuple[int, ...]:
         """Confirm, coast and delete; ``pos_var`` (N,) is each track's largest position
         variance at ``t`` (m²)."""
@@ -401,8 +540,11 @@ class Tracker:
             return ()
         pos_sigma = np.sqrt(pos_var)
         old = tab.status.copy()
+        births_per_h = max(self._birth_rate * 3600.0, MIN_BIRTHS_PER_H)
+        limits = thresholds(self.cfg.false_tracks_per_h, births_per_h,
+                            self.cfg.score_drop_probability)
         tab.status[:] = next_status(old, tab.looks, tab.misses, t - tab.t_update, pos_sigma,
-                                    self.cfg, tab.ident >= 0)
+                                    self.cfg, tab.ident >= 0, tab.llr, limits)
         self.counters["tracks_confirmed"] += int(((old == TENTATIVE) & (tab.status == 1)).sum())
         gone = tab.status == DELETED
         if not gone.any():
@@ -410,6 +552,27 @@ class Tracker:
         return self._remove(gone)
 
     # ------------------------------------------------------------------ helpers
+
+    def _local_clutter(self, meas: MeasurementBatch, sensor_col: int, dets: I64,
+                       log_lam: F64) -> F64:
+        """How much the clutter map lowers each hit's evidence: ln((λ + λ_map) / λ), where a
+        cell giving p plots per look is a point source of density p N(0; 0, R) at its plots
+        (measurement space, like λ)."""
+        out = np.zeros(len(dets))
+        rate = self.clutter_map.rate(sensor_col, meas.t, meas.pos[dets])
+        some = np.flatnonzero(rate > 0)
+        if not len(some):
+            return out
+        d = dets[some]
+        dims = meas.per_model([m.dim for m in meas.models], np.int64)[d]
+        for dim in np.unique(dims).tolist():
+            sel = dims == dim
+            if dim == 0:
+                continue
+            _, logdet_r = np.linalg.slogdet(meas.R[d[sel], :dim, :dim])
+            log_src = np.log(rate[some[sel]]) - 0.5 * (dim * LN_2PI + logdet_r)
+            out[some[sel]] = np.logaddexp(log_lam[dim], log_src) - log_lam[dim]
+        return np.where(np.isfinite(out), out, 0.0)
 
     def _room(self, wanted: int) -> int:
         """How many of ``wanted`` new tracks the caps allow now (``max_births_per_batch``

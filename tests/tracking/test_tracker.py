@@ -35,7 +35,7 @@ def test_single_target_is_confirmed_after_m_of_n_and_follows_truth() -> None:
 
 
 def test_confirmation_needs_m_hits() -> None:
-    cfg = Config(tracker=TrackerConfig(confirm_m=3, confirm_n=5))
+    cfg = Config(tracker=TrackerConfig(initiation="m_of_n", confirm_m=3, confirm_n=5))
     tracker = FusionEngine(cfg)
     for k in range(3):
         tracker.process(batch(T0 + k, [enu_det([0.0, 0.0, 100.0])]))
@@ -44,7 +44,10 @@ def test_confirmation_needs_m_hits() -> None:
 
 
 def test_coasting_then_deletion_and_ids_never_reused() -> None:
-    tracker = FusionEngine(Config(tracker=TrackerConfig(delete_misses_confirmed=3)))
+    # Life cycle after confirmation: M of N confirms this lone stationary plot on its third
+    # look (the score would wait for more, as it does for a fixed clutter return).
+    tracker = FusionEngine(Config(tracker=TrackerConfig(initiation="m_of_n",
+                                                        delete_misses_confirmed=3)))
     for k in range(5):
         tracker.process(batch(T0 + k, [enu_det([0.0, 0.0, 100.0])]))
     (first,) = live(tracker)
@@ -60,7 +63,7 @@ def test_coasting_then_deletion_and_ids_never_reused() -> None:
 
 
 def test_coasting_track_recovers_on_a_hit() -> None:
-    tracker = FusionEngine()
+    tracker = FusionEngine(Config(tracker=TrackerConfig(initiation="m_of_n")))
     for k in range(5):
         tracker.process(batch(T0 + k, [enu_det([10.0 * k, 0.0, 100.0])]))
     tracker.process(batch(T0 + 5, []))
@@ -286,3 +289,27 @@ def test_a_plot_joins_a_cooperative_aircraft_only_when_the_kinematics_agree() ->
     tracker.process(batch(T0 + 6, [agree], sensor="radar-2", kind="radar"))
     heli = next(t for t in live(tracker) if t.ident is not None)
     assert "radar-2" in heli.sources
+
+
+def test_tracks_carry_their_motion_modes() -> None:
+    """The IMM's mode probabilities go out on every track: a drone hovering in place ends in
+    `hover`, one flying straight in `constant_velocity`, one circling tightly in `manoeuvre`."""
+    rng = np.random.default_rng(3)
+    tracker = FusionEngine(Config(tracker=TrackerConfig(initiation="m_of_n")))
+    for k in range(40):
+        a = 0.3 * k
+        pts = ([300.0, 0.0, 60.0], [-500.0 + 12.0 * k, 800.0, 90.0],
+               [40.0 * np.cos(a) - 900.0, 40.0 * np.sin(a) - 900.0, 70.0])
+        tracker.process(batch(T0 + k, [enu_det(np.asarray(p) + rng.normal(0, 2.0, 3), sigma=2.0)
+                                       for p in pts], seq=k))
+    tracks = sorted(live(tracker, "confirmed"), key=lambda t: t.enu[1])
+    assert len(tracks) == 3
+    for t in tracks:
+        assert set(t.modes) == {"hover", "constant_velocity", "manoeuvre"}
+        assert abs(sum(t.modes.values()) - 1.0) < 1e-3
+    circling, hovering, straight = tracks  # by northing: -900, 0, 800
+    assert max(hovering.modes, key=hovering.modes.__getitem__) == "hover"
+    assert max(straight.modes, key=straight.modes.__getitem__) == "constant_velocity"
+    assert max(circling.modes, key=circling.modes.__getitem__) == "manoeuvre"
+    decoded = wire.decode(wire.encode(tracker.snapshot()))
+    assert any(t.modes for t in decoded.tracks)
