@@ -96,6 +96,9 @@ def clusters(track: I64, det: I64, n_tracks: int,
     indices of its track and its detection inside the cluster (0.., in index order), and per
     label the number of tracks and of detections the cluster holds (labels of tracks or
     detections without any pair count 0)."""
+    from scipy.sparse import coo_matrix  # here: scipy.sparse slows `import cuas.tracking`
+    from scipy.sparse.csgraph import connected_components
+
     graph = coo_matrix((np.ones(len(track), dtype=np.int8), (track, det + n_tracks)),
                        shape=(n_tracks + n_dets, n_tracks + n_dets))
     n_labels, node_label = connected_components(graph, directed=False)
