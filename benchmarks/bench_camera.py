@@ -154,15 +154,21 @@ def _time(fn: Any, frames: list[np.ndarray], repeat: int) -> float:
     return best
 
 
-def speed(n_frames: int, repeat: int) -> dict[str, float]:
-    cap = cv2.VideoCapture(str(CLIPS / "V_DRONE_002.mp4"))
-    small: list[np.ndarray] = []
-    while len(small) < n_frames:
+def first_frames(clip: str, n_frames: int) -> list[np.ndarray]:
+    """The first ``n_frames`` decoded frames (BGR) of ``clip`` in the dataset folder."""
+    cap = cv2.VideoCapture(str(CLIPS / clip))
+    frames: list[np.ndarray] = []
+    while len(frames) < n_frames:
         ok, f = cap.read()
         if not ok:
             break
-        small.append(f)
+        frames.append(f)
     cap.release()
+    return frames
+
+
+def speed(n_frames: int, repeat: int) -> dict[str, float]:
+    small = first_frames("V_DRONE_002.mp4", n_frames)
     big = [cv2.resize(f, (1920, 1080), interpolation=cv2.INTER_LINEAR) for f in small]
     out: dict[str, float] = {}
 
@@ -206,14 +212,7 @@ DRONE_CLIPS = [row for row in TABLE if "DRONE" in row[0]]
 def classification(n_frames: int, repeat: int, frames: int | None) -> dict[str, Any]:
     clf = AppearanceClassifier()
     boxes = read_labels(CLIPS / "V_DRONE_002_labels.csv")
-    cap = cv2.VideoCapture(str(CLIPS / "V_DRONE_002.mp4"))
-    small: list[np.ndarray] = []
-    while len(small) < n_frames:
-        ok, f = cap.read()
-        if not ok:
-            break
-        small.append(f)
-    cap.release()
+    small = first_frames("V_DRONE_002.mp4", n_frames)
     grey0 = to_grey(small[100])
     box = boxes[100]
     assert box is not None
