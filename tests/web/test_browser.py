@@ -149,19 +149,32 @@ def test_the_operator_sees_tracks_in_place_drills_down_and_acknowledges(
         assert abs(p[1] - want[tid].lla[1]) < 2e-6 and abs(p[2] - want[tid].lla[0]) < 2e-6
     driver.save_screenshot(str(SCREENS / "02-picture.png"))
 
-    # Each track is drawn where its position projects, computed here from the map's view.
+    # Each track is drawn where its position projects, computed here from the map's view: the
+    # centre of the pixels its symbol covers, read back from the GPU (WebGL), one track at a
+    # time so that a neighbour drawn over it cannot hide it.
     view = driver.execute_script("return window.cuas.view()")
     assert view["bearing"] == 0 and view["pitch"] == 0
-    checked = 0
-    for tid, tr in want.items():
-        x, y = browser.mercator_pixel(view, tr.lla[1], tr.lla[0])
-        if not (20 < x < view["width"] - 20 and 20 < y < view["height"] - 60):
-            continue
-        drawn = driver.execute_script("return window.cuas.renderedAt(arguments[0], "
-                                      "arguments[1], 3)", x, y)
-        assert tid in drawn, f"track {tid} is not drawn at ({x:.0f}, {y:.0f}): {drawn}"
-        checked += 1
-    assert checked >= 5, f"only {checked} tracks were in view"
+    places = {tid: browser.mercator_pixel(view, tr.lla[1], tr.lla[0]) for tid, tr in want.items()}
+    inside = {tid: (x, y) for tid, (x, y) in places.items()
+              if 20 < x < view["width"] - 20 and 20 < y < view["height"] - 20}
+    assert len(inside) >= 5, f"only {len(inside)} tracks were in view"
+    drawn = driver.execute_async_script(
+        "window.cuas.drawnAt(arguments[0]).then(arguments[arguments.length - 1])", list(inside))
+    for tid, (x, y) in inside.items():
+        got = drawn[str(tid)]
+        assert got is not None, f"track {tid} is not drawn (it projects to ({x:.0f}, {y:.0f}))"
+        assert abs(got[0] - x) < 1.0 and abs(got[1] - y) < 1.0, (tid, got, (x, y))
+    # And what the map shows at a track's place is a track there: the picking a click uses
+    # (each symbol's pixels coloured by its id, read back from the GPU) finds a symbol whose
+    # 24 px square reaches the spot, nothing else.
+    for tid, (x, y) in list(inside.items())[:5]:
+        ids = driver.execute_async_script(
+            "window.cuas.renderedAt(arguments[0], arguments[1], 2)"
+            ".then(arguments[arguments.length - 1])", x, y)
+        assert ids, f"nothing picked at track {tid}'s place"
+        for i in ids:
+            px, py = places[i]
+            assert abs(px - x) < 20 and abs(py - y) < 20, (tid, i, (x, y), (px, py))
 
     # A click on the map shows the track's reasons.
     # The most threatening track whose place on the map no panel (list, inbox) covers.

@@ -3,15 +3,12 @@
 // bus (ids, serials, reasons, notes) goes into the page with textContent, never as markup.
 "use strict";
 (() => {
-  const CLASSES = ["uav", "bird", "manned", "clutter"];
-  const LEVELS = ["none", "low", "medium", "high", "critical"];
-  const COLOURS = {none: "#8b949e", low: "#3fb950", medium: "#d29922", high: "#f0883e",
-                   critical: "#f85149"};
+  const P = window.cuasPicture, {CLASSES, LEVELS, COLOURS} = P;
   // The track list draws only the rows in view (ROW px each, OVERSCAN more either side), so a
-  // thousand tracks cost a screenful of rows. Trails (the past positions) go to the map at most
+  // thousand tracks cost a screenful of rows. Trails (the past positions) go to the GPU at most
   // every TRAIL_MS; each track's last stretch, from its trail's end to where it is now, goes with
-  // every update. On a software-rendered map (no GPU) each redraw of the map costs tens to
-  // hundreds of milliseconds, so the page asks for one redraw per picture update, no more.
+  // every update. On a software-rendered map (no GPU) each redraw of the map costs milliseconds
+  // to tens of milliseconds, so the page asks for one redraw per picture update, no more.
   const ROW = 20, OVERSCAN = 20, CHART_POINTS = 120, TRAIL_MS = 2000;
   const S = {me: null, tracks: new Map(), metas: new Map(), trails: new Map(), series: new Map(),
              alerts: new Map(), t: null, seq: -1, selected: null, past: null, history: null,
@@ -48,34 +45,6 @@
     return r;
   }
 
-  // ------------------------------------------------------------------ map symbols
-  function drawIcon(cls, level, mal) {
-    // Drawn at 40 px and shown at 24: small icons keep a software-rendered map (no GPU)
-    // fluid with a thousand tracks.
-    const n = 40, c = document.createElement("canvas");
-    c.width = c.height = n;
-    const g = c.getContext("2d");
-    g.translate(n / 2, n / 2);
-    g.fillStyle = COLOURS[level];
-    g.strokeStyle = "#0d1117";
-    g.lineWidth = 2;
-    g.beginPath();
-    if (cls === "uav") {        // a diamond with a nose: drones point where they go
-      g.moveTo(0, -14); g.lineTo(10, 4); g.lineTo(0, 12); g.lineTo(-10, 4);
-    } else if (cls === "manned") {  // an aircraft's wedge
-      g.moveTo(0, -15); g.lineTo(11, 12); g.lineTo(0, 6); g.lineTo(-11, 12);
-    } else if (cls === "bird") {    // a chevron
-      g.moveTo(0, -6); g.lineTo(13, 6); g.lineTo(7, 8); g.lineTo(0, 2); g.lineTo(-7, 8);
-      g.lineTo(-13, 6);
-    } else {                        // clutter: a small square
-      g.rect(-5, -5, 10, 10);
-    }
-    g.closePath(); g.fill(); g.stroke();
-    if (mal) { g.strokeStyle = "#ff3df5"; g.lineWidth = 3; g.beginPath();
-      g.arc(0, 0, 17, 0, 2 * Math.PI); g.stroke(); }
-    return g.getImageData(0, 0, n, n);
-  }
-
   const empty = () => ({type: "FeatureCollection", features: []});
   let map = null;
 
@@ -96,19 +65,13 @@
     map.on("load", async () => {
       if (session.basemap) await addBasemap(session);
       for (const cls of CLASSES) for (const level of LEVELS) for (const mal of [false, true])
-        map.addImage(`${cls}-${level}${mal ? "-mal" : ""}`, drawIcon(cls, level, mal));
+        map.addImage(`${cls}-${level}${mal ? "-mal" : ""}`, P.drawIcon(cls, level, mal));
       // The site layers too are cut into zoom-12 tiles (0.7 m steps): every map redraw draws each
       // tile of each source separately, and in software a dozen tiles cost far more than one.
       for (const k of ["zones", "assets", "sensors", "coverage"])
         map.addSource(k, {type: "geojson", data: site[k], maxzoom: 12, buffer: 64, tolerance: 0.2});
-      // Live layers are tiled at zoom 12 and over-zoomed (1.2 m steps): a picture update then
-      // re-tiles one or two tiles instead of a dozen. Everything that moves with each update
-      // (tracks, the selection ring, Remote ID operators and their lines, each trail's last
-      // stretch) is one source, "live": one worker job and one map redraw per update, where a
-      // source each cost a redraw each. The long trails are their own source, sent less often.
-      for (const k of ["trails", "live", "past"])
-        map.addSource(k, {type: "geojson", data: empty(), maxzoom: 12, buffer: 64, tolerance: 0.2});
-      const kind = (k) => ["==", ["get", "k"], k];
+      // Looking back shows a past frame from a GeoJSON source (sent once per slider move).
+      map.addSource("past", {type: "geojson", data: empty(), maxzoom: 12, buffer: 64, tolerance: 0.2});
       const levelColour = ["match", ["get", "level"], "low", COLOURS.low, "medium", COLOURS.medium,
         "high", COLOURS.high, "critical", COLOURS.critical, COLOURS.none];
       map.addLayer({id: "zones-fill", type: "fill", source: "zones",
@@ -123,37 +86,43 @@
       map.addLayer({id: "sensors", type: "circle", source: "sensors",
         paint: {"circle-radius": 4, "circle-color": "#6e7681", "circle-stroke-color": "#e6edf3",
                 "circle-stroke-width": 1}});
-      const trailPaint = {"line-color": ["get", "colour"], "line-width": 1.5, "line-opacity": 0.6};
-      map.addLayer({id: "trails", type: "line", source: "trails", paint: trailPaint});
-      map.addLayer({id: "heads", type: "line", source: "live", filter: kind("h"), paint: trailPaint});
-      map.addLayer({id: "oplines", type: "line", source: "live", filter: kind("ol"),
-        paint: {"line-color": "#ff3df5", "line-width": 1, "line-dasharray": [2, 2]}});
-      map.addLayer({id: "operators", type: "circle", source: "live", filter: kind("o"),
-        paint: {"circle-radius": 5, "circle-color": "#0d1117", "circle-stroke-color": "#ff3df5",
-                "circle-stroke-width": 2}});
-      map.addLayer({id: "selected", type: "circle", source: "live",
-        filter: ["all", kind("t"), ["==", ["get", "id"], -1]],
-        paint: {"circle-radius": 13, "circle-color": "rgba(0,0,0,0)", "circle-stroke-color": "#58a6ff",
-                "circle-stroke-width": 2}});
-      const symbol = (id, source, filter) => ({id, type: "symbol", source, filter, layout: {
+      // The live picture (tracks, trails, selection ring, operators): WebGL, see picture.js.
+      S.gl = new P.Layer(site.center);
+      map.addLayer(S.gl);
+      map.addLayer({id: "past", type: "symbol", source: "past", filter: ["has", "id"], layout: {
         "icon-image": ["get", "icon"], "icon-rotate": ["get", "hdg"], "icon-size": 0.6,
         "icon-allow-overlap": true, "icon-ignore-placement": true,
-        "icon-rotation-alignment": "map"}});
-      map.addLayer(symbol("tracks", "live", kind("t")));
-      map.addLayer({...symbol("past", "past", ["has", "id"]), paint: {"icon-opacity": 0.85}});
-      // Only a live track (or, looking back, a past one) can be selected: a symbol the map has
-      // not redrawn yet may still stand for a track that is gone.
-      map.on("click", "tracks", (e) => {
-        const f = e.features.find((x) => S.tracks.has(Number(x.properties.id)));
-        if (f && !S.past) select(f.properties.id);
+        "icon-rotation-alignment": "map"}, paint: {"icon-opacity": 0.85}});
+      // A click selects the live track drawn under the pointer (read back from the GPU: what is
+      // drawn on top is what is picked); only a live one: a symbol the map has not redrawn yet
+      // may still stand for a track that is gone.
+      map.on("click", async (e) => {
+        if (S.past) return;
+        const ids = await S.gl.pick(e.point.x, e.point.y, 6);
+        const id = ids.find((x) => S.tracks.has(x));
+        if (id !== undefined && !S.past) select(id);
       });
       map.on("click", "past", (e) => { if (S.past && e.features.length) select(e.features[0].properties.id); });
-      map.on("mouseenter", "tracks", () => { map.getCanvas().style.cursor = "pointer"; });
-      map.on("mouseleave", "tracks", () => { map.getCanvas().style.cursor = ""; });
+      map.on("mousemove", (e) => hover(e.point));
       for (const f of site.zones.features) zoneLabel(f);
       S.ready = true;
       S.dirty = S.panelsDirty = true;
     });
+  }
+
+  // The pointer over a track (within 12 px of its place): a hand. Worked out on the CPU, at
+  // most ten times a second, so that moving the mouse asks for no redraw.
+  let lastHover = 0;
+  function hover(pt) {
+    const now = performance.now();
+    if (now - lastHover < 100 || S.past) return;
+    lastHover = now;
+    let over = false;
+    for (const p of S.tracks.values()) {
+      const q = map.project([p[1], p[2]]);
+      if (Math.abs(q.x - pt.x) < 12 && Math.abs(q.y - pt.y) < 12) { over = true; break; }
+    }
+    map.getCanvas().style.cursor = over ? "pointer" : "";
   }
 
   async function addBasemap(session) {
@@ -263,9 +232,12 @@
     }
     if (!S.dirty) return;
     S.dirty = false;
-    if (S.past) {  // looking back: the past source alone (onPast), the live ones empty
+    const gl = S.gl;
+    if (S.past) {  // looking back: the past source alone (onPast), the live picture empty
       if (!S.liveEmpty) {
-        map.getSource("live").setData(empty()); map.getSource("trails").setData(empty());
+        gl.beginIcons(); gl.endIcons();
+        for (const w of ["trails", "lines"]) { gl.beginLines(w); gl.endLines(w); }
+        gl.redraw();
         S.liveEmpty = true; S.trailEnds.clear(); S.trailsDirty = true;
       }
       renderLabels();
@@ -273,49 +245,53 @@
     }
     S.liveEmpty = false;
     // The long trails at most every TRAIL_MS (they gain a point a second); each update draws
-    // every track's stretch from the end of its trail as last sent to the map to where it is.
+    // every track's stretch from the end of its trail as last sent to the GPU to where it is.
     if (S.trailsDirty && (now - lastTrails >= TRAIL_MS || !S.trailEnds.size)) {
       S.trailsDirty = false;
       lastTrails = now;
-      const trails = [];
       S.trailEnds.clear();
+      gl.beginLines("trails");
       for (const [id, tr] of S.trails) {
         if (!S.tracks.has(id) || !tr.length) continue;
         const end = tr[tr.length - 1];
         S.trailEnds.set(id, [end[1], end[2]]);
-        if (tr.length < 2) continue;
         const m = S.metas.get(id);
-        trails.push({type: "Feature", geometry: {type: "LineString",
-          coordinates: tr.map((q) => [q[1], q[2]])},
-          properties: {colour: COLOURS[m ? m.thr : "none"] || COLOURS.none}});
+        gl.polyline("trails", tr.map((q) => [q[1], q[2]]), P.lineColour(m ? m.thr : "none"));
       }
-      map.getSource("trails").setData({type: "FeatureCollection", features: trails});
+      gl.endLines("trails");
     }
-    const feats = [], lines = [];
+    gl.beginLines("lines");
+    gl.beginIcons();
+    const order = [];
     for (const [id, p] of S.tracks) {
-      const m = S.metas.get(id);
-      const f = feature(id, p[1], p[2], m, p[4]);
-      feats.push(f);
+      const m = S.metas.get(id), here = [p[1], p[2]];
       const end = S.trailEnds.get(id);
       if (end && (end[0] !== p[1] || end[1] !== p[2]))
-        lines.push({type: "Feature", geometry: {type: "LineString", coordinates: [end, [p[1], p[2]]]},
-                    properties: {k: "h", colour: COLOURS[m ? m.thr : "none"] || COLOURS.none}});
+        gl.polyline("lines", [end, here], P.lineColour(m ? m.thr : "none"));
       const op = m && m.idt && m.idt.op;
       if (op) {
-        lines.push({type: "Feature", geometry: {type: "Point", coordinates: [op[0], op[1]]},
-                    properties: {k: "o", id}});
-        lines.push({type: "Feature", geometry: {type: "LineString",
-          coordinates: [[op[0], op[1]], [p[1], p[2]]]}, properties: {k: "ol", id}});
+        gl.polyline("lines", [[op[0], op[1]], here], P.OPERATOR_LINE);
+        gl.operator(op[0], op[1]);
       }
+      order.push(id);
     }
-    // Drawn in order, the worst threats last (on top): cheaper than a symbol sort key.
-    feats.sort((a, b) => a.properties.rank - b.properties.rank);
-    map.getSource("live").setData({type: "FeatureCollection", features: lines.concat(feats)});
-    const sel = S.selected !== null && S.tracks.has(S.selected) ? S.selected : -1;
-    if (sel !== S.ringOn) {  // the ring is a filter on the live source: no data to send
-      S.ringOn = sel;
-      map.setFilter("selected", ["all", ["==", ["get", "k"], "t"], ["==", ["get", "id"], sel]]);
+    gl.endLines("lines");
+    if (S.selected !== null && S.tracks.has(S.selected)) {
+      const p = S.tracks.get(S.selected);
+      gl.ring(p[1], p[2]);
     }
+    gl.endMarks();
+    // Drawn in order, the worst threats last (on top).
+    const ranks = new Map(order.map((id) => [id, rank(S.metas.get(id))]));
+    order.sort((a, b) => ranks.get(a) - ranks.get(b) || a - b);
+    for (const id of order) {
+      const p = S.tracks.get(id), m = S.metas.get(id), cls = topClass(m);
+      const thr = m && LEVELS.includes(m.thr) ? m.thr : "none";
+      const hdg = (cls === "uav" || cls === "manned") && p[4] !== null ? p[4] : 0;
+      gl.track(p[1], p[2], cls, thr, !!(m && m.mal), hdg, id);
+    }
+    gl.endIcons();
+    gl.redraw();
     renderLabels();
   }
 
@@ -673,8 +649,9 @@
   window.cuas = {state: S, view: () => map && {center: map.getCenter().toArray(), zoom: map.getZoom(),
     bearing: map.getBearing(), pitch: map.getPitch(), width: map.getCanvas().clientWidth,
     height: map.getCanvas().clientHeight},
-    renderedAt: (x, y, r) => map.queryRenderedFeatures([[x - r, y - r], [x + r, y + r]],
-      {layers: ["tracks"]}).map((f) => f.properties.id),
+    // The live tracks drawn within r px of (x, y), and where each of some tracks is drawn:
+    // both read back from the GPU (promises).
+    renderedAt: (x, y, r) => S.gl.pick(x, y, r), drawnAt: (ids) => S.gl.drawnAt(ids),
     select};
   document.addEventListener("DOMContentLoaded", start);
 })();
