@@ -13,7 +13,14 @@ over the wire is less).
 
 Targets (issue 18): at least 30 frames per second, under 200 kB/s.
 
-Run ``python benchmarks/bench_web.py [--tracks 1000] [--hz 2] [--seconds 20]``.
+``--baseline main`` first measures the console as it is at that git ref (its ``cuas/`` unpacked
+from git and run the same way, same publisher, same browser), then this checkout's: before and
+after in one run, on the same machine load. ``--trace PREFIX`` records a Chrome trace after each
+measuring window and prints where the time went (the renderer's main thread, the GPU process
+where software WebGL runs, the map's worker).
+
+Run ``python benchmarks/bench_web.py [--tracks 1000] [--hz 2] [--seconds 20] [--baseline main]
+[--trace out/web-trace]``.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import json
 import math
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -37,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 import zmq  # noqa: E402
 
 from cuas import bus, wire  # noqa: E402
-from tests.web import browser  # noqa: E402
+from tests.web import browser, chrome_trace  # noqa: E402
 from tests.web.helpers import PASSWORDS, site_config  # noqa: E402
 from tests.web.stack import cuas, stop, wait_for_line  # noqa: E402
 
@@ -101,34 +109,22 @@ def _metrics(driver: Any) -> dict[str, float]:
     return {m["name"]: float(m["value"]) for m in got}
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tracks", type=int, default=1000)
-    parser.add_argument("--hz", type=float, default=2.0)
-    parser.add_argument("--seconds", type=float, default=20.0, help="measuring window (s)")
-    # Trails fill over web.trail_s (60 s): measuring sooner would time a lighter picture than
-    # the one an operator watches all day.
-    parser.add_argument("--warmup", type=float, default=65.0, help="seconds before measuring")
-    parser.add_argument("--screenshot", metavar="PNG", help="save the page at the end")
-    parser.add_argument("--width", type=int, default=1280, help="browser window (CSS px)")
-    parser.add_argument("--height", type=int, default=800)
-    args = parser.parse_args()
-    why = browser.missing()
-    if why:
-        print(f"bench_web: cannot run: {why}", file=sys.stderr)
-        return 2
-    tmp = Path(tempfile.mkdtemp(prefix="bench-web-"))
-    config = site_config(tmp)
-    assert config.path is not None
-    halt = threading.Event()
-    pub = threading.Thread(target=_publisher, args=(
-        config.bus.tracks, args.tracks, args.hz, halt, config.site.lat, config.site.lon),
-        daemon=True)
-    pub.start()
-    web = cuas("web", "--config", config.path, log=tmp / "web.log")
+def _extract(ref: str, into: Path) -> Path:
+    """The package as it stands at git ``ref`` (``cuas/`` only), unpacked under ``into``."""
+    into.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "cuas"], check=True,
+                             capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
+def _measure(args: argparse.Namespace, config_path: str, tmp: Path, root: Path,
+             name: str) -> dict[str, Any]:
+    """Start the console from ``root``, log a browser in, warm up, measure (see the module)."""
+    web = cuas("web", "--config", config_path, log=tmp / f"web-{name}.log", root=root)
     driver = None
     try:
-        line = wait_for_line(tmp / "web.log", "console at", web, 60)
+        line = wait_for_line(tmp / f"web-{name}.log", "console at", web, 60)
         url = line.split("console at ", 1)[1].split()[0]
         driver = browser.chromium(args.width, args.height)
         browser.log_in(driver, url, "olivia", PASSWORDS["olivia"])
@@ -160,38 +156,98 @@ def main() -> int:
             requestAnimationFrame(tick);""", args.seconds * 1000.0)
         elapsed = time.monotonic() - started
         metrics1 = _metrics(driver)
+        load = (load_before + os.getloadavg()[0]) / 2.0
         redraws = driver.execute_script("return window.__redraws")
         after = _stats(url, cookie)
         frames = driver.execute_script("return window.cuas.state.frames") - frames0
+        traced = None
+        if args.trace:
+            traced = chrome_trace.record(driver, args.trace_seconds,
+                                         Path(f"{args.trace}-{name}.json"))
         if args.screenshot:
-            driver.save_screenshot(args.screenshot)
+            driver.save_screenshot(f"{args.screenshot}-{name}.png")
     finally:
         if driver is not None:
             driver.quit()
         stop(web)
-        halt.set()
-        pub.join(5)
-    sent = after.get("ws_bytes_sent", 0) - before.get("ws_bytes_sent", 0)
+    return {"intervals": intervals, "elapsed": elapsed, "load": load, "redraws": redraws,
+            "frames": frames, "metrics": (metrics0, metrics1), "traced": traced,
+            "sent": after.get("ws_bytes_sent", 0) - before.get("ws_bytes_sent", 0)}
+
+
+def _report(args: argparse.Namespace, name: str, m: dict[str, Any]) -> float:
+    """Print one console's figures; its mean frame rate."""
+    intervals, elapsed, frames, redraws = m["intervals"], m["elapsed"], m["frames"], m["redraws"]
     mean = statistics.fmean(intervals)
     ordered = sorted(intervals)
     p95 = ordered[int(0.95 * (len(ordered) - 1))]
     slow = sum(1 for x in intervals if x > 1000.0 / 30.0) / len(intervals)
-    load = (load_before + os.getloadavg()[0]) / 2.0
-    print(f"bench_web: {args.tracks} tracks at {args.hz:g} Hz, {elapsed:.1f} s measured in "
-          f"headless Chromium (software WebGL, {args.width}x{args.height}) after "
-          f"{args.warmup:g} s; load average {load:.1f} on {os.cpu_count()} CPUs (mean of the "
-          "window's start and end)")
+    print(f"{name}: {elapsed:.1f} s measured; load average {m['load']:.1f} on "
+          f"{os.cpu_count()} CPUs (mean of the window's start and end)")
     print(f"  frames: {len(intervals)} animation frames, {1000.0 / mean:.1f} fps mean; frame "
           f"time median {statistics.median(intervals):.1f} ms, p95 {p95:.1f} ms, max "
           f"{max(intervals):.1f} ms; {100 * slow:.1f} % of frames over 33.3 ms")
-    busy = {k: 1000.0 * (metrics1[k] - metrics0[k]) / max(frames, 1)
-            for k in ("TaskDuration", "ScriptDuration")}
+    m0, m1 = m["metrics"]
+    busy = {k: 1000.0 * (m1[k] - m0[k]) / max(frames, 1) for k in ("TaskDuration", "ScriptDuration")}
     print(f"  map: {redraws} redraws ({redraws / max(frames, 1):.2f} per picture update); "
           f"renderer main thread busy {busy['TaskDuration']:.0f} ms per update, of which "
           f"JavaScript {busy['ScriptDuration']:.0f} ms")
     print(f"  socket: {frames} picture updates received ({frames / elapsed:.2f}/s); "
-          f"{sent / elapsed / 1000:.1f} kB/s of JSON payload to the browser (before "
+          f"{m['sent'] / elapsed / 1000:.1f} kB/s of JSON payload to the browser (before "
           f"permessage-deflate)")
+    if m["traced"] is not None:
+        print("  trace: " + chrome_trace.summary(m["traced"]))
+    return 1000.0 / mean
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tracks", type=int, default=1000)
+    parser.add_argument("--hz", type=float, default=2.0)
+    parser.add_argument("--seconds", type=float, default=20.0, help="measuring window (s)")
+    # Trails fill over web.trail_s (60 s): measuring sooner would time a lighter picture than
+    # the one an operator watches all day.
+    parser.add_argument("--warmup", type=float, default=65.0, help="seconds before measuring")
+    parser.add_argument("--baseline", metavar="REF",
+                        help="first measure the console as it is at git REF (e.g. main), then "
+                             "this checkout's, in the same run")
+    parser.add_argument("--trace", metavar="PREFIX",
+                        help="after measuring, record a Chrome trace to PREFIX-NAME.json and "
+                             "print where the time went")
+    parser.add_argument("--trace-seconds", type=float, default=8.0)
+    parser.add_argument("--screenshot", metavar="PREFIX", help="save the page to PREFIX-NAME.png")
+    parser.add_argument("--width", type=int, default=1280, help="browser window (CSS px)")
+    parser.add_argument("--height", type=int, default=800)
+    args = parser.parse_args()
+    why = browser.missing()
+    if why:
+        print(f"bench_web: cannot run: {why}", file=sys.stderr)
+        return 2
+    tmp = Path(tempfile.mkdtemp(prefix="bench-web-"))
+    config = site_config(tmp)
+    assert config.path is not None
+    runs: list[tuple[str, Path]] = []
+    if args.baseline:
+        runs.append((args.baseline, _extract(args.baseline, tmp / "baseline")))
+    runs.append(("this checkout", ROOT))
+    halt = threading.Event()
+    pub = threading.Thread(target=_publisher, args=(
+        config.bus.tracks, args.tracks, args.hz, halt, config.site.lat, config.site.lon),
+        daemon=True)
+    pub.start()
+    results = []
+    try:
+        for name, root in runs:
+            tag = "baseline" if root != ROOT else "this"
+            results.append((name, _measure(args, str(config.path), tmp, root, tag)))
+    finally:
+        halt.set()
+        pub.join(5)
+    print(f"bench_web: {args.tracks} tracks at {args.hz:g} Hz in headless Chromium (software "
+          f"WebGL, {args.width}x{args.height}), measured after {args.warmup:g} s")
+    fps = [_report(args, name, m) for name, m in results]
+    if len(fps) == 2:
+        print(f"  this checkout / {args.baseline}: {fps[1] / fps[0]:.2f}x the frame rate")
     return 0
 
 

@@ -21,18 +21,19 @@ from cuas.errors import DecodeError
 from tests.web.helpers import ROOT
 
 
-def _env() -> dict[str, str]:
+def _env(root: Path) -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = str(root) + os.pathsep + env.get("PYTHONPATH", "")
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
 
-def cuas(*args: str, log: Path) -> subprocess.Popen[bytes]:
-    """``cuas ARGS`` as its own process, its output in ``log``."""
+def cuas(*args: str, log: Path, root: Path = ROOT) -> subprocess.Popen[bytes]:
+    """``cuas ARGS`` as its own process, its output in ``log``; the package from ``root``
+    (this checkout unless told: the benchmark runs an older one beside it)."""
     fh: IO[bytes] = open(log, "wb")  # noqa: SIM115 (closed with the process)
-    return subprocess.Popen([sys.executable, "-m", "cuas.cli.main", *args], cwd=ROOT,
-                            env=_env(), stdout=fh, stderr=subprocess.STDOUT)
+    return subprocess.Popen([sys.executable, "-m", "cuas.cli.main", *args], cwd=root,
+                            env=_env(root), stdout=fh, stderr=subprocess.STDOUT)
 
 
 def wait_for_line(log: Path, text: str, proc: subprocess.Popen[bytes], timeout_s: float) -> str:

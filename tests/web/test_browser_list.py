@@ -115,5 +115,14 @@ def test_a_thousand_tracks_list_only_the_rows_in_view(console: str) -> None:
         _until("the row marked selected", lambda: driver.execute_script(
             "const r = [...document.querySelectorAll('#tracklist li.sel')];"
             "return r.length === 1 && r[0].dataset.id === arguments[0]", str(N)), 10)
+        # The map shows the selection too: a ring drawn round that track's symbol, and round
+        # no other (read back from the GPU).
+        where = "window.cuas.drawnAt(arguments[0], arguments[1]).then(arguments[2])"
+        ring = _until("the ring", lambda: driver.execute_async_script(where, [N], True)[str(N)], 10)
+        symbol = driver.execute_async_script(where, [N], False)[str(N)]
+        assert symbol is not None
+        assert abs(ring[0] - symbol[0]) < 1.0 and abs(ring[1] - symbol[1]) < 1.0, (ring, symbol)
+        assert driver.execute_async_script(where, [1, N - 1], True) == {"1": None,
+                                                                        str(N - 1): None}
     finally:
         driver.quit()

@@ -278,7 +278,7 @@
     gl.endLines("lines");
     if (S.selected !== null && S.tracks.has(S.selected)) {
       const p = S.tracks.get(S.selected);
-      gl.ring(p[1], p[2]);
+      gl.ring(p[1], p[2], S.selected);
     }
     gl.endMarks();
     // Drawn in order, the worst threats last (on top).
@@ -651,7 +651,7 @@
     height: map.getCanvas().clientHeight},
     // The live tracks drawn within r px of (x, y), and where each of some tracks is drawn:
     // both read back from the GPU (promises).
-    renderedAt: (x, y, r) => S.gl.pick(x, y, r), drawnAt: (ids) => S.gl.drawnAt(ids),
+    renderedAt: (x, y, r) => S.gl.pick(x, y, r), drawnAt: (ids, ring) => S.gl.drawnAt(ids, ring),
     select};
   document.addEventListener("DOMContentLoaded", start);
 })();

@@ -231,7 +231,8 @@ window.cuasPicture = (() => {
     track(lon, lat, cls, level, mal, hdg, id) {
       this.icon(lon, lat, iconCell(cls, level, mal), hdg, TRACK_PX, id);
     }
-    ring(lon, lat) { this.icon(lon, lat, RING_CELL, 0, RING_PX, 0); }
+    /** The selection ring round track ``id``. */
+    ring(lon, lat, id) { this.icon(lon, lat, RING_CELL, 0, RING_PX, id); }
     operator(lon, lat) { this.icon(lon, lat, OP_CELL, 0, OP_PX, 0); }
     endIcons() { this.fresh.icons = true; }
 
@@ -350,10 +351,13 @@ window.cuasPicture = (() => {
       return new Promise((resolve) => { this.requests.push({kind: "pick", x, y, r, resolve}); this.redraw(); });
     }
 
-    /** For each of ``ids``: the centre of the quad its symbol is drawn on ([x, y] CSS px from
-     * the canvas's top left), or null if it is not drawn in view. */
-    drawnAt(ids) {
-      return new Promise((resolve) => { this.requests.push({kind: "where", ids, resolve}); this.redraw(); });
+    /** For each of ``ids``: the centre of the quad its symbol (``marks`` false) or its
+     * selection ring (``marks`` true) is drawn on ([x, y] CSS px from the canvas's top left),
+     * or null if it is not drawn in view. */
+    drawnAt(ids, marks) {
+      return new Promise((resolve) => {
+        this.requests.push({kind: "where", ids, marks: !!marks, resolve}); this.redraw();
+      });
     }
 
     answer(gl) {
@@ -397,7 +401,8 @@ window.cuasPicture = (() => {
           const out = {}, px = new Uint8Array(4 * w * h);
           for (const id of q.ids) {
             clear();
-            this.drawIcons(gl, 2, this.firstTrack, tracks, id);
+            if (q.marks) this.drawIcons(gl, 2, 0, this.firstTrack, id);
+            else this.drawIcons(gl, 2, this.firstTrack, tracks, id);
             gl.readPixels(0, 0, w, h, gl.RGBA, gl.UNSIGNED_BYTE, px);
             let n = 0, sx = 0, sy = 0;
             for (let k = 0; k < w * h; k++) if (px[4 * k + 3]) { n++; sx += k % w; sy += Math.floor(k / w); }
