@@ -263,6 +263,7 @@ window.cuasPicture = (() => {
     // ------------------------------------------------------------ MapLibre's side
     onAdd(map, gl) {
       this.map = map; this.gl = gl;
+      this.vao = gl.bindVertexArray ? null : gl.getExtension("OES_vertex_array_object");
       this.iconProg = compile(gl, ICON_VS, ICON_FS);
       this.lineProg = compile(gl, LINE_VS, LINE_FS);
       this.iconBuf = new GpuBuffer(gl);
@@ -290,6 +291,7 @@ window.cuasPicture = (() => {
     render(gl, matrix) {
       // MapLibre's own vertex array objects must not take our attribute pointers.
       if (gl.bindVertexArray) gl.bindVertexArray(null);
+      else if (this.vao) this.vao.bindVertexArrayOES(null);
       if (this.fresh.icons) { this.iconBuf.upload(this.icons, ICON_FLOATS); this.fresh.icons = false; }
       if (this.fresh.trails) { this.trailBuf.upload(this.trails, LINE_FLOATS); this.fresh.trails = false; }
       if (this.fresh.lines) { this.lineBuf.upload(this.lines, LINE_FLOATS); this.fresh.lines = false; }
