@@ -24,8 +24,9 @@ def missing() -> str | None:
     return None
 
 
-def chromium(width: int = 1400, height: int = 900) -> Any:
-    """A headless Chromium with software WebGL (SwiftShader: no GPU on CI)."""
+def chromium(width: int = 1400, height: int = 900, scale: float = 1.0) -> Any:
+    """A headless Chromium with software WebGL (SwiftShader: no GPU on CI); ``scale`` device
+    pixels to the CSS pixel (2 for a high-DPI screen)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -35,6 +36,8 @@ def chromium(width: int = 1400, height: int = 900) -> Any:
                 f"--window-size={width},{height}", "--enable-unsafe-swiftshader", "--mute-audio",
                 "--disable-background-timer-throttling", "--disable-renderer-backgrounding"):
         opts.add_argument(arg)
+    if scale != 1.0:
+        opts.add_argument(f"--force-device-scale-factor={scale:g}")
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
     driver.set_page_load_timeout(60)

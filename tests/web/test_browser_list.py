@@ -126,3 +126,38 @@ def test_a_thousand_tracks_list_only_the_rows_in_view(console: str) -> None:
                                                                         str(N - 1): None}
     finally:
         driver.quit()
+
+
+@pytest.mark.timeout(300)
+def test_on_a_high_dpi_screen_tracks_are_drawn_in_place_and_picked(console: str) -> None:
+    """Two device pixels to the CSS pixel: the WebGL layer's sizes and read-backs must not mix
+    them up."""
+    driver = browser.chromium(scale=2.0)
+    try:
+        browser.log_in(driver, console, "victor", PASSWORDS["victor"])
+        _until("every track", lambda: driver.execute_script(
+            "return window.cuas.state.tracks.size") == N, 60)
+        assert driver.execute_script("return window.devicePixelRatio") == 2
+        view = driver.execute_script("return window.cuas.view()")
+        tracks = driver.execute_script("return [...window.cuas.state.tracks.values()]")
+        places = {int(p[0]): browser.mercator_pixel(view, p[1], p[2]) for p in tracks}
+        inside = {tid: xy for tid, xy in places.items()
+                  if 20 < xy[0] < view["width"] - 20 and 20 < xy[1] < view["height"] - 20}
+        assert len(inside) >= 100, len(inside)
+        some = sorted(inside)[::max(1, len(inside) // 25)]
+        drawn = _until("a redraw with the tracks", lambda: (lambda d: all(d.values()) and d)(
+            driver.execute_async_script(
+                "window.cuas.drawnAt(arguments[0]).then(arguments[1])", some)), 10)
+        for tid in some:
+            (x, y), got = inside[tid], drawn[str(tid)]
+            assert abs(got[0] - x) < 1.0 and abs(got[1] - y) < 1.0, (tid, got, (x, y))
+        # A symbol's drawn size is 24 CSS px whatever the screen: the quad of a track alone
+        # covers 48 x 48 device pixels.
+        assert {drawn[str(tid)][2] for tid in some} == {48 * 48}
+        # A click picks what is under it, in CSS px.
+        x, y = inside[some[0]]
+        assert driver.execute_async_script(
+            "window.cuas.renderedAt(arguments[0], arguments[1], 1).then(arguments[2])",
+            x, y) == [some[0]]
+    finally:
+        driver.quit()

@@ -353,9 +353,9 @@ window.cuasPicture = (() => {
       return new Promise((resolve) => { this.requests.push({kind: "pick", x, y, r, resolve}); this.redraw(); });
     }
 
-    /** For each of ``ids``: the centre of the quad its symbol (``marks`` false) or its
-     * selection ring (``marks`` true) is drawn on ([x, y] CSS px from the canvas's top left),
-     * or null if it is not drawn in view. */
+    /** For each of ``ids``: where the quad of its symbol (``marks`` false) or of its
+     * selection ring (``marks`` true) is drawn: [x, y, n], its centre in CSS px from the
+     * canvas's top left and the device pixels it covers; null if it is not drawn in view. */
     drawnAt(ids, marks) {
       return new Promise((resolve) => {
         this.requests.push({kind: "where", ids, marks: !!marks, resolve}); this.redraw();
@@ -408,7 +408,7 @@ window.cuasPicture = (() => {
             gl.readPixels(0, 0, w, h, gl.RGBA, gl.UNSIGNED_BYTE, px);
             let n = 0, sx = 0, sy = 0;
             for (let k = 0; k < w * h; k++) if (px[4 * k + 3]) { n++; sx += k % w; sy += Math.floor(k / w); }
-            out[id] = n ? [(sx / n + 0.5) / ratio, (h - sy / n - 0.5) / ratio] : null;
+            out[id] = n ? [(sx / n + 0.5) / ratio, (h - sy / n - 0.5) / ratio, n] : null;
           }
           q.resolve(out);
         }
