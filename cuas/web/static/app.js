@@ -256,7 +256,7 @@
         const end = tr[tr.length - 1];
         S.trailEnds.set(id, [end[1], end[2]]);
         const m = S.metas.get(id);
-        gl.polyline("trails", tr.map((q) => [q[1], q[2]]), P.lineColour(m ? m.thr : "none"));
+        gl.polyline("trails", tr, P.lineColour(m ? m.thr : "none"), 1);
       }
       gl.endLines("trails");
     }

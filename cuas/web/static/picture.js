@@ -240,15 +240,17 @@ window.cuasPicture = (() => {
      * trail's last stretch and the operators' lines, with every update). */
     beginLines(which) { this[which].n = 0; }
 
-    /** A polyline through ``points`` ([lon, lat] each) in palette colour ``colour``. */
-    polyline(which, points, colour) {
+    /** A polyline through ``points`` in palette colour ``colour``: each point an array with
+     * its longitude and latitude (degrees) at ``at`` and ``at + 1`` (0 unless told, so that a
+     * trail's own [t, lon, lat, ...] points need no copy). */
+    polyline(which, points, colour, at = 0) {
       const f = this[which];
       if (points.length < 2) return;
       f.reserve(2 * LINE_FLOATS * (points.length - 1));
       const arr = f.a;
-      let px = mercX(points[0][0]) - this.ox, py = mercY(points[0][1]) - this.oy;
+      let px = mercX(points[0][at]) - this.ox, py = mercY(points[0][at + 1]) - this.oy;
       for (let k = 1; k < points.length; k++) {
-        const x = mercX(points[k][0]) - this.ox, y = mercY(points[k][1]) - this.oy, i = f.n;
+        const q = points[k], x = mercX(q[at]) - this.ox, y = mercY(q[at + 1]) - this.oy, i = f.n;
         arr[i] = px; arr[i + 1] = py; arr[i + 2] = colour;
         arr[i + 3] = x; arr[i + 4] = y; arr[i + 5] = colour;
         f.n += 2 * LINE_FLOATS;
