@@ -80,6 +80,13 @@ def _until(what: str, check: Any, timeout_s: float) -> Any:
     raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
+def _no_script_errors(driver: Any) -> None:
+    """Nothing the console's own scripts (or their shaders) raised reached the browser's log."""
+    errors = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"
+              and ("/static/" in e["message"] or "WebGL" in e["message"])]
+    assert not errors, errors
+
+
 ROWS = "return [...document.querySelectorAll('#tracklist li:not(.spacer)')].map((e) => e.textContent)"
 
 
@@ -124,6 +131,7 @@ def test_a_thousand_tracks_list_only_the_rows_in_view(console: str) -> None:
         assert abs(ring[0] - symbol[0]) < 1.0 and abs(ring[1] - symbol[1]) < 1.0, (ring, symbol)
         assert driver.execute_async_script(where, [1, N - 1], True) == {"1": None,
                                                                         str(N - 1): None}
+        _no_script_errors(driver)
     finally:
         driver.quit()
 
@@ -159,5 +167,6 @@ def test_on_a_high_dpi_screen_tracks_are_drawn_in_place_and_picked(console: str)
         assert driver.execute_async_script(
             "window.cuas.renderedAt(arguments[0], arguments[1], 1).then(arguments[2])",
             x, y) == [some[0]]
+        _no_script_errors(driver)
     finally:
         driver.quit()
