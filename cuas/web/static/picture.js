@@ -265,6 +265,14 @@ window.cuasPicture = (() => {
     // ------------------------------------------------------------ MapLibre's side
     onAdd(map, gl) {
       this.map = map; this.gl = gl;
+      // The canvas's size in CSS px, read when the map is sized, not while it draws (reading
+      // it in the middle of a frame could force the page's layout).
+      this.onResize = () => {
+        const c = map.getCanvas();
+        this.css = [c.clientWidth || 1, c.clientHeight || 1];
+      };
+      this.onResize();
+      map.on("resize", this.onResize);
       this.vao = gl.bindVertexArray ? null : gl.getExtension("OES_vertex_array_object");
       this.iconProg = compile(gl, ICON_VS, ICON_FS);
       this.lineProg = compile(gl, LINE_VS, LINE_FS);
@@ -285,6 +293,7 @@ window.cuasPicture = (() => {
       const gl = this.gl;
       for (const b of [this.iconBuf, this.trailBuf, this.lineBuf]) gl.deleteBuffer(b.buf);
       gl.deleteTexture(this.tex);
+      this.map.off("resize", this.onResize);
       gl.deleteProgram(this.iconProg.p); gl.deleteProgram(this.lineProg.p);
       if (this.fbo) { gl.deleteFramebuffer(this.fbo); gl.deleteTexture(this.fboTex); }
       this.map = null;
@@ -325,10 +334,10 @@ window.cuasPicture = (() => {
 
     drawIcons(gl, mode, first, count, only) {
       if (count <= 0) return;
-      const {p, loc} = this.iconProg, canvas = this.map.getCanvas();
+      const {p, loc} = this.iconProg;
       gl.useProgram(p);
       gl.uniformMatrix4fv(loc.u_matrix, false, this.matrix);
-      gl.uniform2f(loc.u_px, 2 / canvas.clientWidth, 2 / canvas.clientHeight);
+      gl.uniform2f(loc.u_px, 2 / this.css[0], 2 / this.css[1]);
       gl.uniform1f(loc.u_bearing, this.map.getBearing() * Math.PI / 180);
       gl.uniform1f(loc.u_only, only);
       gl.uniform1f(loc.u_mode, mode);
@@ -365,8 +374,7 @@ window.cuasPicture = (() => {
     }
 
     answer(gl) {
-      const canvas = this.map.getCanvas(), w = gl.drawingBufferWidth, h = gl.drawingBufferHeight;
-      const ratio = w / canvas.clientWidth;
+      const w = gl.drawingBufferWidth, h = gl.drawingBufferHeight, ratio = w / this.css[0];
       const before = gl.getParameter(gl.FRAMEBUFFER_BINDING), viewport = gl.getParameter(gl.VIEWPORT);
       if (!this.fbo || this.fboSize[0] !== w || this.fboSize[1] !== h) {
         if (this.fbo) { gl.deleteFramebuffer(this.fbo); gl.deleteTexture(this.fboTex); }
