@@ -147,3 +147,27 @@ def test_a_critical_alert_flashes_and_sounds_unless_muted(console: Console) -> N
         assert (flash, tones) == (True, 1)
     finally:
         driver.quit()
+
+
+@pytest.mark.timeout(300)
+def test_an_admin_adds_and_removes_a_user_in_the_console(console: Console) -> None:
+    from selenium.webdriver.common.by import By
+
+    users = "return [...document.querySelectorAll('#users li')].map((e) => e.firstChild.textContent)"
+    driver = browser.chromium()
+    try:
+        browser.log_in(driver, console.url, "ada", PASSWORDS["ada"])
+        assert driver.find_element(By.ID, "admin").is_displayed()
+        _until("the users", lambda: driver.execute_script(users) == [
+            "ada (admin) ", "olivia (operator) ", "victor (viewer) "], 20)
+        driver.find_element(By.ID, "newname").send_keys("nina")
+        driver.find_element(By.ID, "newpass").send_keys("nina-pass-123")
+        driver.find_element(By.CSS_SELECTOR, "#useradd button").click()
+        _until("nina listed", lambda: "nina (viewer) " in driver.execute_script(users), 20)
+        row = next(li for li in driver.find_elements(By.CSS_SELECTOR, "#users li")
+                   if li.text.startswith("nina"))
+        row.find_element(By.TAG_NAME, "button").click()
+        _until("nina gone", lambda: driver.execute_script(users) == [
+            "ada (admin) ", "olivia (operator) ", "victor (viewer) "], 20)
+    finally:
+        driver.quit()
