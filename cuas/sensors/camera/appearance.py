@@ -1,8 +1,8 @@
 """What a camera blob looks like: drone, bird, airplane, helicopter or background clutter.
 
-A small CNN (``appearance.onnx`` beside this module, trained by
-``tools/train_camera_classifier.py`` on the Svanström CC0 clips; see docs/camera-model-card.md)
-classifies a square grey crop around each blob, all blobs of a frame in one batch, run by
+A small CNN per modality (``appearance.onnx`` for visible and ``appearance_thermal.onnx`` for
+thermal streams, beside this module, trained by ``tools/train_camera_classifier.py`` on the
+Svanström CC0 clips; see docs/camera-model-card.md) classifies a square grey crop around each blob, all blobs of a frame in one batch, run by
 OpenCV's dnn module (no training library at run time).
 
 Crops: a square of side ``max(MIN_SIDE_PX, PAD * max(w, h))`` px centred on the box (pixels
@@ -49,8 +49,10 @@ MIN_SIDE_PX: Final = 16
 MIN_STD: Final = 4.0
 #: Modality codes of the model's second input plane.
 MODALITIES: Final = {"visible": 0.0, "thermal": 1.0}
-#: The shipped model.
+#: The shipped models: visible streams' (trained on the visible clips' crops) ...
 MODEL_PATH: Final = Path(__file__).with_name("appearance.onnx")
+#: ... and thermal streams' (trained on the thermal clips' crops).
+THERMAL_MODEL_PATH: Final = Path(__file__).with_name("appearance_thermal.onnx")
 
 U8 = NDArray[np.uint8]
 F32 = NDArray[np.float32]
@@ -165,37 +167,52 @@ def _softmax(z: NDArray[np.float32]) -> NDArray[np.float64]:
     return out
 
 
-class AppearanceClassifier:
-    """The shipped (or given) ONNX model, run by ``cv2.dnn`` on batches of crops.
+def _load_net(path: Path) -> cv2.dnn.Net:
+    """One ONNX model read by ``cv2.dnn`` and probed with one zero crop; :class:`ModelError`
+    (one line naming the file) when it is missing or cannot be run with this input shape."""
+    if not path.is_file():
+        raise ModelError(f"{path}: appearance model file not found")
+    try:
+        net = cv2.dnn.readNetFromONNX(str(path))
+        net.setInput(np.zeros((1, 2, CROP_PX, CROP_PX), dtype=np.float32))
+        probe = np.asarray(net.forward())
+    except cv2.error as exc:
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "cv2.error"
+        raise ModelError(f"{path}: not a usable appearance model ({reason})") from None
+    if probe.shape != (1, len(MODEL_CLASSES)):
+        raise ModelError(f"{path}: not a usable appearance model (output shape "
+                         f"{probe.shape}, expected (1, {len(MODEL_CLASSES)}))")
+    return net
 
-    Raises :class:`ModelError` (one line naming the file) when the file is missing or is no
+
+class AppearanceClassifier:
+    """ONNX models run by ``cv2.dnn`` on batches of crops: ``path`` for every modality, or by
+    default the shipped visible and thermal models.
+
+    Raises :class:`ModelError` (one line naming the file) when a file is missing or is no
     model OpenCV can run with this input shape.
     """
 
-    def __init__(self, path: Path | str = MODEL_PATH) -> None:
-        self.path = Path(path)
-        if not self.path.is_file():
-            raise ModelError(f"{self.path}: appearance model file not found")
-        try:
-            self._net = cv2.dnn.readNetFromONNX(str(self.path))
-            probe = self._forward(np.zeros((1, 2, CROP_PX, CROP_PX), dtype=np.float32))
-        except cv2.error as exc:
-            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "cv2.error"
-            raise ModelError(f"{self.path}: not a usable appearance model ({reason})") from None
-        if probe.shape != (1, len(MODEL_CLASSES)):
-            raise ModelError(f"{self.path}: not a usable appearance model (output shape "
-                             f"{probe.shape}, expected (1, {len(MODEL_CLASSES)}))")
+    def __init__(self, path: Path | str | None = None) -> None:
+        paths = ({"visible": MODEL_PATH, "thermal": THERMAL_MODEL_PATH} if path is None else
+                 {m: Path(path) for m in MODALITIES})
+        #: The model file of each modality.
+        self.paths: Final = paths
+        self.path = paths["visible"]
+        loaded: dict[Path, cv2.dnn.Net] = {}
+        for p in paths.values():
+            if p not in loaded:
+                loaded[p] = _load_net(p)
+        self._nets = {m: loaded[p] for m, p in paths.items()}
 
-    def _forward(self, x: F32) -> NDArray[np.float32]:
-        self._net.setInput(x)
-        out = np.asarray(self._net.forward(), dtype=np.float32)
-        return out.reshape(x.shape[0], -1)
-
-    def logits(self, x: F32) -> NDArray[np.float32]:
-        """The model's raw outputs (N, 5) for prepared input ``x`` (see :func:`prepare`)."""
+    def logits(self, x: F32, modality: str = "visible") -> NDArray[np.float32]:
+        """The raw outputs (N, 5) of ``modality``'s model for prepared input ``x`` (see
+        :func:`prepare`)."""
         if x.shape[0] == 0:
             return np.zeros((0, len(MODEL_CLASSES)), dtype=np.float32)
-        return self._forward(np.ascontiguousarray(x, dtype=np.float32))
+        net = self._nets[modality]
+        net.setInput(np.ascontiguousarray(x, dtype=np.float32))
+        return np.asarray(net.forward(), dtype=np.float32).reshape(x.shape[0], -1)
 
     def classify(self, crops: Sequence[NDArray[np.generic]], modality: str) -> list[Appearance]:
         """One :class:`Appearance` per crop (``CROP_PX`` square, grey 0-255), in one batch;
@@ -205,7 +222,7 @@ class AppearanceClassifier:
         idx = np.flatnonzero(ok)
         if not len(idx):
             return out
-        probs = _softmax(self.logits(x if len(idx) == len(crops) else x[idx]))
+        probs = _softmax(self.logits(x if len(idx) == len(crops) else x[idx], modality))
         rows: list[list[float]] = probs.tolist()
         for i, p in zip(idx.tolist(), rows, strict=True):
             if not all(math.isfinite(v) for v in p):

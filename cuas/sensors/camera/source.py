@@ -35,7 +35,6 @@ from cuas import bus, wire
 from cuas.backoff import Backoff
 from cuas.errors import CuasError, FrameError
 from cuas.sensors.camera.appearance import (
-    MODEL_PATH,
     Appearance,
     AppearanceClassifier,
     modality_of,
@@ -196,7 +195,7 @@ class CameraSource(PublishingAdapter):
         self.detector = MotionDetector(detector_config(self.settings))
         #: The appearance classifier (None when ``classify`` is off); a missing or corrupt
         #: model file fails here, before anything is opened.
-        self.classifier = (AppearanceClassifier(self.settings.model or MODEL_PATH)
+        self.classifier = (AppearanceClassifier(self.settings.model)
                            if self.settings.classify else None)
         self.geometry: CameraGeometry | None = None
         self._opener = opener
