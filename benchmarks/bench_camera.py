@@ -334,7 +334,8 @@ def adapter_fps(clip: str, classify: bool, max_frames: int | None = None
                                  "--config", str(cfg), "--sensor-id", "cam", "--source",
                                  str(CLIPS / f"{clip}.mp4"), "--publish", endpoint,
                                  "--speed", "0"]
-                                + ([] if max_frames is None else ["--max-frames", str(max_frames)]),
+                                + ([] if max_frames is None else
+                                   ["--max-frames", str(max_frames)]),
                                 stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT)})
         n, first, last = 0, 0.0, 0.0

@@ -294,7 +294,8 @@ def train(cache: Path, epochs: int, out: Path, per_epoch: int = 16_000, threads:
     d = {k: v[keep] for k, v in d.items()}
     y = d["y"]
     counts = np.bincount(y, minlength=len(MODEL_CLASSES))
-    print(f"train: {len(y)} crops, per class {dict(zip(MODEL_CLASSES, counts.tolist(), strict=True))}")
+    per_class = dict(zip(MODEL_CLASSES, counts.tolist(), strict=True))
+    print(f"train: {len(y)} crops, per class {per_class}")
     # Balanced classes (equal priors), and within a class each (modality, distance bin) group
     # and each clip weighs the same, so the smaller thermal or visible side of a class, its
     # rarer distance bins and clips with few crops are not drowned by the rest.

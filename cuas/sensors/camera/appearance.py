@@ -2,8 +2,9 @@
 
 A small CNN per modality (``appearance.onnx`` for visible and ``appearance_thermal.onnx`` for
 thermal streams, beside this module, trained by ``tools/train_camera_classifier.py`` on the
-Svanström CC0 clips; see docs/camera-model-card.md) classifies a square grey crop around each blob, all blobs of a frame in one batch, run by
-OpenCV's dnn module (no training library at run time).
+Svanström CC0 clips; see docs/camera-model-card.md) classifies a square grey crop around each
+blob, all blobs of a frame in one batch, run by OpenCV's dnn module (no training library at
+run time).
 
 Crops: a square of side ``max(MIN_SIDE_PX, PAD * max(w, h))`` px centred on the box (pixels
 beyond the frame repeat its edge), resized to ``CROP_PX`` square. Input planes: the crop
@@ -49,7 +50,8 @@ MIN_SIDE_PX: Final = 16
 MIN_STD: Final = 4.0
 #: Modality codes of the model's second input plane.
 MODALITIES: Final = {"visible": 0.0, "thermal": 1.0}
-#: The shipped models: visible streams' (trained on the visible clips' crops) ...
+#: The shipped models: visible streams' (trained on both modalities' crops, the modality a
+#: second input plane) ...
 MODEL_PATH: Final = Path(__file__).with_name("appearance.onnx")
 #: ... and thermal streams' (trained on the thermal clips' crops).
 THERMAL_MODEL_PATH: Final = Path(__file__).with_name("appearance_thermal.onnx")
