@@ -27,6 +27,7 @@ from cuas.sensors.camera.appearance import (
     CROP_PX,
     MODEL_CLASSES,
     MODEL_PATH,
+    THERMAL_MODEL_PATH,
     UNKNOWN,
     Appearance,
     AppearanceClassifier,
@@ -90,7 +91,9 @@ def test_shipped_model_reproduces_its_documented_accuracy(clf: AppearanceClassif
     """Drone vs not-drone on the fixed sample of labelled crops, within 0.1 of the validation
     figure the model card documents (docs/camera-model-report.json, labelled-box crops)."""
     doc = json.loads(REPORT.read_text())
-    assert doc["bytes"] == MODEL_PATH.stat().st_size  # the report is of the shipped model
+    # The report is of the shipped models.
+    assert doc["bytes"] == MODEL_PATH.stat().st_size
+    assert doc["thermal_bytes"] == THERMAL_MODEL_PATH.stat().st_size
     n = acc = 0.0
     for r in doc["bins"]:
         if r["crops"] == "box" and r["distance"] == "all":
@@ -184,6 +187,38 @@ def test_unknown_modality_is_refused(clf: AppearanceClassifier) -> None:
     assert modality_of(320, 256, "visible") == "visible"
 
 
+def test_each_modality_runs_its_own_shipped_model(clf: AppearanceClassifier) -> None:
+    """Visible crops go through appearance.onnx, thermal ones through appearance_thermal.onnx;
+    one given model serves both."""
+    assert clf.paths == {"visible": MODEL_PATH, "thermal": THERMAL_MODEL_PATH}
+    rng = np.random.default_rng(3)
+    crops = [rng.integers(60, 200, size=(CROP_PX, CROP_PX), dtype=np.uint8) for _ in range(4)]
+    vis, th = AppearanceClassifier(MODEL_PATH), AppearanceClassifier(THERMAL_MODEL_PATH)
+    for mod, alone in (("visible", vis), ("thermal", th)):
+        got = clf.classify(crops, mod)
+        want = alone.classify(crops, mod)
+        assert [a.probs for a in got] == [a.probs for a in want]
+    assert ([a.probs for a in clf.classify(crops, "visible")]
+            != [a.probs for a in clf.classify(crops, "thermal")])
+    assert set(vis.paths.values()) == {MODEL_PATH}
+
+
+def test_uint8_fast_path_matches_the_general_path(clf: AppearanceClassifier) -> None:
+    """The runtime's uint8 crops (standardised one by one with cv2) give what the vectorised
+    path for other dtypes gives, up to float rounding."""
+    rng = np.random.default_rng(5)
+    crops = [rng.integers(lo, lo + span, size=(CROP_PX, CROP_PX), dtype=np.uint8)
+             for lo, span in ((7, 1), (90, 30), (0, 256), (200, 56), (120, 4))]
+    crops[1][20:28, 18:30] = 30  # a dark target on a grey sky
+    for mod in ("visible", "thermal"):
+        fast = clf.classify(crops, mod)
+        general = clf.classify([c.astype(np.float32) for c in crops], mod)
+        assert [a.label for a in fast] == [a.label for a in general]
+        for a, b in zip(fast, general, strict=True):
+            assert a.probs == pytest.approx(b.probs, abs=2e-4)
+    assert not fast[0].known  # a flat crop
+
+
 # --------------------------------------------------------------------------- bad model files
 
 
@@ -191,6 +226,18 @@ def _one_line(exc: ModelError, path: Path) -> str:
     msg = str(exc)
     assert "\n" not in msg and str(path) in msg
     return msg
+
+
+def test_a_missing_shipped_thermal_model_is_a_one_line_error(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    from cuas.sensors.camera import appearance
+
+    path = tmp_path / "appearance_thermal.onnx"
+    monkeypatch.setattr(appearance, "THERMAL_MODEL_PATH", path)
+    with pytest.raises(ModelError) as exc:
+        appearance.AppearanceClassifier()
+    assert "not found" in _one_line(exc.value, path)
 
 
 def test_missing_model_file_is_a_one_line_error(tmp_path: Path) -> None:
