@@ -36,6 +36,16 @@ I64 = NDArray[np.int64]
 #: A likelihood is floored here before its log is taken: no single detection may rule a class
 #: out for ever (log 0.01 = -4.6).
 LIK_FLOOR = 0.01
+#: Switch detection. Beside each track's evidence the ledger keeps the same sum with a short
+#: half-life (s): what the last few looks say. When that recent evidence favours another class
+#: than the whole history by SWITCH_LLR (nats of tempered log-likelihood; about seven drone
+#: labels in a row after a gull's history, from the scenarios' micro-Doppler matrix), within
+#: SWITCH_RECENT_S of an ambiguous detection (another track close by), the track has most
+#: likely changed objects in the crowd: its older evidence belonged to the other object and is
+#: dropped, keeping only the recent. Without a crowd nearby no history is dropped.
+SWITCH_HALF_LIFE_S = 5.0
+SWITCH_LLR = 3.0
+SWITCH_RECENT_S = 20.0
 #: A (sensor, label) summary is shown while its last look is at most this old (s).
 WINDOW_S = 60.0
 #: Most summaries kept per track (the most recent (sensor, label) pairs).
@@ -61,6 +71,9 @@ class Observation:
     weight: float = 1.0
     label: str | None = None
     basis: str | None = None
+    #: Another track was close enough to the detection that the tracker may have given it to
+    #: the wrong one (a crowd, a flock): the track may be following another object from here.
+    ambiguous: bool = False
 
 
 @dataclass(slots=True)
@@ -116,6 +129,8 @@ class EvidenceLedger:
         self._tracks: dict[int, _TrackEvidence] = {}
         self._by_slot: dict[int, _TrackEvidence] = {}
         self._log = np.zeros((64, 4))
+        self._fast = np.zeros((64, 4))  # the same sum with SWITCH_HALF_LIFE_S
+        self._amb_t = np.full(64, -np.inf)  # last ambiguous observation (UTC s)
         self._t = np.zeros(64)
         self._free: list[int] = list(range(63, -1, -1))
         # The sentence cache per slot: text and strength per most probable class, the time
@@ -130,6 +145,8 @@ class EvidenceLedger:
         #: Observations counted, and those refused as already counted.
         self.n_added = 0
         self.n_duplicate = 0
+        #: Histories dropped because a track had changed objects (see SWITCH_LLR).
+        self.n_switches = 0
 
     def __len__(self) -> int:
         return len(self._tracks)
@@ -143,6 +160,8 @@ class EvidenceLedger:
         if not self._free:  # grow by doubling
             cap = len(self._t)
             self._log = np.vstack([self._log, np.zeros((cap, 4))])
+            self._fast = np.vstack([self._fast, np.zeros((cap, 4))])
+            self._amb_t = np.concatenate([self._amb_t, np.full(cap, -np.inf)])
             self._t = np.concatenate([self._t, np.zeros(cap)])
             self._said_text = np.vstack([self._said_text, np.full((cap, 4), None, dtype=object)])
             self._said_w = np.vstack([self._said_w, np.zeros((cap, 4))])
@@ -151,6 +170,8 @@ class EvidenceLedger:
             self._free = list(range(2 * cap - 1, cap - 1, -1))
         slot = self._free.pop()
         self._log[slot] = 0.0
+        self._fast[slot] = 0.0
+        self._amb_t[slot] = -np.inf
         self._t[slot] = t
         self._said_from[slot] = np.inf
         te = self._tracks[track_id] = self._by_slot[slot] = _TrackEvidence(slot)
@@ -198,21 +219,37 @@ class EvidenceLedger:
         te.last_by_sensor[obs.sensor] = t
         slot = te.slot
         row = self._log[slot].tolist()
+        fast = self._fast[slot].tolist()
         t_ev = float(self._t[slot])
         if t > t_ev:  # decay the track's evidence to this observation's time
             fac = 0.5 ** ((t - t_ev) / self.half_life_s) if self.half_life_s > 0 else 0.0
             row = [v * fac for v in row]
+            fac = 0.5 ** ((t - t_ev) / SWITCH_HALF_LIFE_S)
+            fast = [v * fac for v in fast]
             self._t[slot] = t_ev = t
         k = weight * conf * eff
         term = [v * k for v in self._log_of((l0, l1, l2, l3))]
         mean = (((term[0] + term[1]) + term[2]) + term[3]) / 4
         term = [v - mean for v in term]
+        fast_term = term
         # Evidence older than the ledger's time for this track (a late sensor) is aged too.
         age = t_ev - t
         if age > 0 and self.half_life_s > 0:
             aged = 0.5 ** (age / self.half_life_s)
             term = [v * aged for v in term]
-        self._log[slot] = [a + b for a, b in zip(row, term, strict=True)]
+        if age > 0:
+            aged = 0.5 ** (age / SWITCH_HALF_LIFE_S)
+            fast_term = [v * aged for v in fast_term]
+        row = [a + b for a, b in zip(row, term, strict=True)]
+        fast = [a + b for a, b in zip(fast, fast_term, strict=True)]
+        if obs.ambiguous:
+            self._amb_t[slot] = max(float(self._amb_t[slot]), t)
+        if t_ev - float(self._amb_t[slot]) <= SWITCH_RECENT_S and self._switched(row, fast):
+            row = fast  # the older evidence was another object's
+            te.summaries.clear()
+            self.n_switches += 1
+        self._log[slot] = row
+        self._fast[slot] = fast
         sm = self._summarise(te, obs, (l0, l1, l2, l3))
         if len(te.summaries) == 1:
             # The usual case, one sensor and one label: its sentence leads for every class
@@ -226,6 +263,14 @@ class EvidenceLedger:
             self._said_from[slot] = math.inf  # made again when a snapshot next asks
         self.n_added += 1
         return True
+
+    @staticmethod
+    def _switched(row: list[float], fast: list[float]) -> bool:
+        """The recent evidence ``fast`` names another class than the whole ``row`` does, by
+        SWITCH_LLR or more over the class ``row`` leads with."""
+        cf = max(range(4), key=fast.__getitem__)
+        cs = max(range(4), key=row.__getitem__)
+        return cf != cs and fast[cf] - fast[cs] >= SWITCH_LLR
 
     def _summarise(self, te: _TrackEvidence, obs: Observation,
                    lik: tuple[float, float, float, float]) -> _Summary:
