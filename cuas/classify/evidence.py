@@ -5,7 +5,7 @@ observation | class) for uav, bird, manned, clutter) and the sensor's confidence
 tracker has said which track the detection went to (and with what association probability:
 1 for a nearest-neighbour assignment, the JPDA weight once the tracker gives one), the
 ledger adds ``weight * confidence * log(likelihood)`` to that track's log-evidence: a tempered
-(power) likelihood, so a detection that is half trusted counts half. Three rules keep it
+(power) likelihood, so a detection that is half trusted counts half. Four rules keep it
 honest:
 
 - **Counted once**: a detection is known by (track, sensor, time); the same one again adds
@@ -15,6 +15,10 @@ honest:
   by the time since its previous one over ``decorrelation_s`` (at most 1).
 - **Forgetting**: the log-evidence halves every ``half_life_s`` seconds, so an early mistake
   fades and a track that changes behaviour is re-judged.
+- **A track swapped onto another object forgets the first one**: where a detection was
+  ambiguous (another track close by, in a flock or a crowd) and the last few looks then name
+  another class than the whole history, the history was another object's and is dropped
+  (``SWITCH_*`` below).
 
 What was added is also summarised per (sensor, label) for the reasons an operator reads
 ("cam-north: drone 0.93 over 14 frames"). Imports numpy and classify siblings only.
