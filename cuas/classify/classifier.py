@@ -454,7 +454,8 @@ class Classifier:
             c_loiter,
             no_rid, rid, icao, allow, deny, mismatch, miss_m, miss_v, rf_on, last, inp.ident,
             idents, shadow_of, shadow_d, inp.ids, self._allow, ev,
-            self.evidence.sensed(t, inp.ids, best, ev_slots), held, auth)
+            self.evidence.sensed(t, inp.ids, best, ev_slots), held, auth,
+            self.evidence.switched_s(t, ev_slots))
 
         # Alerts (the policy in :mod:`.alerts`): established, unfriendly tracks only.
         bits = (inside.astype(np.int64) << np.arange(geo.n_zones, dtype=np.int64)).sum(axis=1) \

@@ -135,6 +135,7 @@ class EvidenceLedger:
         self._log = np.zeros((64, 4))
         self._fast = np.zeros((64, 4))  # the same sum with SWITCH_HALF_LIFE_S
         self._amb_t = np.full(64, -np.inf)  # last ambiguous observation (UTC s)
+        self._switch_t = np.full(64, -np.inf)  # last dropped history (UTC s)
         self._t = np.zeros(64)
         self._free: list[int] = list(range(63, -1, -1))
         # The sentence cache per slot: text and strength per most probable class, the time
@@ -166,6 +167,7 @@ class EvidenceLedger:
             self._log = np.vstack([self._log, np.zeros((cap, 4))])
             self._fast = np.vstack([self._fast, np.zeros((cap, 4))])
             self._amb_t = np.concatenate([self._amb_t, np.full(cap, -np.inf)])
+            self._switch_t = np.concatenate([self._switch_t, np.full(cap, -np.inf)])
             self._t = np.concatenate([self._t, np.zeros(cap)])
             self._said_text = np.vstack([self._said_text, np.full((cap, 4), None, dtype=object)])
             self._said_w = np.vstack([self._said_w, np.zeros((cap, 4))])
@@ -176,6 +178,7 @@ class EvidenceLedger:
         self._log[slot] = 0.0
         self._fast[slot] = 0.0
         self._amb_t[slot] = -np.inf
+        self._switch_t[slot] = -np.inf
         self._t[slot] = t
         self._said_from[slot] = np.inf
         te = self._tracks[track_id] = self._by_slot[slot] = _TrackEvidence(slot)
@@ -251,6 +254,7 @@ class EvidenceLedger:
         if t_ev - float(self._amb_t[slot]) <= SWITCH_RECENT_S and self._switched(row, fast):
             row = fast  # the older evidence was another object's
             te.summaries.clear()
+            self._switch_t[slot] = t
             self.n_switches += 1
         self._log[slot] = row
         self._fast[slot] = fast
@@ -320,6 +324,16 @@ class EvidenceLedger:
             dt = t - self._t[s]
             fac = 0.5 ** (np.maximum(dt, 0.0) / hl) if hl > 0 else np.ones(len(s))
             out[rows] = self._log[s] * fac[:, None]
+        return out
+
+    def switched_s(self, t: float, slots: I64) -> F64:
+        """Seconds before ``t`` at which each track (its :meth:`slots`) last dropped another
+        object's evidence; NaN for none (or no evidence)."""
+        out = np.full(len(slots), np.nan)
+        have = slots >= 0
+        if have.any():
+            when = self._switch_t[slots[have]]
+            out[have] = np.where(np.isfinite(when), t - when, np.nan)
         return out
 
     def has(self, ids: I64) -> NDArray[np.bool_]:

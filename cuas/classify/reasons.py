@@ -30,12 +30,14 @@ KIND_WORDS = {"no_fly": "no-fly zone", "perimeter": "perimeter", "crowd": "crowd
               "takeoff_exclusion": "take-off exclusion zone"}
 
 (_DENY, _SPOOF, _SHADOW, _LOITER, _ZONE, _APPROACH, _ALLOW, _ADSB, _RID, _NO_RID, _RF, _CLASS,
- _MOTION, _JUMP, _TWO, _FROZEN, _LOCK, _FAST, _SENSED, _HELD) = range(20)
-_N_SLOTS = 20
+ _MOTION, _JUMP, _TWO, _FROZEN, _LOCK, _FAST, _SENSED, _HELD, _SWITCH) = range(21)
+_N_SLOTS = 21
 #: What a Remote ID's authentication state adds to its sentence.
 _AUTH_WORDS = {"present": " (signed)", "partial": " (partly signed)", "absent": " (unsigned)"}
 #: A sustained hover is a reason from this many seconds (s).
 HELD_REASON_S = 10.0
+#: A track that dropped another object's evidence says so for this long (s).
+SWITCH_REASON_S = 30.0
 
 
 
@@ -72,7 +74,8 @@ class ReasonWriter:
               ident: I64, idents: IdentReports | None, shadow_of: I64, shadow_d: F64,
               ids: I64, allow_list: B, ev: SpoofEvidence | None = None,
               sensed: tuple[I64, list[str], F64] | None = None, held: F64 | None = None,
-              auth: NDArray[np.object_] | None = None) -> tuple[tuple[str, ...], ...]:
+              auth: NDArray[np.object_] | None = None, switched_s: F64 | None = None
+              ) -> tuple[tuple[str, ...], ...]:
         """Short sentences per track, strongest first.
 
         Each kind of reason is a column of a weight matrix (0 = absent) and of a text matrix;
@@ -137,6 +140,10 @@ class ReasonWriter:
         if held is not None:
             put(_HELD, held >= HELD_REASON_S, 0.55, lambda idx: self._cached(
                 "held", "hovered {} s", np.rint(held[idx])))
+        if switched_s is not None:  # seconds since the track dropped another object's evidence
+            put(_SWITCH, switched_s <= SWITCH_REASON_S, 0.35, lambda idx: self._cached(
+                "sw", "changed objects in a crowd {} s ago: older evidence dropped",
+                np.rint(switched_s[idx])))
         pct = np.rint(probs[rows, best] * 100).astype(np.int64)
         W[:, _CLASS] = 0.3
         T[:, _CLASS] = _CLASS_TEXT[best, pct]

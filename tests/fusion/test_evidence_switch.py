@@ -88,3 +88,18 @@ def test_the_engine_marks_close_detections_ambiguous() -> None:
     assert run_pair(30.0) > 0.5
     # 400 m apart nothing is ambiguous: the first track keeps its 40 s of gull evidence.
     assert run_pair(400.0) < 0.5
+
+
+def test_a_switched_track_says_so_in_its_reasons() -> None:
+    engine = FusionEngine(wembley())
+    snap = None
+    for k in range(56):  # as run_pair(30.0): the labels trade places at 40 s
+        t = T0 + k
+        pts = [(1000.0 + 10 * k, 1000.0, 60.0), (1000.0 + 10 * k, 1030.0, 60.0)]
+        engine.process(batch(t, k, pts, [BIRD_LIK, DRONE_LIK] if k < 40 else
+                             [DRONE_LIK, BIRD_LIK]))  # type: ignore[arg-type]
+        snap = engine.snapshot(t)
+    assert snap is not None
+    said = [r for tr in snap.tracks for r in tr.reasons if r.startswith("changed objects")]
+    assert said and all(r.endswith("s ago: older evidence dropped") for r in said)
+    assert engine.classifier is not None and engine.classifier.evidence.n_switches >= 1
