@@ -297,7 +297,8 @@ class Classifier:
         # Sensor class evidence (each detection's, fused per track with forgetting) and how
         # long the track has hovered over its life (a sustained hover is a multirotor's).
         st = self._state.gather(inp.ids)
-        sensed = self.evidence.log_evidence(t, inp.ids)
+        ev_slots = self.evidence.slots(inp.ids)
+        sensed = self.evidence.log_evidence(t, inp.ids, ev_slots)
         terms += sensed
         held = self._held_hover(t, inp, f, st)
         for curve in m.history.values():
@@ -453,7 +454,8 @@ class Classifier:
             c_loiter,
             no_rid, rid, icao, allow, deny, mismatch, miss_m, miss_v, rf_on, last, inp.ident,
             idents, shadow_of, shadow_d, inp.ids, self._allow, ev,
-            self._sensed_texts(t, inp.ids, best), held, auth)
+            self.evidence.sensed(t, inp.ids, best, ev_slots), held, auth,
+            self.evidence.switched_s(t, ev_slots))
 
         # Alerts (the policy in :mod:`.alerts`): established, unfriendly tracks only.
         bits = (inside.astype(np.int64) << np.arange(geo.n_zones, dtype=np.int64)).sum(axis=1) \
@@ -482,22 +484,6 @@ class Classifier:
         for r in np.flatnonzero(rid & (ident < idents.n)).tolist():
             out[r] = self._rid_auth.get(idents.value[int(ident[r])], "")
         return out
-
-    def _sensed_texts(self, t: float, ids: I64, best: I64) -> tuple[I64, list[str], F64]:
-        """Rows with sensor evidence, the strongest summary of each ("cam-1: drone 0.93 over
-        14 looks") and its strength: what :class:`~cuas.classify.reasons.ReasonWriter` shows."""
-        rows: list[int] = []
-        texts: list[str] = []
-        weights: list[float] = []
-        if len(self.evidence):
-            top = self.evidence.top
-            for r, (i, b) in enumerate(zip(ids.tolist(), best.tolist(), strict=True)):
-                said = top(i, t, b)
-                if said is not None:
-                    rows.append(r)
-                    weights.append(said[0])
-                    texts.append(said[1])
-        return np.asarray(rows, dtype=np.int64), texts, np.asarray(weights)
 
     def _held_hover(self, t: float, inp: TrackInputs, f: Features,
                     st: dict[str, NDArray[np.generic]]) -> F64:

@@ -30,12 +30,14 @@ KIND_WORDS = {"no_fly": "no-fly zone", "perimeter": "perimeter", "crowd": "crowd
               "takeoff_exclusion": "take-off exclusion zone"}
 
 (_DENY, _SPOOF, _SHADOW, _LOITER, _ZONE, _APPROACH, _ALLOW, _ADSB, _RID, _NO_RID, _RF, _CLASS,
- _MOTION, _JUMP, _TWO, _FROZEN, _LOCK, _FAST, _SENSED, _HELD) = range(20)
-_N_SLOTS = 20
+ _MOTION, _JUMP, _TWO, _FROZEN, _LOCK, _FAST, _SENSED, _HELD, _SWITCH) = range(21)
+_N_SLOTS = 21
 #: What a Remote ID's authentication state adds to its sentence.
 _AUTH_WORDS = {"present": " (signed)", "partial": " (partly signed)", "absent": " (unsigned)"}
 #: A sustained hover is a reason from this many seconds (s).
 HELD_REASON_S = 10.0
+#: A track that dropped another object's evidence says so for this long (s).
+SWITCH_REASON_S = 30.0
 
 
 
@@ -72,7 +74,8 @@ class ReasonWriter:
               ident: I64, idents: IdentReports | None, shadow_of: I64, shadow_d: F64,
               ids: I64, allow_list: B, ev: SpoofEvidence | None = None,
               sensed: tuple[I64, list[str], F64] | None = None, held: F64 | None = None,
-              auth: NDArray[np.object_] | None = None) -> tuple[tuple[str, ...], ...]:
+              auth: NDArray[np.object_] | None = None, switched_s: F64 | None = None
+              ) -> tuple[tuple[str, ...], ...]:
         """Short sentences per track, strongest first.
 
         Each kind of reason is a column of a weight matrix (0 = absent) and of a text matrix;
@@ -81,7 +84,9 @@ class ReasonWriter:
         sorted row into a tuple.
         """
         W = np.zeros((n, _N_SLOTS))
-        T = np.full((n, _N_SLOTS), "", dtype=object)
+        # None where a slot has no reason (its weight is 0, so it is never picked): an empty
+        # object array is ten times cheaper to make than one filled with "".
+        T = np.empty((n, _N_SLOTS), dtype=object)
         rows = np.arange(n)
         best = np.argmax(probs, axis=1)
 
@@ -133,8 +138,12 @@ class ReasonWriter:
             W[sensed[0], _SENSED] = 0.3 + 0.4 * sensed[2]
             T[sensed[0], _SENSED] = sensed[1]
         if held is not None:
-            put(_HELD, held >= HELD_REASON_S, 0.55, lambda idx: [
-                f"hovered {v:.0f} s" for v in held[idx].tolist()])
+            put(_HELD, held >= HELD_REASON_S, 0.55, lambda idx: self._cached(
+                "held", "hovered {} s", np.rint(held[idx])))
+        if switched_s is not None:  # seconds since the track dropped another object's evidence
+            put(_SWITCH, switched_s <= SWITCH_REASON_S, 0.35, lambda idx: self._cached(
+                "sw", "changed objects in a crowd {} s ago: older evidence dropped",
+                np.rint(switched_s[idx])))
         pct = np.rint(probs[rows, best] * 100).astype(np.int64)
         W[:, _CLASS] = 0.3
         T[:, _CLASS] = _CLASS_TEXT[best, pct]
@@ -184,24 +193,46 @@ class ReasonWriter:
         rest = ~short & ~patchy
         hover = rest & (np.nan_to_num(f.hover_s) >= 3.0)
         moving = rest & ~hover & np.isfinite(f.speed)
-        cache = self.text_cache
-        if len(cache) > 100_000:  # bounded: rounded values repeat, but not forever
-            cache.clear()
         idx = np.flatnonzero(hover)
         if len(idx):
             W[idx, _MOTION] = 0.25
-            h = np.rint(f.height[idx]).astype(np.int64).tolist()
-            d = np.rint(f.hover_s[idx]).astype(np.int64).tolist()
-            T[idx, _MOTION] = [cache.get(("h", a, b)) or cache.setdefault(
-                ("h", a, b), f"hovering at {a} m for {b} s") for a, b in zip(h, d, strict=True)]
+            T[idx, _MOTION] = self._cached("h", "hovering at {} m for {} s",
+                                           np.rint(f.height[idx]), np.rint(f.hover_s[idx]))
         idx = np.flatnonzero(moving)
         if len(idx):
             support = np.abs(kin[idx, best[idx]])
             W[idx, _MOTION] = 0.2 * np.minimum(1.0, support + 0.2)
-            v = np.rint(f.speed[idx]).astype(np.int64).tolist()
-            h = np.rint(f.height[idx]).astype(np.int64).tolist()
-            T[idx, _MOTION] = [cache.get(("m", a, b)) or cache.setdefault(
-                ("m", a, b), f"{a} m/s at {b} m") for a, b in zip(v, h, strict=True)]
+            T[idx, _MOTION] = self._cached("m", "{} m/s at {} m", np.rint(f.speed[idx]),
+                                           np.rint(f.height[idx]))
+
+    def _cached(self, tag: str, fmt: str, *values: F64) -> NDArray[np.object_]:
+        """``fmt`` filled with each row of the whole numbers ``values`` (columns of equal
+        length), one text per distinct row, each formatted once and kept in the text cache
+        (many tracks share their rounded speed and height)."""
+        # One int64 code per row (each of at most two values in 32 bits, offset to be
+        # non-negative); values outside that range are formatted row by row.
+        ints = [v.astype(np.int64) for v in values]
+        if len(ints) > 2 or any(((v < -2**31) | (v >= 2**31)).any() for v in ints):
+            return np.asarray([fmt.format(*row) for row in zip(
+                *(v.tolist() for v in ints), strict=True)] + [None])[:-1]
+        code = ints[0] + 2**31
+        for v in ints[1:]:
+            code = (code << 32) | (v + 2**31)
+        uniq, inv = np.unique(code, return_inverse=True)
+        first = np.zeros(len(uniq), dtype=np.int64)
+        first[inv[::-1]] = np.arange(len(code) - 1, -1, -1)  # a row holding each code
+        rows = [col[first].tolist() for col in ints]
+        cache = self.text_cache
+        if len(cache) > 100_000:  # bounded: rounded values repeat, but not forever
+            cache.clear()
+        out = np.empty(len(uniq), dtype=object)
+        for k, row in enumerate(zip(*rows, strict=True)):
+            key = (tag, *row)
+            text = cache.get(key)
+            if text is None:
+                text = cache[key] = fmt.format(*row)
+            out[k] = text
+        return out[inv]
 
     def _friend_text(self, idents: IdentReports | None, i: int, allow_list: B) -> str:
         if idents is None or not 0 <= i < idents.n:

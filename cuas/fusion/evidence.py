@@ -33,6 +33,10 @@ F64 = NDArray[np.float64]
 MAX_POINT_M = 200.0
 #: A bearing more than this (degrees) off every updated track went to none of them.
 MAX_BEARING_DEG = 5.0
+#: A detection with a second updated track this close (m, or degrees for a bearing) besides
+#: the one it went to is ambiguous: the tracker may have swapped the two (a flock, a crowd).
+AMBIGUOUS_M = 50.0
+AMBIGUOUS_DEG = 1.5
 
 
 Evidence = tuple[tuple[float, float, float, float], float, str | None, str | None]
@@ -103,34 +107,41 @@ def attribute(batch: wire.Detections, meas: MeasurementBatch, ids: NDArray[np.in
             found.append((f"{batch.sensor}/rcs", rcs))
         if not found:
             continue
+        j, ambiguous = _nearest(meas, k, x)
         if weights is not None:
-            for tid in ids.tolist():
-                w = weights.get((i, tid))
-                if w:
-                    out.extend(Observation(tid, batch.t, sensor, e[0], e[1], float(w), e[2],
-                                           e[3]) for sensor, e in found)
+            # The tracker's weights say where it went; shared between tracks, or with another
+            # track close by, it is ambiguous all the same.
+            shared = [(tid, w) for tid in ids.tolist() if (w := weights.get((i, tid)))]
+            ambiguous = ambiguous or len(shared) > 1
+            for tid, w in shared:
+                out.extend(Observation(tid, batch.t, sensor, e[0], e[1], float(w), e[2],
+                                       e[3], ambiguous) for sensor, e in found)
             continue
-        j = _nearest(meas, k, x)
         if j is None:
             continue
-        out.extend(Observation(int(ids[j]), batch.t, sensor, e[0], e[1], 1.0, e[2], e[3])
-                   for sensor, e in found)
+        out.extend(Observation(int(ids[j]), batch.t, sensor, e[0], e[1], 1.0, e[2], e[3],
+                               ambiguous) for sensor, e in found)
     return out
 
 
-def _nearest(meas: MeasurementBatch, k: int, x: F64) -> int | None:
-    """Row of ``x`` nearest measurement ``k``: in metres for a point, in angle for a bearing;
-    None when none is near enough."""
+def _nearest(meas: MeasurementBatch, k: int, x: F64) -> tuple[int | None, bool]:
+    """Row of ``x`` nearest measurement ``k``: in metres for a point, in angle for a bearing
+    (None when none is near enough), and whether another row is near it too (AMBIGUOUS_M,
+    AMBIGUOUS_DEG)."""
     model = meas.models[int(meas.model[k])]
     if np.all(np.isfinite(meas.pos[k])):
         d = np.linalg.norm(x[:, :3] - meas.pos[k], axis=1)
         j = int(np.argmin(d))
-        return j if d[j] <= MAX_POINT_M else None
+        if d[j] > MAX_POINT_M:
+            return None, False
+        return j, int((d <= AMBIGUOUS_M).sum()) >= 2
     if model.is_bearing and meas.sensor_frame is not None:
         u = AzElModel.directions(meas.z[k: k + 1])[0]
         local = meas.sensor_frame.site_to_local(x[:, :3])
         norm = np.linalg.norm(local, axis=1)
         cos = (local @ u) / np.maximum(norm, 1e-9)
         j = int(np.argmax(cos))
-        return j if cos[j] >= math.cos(math.radians(MAX_BEARING_DEG)) else None
-    return None
+        if cos[j] < math.cos(math.radians(MAX_BEARING_DEG)):
+            return None, False
+        return j, int((cos >= math.cos(math.radians(AMBIGUOUS_DEG))).sum()) >= 2
+    return None, False
