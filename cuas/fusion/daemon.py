@@ -35,6 +35,7 @@ from cuas.errors import ConfigError, DecodeError
 from cuas.fusion.admission import Admission, RateLimitedLog, SensorHealth
 from cuas.fusion.engine import FusionEngine
 from cuas.fusion.export import alert_message, fit_columns
+from cuas.fusion.timing import StageTimes
 from cuas.sdnotify import Notifier
 from cuas.tracking import StepResult
 from cuas.tracking.reorder import ReorderBuffer
@@ -101,6 +102,12 @@ class Daemon:
                                    replay=self._replay_mode)
         self.ready = asyncio.Event()
         self.bound = endpoints
+        #: Per-stage durations since the last heartbeat (reported in its counters).
+        self.stages = StageTimes()
+        # Each queued batch's arrival (monotonic s), by object id, for the `hold` stage; and
+        # when the engine's current step began, for the `step` stage.
+        self._arrived: collections.OrderedDict[int, float] = collections.OrderedDict()
+        self._step_began = 0.0
 
     @property
     def buffer(self) -> ReorderBuffer[wire.Detections]:
@@ -174,6 +181,7 @@ class Daemon:
                     await task
             # Flush what is owed: queued and buffered batches, the final picture, a last status.
             self._drain_queue()
+            self._step_began = time.monotonic()
             self.engine.flush()
             await self._send_snapshot()
             await self._publish_alerts()
@@ -213,7 +221,7 @@ class Daemon:
                                        "longer on the producers' allow list", user)
                     continue
             counters["received"] += 1
-            self._last_arrival = time.monotonic()
+            began = self._last_arrival = time.monotonic()
             size = sum(len(p) for p in parts)
             counters["received_bytes"] += size
             try:
@@ -267,6 +275,12 @@ class Daemon:
                 self._rlog.warning("overflow", "detection queue full (%d): dropped the oldest "
                                    "batch", self._queue_size)
             self._queue.append(msg)
+            self._arrived[id(msg)] = began
+            if len(self._arrived) > self._queue_size + self.buffer.max_items:
+                self._arrived.popitem(last=False)  # batches the buffer dropped as late
+            stages = self.stages
+            stages.add("age_received", self.clock() - msg.t)
+            stages.add("receive", time.monotonic() - began)
             self._wake.set()
             if counters["received"] % 64 == 0:
                 await asyncio.sleep(0)  # let the fuser run during a flood
@@ -281,13 +295,23 @@ class Daemon:
         start = time.monotonic()
         while self._queue and (limit is None or n < limit):
             msg = self._queue.popleft()
+            self._step_began = time.monotonic()
             self.engine.push(msg, backlog=bool(self._queue))
             n += 1
             if budget_s is not None and time.monotonic() - start > budget_s:
                 break
 
     def _fused(self, batch: wire.Detections, result: StepResult) -> None:
-        """The engine fused ``batch``: count it, and have the picture published soon."""
+        """The engine fused ``batch``: count it, time it, and have the picture published
+        soon."""
+        now = time.monotonic()
+        stages = self.stages
+        arrived = self._arrived.pop(id(batch), None)
+        if arrived is not None:
+            stages.add("hold", max(0.0, self._step_began - arrived))
+        stages.add("step", now - self._step_began)
+        stages.add("age_fused", self.clock() - batch.t)
+        self._step_began = now  # the engine's next batch (if any) begins now
         if result.accepted:
             self.state.counters["batches_fused"] += 1
             self._snapshot_now.set()
@@ -316,6 +340,7 @@ class Daemon:
             while self._queue:
                 self._drain_queue(limit=32, budget_s=0.05)
                 await asyncio.sleep(0)  # snapshots and heartbeats go on during a flood
+            self._step_began = time.monotonic()
             self.engine.release()
             # Tracks expire on this timer too (live): silence must not keep them alive.
             if (not self._replay_mode and self.engine.time is not None
@@ -324,6 +349,7 @@ class Daemon:
             idle = time.monotonic() - self._last_arrival
             if self._replay_mode and len(self.engine.buffer) and idle > max(0.2, 2 * tick):
                 # A replay that paused or ended: its own clock has stopped, so release.
+                self._step_began = time.monotonic()
                 self.engine.flush()
             await asyncio.sleep(0)
 
@@ -337,8 +363,10 @@ class Daemon:
     async def _send_snapshot(self) -> None:
         """Publish a ``tracks`` snapshot at :meth:`now`, encoded from columns (no per-track
         object) and kept within the contract's payload limit (lowest threats left out)."""
+        began = time.monotonic()
         t, cols = self.engine.snapshot_columns(self.now())
         payload, left_out = fit_columns(cols, self.config.daemon_id, self._next_seq("trk"), t)
+        self.stages.add("snapshot", time.monotonic() - began)
         if left_out:
             self.state.counters["snapshots_truncated"] += 1
             self.state.counters["tracks_left_out"] += left_out
@@ -353,7 +381,9 @@ class Daemon:
         if self._pub is None:
             return
         try:
+            began = time.monotonic()
             await self._pub.send_multipart(frames)
+            self.stages.add("publish", time.monotonic() - began)
             self.state.counters[f"published_{mtype}"] += 1
         except zmq.ZMQError as exc:
             self.state.counters["publish_errors"] += 1
@@ -410,6 +440,7 @@ class Daemon:
         counters["dropped_future"] = reorder["dropped_future"]
         counters["queue_depth"] = len(self._queue)
         counters["tracks"] = self.engine.n_tracks
+        counters.update(self.stages.report())
         wall = self.clock()
         last_seen: dict[str, float] = {}
         quarantined = False
@@ -442,6 +473,32 @@ class Daemon:
             await asyncio.sleep(self.status_period_s)
 
 
+def warm_up(config: Config, n_scans: int = 24) -> float:
+    """Run a scratch fusion engine over a few seconds of made-up scans (two targets 4 m apart,
+    one crossing, ENU) and return how long it took (s).
+
+    The tracker and the classifier load parts of scipy (and compile whatever they compile)
+    the first time a path is taken: seconds on a small box. Paid at start-up, before the
+    sockets are bound, that is not a stall of the live loop with every batch queued behind
+    it (a 3 s one showed as the p99 latency in ``benchmarks/bench_daemon.py``). :func:`serve`
+    (``cuas run``) calls it once per process, before the daemon binds.
+    """
+    began = time.monotonic()
+    engine = FusionEngine(config)
+    t0 = time.time() - n_scans - 10.0
+    for k in range(n_scans):
+        t = t0 + k
+        pts = ((100.0 + 10.0 * k, 200.0, 50.0), (104.0 + 10.0 * k, 200.0, 50.0),
+               (600.0 - 15.0 * k, 150.0 + 5.0 * k, 80.0))
+        engine.process(wire.Detections(
+            src="warm-up", seq=k, t=t, sensor="warm-up", kind="radar",
+            dets=tuple(wire.Detection(frame="enu", z=p, R=(25.0, 0.0, 0.0, 0.0, 25.0, 0.0, 0.0,
+                                                           0.0, 64.0), sigma=(5.0, 5.0, 8.0))
+                       for p in pts)))
+        engine.snapshot(t)
+    return time.monotonic() - began
+
+
 async def _wait_event(event: asyncio.Event, timeout_s: float) -> None:
     """Wait for ``event`` at most ``timeout_s``. Not ``asyncio.wait_for``: on Python 3.11 it
     swallows a cancellation that arrives as the event is set, and a task so spared keeps the
@@ -459,6 +516,8 @@ async def serve(config: Config, endpoints: bus.Endpoints, *,
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    took = warm_up(config)
+    log.debug("warmed up in %.2f s", took)
     daemon = Daemon(config, endpoints, snapshot_hz=snapshot_hz, replay=replay)
     try:
         return await daemon.run(stop)
