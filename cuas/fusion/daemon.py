@@ -44,6 +44,11 @@ log = logging.getLogger(__name__)
 #: Payloads larger than this (bytes) are decoded off the event loop (a radar scan of a few
 #: hundred plots is well below it).
 DECODE_IN_THREAD_BYTES = 256 * 1024
+#: Most queued messages (and their detections) pushed into the reorder buffer before what it
+#: released is fused: small enough to keep the loop responsive, large enough that a flood of
+#: single-detection messages shares tracker steps.
+DRAIN_GROUP = 64
+DRAIN_GROUP_DETECTIONS = 4_096
 
 @dataclass
 class DaemonState:
@@ -86,7 +91,8 @@ class Daemon:
         if self.security is not None:
             self.state.counters["auth_rejected"] = 0
         self.notifier = notifier if notifier is not None else Notifier()
-        self.engine = FusionEngine(config, clock=self._stream_clock, on_fused=self._fused)
+        self.engine = FusionEngine(config, clock=self._stream_clock, on_fused=self._fused,
+                                   merge_window_s=config.daemon.merge_window_s)
         self._queue: collections.deque[wire.Detections] = collections.deque()
         self._queue_size = queue_size if queue_size is not None else config.daemon.queue_size
         self._wake = asyncio.Event()
@@ -279,7 +285,8 @@ class Daemon:
             if len(self._arrived) > self._queue_size + self.buffer.max_items:
                 self._arrived.popitem(last=False)  # batches the buffer dropped as late
             stages = self.stages
-            stages.add("age_received", self.clock() - msg.t)
+            if not self._replay_mode:
+                stages.add("age_received", self.clock() - msg.t)
             stages.add("receive", time.monotonic() - began)
             self._wake.set()
             if counters["received"] % 64 == 0:
@@ -290,14 +297,23 @@ class Daemon:
     def _drain_queue(self, limit: int | None = None, budget_s: float | None = None) -> None:
         """Move up to ``limit`` queued batches (all by default) into the reorder buffer and
         fuse whatever it releases, stopping early once ``budget_s`` of work is spent (so a
-        run of huge batches gives the loop back between them)."""
+        run of huge batches gives the loop back between them). Batches are pushed in groups
+        of up to ``DRAIN_GROUP`` messages (at most ``DRAIN_GROUP_DETECTIONS`` detections) and
+        what a group releases is fused together, so that a cooperative feed's messages can
+        share one tracker step (``daemon.merge_window_s``)."""
         n = 0
         start = time.monotonic()
-        while self._queue and (limit is None or n < limit):
-            msg = self._queue.popleft()
+        queue = self._queue
+        while queue and (limit is None or n < limit):
+            group = [queue.popleft()]
+            size = len(group[0].dets)
+            while (queue and len(group) < DRAIN_GROUP and (limit is None or n + len(group) < limit)
+                   and size + len(queue[0].dets) <= DRAIN_GROUP_DETECTIONS):
+                size += len(queue[0].dets)
+                group.append(queue.popleft())
             self._step_began = time.monotonic()
-            self.engine.push(msg, backlog=bool(self._queue))
-            n += 1
+            self.engine.push_all(group, backlog=bool(queue))
+            n += len(group)
             if budget_s is not None and time.monotonic() - start > budget_s:
                 break
 
@@ -305,18 +321,22 @@ class Daemon:
         """The engine fused ``batch``: count it, time it, and have the picture published
         soon."""
         now = time.monotonic()
+        wall = self.clock()
         stages = self.stages
-        arrived = self._arrived.pop(id(batch), None)
-        if arrived is not None:
-            stages.add("hold", max(0.0, self._step_began - arrived))
+        parts = self.engine.fused_parts or (batch,)
+        for part in parts:  # a merged batch stands for several messages
+            arrived = self._arrived.pop(id(part), None)
+            if arrived is not None:
+                stages.add("hold", max(0.0, self._step_began - arrived))
+            if not self._replay_mode:
+                stages.add("age_fused", wall - part.t)
         stages.add("step", now - self._step_began)
-        stages.add("age_fused", self.clock() - batch.t)
         self._step_began = now  # the engine's next batch (if any) begins now
         if result.accepted:
-            self.state.counters["batches_fused"] += 1
+            self.state.counters["batches_fused"] += len(parts)
             self._snapshot_now.set()
         else:
-            self.state.counters["dropped_late"] += 1
+            self.state.counters["dropped_late"] += len(parts)
 
     def _size_window(self) -> float:
         """Live with ``daemon.adaptive_lateness``: set the reorder window from the sensors'
@@ -338,7 +358,7 @@ class Daemon:
             await _wait_event(self._wake, tick if due is None else max(0.0005, min(tick, due)))
             self._wake.clear()
             while self._queue:
-                self._drain_queue(limit=32, budget_s=0.05)
+                self._drain_queue(limit=DRAIN_GROUP, budget_s=0.05)
                 await asyncio.sleep(0)  # snapshots and heartbeats go on during a flood
             self._step_began = time.monotonic()
             self.engine.release()

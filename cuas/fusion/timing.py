@@ -7,12 +7,12 @@ without a profiler. Stages (seconds, wall clock or monotonic as each says):
 
 * ``receive``: one message from the socket to the queue (decode, validation, admission,
   the recorder's copy);
-* ``age_received``: a batch's age when the daemon had it (receive wall time minus ``t``: the
+* ``age_received`` (live only; a replay's stamps are of the past): a batch's age when the daemon had it (receive wall time minus ``t``: the
   network, the sender's clock and the socket's own queue);
 * ``hold``: a batch from the receiver's queue to the tracker (the queue and the reorder
   window);
 * ``step``: the fusion engine on one batch (measurements, tracker step, identities);
-* ``age_fused``: a batch's age when the tracker had taken it (wall clock minus ``t``);
+* ``age_fused`` (live only): a batch's age when the tracker had taken it (wall clock minus ``t``);
 * ``snapshot``: building and encoding one ``tracks`` snapshot (prediction, classification,
   export);
 * ``publish``: handing a message to the publisher socket.
@@ -40,9 +40,9 @@ class StageTimes:
         self._counts: collections.Counter[str] = collections.Counter()
 
     def add(self, stage: str, seconds: float) -> None:
-        """One sample of ``stage`` (s; a clock step backwards can make an age negative: kept,
-        it is what happened)."""
-        self._samples[stage].append(seconds)
+        """One sample of ``stage`` (s; a negative one, an age against a sender's clock that
+        runs ahead, counts as 0: the contract's counters are never negative)."""
+        self._samples[stage].append(max(seconds, 0.0))
         self._counts[stage] += 1
 
     def report(self) -> dict[str, int]:
