@@ -22,7 +22,7 @@ import logging
 import signal
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import zmq
@@ -39,6 +39,12 @@ from cuas.fusion.timing import StageTimes
 from cuas.sdnotify import Notifier
 from cuas.tracking import StepResult
 from cuas.tracking.reorder import ReorderBuffer
+from cuas.wire.arrays import (
+    ArrayDetections,
+    decode_detections,
+    encode_array_detections,
+    n_detections,
+)
 
 log = logging.getLogger(__name__)
 #: Payloads larger than this (bytes) are decoded off the event loop (a radar scan of a few
@@ -236,9 +242,9 @@ class Daemon:
                     # a loaded machine: in a thread (the interpreter switches every few ms), the
                     # loop goes on feeding the watchdog and sending heartbeats meanwhile, and
                     # awaiting it here keeps the messages in order.
-                    topic, msg = await asyncio.to_thread(bus.parse_frames, parts)
+                    topic, msg = await asyncio.to_thread(parse_detection_frames, parts)
                 else:
-                    topic, msg = bus.parse_frames(parts)
+                    topic, msg = parse_detection_frames(parts)
             except DecodeError as exc:
                 counters["dropped_malformed"] += 1
                 self._rlog.warning("malformed", "dropped a malformed message (%d bytes): %s",
@@ -269,8 +275,8 @@ class Daemon:
             msg = admitted
             # The recorder's copy, before any queue can drop it: re-encoded from the validated
             # message, so fields the contract does not know (junk) are not recorded.
-            copy = (await asyncio.to_thread(bus.frames, msg) if size > DECODE_IN_THREAD_BYTES
-                    else bus.frames(msg))
+            copy = (await asyncio.to_thread(_recorder_frames, msg) if size > DECODE_IN_THREAD_BYTES
+                    else _recorder_frames(msg))
             try:
                 pub.send_multipart(copy, flags=zmq.NOBLOCK)
             except zmq.ZMQError:
@@ -306,10 +312,10 @@ class Daemon:
         queue = self._queue
         while queue and (limit is None or n < limit):
             group = [queue.popleft()]
-            size = len(group[0].dets)
+            size = n_detections(group[0])
             while (queue and len(group) < DRAIN_GROUP and (limit is None or n + len(group) < limit)
-                   and size + len(queue[0].dets) <= DRAIN_GROUP_DETECTIONS):
-                size += len(queue[0].dets)
+                   and size + n_detections(queue[0]) <= DRAIN_GROUP_DETECTIONS):
+                size += n_detections(queue[0])
                 group.append(queue.popleft())
             self._step_began = time.monotonic()
             self.engine.push_all(group, backlog=bool(queue))
@@ -491,6 +497,26 @@ class Daemon:
                                      f" received, {c.get('dropped_overflow', 0)} dropped on "
                                      f"overflow, {c.get('auth_rejected', 0)} refused")
             await asyncio.sleep(self.status_period_s)
+
+
+def parse_detection_frames(parts: Sequence[bytes]) -> tuple[str, wire.Message]:
+    """:func:`cuas.bus.parse_frames` through the array entry point
+    (:func:`cuas.wire.arrays.decode_detections`): a plain radar scan becomes columns, not
+    one object per plot; everything else, and every refusal, is exactly ``parse_frames``'s."""
+    if len(parts) != 2:
+        return bus.parse_frames(parts)  # its error
+    try:
+        topic = bytes(parts[0]).decode("utf-8")
+    except UnicodeDecodeError:
+        return bus.parse_frames(parts)
+    return topic, decode_detections(bytes(parts[1]))
+
+
+def _recorder_frames(msg: wire.Detections) -> list[bytes]:
+    """``bus.frames(msg)``, encoded from the columns for an array message (same bytes)."""
+    if isinstance(msg, ArrayDetections):
+        return [wire.topic_for(msg).encode(), encode_array_detections(msg)]
+    return bus.frames(msg)
 
 
 def warm_up(config: Config, n_scans: int = 24) -> float:

@@ -36,6 +36,7 @@ from cuas.tracking.coverage import Coverage
 from cuas.tracking.measurements import MeasurementBatch
 from cuas.tracking.reorder import ReorderBuffer
 from cuas.tracking.state import COASTING, CONFIRMED, DELETED, TrackRows
+from cuas.wire.arrays import ArrayDetections
 from cuas.wire.columns import TrackColumns
 
 log = logging.getLogger(__name__)
@@ -157,7 +158,10 @@ class FusionEngine:
             self.tracker.merge_identities(meas.merged)
             self.identities.merge(meas.merged)
         self.identities.remember(batch, meas, sensor.origin)
-        if self.classifier is not None:
+        # An array message (cuas/wire/arrays.py) carries no identity, attrs or evidence: its
+        # detections are not built as objects only to find none.
+        plain = isinstance(batch, ArrayDetections)
+        if self.classifier is not None and not plain:
             for det in batch.dets:  # Remote ID authentication (issue 21: attrs.auth)
                 auth = det.attrs.get("auth") if det.ident is not None and det.ident.rid else None
                 if isinstance(auth, str):
@@ -170,7 +174,8 @@ class FusionEngine:
         radar = sensor.settings.get("radar")  # a radar's declared calibration: RCS evidence
         radar = radar if isinstance(radar, RadarSettings) and radar.snr_1km_db is not None \
             else None
-        if self.classifier is not None and result.accepted and (radar is not None or any(
+        if self.classifier is not None and result.accepted and not plain and (
+                radar is not None or any(
                 getattr(d, "evidence", None) is not None for d in batch.dets)):
             self._take_evidence(batch, meas, col, result, radar)
         # After the step: this batch's identities are then held by their tracks (or were

@@ -32,6 +32,7 @@ from cuas import wire
 from cuas.fusion.measurements import MAX_SPEED_MS
 from cuas.sensors import registry
 from cuas.vocabulary import EARTH_RADIUS_M
+from cuas.wire.arrays import ArrayDetections, n_detections
 
 #: Most detections one merged batch gathers (a merged look stays a small step).
 MAX_MERGED_DETECTIONS: Final = 2_000
@@ -43,6 +44,8 @@ def mergeable(kind: str) -> bool:
 
 
 def _ident_keys(batch: wire.Detections) -> set[str]:
+    if isinstance(batch, ArrayDetections):
+        return set()  # the array path takes no identities
     return {k for d in batch.dets if d.ident is not None for k in d.ident.keys}
 
 
@@ -79,7 +82,8 @@ def merged(parts: Sequence[wire.Detections]) -> wire.Detections:
         dt = last.t - part.t
         dets.extend(_moved(d, dt) for d in part.dets)
     dets.extend(last.dets)
-    return dataclasses.replace(last, dets=tuple(dets))
+    return wire.Detections(src=last.src, seq=last.seq, t=last.t, sensor=last.sensor,
+                           kind=last.kind, dets=tuple(dets), origin=last.origin)
 
 
 def merge_runs(batches: Sequence[wire.Detections], window_s: float
@@ -94,22 +98,22 @@ def merge_runs(batches: Sequence[wire.Detections], window_s: float
         if window_s <= 0.0 or not mergeable(batch.kind):
             groups.append([batch])
             keys.append(set())
-            sizes.append(len(batch.dets))
+            sizes.append(n_detections(batch))
             continue
         feed = (batch.sensor, batch.kind, batch.origin)
         found = open_.get(feed)
         mine = _ident_keys(batch)
         if (found is not None and batch.t - groups[found][0].t <= window_s
                 and not (mine & keys[found])
-                and sizes[found] + len(batch.dets) <= MAX_MERGED_DETECTIONS):
+                and sizes[found] + n_detections(batch) <= MAX_MERGED_DETECTIONS):
             groups[found].append(batch)
             keys[found] |= mine
-            sizes[found] += len(batch.dets)
+            sizes[found] += n_detections(batch)
             continue
         open_[feed] = len(groups)
         groups.append([batch])
         keys.append(mine)
-        sizes.append(len(batch.dets))
+        sizes.append(n_detections(batch))
     out = [(merged(g), tuple(g)) for g in groups]
     out.sort(key=lambda run: run[0].t)  # stable: equal times keep their arrival order
     return out
