@@ -111,13 +111,19 @@ class DaemonSettings:
     lateness_s: float
     snapshot_hz: float
     queue_size: int = DaemonConfig().queue_size
+    #: ``daemon.merge_window_s`` when not the default.
+    merge_window_s: float | None = None
 
     def label(self) -> str:
-        return f"lateness_s={self.lateness_s:g}, snapshot_hz={self.snapshot_hz:g}"
+        merge = "" if self.merge_window_s is None else f", merge_window_s={self.merge_window_s:g}"
+        return f"lateness_s={self.lateness_s:g}, snapshot_hz={self.snapshot_hz:g}{merge}"
 
     def toml(self) -> str:
+        merge = ("" if self.merge_window_s is None
+                 else f"merge_window_s = {self.merge_window_s!r}\n")
         return (f'daemon_id = "{DAEMON_ID}"\n\n[tracker]\nlateness_s = {self.lateness_s!r}\n\n'
-                f"[daemon]\nsnapshot_hz = {self.snapshot_hz!r}\nqueue_size = {self.queue_size}\n")
+                f"[daemon]\nsnapshot_hz = {self.snapshot_hz!r}\nqueue_size = {self.queue_size}\n"
+                + merge)
 
 
 DEFAULT_SETTINGS = DaemonSettings(TrackerConfig().lateness_s, DaemonConfig().snapshot_hz)

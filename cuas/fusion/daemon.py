@@ -35,6 +35,7 @@ from cuas.errors import ConfigError, DecodeError
 from cuas.fusion.admission import Admission, RateLimitedLog, SensorHealth
 from cuas.fusion.engine import FusionEngine
 from cuas.fusion.export import alert_message, fit_columns
+from cuas.fusion.merge import mergeable
 from cuas.fusion.timing import StageTimes
 from cuas.sdnotify import Notifier
 from cuas.tracking import StepResult
@@ -99,6 +100,7 @@ class Daemon:
         self.notifier = notifier if notifier is not None else Notifier()
         self.engine = FusionEngine(config, clock=self._stream_clock, on_fused=self._fused,
                                    merge_window_s=config.daemon.merge_window_s)
+        self._merging = config.daemon.merge_window_s > 0.0
         self._queue: collections.deque[wire.Detections] = collections.deque()
         self._queue_size = queue_size if queue_size is not None else config.daemon.queue_size
         self._wake = asyncio.Event()
@@ -303,17 +305,22 @@ class Daemon:
     def _drain_queue(self, limit: int | None = None, budget_s: float | None = None) -> None:
         """Move up to ``limit`` queued batches (all by default) into the reorder buffer and
         fuse whatever it releases, stopping early once ``budget_s`` of work is spent (so a
-        run of huge batches gives the loop back between them). Batches are pushed in groups
-        of up to ``DRAIN_GROUP`` messages (at most ``DRAIN_GROUP_DETECTIONS`` detections) and
-        what a group releases is fused together, so that a cooperative feed's messages can
-        share one tracker step (``daemon.merge_window_s``)."""
+        run of huge batches gives the loop back between them). Consecutive messages of
+        cooperative feeds are pushed in groups of up to ``DRAIN_GROUP`` messages (at most
+        ``DRAIN_GROUP_DETECTIONS`` detections) and what a group releases is fused together,
+        so that they can share one tracker step (``daemon.merge_window_s``); any other
+        message is pushed on its own, the budget checked after each (a group of 64 radar
+        scans fused in one go held the loop, and the heartbeats, for a second)."""
         n = 0
         start = time.monotonic()
         queue = self._queue
         while queue and (limit is None or n < limit):
             group = [queue.popleft()]
             size = n_detections(group[0])
-            while (queue and len(group) < DRAIN_GROUP and (limit is None or n + len(group) < limit)
+            grouping = self._merging and mergeable(group[0].kind)
+            while (grouping and queue and len(group) < DRAIN_GROUP
+                   and (limit is None or n + len(group) < limit)
+                   and mergeable(queue[0].kind)
                    and size + n_detections(queue[0]) <= DRAIN_GROUP_DETECTIONS):
                 size += n_detections(queue[0])
                 group.append(queue.popleft())
