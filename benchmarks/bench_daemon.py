@@ -60,6 +60,7 @@ except ImportError:  # run from a checkout without `pip install -e .`
 
 from cuas import bus, wire  # noqa: E402
 from cuas.config import DaemonConfig, SiteConfig, TrackerConfig  # noqa: E402
+from cuas.fusion.timing import STAGES  # noqa: E402
 from cuas.sim import generators as sim
 
 F64 = NDArray[np.float64]
@@ -110,13 +111,19 @@ class DaemonSettings:
     lateness_s: float
     snapshot_hz: float
     queue_size: int = DaemonConfig().queue_size
+    #: ``daemon.merge_window_s`` when not the default.
+    merge_window_s: float | None = None
 
     def label(self) -> str:
-        return f"lateness_s={self.lateness_s:g}, snapshot_hz={self.snapshot_hz:g}"
+        merge = "" if self.merge_window_s is None else f", merge_window_s={self.merge_window_s:g}"
+        return f"lateness_s={self.lateness_s:g}, snapshot_hz={self.snapshot_hz:g}{merge}"
 
     def toml(self) -> str:
+        merge = ("" if self.merge_window_s is None
+                 else f"merge_window_s = {self.merge_window_s!r}\n")
         return (f'daemon_id = "{DAEMON_ID}"\n\n[tracker]\nlateness_s = {self.lateness_s!r}\n\n'
-                f"[daemon]\nsnapshot_hz = {self.snapshot_hz!r}\nqueue_size = {self.queue_size}\n")
+                f"[daemon]\nsnapshot_hz = {self.snapshot_hz!r}\nqueue_size = {self.queue_size}\n"
+                + merge)
 
 
 DEFAULT_SETTINGS = DaemonSettings(TrackerConfig().lateness_s, DaemonConfig().snapshot_hz)
@@ -243,9 +250,10 @@ def profiled_daemon_main(config_path: str, det: str, trk: str, out: str) -> None
     """An in-process :class:`cuas.fusion.daemon.Daemon` under cProfile until SIGINT; stats to ``out``
     (written on SIGINT, before the daemon's shutdown, which is not what is measured)."""
     from cuas.config import load_config
-    from cuas.fusion.daemon import Daemon
+    from cuas.fusion.daemon import Daemon, warm_up
 
     config = load_config(config_path)
+    warm_up(config)  # as `cuas run` does
     prof = cProfile.Profile()
 
     async def main() -> None:
@@ -374,6 +382,9 @@ class RunResult:
     verdict: str = ""
     note: str = ""
     stderr: list[str] = field(default_factory=list)
+    #: The daemon's own per-stage timing (cuas/fusion/timing.py) over the heartbeats during
+    #: the load: per stage, samples, the median heartbeat's p50 and the worst p99 and max (us).
+    stages: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def percentiles(samples_s: F64, weights: NDArray[np.int64] | None = None) -> dict[str, float]:
@@ -534,7 +545,8 @@ def _analyse(res: RunResult, report: dict[str, Any], statuses: list[wire.Status]
     # The daemon's own account, from the last heartbeat before it was stopped.
     final = statuses[-1]
     res.counters = {k: int(v) for k, v in sorted(final.counters.items())
-                    if not k.startswith("sensor.")}
+                    if not k.startswith(("sensor.", "stage."))}
+    res.stages = stage_figures([st for st in statuses if t_first < st.t <= t_last + 1.0])
     res.losses = losses_of(res.counters, res.sent_batches, res.sent_detections)
     res.no_loss = not res.losses
     for st in statuses:
@@ -609,6 +621,29 @@ def _analyse(res: RunResult, report: dict[str, Any], statuses: list[wire.Status]
     else:
         res.verdict = "ok"
     return res
+
+
+def stage_figures(statuses: Sequence[wire.Status]) -> dict[str, dict[str, int]]:
+    """Per stage of the daemon's timing counters over ``statuses`` (one window each): the
+    samples, the median window's p50, the worst window's p99 and the largest max (us)."""
+    out: dict[str, dict[str, int]] = {}
+    for stage in STAGES:
+        c = [st.counters for st in statuses if st.counters.get(f"stage.{stage}.n", 0)]
+        if not c:
+            continue
+        out[stage] = {
+            "n": sum(x[f"stage.{stage}.n"] for x in c),
+            "p50_us": int(np.median([x.get(f"stage.{stage}.p50_us", 0) for x in c])),
+            "p99_us": max(x.get(f"stage.{stage}.p99_us", 0) for x in c),
+            "max_us": max(x.get(f"stage.{stage}.max_us", 0) for x in c)}
+    return out
+
+
+def stage_line(r: RunResult) -> str:
+    """The daemon's per-stage timing of one run on one line (ms: median p50 / worst p99)."""
+    parts = [f"{name} {v['p50_us'] / 1000:.1f}/{v['p99_us'] / 1000:.1f}"
+             for name, v in r.stages.items()]
+    return "      daemon stages, ms p50/p99: " + (", ".join(parts) if parts else "none reported")
 
 
 # --------------------------------------------------------------------------- report
@@ -753,6 +788,7 @@ def print_run(r: RunResult) -> None:
               f", lag beyond lateness {'-' if lag is None else f'{lag:.2f} s'}, CPU daemon/sender "
               f"{cpu_pair(r)}: {r.verdict} "
               f"{r.note}", flush=True)
+    print(stage_line(r), flush=True)
     for ln in r.stderr:
         print(f"      daemon: {ln}")
 

@@ -33,6 +33,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import multiprocessing as mp
 import sys
 import tempfile
@@ -69,15 +70,29 @@ STARTUP_TIMEOUT_S = 60.0
 SENDER_SHORTFALL = 0.97
 
 
-def _payload(sensor: str, seq: int, t: float, k: int) -> bytes:
-    det = wire.Detection(frame="enu", z=(100.0 + 50.0 * (k % 20), 200.0, 80.0),
-                         sigma=(5.0, 5.0, 5.0))
-    return wire.encode(wire.Detections(src=sensor, seq=seq, t=t, sensor=sensor, kind="radar",
+#: ADS-B-like load (--kind adsb): aircraft each publisher reports in turn.
+ADSB_AIRCRAFT = 50
+
+
+def _payload(sensor: str, seq: int, t: float, k: int, kind: str = "radar",
+             index: int = 0) -> bytes:
+    """One single-detection message: a radar plot at one of 20 points, or (``adsb``) a
+    report of aircraft ``k % ADSB_AIRCRAFT`` of this publisher, with its ICAO address and
+    velocity, as an ADS-B receiver sends one message per report."""
+    if kind == "adsb":
+        a = k % ADSB_AIRCRAFT
+        det = wire.Detection(frame="enu", z=(300.0 * a - 7000.0, 2000.0 * index, 1000.0),
+                             sigma=(15.0, 15.0, 20.0), vel=(0.0, 0.0, 0.0),
+                             ident=wire.Ident(icao=f"{(index + 1) << 12 | a:06x}"))
+    else:
+        det = wire.Detection(frame="enu", z=(100.0 + 50.0 * (k % 20), 200.0, 80.0),
+                             sigma=(5.0, 5.0, 5.0))
+    return wire.encode(wire.Detections(src=sensor, seq=seq, t=t, sensor=sensor, kind=kind,
                                        dets=(det,)))
 
 
 def publisher_main(index: int, endpoint: str, rate: float, duration_s: float,
-                   conn: Connection) -> None:
+                   conn: Connection, kind: str = "radar") -> None:
     """Publish one-detection batches at ``rate``/s (0: as fast as possible) for
     ``duration_s``; report (sent, would-block, elapsed) through ``conn``."""
     sensor = f"load-{index}"
@@ -106,7 +121,7 @@ def publisher_main(index: int, endpoint: str, rate: float, duration_s: float,
                 time.sleep(min(due - now, 0.01))
                 continue
         try:
-            sock.send_multipart([topic, _payload(sensor, sent, time.time(), sent)],
+            sock.send_multipart([topic, _payload(sensor, sent, time.time(), sent, kind, index)],
                                 flags=zmq.NOBLOCK)
             sent += 1
         except zmq.Again:  # the HWM is full: the publisher's own queue refuses, counted
@@ -175,14 +190,14 @@ def rss_mb(pid: int, key: str = "VmRSS") -> float:
     return 0.0
 
 
-def _start_publishers(n: int, endpoint: str, rate: float, duration_s: float
-                      ) -> list[tuple[Any, Connection]]:
+def _start_publishers(n: int, endpoint: str, rate: float, duration_s: float,
+                      kind: str = "radar") -> list[tuple[Any, Connection]]:
     ctx = mp.get_context("spawn")
     out = []
     for i in range(n):
         parent, child = ctx.Pipe()
         p = ctx.Process(target=publisher_main, args=(i, endpoint, rate / n if rate else 0.0,
-                                                     duration_s, child), daemon=True)
+                                                     duration_s, child, kind), daemon=True)
         p.start()
         out.append((p, parent))
     for _, conn in out:
@@ -257,7 +272,7 @@ def pace_lag(beats: list[tuple[float, int]], go: float, end: float, rate: float,
 
 
 def run_step(n: int, rate: float, duration_s: float, settings: DaemonSettings,
-             workdir: Path, max_lag_s: float = 0.5) -> Step:
+             workdir: Path, max_lag_s: float = 0.5, kind: str = "radar") -> Step:
     """One daemon, ``n`` publishers at ``rate`` (0: flood) for ``duration_s``."""
     step = Step(rate=rate, duration_s=duration_s)
     daemon = DaemonProcess(settings, workdir, None)
@@ -275,7 +290,7 @@ def run_step(n: int, rate: float, duration_s: float, settings: DaemonSettings,
                                daemon=True)
     watcher.start()
     try:
-        pubs = _start_publishers(n, daemon.det, rate, duration_s)
+        pubs = _start_publishers(n, daemon.det, rate, duration_s, kind)
         time.sleep(0.5)
         step.rss_start_mb = rss_mb(daemon.pid)
         sampler.start()
@@ -358,21 +373,30 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="a step is sustained only if, at every heartbeat during the load, the "
                          "daemon had fused all but this many seconds of load (beyond the "
                          "lateness window) (default 0.5)")
+    ap.add_argument("--kind", choices=("radar", "adsb"), default="radar",
+                    help="radar: one plot per message; adsb: one aircraft report per message "
+                         f"({ADSB_AIRCRAFT} aircraft per publisher, ICAO address and velocity), "
+                         "which the daemon may fuse several to a step (daemon.merge_window_s)")
+    ap.add_argument("--no-flood", action="store_true", help="skip the flood and the peer")
+    ap.add_argument("--merge-window", type=float, default=None, metavar="S",
+                    help="the daemon's daemon.merge_window_s (default: its default; 0: one "
+                         "tracker step per message, as before issue 15's item 2)")
     ap.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     args = ap.parse_args(argv)
     settings = DaemonSettings(DEFAULT_SETTINGS.lateness_s, DEFAULT_SETTINGS.snapshot_hz,
-                              queue_size=args.queue_size)
+                              queue_size=args.queue_size, merge_window_s=args.merge_window)
     env = environment()
     print(f"cuas {env['cuas_commit']}{' (dirty)' if env['cuas_dirty'] else ''}, "
           f"{env['cpus']} CPUs, load {env['load_average'][0]:.1f}; {args.publishers} publishers,"
-          f" one detection per batch, daemon.queue_size {args.queue_size}")
+          f" one detection per batch ({args.kind}), daemon {settings.label()}, queue_size "
+          f"{args.queue_size}")
     steps: list[Step] = []
     with tempfile.TemporaryDirectory(prefix="cuas-load-") as tmp:
         rate = args.start_rate
         print("\nrising rate (batches/s over all publishers):")
         while rate <= args.max_rate:
             step = run_step(args.publishers, rate, args.step_s, settings, Path(tmp),
-                            args.max_lag)
+                            args.max_lag, args.kind)
             steps.append(step)
             print(f"  {rate:>8.0f}/s: sent {step.sent:>7} (achieved {step.achieved_rate:>6.0f}/s),"
                   f" received {step.received:>7}, fused {step.fused:>7}, dropped {step.dropped or 0},"
@@ -388,29 +412,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         for _ in range(args.refine if ok and lost else 0):
             rate = round((ok + lost) / 2)
             step = run_step(args.publishers, rate, args.step_s, settings, Path(tmp),
-                            args.max_lag)
+                            args.max_lag, args.kind)
             steps.append(step)
             print(f"  {rate:>8.0f}/s: sent {step.sent:>7}, received {step.received:>7}, fused "
                   f"{step.fused:>7}, dropped {step.dropped or 0}, gaps {step.seq_gaps} -> "
                   f"{'sustained' if step.sustained else 'NOT sustained'} {step.note}"
                   + (f" (worst lag {step.max_lag_s:.2f} s)" if step.max_lag_s is not None else ""))
             ok, lost = (rate, lost) if step.sustained else (ok, rate)
-        print("\nflood (publishers as fast as they can):")
         floods = []
-        for secs in (args.flood_s, 2 * args.flood_s):
-            step = run_step(args.publishers, 0.0, secs, settings, Path(tmp))
+        peer = {"rate": math.nan, "received": 0, "sent": 0}
+        for secs in () if args.no_flood else (args.flood_s, 2 * args.flood_s):
+            if not floods:
+                print("\nflood (publishers as fast as they can):")
+            step = run_step(args.publishers, 0.0, secs, settings, Path(tmp), kind=args.kind)
             floods.append(step)
             print(f"  {secs:>4.0f} s: sent {step.sent:>8} ({step.achieved_rate:>7.0f}/s), "
                   f"refused at the publishers' full queues {step.blocked:>8}, "
                   f"received {step.received:>8}, fused {step.fused:>8}, dropped {step.dropped}, "
                   f"RSS {step.rss_start_mb:.0f} MB at start, peak {step.rss_peak_mb:.0f} MB")
-        peer = run_peer(args.publishers, args.flood_s)
+        if not args.no_flood:
+            peer = run_peer(args.publishers, args.flood_s)
     sustained = [s.rate for s in steps if s.sustained]
     best = max(sustained, default=0.0)
     print(f"\npeer: a bare pyzmq SUB drained {peer['rate']:.0f} messages/s from the same "
           f"flood ({peer['received']}/{peer['sent']} received)")
     print(f"\nsustained with zero loss: {best:.0f} batches/s from {args.publishers} publishers"
           f" ({best / peer['rate']:.2f} of the bare SUB's drain rate)")
+    if not floods:
+        return 0
     grow = floods[1].rss_peak_mb - floods[0].rss_peak_mb
     print(f"memory ceiling under flood: {floods[0].rss_peak_mb:.0f} MB after {args.flood_s:g} s, "
           f"{floods[1].rss_peak_mb:.0f} MB after {2 * args.flood_s:g} s ({grow:+.0f} MB for twice "

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import statistics
 import sys
@@ -97,6 +98,22 @@ def measure(n: int, repeats: int, scans: int) -> None:
     c = timed(whole, max(5, repeats // 3))
     print(f"{len(rows):7d} {fmt(a):>24} {fmt(b):>16} "
           f"{statistics.median(a) / statistics.median(b):6.1f}x {fmt(c):>50}", flush=True)
+    # The offline replay's tracks file: one JSON line per snapshot, from the per-track
+    # objects (before) and from the columns (cuas/fusion/offline.py now), same bytes.
+    cols = track_columns(rows, site, names, idents, cls, modes=True)
+    dump = json.JSONEncoder(allow_nan=False, separators=(",", ":")).encode
+
+    def json_old() -> str:
+        return json.dumps(wire.to_dict(cols.to_message("cuas", 1, t)), allow_nan=False,
+                          separators=(",", ":"))
+
+    def json_new() -> str:
+        return dump(cols.message_dict("cuas", 1, t))
+
+    assert json_old() == json_new(), "the columnar JSON line must be the same"
+    d, e = timed(json_old, repeats), timed(json_new, repeats)
+    print(f"{'':7} JSON line (offline replay): objects {fmt(d)}, columns {fmt(e)}, "
+          f"{statistics.median(d) / statistics.median(e):.1f}x", flush=True)
 
 
 def main() -> None:

@@ -141,6 +141,9 @@ class DaemonConfig:
     #: Live, size the reorder window from each sensor's measured delivery delay (at most
     #: ``tracker.lateness_s``) instead of always waiting ``tracker.lateness_s``.
     adaptive_lateness: bool = True
+    #: Fuse a cooperative feed's (ADS-B, Remote ID) messages released together within this
+    #: many seconds as one tracker step (0: one step per message); see cuas/fusion/merge.py.
+    merge_window_s: float = 0.1
 
     def __post_init__(self) -> None:
         if not 0.01 <= self.snapshot_hz <= 1000.0:
@@ -153,6 +156,8 @@ class DaemonConfig:
             raise ConfigError("must lie in [1, 200000]", key="daemon.max_detections_per_message")
         if not 0 <= self.max_attrs_bytes <= 16 * 1024 * 1024:
             raise ConfigError("must lie in [0, 16777216]", key="daemon.max_attrs_bytes")
+        if not 0.0 <= self.merge_window_s <= 1.0:
+            raise ConfigError("must lie in [0, 1] s", key="daemon.merge_window_s")
 
 
 @dataclass(frozen=True, slots=True)

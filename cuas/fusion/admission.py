@@ -25,6 +25,7 @@ import msgpack
 from cuas import wire
 from cuas.config import Config
 from cuas.fusion.clock import Clocks
+from cuas.wire.arrays import ArrayDetections, n_detections
 
 log = logging.getLogger("cuas.fusion.daemon")
 
@@ -117,17 +118,19 @@ class Admission:
             health.seq_gaps += msg.seq - health.last_seq - 1
             counters["seq_gaps"] += msg.seq - health.last_seq - 1
         health.last_seq = msg.seq
-        if len(msg.dets) > self.config.daemon.max_detections_per_message:
+        n_dets = n_detections(msg)  # an array message builds no detection object for it
+        if n_dets > self.config.daemon.max_detections_per_message:
             counters["dropped_too_many_dets"] += 1
             health.dropped += 1
             self.rlog.warning("dets", "dropped a batch of %d detections from %r (more than "
-                              "daemon.max_detections_per_message = %d)", len(msg.dets),
+                              "daemon.max_detections_per_message = %d)", n_dets,
                               msg.sensor[:64], self.config.daemon.max_detections_per_message)
             return None
         if not self.replay and not self._clock_ok(msg, health, wall):
             return None
-        # No detection's attrs can be larger than the whole message.
-        return self._trim_attrs(msg) if size > self.config.daemon.max_attrs_bytes else msg
+        # No detection's attrs can be larger than the whole message; an array message has none.
+        return (self._trim_attrs(msg) if size > self.config.daemon.max_attrs_bytes
+                and not isinstance(msg, ArrayDetections) else msg)
 
     def _clock_ok(self, msg: wire.Detections, health: SensorHealth, wall: float) -> bool:
         model, change = self.clocks.observe(msg.sensor, msg.t, wall)

@@ -22,7 +22,7 @@ import logging
 import signal
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import zmq
@@ -35,14 +35,27 @@ from cuas.errors import ConfigError, DecodeError
 from cuas.fusion.admission import Admission, RateLimitedLog, SensorHealth
 from cuas.fusion.engine import FusionEngine
 from cuas.fusion.export import alert_message, fit_columns
+from cuas.fusion.merge import mergeable
+from cuas.fusion.timing import StageTimes
 from cuas.sdnotify import Notifier
 from cuas.tracking import StepResult
 from cuas.tracking.reorder import ReorderBuffer
+from cuas.wire.arrays import (
+    ArrayDetections,
+    decode_detections,
+    encode_array_detections,
+    n_detections,
+)
 
 log = logging.getLogger(__name__)
 #: Payloads larger than this (bytes) are decoded off the event loop (a radar scan of a few
 #: hundred plots is well below it).
 DECODE_IN_THREAD_BYTES = 256 * 1024
+#: Most queued messages (and their detections) pushed into the reorder buffer before what it
+#: released is fused: small enough to keep the loop responsive, large enough that a flood of
+#: single-detection messages shares tracker steps.
+DRAIN_GROUP = 64
+DRAIN_GROUP_DETECTIONS = 4_096
 
 @dataclass
 class DaemonState:
@@ -85,7 +98,9 @@ class Daemon:
         if self.security is not None:
             self.state.counters["auth_rejected"] = 0
         self.notifier = notifier if notifier is not None else Notifier()
-        self.engine = FusionEngine(config, clock=self._stream_clock, on_fused=self._fused)
+        self.engine = FusionEngine(config, clock=self._stream_clock, on_fused=self._fused,
+                                   merge_window_s=config.daemon.merge_window_s)
+        self._merging = config.daemon.merge_window_s > 0.0
         self._queue: collections.deque[wire.Detections] = collections.deque()
         self._queue_size = queue_size if queue_size is not None else config.daemon.queue_size
         self._wake = asyncio.Event()
@@ -101,6 +116,12 @@ class Daemon:
                                    replay=self._replay_mode)
         self.ready = asyncio.Event()
         self.bound = endpoints
+        #: Per-stage durations since the last heartbeat (reported in its counters).
+        self.stages = StageTimes()
+        # Each queued batch's arrival (monotonic s), by object id, for the `hold` stage; and
+        # when the engine's current step began, for the `step` stage.
+        self._arrived: collections.OrderedDict[int, float] = collections.OrderedDict()
+        self._step_began = 0.0
 
     @property
     def buffer(self) -> ReorderBuffer[wire.Detections]:
@@ -174,6 +195,7 @@ class Daemon:
                     await task
             # Flush what is owed: queued and buffered batches, the final picture, a last status.
             self._drain_queue()
+            self._step_began = time.monotonic()
             self.engine.flush()
             await self._send_snapshot()
             await self._publish_alerts()
@@ -213,7 +235,7 @@ class Daemon:
                                        "longer on the producers' allow list", user)
                     continue
             counters["received"] += 1
-            self._last_arrival = time.monotonic()
+            began = self._last_arrival = time.monotonic()
             size = sum(len(p) for p in parts)
             counters["received_bytes"] += size
             try:
@@ -222,9 +244,9 @@ class Daemon:
                     # a loaded machine: in a thread (the interpreter switches every few ms), the
                     # loop goes on feeding the watchdog and sending heartbeats meanwhile, and
                     # awaiting it here keeps the messages in order.
-                    topic, msg = await asyncio.to_thread(bus.parse_frames, parts)
+                    topic, msg = await asyncio.to_thread(parse_detection_frames, parts)
                 else:
-                    topic, msg = bus.parse_frames(parts)
+                    topic, msg = parse_detection_frames(parts)
             except DecodeError as exc:
                 counters["dropped_malformed"] += 1
                 self._rlog.warning("malformed", "dropped a malformed message (%d bytes): %s",
@@ -255,8 +277,8 @@ class Daemon:
             msg = admitted
             # The recorder's copy, before any queue can drop it: re-encoded from the validated
             # message, so fields the contract does not know (junk) are not recorded.
-            copy = (await asyncio.to_thread(bus.frames, msg) if size > DECODE_IN_THREAD_BYTES
-                    else bus.frames(msg))
+            copy = (await asyncio.to_thread(_recorder_frames, msg) if size > DECODE_IN_THREAD_BYTES
+                    else _recorder_frames(msg))
             try:
                 pub.send_multipart(copy, flags=zmq.NOBLOCK)
             except zmq.ZMQError:
@@ -267,6 +289,13 @@ class Daemon:
                 self._rlog.warning("overflow", "detection queue full (%d): dropped the oldest "
                                    "batch", self._queue_size)
             self._queue.append(msg)
+            self._arrived[id(msg)] = began
+            if len(self._arrived) > self._queue_size + self.buffer.max_items:
+                self._arrived.popitem(last=False)  # batches the buffer dropped as late
+            stages = self.stages
+            if not self._replay_mode:
+                stages.add("age_received", self.clock() - msg.t)
+            stages.add("receive", time.monotonic() - began)
             self._wake.set()
             if counters["received"] % 64 == 0:
                 await asyncio.sleep(0)  # let the fuser run during a flood
@@ -276,23 +305,51 @@ class Daemon:
     def _drain_queue(self, limit: int | None = None, budget_s: float | None = None) -> None:
         """Move up to ``limit`` queued batches (all by default) into the reorder buffer and
         fuse whatever it releases, stopping early once ``budget_s`` of work is spent (so a
-        run of huge batches gives the loop back between them)."""
+        run of huge batches gives the loop back between them). Consecutive messages of
+        cooperative feeds are pushed in groups of up to ``DRAIN_GROUP`` messages (at most
+        ``DRAIN_GROUP_DETECTIONS`` detections) and what a group releases is fused together,
+        so that they can share one tracker step (``daemon.merge_window_s``); any other
+        message is pushed on its own, the budget checked after each (a group of 64 radar
+        scans fused in one go held the loop, and the heartbeats, for a second)."""
         n = 0
         start = time.monotonic()
-        while self._queue and (limit is None or n < limit):
-            msg = self._queue.popleft()
-            self.engine.push(msg, backlog=bool(self._queue))
-            n += 1
+        queue = self._queue
+        while queue and (limit is None or n < limit):
+            group = [queue.popleft()]
+            size = n_detections(group[0])
+            grouping = self._merging and mergeable(group[0].kind)
+            while (grouping and queue and len(group) < DRAIN_GROUP
+                   and (limit is None or n + len(group) < limit)
+                   and mergeable(queue[0].kind)
+                   and size + n_detections(queue[0]) <= DRAIN_GROUP_DETECTIONS):
+                size += n_detections(queue[0])
+                group.append(queue.popleft())
+            self._step_began = time.monotonic()
+            self.engine.push_all(group, backlog=bool(queue))
+            n += len(group)
             if budget_s is not None and time.monotonic() - start > budget_s:
                 break
 
     def _fused(self, batch: wire.Detections, result: StepResult) -> None:
-        """The engine fused ``batch``: count it, and have the picture published soon."""
+        """The engine fused ``batch``: count it, time it, and have the picture published
+        soon."""
+        now = time.monotonic()
+        wall = self.clock()
+        stages = self.stages
+        parts = self.engine.fused_parts or (batch,)
+        for part in parts:  # a merged batch stands for several messages
+            arrived = self._arrived.pop(id(part), None)
+            if arrived is not None:
+                stages.add("hold", max(0.0, self._step_began - arrived))
+            if not self._replay_mode:
+                stages.add("age_fused", wall - part.t)
+        stages.add("step", now - self._step_began)
+        self._step_began = now  # the engine's next batch (if any) begins now
         if result.accepted:
-            self.state.counters["batches_fused"] += 1
+            self.state.counters["batches_fused"] += len(parts)
             self._snapshot_now.set()
         else:
-            self.state.counters["dropped_late"] += 1
+            self.state.counters["dropped_late"] += len(parts)
 
     def _size_window(self) -> float:
         """Live with ``daemon.adaptive_lateness``: set the reorder window from the sensors'
@@ -314,8 +371,9 @@ class Daemon:
             await _wait_event(self._wake, tick if due is None else max(0.0005, min(tick, due)))
             self._wake.clear()
             while self._queue:
-                self._drain_queue(limit=32, budget_s=0.05)
+                self._drain_queue(limit=DRAIN_GROUP, budget_s=0.05)
                 await asyncio.sleep(0)  # snapshots and heartbeats go on during a flood
+            self._step_began = time.monotonic()
             self.engine.release()
             # Tracks expire on this timer too (live): silence must not keep them alive.
             if (not self._replay_mode and self.engine.time is not None
@@ -324,6 +382,7 @@ class Daemon:
             idle = time.monotonic() - self._last_arrival
             if self._replay_mode and len(self.engine.buffer) and idle > max(0.2, 2 * tick):
                 # A replay that paused or ended: its own clock has stopped, so release.
+                self._step_began = time.monotonic()
                 self.engine.flush()
             await asyncio.sleep(0)
 
@@ -337,8 +396,10 @@ class Daemon:
     async def _send_snapshot(self) -> None:
         """Publish a ``tracks`` snapshot at :meth:`now`, encoded from columns (no per-track
         object) and kept within the contract's payload limit (lowest threats left out)."""
+        began = time.monotonic()
         t, cols = self.engine.snapshot_columns(self.now())
         payload, left_out = fit_columns(cols, self.config.daemon_id, self._next_seq("trk"), t)
+        self.stages.add("snapshot", time.monotonic() - began)
         if left_out:
             self.state.counters["snapshots_truncated"] += 1
             self.state.counters["tracks_left_out"] += left_out
@@ -353,7 +414,9 @@ class Daemon:
         if self._pub is None:
             return
         try:
+            began = time.monotonic()
             await self._pub.send_multipart(frames)
+            self.stages.add("publish", time.monotonic() - began)
             self.state.counters[f"published_{mtype}"] += 1
         except zmq.ZMQError as exc:
             self.state.counters["publish_errors"] += 1
@@ -410,6 +473,7 @@ class Daemon:
         counters["dropped_future"] = reorder["dropped_future"]
         counters["queue_depth"] = len(self._queue)
         counters["tracks"] = self.engine.n_tracks
+        counters.update(self.stages.report())
         wall = self.clock()
         last_seen: dict[str, float] = {}
         quarantined = False
@@ -442,6 +506,52 @@ class Daemon:
             await asyncio.sleep(self.status_period_s)
 
 
+def parse_detection_frames(parts: Sequence[bytes]) -> tuple[str, wire.Message]:
+    """:func:`cuas.bus.parse_frames` through the array entry point
+    (:func:`cuas.wire.arrays.decode_detections`): a plain radar scan becomes columns, not
+    one object per plot; everything else, and every refusal, is exactly ``parse_frames``'s."""
+    if len(parts) != 2:
+        return bus.parse_frames(parts)  # its error
+    try:
+        topic = bytes(parts[0]).decode("utf-8")
+    except UnicodeDecodeError:
+        return bus.parse_frames(parts)
+    return topic, decode_detections(bytes(parts[1]))
+
+
+def _recorder_frames(msg: wire.Detections) -> list[bytes]:
+    """``bus.frames(msg)``, encoded from the columns for an array message (same bytes)."""
+    if isinstance(msg, ArrayDetections):
+        return [wire.topic_for(msg).encode(), encode_array_detections(msg)]
+    return bus.frames(msg)
+
+
+def warm_up(config: Config, n_scans: int = 24) -> float:
+    """Run a scratch fusion engine over a few seconds of made-up scans (two targets 4 m apart,
+    one crossing, ENU) and return how long it took (s).
+
+    The tracker and the classifier load parts of scipy (and compile whatever they compile)
+    the first time a path is taken: seconds on a small box. Paid at start-up, before the
+    sockets are bound, that is not a stall of the live loop with every batch queued behind
+    it (a 3 s one showed as the p99 latency in ``benchmarks/bench_daemon.py``). :func:`serve`
+    (``cuas run``) calls it once per process, before the daemon binds.
+    """
+    began = time.monotonic()
+    engine = FusionEngine(config)
+    t0 = time.time() - n_scans - 10.0
+    for k in range(n_scans):
+        t = t0 + k
+        pts = ((100.0 + 10.0 * k, 200.0, 50.0), (104.0 + 10.0 * k, 200.0, 50.0),
+               (600.0 - 15.0 * k, 150.0 + 5.0 * k, 80.0))
+        engine.process(wire.Detections(
+            src="warm-up", seq=k, t=t, sensor="warm-up", kind="radar",
+            dets=tuple(wire.Detection(frame="enu", z=p, R=(25.0, 0.0, 0.0, 0.0, 25.0, 0.0, 0.0,
+                                                           0.0, 64.0), sigma=(5.0, 5.0, 8.0))
+                       for p in pts)))
+        engine.snapshot(t)
+    return time.monotonic() - began
+
+
 async def _wait_event(event: asyncio.Event, timeout_s: float) -> None:
     """Wait for ``event`` at most ``timeout_s``. Not ``asyncio.wait_for``: on Python 3.11 it
     swallows a cancellation that arrives as the event is set, and a task so spared keeps the
@@ -459,6 +569,8 @@ async def serve(config: Config, endpoints: bus.Endpoints, *,
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    took = warm_up(config)
+    log.debug("warmed up in %.2f s", took)
     daemon = Daemon(config, endpoints, snapshot_hz=snapshot_hz, replay=replay)
     try:
         return await daemon.run(stop)

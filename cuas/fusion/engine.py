@@ -27,6 +27,7 @@ from cuas.fusion.evidence import attribute
 from cuas.fusion.export import track_columns
 from cuas.fusion.identities import IdentityRegistry
 from cuas.fusion.measurements import to_measurements
+from cuas.fusion.merge import merge_runs
 from cuas.geo import SiteFrame
 from cuas.sensors import registry
 from cuas.sensors.radar.settings import RadarSettings
@@ -35,6 +36,7 @@ from cuas.tracking.coverage import Coverage
 from cuas.tracking.measurements import MeasurementBatch
 from cuas.tracking.reorder import ReorderBuffer
 from cuas.tracking.state import COASTING, CONFIRMED, DELETED, TrackRows
+from cuas.wire.arrays import ArrayDetections
 from cuas.wire.columns import TrackColumns
 
 log = logging.getLogger(__name__)
@@ -54,12 +56,14 @@ class FusionEngine:
     ``on_fused`` sees every batch the engine fuses, in time order, right after it is fused
     (before the next one), so a caller can snapshot each. ``classify`` (default: the
     configuration's ``classify.enabled``) runs the classifier on every snapshot; without it
-    tracks carry the contract's neutral values.
+    tracks carry the contract's neutral values. ``merge_window_s`` > 0: a cooperative feed's
+    messages released together within that many seconds are fused as one step
+    (:mod:`cuas.fusion.merge`); 0 fuses every message on its own.
     """
 
     def __init__(self, config: Config | None = None, *, classify: bool | None = None,
                  clock: Callable[[], float | None] | None = None,
-                 on_fused: OnFused | None = None) -> None:
+                 on_fused: OnFused | None = None, merge_window_s: float = 0.0) -> None:
         self.config = config if config is not None else reference_config()
         self.site = SiteFrame(self.config.site)
         #: What the pipeline counted: batches, detections, tracks (the tracker counts into it
@@ -74,6 +78,9 @@ class FusionEngine:
         enabled = self.config.classify.enabled if classify is None else classify
         self.classifier = Classifier(self.config, self.site) if enabled else None
         self.on_fused = on_fused
+        self.merge_window_s = merge_window_s
+        #: The messages the batch being fused stands for (itself, or a merged run's parts).
+        self.fused_parts: tuple[wire.Detections, ...] = ()
         # Sensor name to sources-matrix column, least recently seen first (at most
         # tracker.max_sensors: a sender inventing ids must not widen the matrix).
         self._sensor_index: collections.OrderedDict[str, int] = collections.OrderedDict()
@@ -91,6 +98,16 @@ class FusionEngine:
         ``backlog``: more batches already wait to be pushed (see :meth:`ReorderBuffer.due`).
         """
         return self._fuse(self.buffer.push(batch, backlog))
+
+    def push_all(self, batches: list[wire.Detections], *, backlog: bool = False) -> int:
+        """:meth:`push` each of ``batches`` (in arrival order), then fuse what became due, all
+        together (so that a cooperative feed's messages can share a step); returns how many
+        messages were fused. ``backlog``: more wait after these."""
+        due: list[wire.Detections] = []
+        last = len(batches) - 1
+        for i, batch in enumerate(batches):
+            due += self.buffer.push(batch, backlog or i < last)
+        return self._fuse(due)
 
     def release(self) -> int:
         """Fuse the buffered batches whose lateness window has passed (call on a timer when
@@ -141,7 +158,10 @@ class FusionEngine:
             self.tracker.merge_identities(meas.merged)
             self.identities.merge(meas.merged)
         self.identities.remember(batch, meas, sensor.origin)
-        if self.classifier is not None:
+        # An array message (cuas/wire/arrays.py) carries no identity, attrs or evidence: its
+        # detections are not built as objects only to find none.
+        plain = isinstance(batch, ArrayDetections)
+        if self.classifier is not None and not plain:
             for det in batch.dets:  # Remote ID authentication (issue 21: attrs.auth)
                 auth = det.attrs.get("auth") if det.ident is not None and det.ident.rid else None
                 if isinstance(auth, str):
@@ -154,7 +174,8 @@ class FusionEngine:
         radar = sensor.settings.get("radar")  # a radar's declared calibration: RCS evidence
         radar = radar if isinstance(radar, RadarSettings) and radar.snr_1km_db is not None \
             else None
-        if self.classifier is not None and result.accepted and (radar is not None or any(
+        if self.classifier is not None and result.accepted and not plain and (
+                radar is not None or any(
                 getattr(d, "evidence", None) is not None for d in batch.dets)):
             self._take_evidence(batch, meas, col, result, radar)
         # After the step: this batch's identities are then held by their tracks (or were
@@ -202,7 +223,13 @@ class FusionEngine:
     # ------------------------------------------------------------------ internals
 
     def _fuse(self, batches: list[wire.Detections]) -> int:
-        for batch in batches:
+        runs = (merge_runs(batches, self.merge_window_s)
+                if self.merge_window_s > 0.0 and len(batches) > 1
+                else [(batch, (batch,)) for batch in batches])
+        for batch, parts in runs:
+            self.fused_parts = parts
+            if len(parts) > 1:
+                self.counters["batches_merged"] += len(parts) - 1
             result = self.process(batch)
             if self.on_fused is not None:
                 self.on_fused(batch, result)

@@ -28,6 +28,7 @@ from cuas.tracking.models import (
     RangeAzElModel,
 )
 from cuas.vocabulary import EARTH_RADIUS_M
+from cuas.wire.arrays import ArrayDetections
 
 F64 = NDArray[np.float64]
 
@@ -87,6 +88,10 @@ def to_measurements(
     """
     sensor_origin = batch.origin if batch.origin is not None else origin
     sensor_frame = site.sensor(sensor_origin) if sensor_origin is not None else None
+    if isinstance(batch, ArrayDetections):
+        fast = _from_arrays(batch, site, sensor_frame, ident_index, default_vel_sigma)
+        if fast is not None:
+            return fast
     dets = batch.dets
     reasons: list[str] = []
     frames = [d.frame for d in dets]
@@ -154,6 +159,58 @@ def to_measurements(
         vs = np.asarray([kept[j].vel_sigma or (default_vel_sigma,) * 3 for j in with_vel])
         diag = np.arange(3)
         vel_R[np.asarray(with_vel)[:, None], diag, diag] = vs**2
+    return _finish(batch.t, models, model, z, R, pos, pos_cov, vel, vel_R, has_vel, sources,
+                   sensor_frame, n_nonpos, reasons, n_no_origin, [d.ident for d in kept],
+                   ident_index)
+
+
+def _from_arrays(batch: ArrayDetections, site: SiteFrame, sensor_frame: SensorFrame | None,
+                 ident_index: IdentityKeys, default_vel_sigma: float) -> MeasurementBatch | None:
+    """:func:`to_measurements` of a message that came in as columns (one frame, no
+    identities, every detection positional), without a per-detection object; None when its
+    frame needs a sensor origin that is unknown (the general path then says so per detection)."""
+    arr = batch.arrays
+    frame = arr.frame
+    found = FRAME_MODELS[frame](sensor_frame)
+    if found is None:
+        return None
+    m = len(arr)
+    dim = found.dim
+    z = np.zeros((m, 3))
+    z[:, :dim] = arr.z
+    R = np.zeros((m, 3, 3))
+    R[:, :dim, :dim] = arr.R.reshape(-1, dim, dim)
+    for pad in range(dim, 3):
+        R[:, pad, pad] = 1.0  # padding only, as in to_measurements
+    convert = _TO_SITE_ENU.get(frame)
+    if convert is not None:
+        z = convert(site, z)
+    pos = np.full((m, 3), np.nan)
+    pos_cov = np.full((m, 3, 3), np.nan)
+    if found.has_point:
+        pos, pos_cov = found.to_site(z, R)
+    vel = np.full((m, 3), np.nan)
+    vel_R = np.zeros((m, 3, 3))
+    has_vel = np.zeros(m, dtype=bool)
+    if arr.vel is not None:
+        has_vel[:] = True
+        vel = arr.vel.copy()
+        vs = arr.vel_sigma if arr.vel_sigma is not None else np.full((m, 3), default_vel_sigma)
+        diag = np.arange(3)
+        vel_R[:, diag, diag] = vs**2
+    return _finish(batch.t, (found,), np.zeros(m, dtype=np.int8), z, R, pos, pos_cov, vel,
+                   vel_R, has_vel, np.arange(m, dtype=np.int64), sensor_frame, 0, [], 0, None,
+                   ident_index)
+
+
+def _finish(t: float, models: tuple[MeasurementModel, ...], model: NDArray[np.int8], z: F64,
+            R: F64, pos: F64, pos_cov: F64, vel: F64, vel_R: F64, has_vel: NDArray[np.bool_],
+            sources: NDArray[np.int64], sensor_frame: SensorFrame | None, n_nonpos: int,
+            reasons: list[str], n_no_origin: int, idents: list[wire.Ident | None] | None,
+            ident_index: IdentityKeys) -> MeasurementBatch:
+    """The checks every positional detection passes (site distance, height, speed) and the
+    identity columns, then the batch."""
+    m = len(model)
     far = np.zeros(m, dtype=bool)
     has_point = np.asarray([mm.has_point for mm in models], dtype=bool).reshape(len(models))[model]
     far[has_point] = np.linalg.norm(pos[has_point], axis=1) > MAX_SITE_DISTANCE_M
@@ -177,8 +234,7 @@ def to_measurements(
 
     ident = np.full(m, -1, dtype=np.int64)
     merged: list[tuple[int, int]] = []
-    idents = [d.ident for d in kept]
-    if idents.count(None) != m:
+    if idents is not None and idents.count(None) != m:
         for j, idn in enumerate(idents):
             if idn is not None and idn.key is not None and not far[j]:
                 ident[j] = ident_index.index_of(idn, merged)
@@ -194,7 +250,7 @@ def to_measurements(
 
     keep = ~far
     return MeasurementBatch(
-        t=batch.t,
+        t=t,
         models=models,
         model=model[keep],
         z=z[keep],

@@ -123,6 +123,58 @@ class TrackColumns:
                 **extra))
         return tuple(out)
 
+    def track_dicts(self) -> list[dict[str, Any]]:
+        """Each track's contract map, exactly ``[track_dict(tr) for tr in self.tracks()]``
+        (same keys, order and values), without the :class:`Track` objects: what the offline
+        replay writes as JSON."""
+        names = np.asarray(self.source_names)
+        ids, st, t_upd = self.ids.tolist(), self.status.tolist(), self.t_update.tolist()
+        lla, enu, vel, sig = (a.tolist() for a in (self.lla, self.enu, self.vel, self.pos_sigma))
+        src = self.sources
+        # Sources: one list per distinct row of the sources matrix, copied per track.
+        uniq, inv = (np.unique(src, axis=0, return_inverse=True) if len(src)
+                     else (src, np.zeros(0, dtype=np.int64)))
+        src_lists = [names[u].tolist() for u in uniq]
+        which = inv.reshape(-1).tolist()
+        modes = self.modes.tolist() if self.modes is not None else None
+        if self.probs is not None:
+            assert self.level is not None and self.malicious is not None
+            assert self.reasons is not None
+            probs = self.probs.tolist()
+            level, mal, why = self.level.tolist(), self.malicious.tolist(), self.reasons
+        out: list[dict[str, Any]] = []
+        for k in range(len(ids)):
+            d: dict[str, Any] = {
+                "id": ids[k], "status": TRACK_STATUSES[st[k]], "lla": lla[k], "enu": enu[k],
+                "vel": vel[k], "pos_sigma": sig[k], "t_update": t_upd[k],
+                "sources": list(src_lists[which[k]])}
+            if self.probs is not None:
+                d["class"] = dict(zip(CLASSES, probs[k], strict=True))
+                d["threat"] = THREAT_LEVELS[level[k]]
+                d["malicious"] = mal[k]
+                d["reasons"] = list(why[k])
+            else:
+                d["class"] = dict(NEUTRAL_CLASS)
+                d["threat"] = THREAT_LEVELS[0]
+                d["malicious"] = False
+                d["reasons"] = []
+            ident = self.idents.get(k)
+            if ident is not None:
+                d["ident"] = _ident_dict(ident)
+            if modes is not None:
+                d["modes"] = dict(zip(MOTION_MODES, modes[k], strict=True))
+            out.append(d)
+        return out
+
+    def message_dict(self, src: str, seq: int, t: float, truncated: bool = False
+                     ) -> dict[str, Any]:
+        """``to_dict(self.to_message(src, seq, t, truncated))`` without per-track objects."""
+        out: dict[str, Any] = {"v": VERSION, "type": "tracks", "src": src, "seq": seq, "t": t,
+                               "tracks": self.track_dicts()}
+        if truncated:
+            out["truncated"] = True
+        return out
+
     def to_message(self, src: str, seq: int, t: float, truncated: bool = False) -> Tracks:
         """The ``tracks`` message of these columns (objects; see :func:`encode_track_columns`)."""
         return Tracks(src=src, seq=seq, t=t, tracks=self.tracks(), truncated=truncated)
