@@ -145,11 +145,11 @@ class ClutterMap:
         pos = still_pos[np.all(np.isfinite(still_pos), axis=1)]
         if not len(pos):
             return
-        keys = self._keys(col, pos)
-        uk = np.unique(keys)
-        self.count[uk] = self._decayed(uk, t)
+        # One count per cell per look: a fixed return gives one plot a look, and a passing
+        # swarm's many plots in one cell are not many looks of a fixed return.
+        uk = np.unique(self._keys(col, pos))
+        self.count[uk] = self._decayed(uk, t) + 1.0
         self.t_cell[uk] = t
-        np.add.at(self.count, keys, 1.0)
 
     def rate(self, col: int, t: float, pos: F64) -> F64:
         """Plots per look of sensor ``col`` around site points (K,3): in the 2×2×2 cells

@@ -277,13 +277,15 @@ class Tracker:
         # Fixed clutter where each plot falls, from the plots of earlier looks (before this
         # look is counted): a track born here is scored against it on every hit.
         birth_penalty = self._local_clutter(meas, sensor_col, np.arange(meas.m), log_lam)
-        # The clutter map counts plots no track took, and those taken by a track known not to
-        # move (a fixed return that a track follows, confirmed or not).
-        speed = np.linalg.norm(x_pred[rows, 3:5], axis=1)
-        speed_sigma = np.sqrt(np.maximum(P_pred[rows, 3, 3] + P_pred[rows, 4, 4], 0.0))
+        # The clutter map counts plots no moving track could have made: none inside the gate
+        # of a track not known to be still (a flock's plots that no track took are still
+        # targets', and counting them would bar births in the flock), the rest (plots no track
+        # gated, a fixed return that a still track follows) counted.
+        speed = np.linalg.norm(x_pred[:, 3:5], axis=1)
+        speed_sigma = np.sqrt(np.maximum(P_pred[:, 3, 3] + P_pred[:, 4, 4], 0.0))
         still = (speed <= STILL_SPEED + 2.0 * speed_sigma) & (speed_sigma <= STILL_SPEED_SIGMA)
         counted = np.ones(meas.m, dtype=bool)
-        counted[dets[~still]] = False
+        counted[hyp.det[pick][~still[hyp.track[pick]]]] = False
         self.clutter_map.look(sensor_col, t, meas.pos[counted])
 
         # Updater: every mode of each chosen track with its detection, the mode probabilities
