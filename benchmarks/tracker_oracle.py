@@ -53,6 +53,9 @@ class Audit:
     """Owner bookkeeping of one run (track id -> mover id) and what it counted."""
 
     oracle: bool
+    #: Sensor kinds the oracle associates (None: every kind).
+    kinds: frozenset[str] | None = None
+    kind: str = ""
     owner: dict[int, str] = field(default_factory=dict)
     truth_of: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
     counts: collections.Counter[str] = field(default_factory=collections.Counter)
@@ -72,7 +75,8 @@ def _install(engine: FusionEngine, audit: Audit) -> None:
     def gnn(track: Any, det: Any, cost: Any, miss: Any, n: int, m: int) -> Any:
         """The oracle: only pairs of a track with its own mover's detections are eligible
         (what the clutter estimate and map saw is left as the tracker had it)."""
-        if not audit.oracle or not len(track):
+        if (not audit.oracle or not len(track)
+                or (audit.kinds is not None and audit.kind not in audit.kinds)):
             return original_gnn(track, det, cost, miss, n, m)
         det_truth = audit.truth_of[current[0].source[det]]
         own = [audit.owner.get(int(i)) for i in trk.table.ids[track]]
@@ -115,7 +119,8 @@ def _install(engine: FusionEngine, audit: Audit) -> None:
 
 
 def run(name: str, seed: int, oracle: bool, tmp: Path,
-        settings: dict[str, Any] | None = None) -> dict[str, Any]:
+        settings: dict[str, Any] | None = None,
+        kinds: frozenset[str] | None = None) -> dict[str, Any]:
     """One run of scenario ``name`` (tracker ``settings`` overriding the site's); its figures."""
     sc = load_scenario(SCENARIOS / f"{name}.toml")
     if settings:
@@ -125,7 +130,7 @@ def run(name: str, seed: int, oracle: bool, tmp: Path,
     write_scenario_truth(sim, truth_path)
     truths = {(m.batch.sensor, m.batch.seq): np.array(m.truth_ids, dtype=object)
               for m in sim.messages}
-    audit = Audit(oracle)
+    audit = Audit(oracle, kinds)
     snapshots: list[wire.Tracks] = []
     errors: list[tuple[float, float]] = []
     engine: FusionEngine
@@ -151,6 +156,8 @@ def run(name: str, seed: int, oracle: bool, tmp: Path,
             audit.counts[f"firm_assoc_{kind}" if firm else "tent_assoc"] += 1
             if o is not None and o != g:
                 audit.counts[f"firm_slides_{kind}" if firm else "tent_slides"] += 1
+                if firm and o not in in_batch:  # its own mover gave no detection
+                    audit.counts[f"firm_slides_{kind}_own_missed"] += 1
             audit.owner[tid] = g
         upd = np.flatnonzero((tab.t == batch.t) & (tab.status != TENTATIVE))
         if len(upd):
@@ -174,6 +181,7 @@ def run(name: str, seed: int, oracle: bool, tmp: Path,
 
     def process(batch: wire.Detections) -> Any:
         audit.truth_of = truths[(batch.sensor, batch.seq)]
+        audit.kind = batch.kind
         return original_process(batch)
 
     engine.process = process  # type: ignore[method-assign]
@@ -208,7 +216,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", choices=("tracker", "oracle"), default=None)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override a tracker setting (experiments), e.g. accel_noise_h=2")
+    ap.add_argument("--oracle-kinds", default=None, metavar="KIND,...",
+                    help="the oracle associates only these sensor kinds' batches (e.g. radar)")
     args = ap.parse_args(argv)
+    kinds = frozenset(args.oracle_kinds.split(",")) if args.oracle_kinds else None
     settings: dict[str, Any] = {}
     for item in args.set:
         key, _, value = item.partition("=")
@@ -218,14 +229,15 @@ def main(argv: list[str] | None = None) -> int:
             settings[key] = value
     keys = ("movers", "id_switches", "fragmentations", "matched_pct", "firm_tracks_median",
             "err_h_median", "err_h_p90", "err_v_median", "err_v_p90",
-            "firm_assoc_radar", "firm_slides_radar", "firm_missed_own_det_radar",
+            "firm_assoc_radar", "firm_slides_radar", "firm_slides_radar_own_missed",
+            "firm_missed_own_det_radar",
             "firm_assoc_camera", "firm_slides_camera", "firm_missed_own_det_camera",
             "firm_took_false_alarm", "tent_assoc", "tent_slides",
             "births_free_mover", "births_held_mover", "births_false_alarm",
             "deaths_mover_left_bare", "merged_same_mover", "merged_other_mover")
     modes = [args.only] if args.only else ["tracker", "oracle"]
     for name in args.names:
-        rows = {mode: run(name, args.seed, mode == "oracle", args.tmp, settings) for mode in modes}
+        rows = {mode: run(name, args.seed, mode == "oracle", args.tmp, settings, kinds) for mode in modes}
         print(f"{name}, seed {args.seed}")
         print(f"  {'':24}" + "".join(f"{m:>10}" for m in modes))
         for k in keys:
