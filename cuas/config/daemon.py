@@ -15,8 +15,8 @@ class TrackerConfig:
 
     #: IMM motion modes. Constant velocity: white-noise acceleration spectral density,
     #: horizontal and vertical (m^2/s^3).
-    accel_noise_h: float = 4.0
-    accel_noise_v: float = 1.0
+    accel_noise_h: float = 0.25
+    accel_noise_v: float = 0.25
     #: Manoeuvre: the same model with the noise of a hard turn or dash (m^2/s^3).
     manoeuvre_noise_h: float = 10.0
     manoeuvre_noise_v: float = 2.5
@@ -24,10 +24,10 @@ class TrackerConfig:
     hover_noise: float = 0.5
     hover_speed_sigma: float = 0.5
     #: Mean time (s) a target stays in one motion mode before switching.
-    mode_sojourn_s: float = 60.0
+    mode_sojourn_s: float = 20.0
     #: 1-sigma of the unknown velocity of a new track (m/s), per horizontal axis / vertical.
     init_speed_sigma: float = 30.0
-    init_vspeed_sigma: float = 8.0
+    init_vspeed_sigma: float = 3.0
     #: Probability that the true detection falls inside the Mahalanobis gate.
     gate_probability: float = 0.9999
     #: Confirmation: "score" (sequential likelihood-ratio test against the clutter density
