@@ -15,8 +15,8 @@ class TrackerConfig:
 
     #: IMM motion modes. Constant velocity: white-noise acceleration spectral density,
     #: horizontal and vertical (m^2/s^3).
-    accel_noise_h: float = 4.0
-    accel_noise_v: float = 1.0
+    accel_noise_h: float = 0.25
+    accel_noise_v: float = 0.25
     #: Manoeuvre: the same model with the noise of a hard turn or dash (m^2/s^3).
     manoeuvre_noise_h: float = 10.0
     manoeuvre_noise_v: float = 2.5
@@ -24,10 +24,10 @@ class TrackerConfig:
     hover_noise: float = 0.5
     hover_speed_sigma: float = 0.5
     #: Mean time (s) a target stays in one motion mode before switching.
-    mode_sojourn_s: float = 60.0
+    mode_sojourn_s: float = 20.0
     #: 1-sigma of the unknown velocity of a new track (m/s), per horizontal axis / vertical.
     init_speed_sigma: float = 30.0
-    init_vspeed_sigma: float = 8.0
+    init_vspeed_sigma: float = 3.0
     #: Probability that the true detection falls inside the Mahalanobis gate.
     gate_probability: float = 0.9999
     #: Confirmation: "score" (sequential likelihood-ratio test against the clutter density
@@ -65,8 +65,8 @@ class TrackerConfig:
     #: Caps against floods (counted when they bite): live tracks at most; tentative tracks
     #: born from one batch at most; distinct sensors remembered (columns of the per-track
     #: sources matrix; the least recently seen is forgotten to make room).
-    max_tracks: int = 5_000
-    max_births_per_batch: int = 256
+    max_tracks: int = 20_000
+    max_births_per_batch: int = 2_048
     max_sensors: int = 256
     #: Distinct cooperative identities remembered (ICAO addresses, Remote ID serials and their
     #: aliases, folded together when they meet): beyond it the least recently heard ones that
@@ -74,8 +74,9 @@ class TrackerConfig:
     max_identities: int = 10_000
     #: Work bound per batch: live tracks x detections (the gating pairs the tracker weighs).
     #: Beyond it the batch keeps only as many detections as fit (the rest counted in
-    #: ``detections_dropped_work``), so one message cannot stall the daemon for seconds.
-    max_pairs_per_batch: int = 500_000
+    #: ``detections_dropped_work``), so one message cannot stall the daemon for seconds. The
+    #: default admits 10,000 tracks x 10,000 detections: the tracker weighs only the gated pairs.
+    max_pairs_per_batch: int = 100_000_000
     #: Data association: "gnn" (global nearest neighbour: one detection per track, the best
     #: joint assignment) or "jpda" (joint probabilistic: each track updated with every gated
     #: detection, weighted by its marginal association probability).

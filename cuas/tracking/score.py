@@ -13,11 +13,16 @@ probability of dropping a real target.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
+if TYPE_CHECKING:
+    from cuas.tracking.measurements import MeasurementBatch
+
 F64 = NDArray[np.float64]
+LN_2PI = float(np.log(2.0 * np.pi))
 
 #: Smallest extent a sensor's coverage is given per axis, in sigmas of its measurement noise,
 #: so the first few detections cannot claim a vanishing volume.
@@ -145,11 +150,11 @@ class ClutterMap:
         pos = still_pos[np.all(np.isfinite(still_pos), axis=1)]
         if not len(pos):
             return
-        keys = self._keys(col, pos)
-        uk = np.unique(keys)
-        self.count[uk] = self._decayed(uk, t)
+        # One count per cell per look: a fixed return gives one plot a look, and a passing
+        # swarm's many plots in one cell are not many looks of a fixed return.
+        uk = np.unique(self._keys(col, pos))
+        self.count[uk] = self._decayed(uk, t) + 1.0
         self.t_cell[uk] = t
-        np.add.at(self.count, keys, 1.0)
 
     def rate(self, col: int, t: float, pos: F64) -> F64:
         """Plots per look of sensor ``col`` around site points (K,3): in the 2×2×2 cells
@@ -170,3 +175,24 @@ class ClutterMap:
                 total += self._decayed(self._keys(col, p, side * np.asarray(corner)), t)
             out[fin] = total / max(looks, MIN_LOOKS)
         return out
+
+
+def local_clutter(cmap: ClutterMap, meas: MeasurementBatch, col: int, log_lam: F64) -> F64:
+    """How much sensor ``col``'s clutter map lowers the evidence of a hit on each detection of
+    ``meas`` (M,): ln((λ + λ_map) / λ), where a cell giving p plots per look is a point source
+    of density p N(0; 0, R) at its plots (measurement space, like λ; ``log_lam`` ln λ per
+    measurement dimension 0..3)."""
+    out = np.zeros(meas.m)
+    rate = cmap.rate(col, meas.t, meas.pos)
+    some = np.flatnonzero(rate > 0)
+    if not len(some):
+        return out
+    dims = meas.per_model([m.dim for m in meas.models], np.int64)[some]
+    for dim in np.unique(dims).tolist():
+        if dim == 0:
+            continue
+        sel = dims == dim
+        _, logdet_r = np.linalg.slogdet(meas.R[some[sel], :dim, :dim])
+        log_src = np.log(rate[some[sel]]) - 0.5 * (dim * LN_2PI + logdet_r)
+        out[some[sel]] = np.logaddexp(log_lam[dim], log_src) - log_lam[dim]
+    return np.where(np.isfinite(out), out, 0.0)

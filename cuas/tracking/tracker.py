@@ -38,6 +38,7 @@ from cuas.tracking.score import (
     MIN_BIRTHS_PER_H,
     ClutterDensity,
     ClutterMap,
+    local_clutter,
     thresholds,
 )
 from cuas.tracking.state import (
@@ -276,14 +277,16 @@ class Tracker:
         gain = np.where(same[chosen], np.maximum(gain, IDENTITY_SCORE), gain)
         # Fixed clutter where each plot falls, from the plots of earlier looks (before this
         # look is counted): a track born here is scored against it on every hit.
-        birth_penalty = self._local_clutter(meas, sensor_col, np.arange(meas.m), log_lam)
-        # The clutter map counts plots no track took, and those taken by a track known not to
-        # move (a fixed return that a track follows, confirmed or not).
-        speed = np.linalg.norm(x_pred[rows, 3:5], axis=1)
-        speed_sigma = np.sqrt(np.maximum(P_pred[rows, 3, 3] + P_pred[rows, 4, 4], 0.0))
+        birth_penalty = local_clutter(self.clutter_map, meas, sensor_col, log_lam)
+        # The clutter map counts plots no moving track could have made: none inside the gate
+        # of a track not known to be still (a flock's plots that no track took are still
+        # targets', and counting them would bar births in the flock), the rest (plots no track
+        # gated, a fixed return that a still track follows) counted.
+        speed = np.linalg.norm(x_pred[:, 3:5], axis=1)
+        speed_sigma = np.sqrt(np.maximum(P_pred[:, 3, 3] + P_pred[:, 4, 4], 0.0))
         still = (speed <= STILL_SPEED + 2.0 * speed_sigma) & (speed_sigma <= STILL_SPEED_SIGMA)
         counted = np.ones(meas.m, dtype=bool)
-        counted[dets[~still]] = False
+        counted[hyp.det[pick][~still[hyp.track[pick]]]] = False
         self.clutter_map.look(sensor_col, t, meas.pos[counted])
 
         # Updater: every mode of each chosen track with its detection, the mode probabilities
@@ -552,27 +555,6 @@ class Tracker:
         return self._remove(gone)
 
     # ------------------------------------------------------------------ helpers
-
-    def _local_clutter(self, meas: MeasurementBatch, sensor_col: int, dets: I64,
-                       log_lam: F64) -> F64:
-        """How much the clutter map lowers each hit's evidence: ln((λ + λ_map) / λ), where a
-        cell giving p plots per look is a point source of density p N(0; 0, R) at its plots
-        (measurement space, like λ)."""
-        out = np.zeros(len(dets))
-        rate = self.clutter_map.rate(sensor_col, meas.t, meas.pos[dets])
-        some = np.flatnonzero(rate > 0)
-        if not len(some):
-            return out
-        d = dets[some]
-        dims = meas.per_model([m.dim for m in meas.models], np.int64)[d]
-        for dim in np.unique(dims).tolist():
-            sel = dims == dim
-            if dim == 0:
-                continue
-            _, logdet_r = np.linalg.slogdet(meas.R[d[sel], :dim, :dim])
-            log_src = np.log(rate[some[sel]]) - 0.5 * (dim * LN_2PI + logdet_r)
-            out[some[sel]] = np.logaddexp(log_lam[dim], log_src) - log_lam[dim]
-        return np.where(np.isfinite(out), out, 0.0)
 
     def _room(self, wanted: int) -> int:
         """How many of ``wanted`` new tracks the caps allow now (``max_births_per_batch``

@@ -39,7 +39,7 @@ def shifted(src: Path, dst: Path, dt: float) -> None:
 
 def test_pattern_of_life(incident_dir: Path, tmp_path: Path) -> None:
     src = incident_dir / "incident.mcap"
-    one = load_incident(src, load_config(CONFIG))
+    one = load_incident(src, load_config(CONFIG), step_s=5.0)  # as pattern_of_life samples
     drones = [t for t in one.tracks if t.label == "uav" or t.rid]
     assert drones
     shifts = (0.0, 86400.0 + 3 * 3600.0, 2 * 86400.0 + 7 * 3600.0)
