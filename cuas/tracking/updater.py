@@ -7,10 +7,43 @@ definiteness to rounding, and a tracker that runs at a stadium all weekend must 
 
 from __future__ import annotations
 
+import logging
+from types import ModuleType
+
 import numpy as np
 from numpy.typing import NDArray
 
 F64 = NDArray[np.float64]
+
+log = logging.getLogger(__name__)
+
+#: The compiled kernels (cuas.tracking.kernels) once loaded; False: not wanted or unusable.
+_kernels: ModuleType | bool | None = None
+
+
+def kernels() -> ModuleType | None:
+    """The compiled kernels module, imported (with numba) on first use; None when they are
+    switched off (:func:`use_kernels`) or numba cannot run here (then the numpy code below,
+    their oracle, does the work: same results, slower)."""
+    global _kernels
+    if _kernels is None:
+        try:
+            from cuas.tracking import kernels as mod
+        except (ImportError, OSError) as exc:
+            # e.g. systemd's MemoryDenyWriteExecute=yes: no JIT may map executable memory.
+            log.warning("compiled tracker kernels unavailable (%s): using the numpy path, "
+                        "several times slower", exc)
+            _kernels = False
+        else:
+            _kernels = mod
+    return _kernels if isinstance(_kernels, ModuleType) else None
+
+
+def use_kernels(on: bool) -> None:
+    """Switch the compiled kernels on (the default) or off (the numpy path): for the
+    before/after benchmarks and the oracle tests."""
+    global _kernels
+    _kernels = None if on else False
 
 
 def innovation_covariance(P: F64, H: F64, R: F64) -> F64:
@@ -21,14 +54,24 @@ def innovation_covariance(P: F64, H: F64, R: F64) -> F64:
 
 def inverse(S: F64) -> F64:
     """Inverses of stacked square matrices S (K,m,m) (as filterpy, an explicit inverse: it
-    serves both the gate and the gain)."""
-    return np.asarray(np.linalg.inv(S), dtype=np.float64)
+    serves both the gate and the gain); raises numpy.linalg.LinAlgError if one is singular."""
+    kern = kernels()
+    if kern is None or S.ndim != 3 or not 1 <= S.shape[1] <= 3 or S.dtype != np.float64:
+        return np.asarray(np.linalg.inv(S), dtype=np.float64)
+    out, ok = kern.inverse(np.ascontiguousarray(S))
+    if not ok:
+        raise np.linalg.LinAlgError("Singular matrix")
+    return np.asarray(out, dtype=np.float64)
 
 
 def mahalanobis2(y: F64, S_inv: F64) -> F64:
     """Squared Mahalanobis distances yᵀ S⁻¹ y for residuals y (K,m) and inverse innovation
     covariances S⁻¹ (K,m,m)."""
-    return np.einsum("ki,kij,kj->k", y, S_inv, y)
+    kern = kernels()
+    if kern is None or y.dtype != np.float64 or S_inv.dtype != np.float64:
+        return np.einsum("ki,kij,kj->k", y, S_inv, y)
+    return np.asarray(kern.mahalanobis2(np.ascontiguousarray(y), np.ascontiguousarray(S_inv)),
+                      dtype=np.float64)
 
 
 def kalman_update(x: F64, P: F64, y: F64, H: F64 | None, R: F64, S_inv: F64 | None = None,

@@ -1,0 +1,529 @@
+# numba compiles these from their Python source; mypy cannot type its intrinsics or njit
+# dispatchers, so the module is checked by its bit-identity tests instead.
+# mypy: ignore-errors
+"""Compiled per-track kernels (numba) for the tracker's small-matrix work.
+
+One compiled call per stage, a loop over tracks with the 6×6 and 3×3 products written out:
+IMM mixing and per-mode prediction (and the moment-matched combination), the per-mode
+Kalman/EKF update with its log-likelihood, the mode-probability update, and the small
+inverses and log-determinants the gates use. The numpy code in :mod:`~cuas.tracking.imm`,
+:mod:`~cuas.tracking.models` and :mod:`~cuas.tracking.updater` is their oracle.
+
+Every kernel does the same floating-point operations in the same order as that numpy code,
+so the tracker's output is bit for bit the same (the golden digests hold): sums run in the
+order numpy's ``einsum`` runs them, a product that numpy hands to OpenBLAS (``@``) is a fused
+multiply-add chain from zero as OpenBLAS's Haswell kernel does it, and the inverses and
+log-determinants follow OpenBLAS's ``dgesv``/``dgetrf`` (left-looking LU with the reciprocal
+pivot, as its ``getf2`` and ``trsm`` do). tests/tracking/test_kernels.py checks them against
+the numpy code to the last bit (and to 1e-9 on inputs hypothesis picks).
+
+numba is imported only here, and this module only when a kernel is first needed
+(:func:`load`), so ``import cuas.tracking`` stays light. Kernels are cached on disk
+(``cache=True``) next to this file, or, where the package is read-only (an installed
+package under systemd), in ``NUMBA_CACHE_DIR``, else systemd's ``$CACHE_DIRECTORY``, else
+``$XDG_CACHE_HOME/cuas/numba`` (``~/.cache``), else the temporary directory.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def _cache_dir() -> str | None:
+    """Where numba should cache compiled kernels, or None to let it use ``__pycache__``
+    beside this file (writable: a checkout or a user's install)."""
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return None
+    if os.access(Path(__file__).parent, os.W_OK):
+        return None
+    for base in (os.environ.get("CACHE_DIRECTORY", "").split(":")[0],
+                 os.environ.get("XDG_CACHE_HOME", ""),
+                 os.path.join(os.path.expanduser("~"), ".cache")):
+        if base and os.path.isdir(base) and os.access(base, os.W_OK):
+            return os.path.join(base, "cuas", "numba")
+    return os.path.join(tempfile.gettempdir(), f"cuas-numba-{os.getuid()}")
+
+
+if (_dir := _cache_dir()) is not None:
+    os.environ["NUMBA_CACHE_DIR"] = _dir
+
+import llvmlite.ir as _ir  # noqa: E402
+import numpy as np  # noqa: E402
+from numba import njit, types  # noqa: E402
+from numba.core import cgutils  # noqa: E402
+from numba.extending import intrinsic  # noqa: E402
+
+LN_2PI = float(np.log(2.0 * np.pi))
+
+# Motion model kinds (IMM modes): what _predict_mode does for each.
+HOVER_KIND = 0  # tracking.imm.NearlyConstantPosition
+CV_KIND = 1  # tracking.models.ConstantVelocity
+# Measurement kinds per pair in mode_update.
+NO_MEAS = 0  # no position: the modes pass through unchanged
+SELECT_POS = 1  # H picks the position (Cartesian)
+LINEARISED = 2  # EKF: residual and Jacobian given
+
+
+@intrinsic
+def _fma(typingctx, a, b, c):
+    """a·b + c rounded once (what OpenBLAS's FMA kernels compute)."""
+    sig = types.float64(types.float64, types.float64, types.float64)
+
+    def codegen(context, builder, signature, args):
+        d = _ir.DoubleType()
+        fn = cgutils.get_or_insert_function(builder.module, _ir.FunctionType(d, [d, d, d]),
+                                            "llvm.fma.f64")
+        return builder.call(fn, args)
+
+    return sig, codegen
+
+
+# --------------------------------------------------------------------------- small linear algebra
+
+
+@njit(cache=True, error_model="numpy")
+def _lu(S, n, a, piv):
+    """LU of S (n×n, n ≤ 3) into ``a`` with row permutation ``piv`` as OpenBLAS's getf2
+    (left-looking: each column takes the earlier ones' updates, then its pivot, then the
+    reciprocal scales the rest). Returns False when a pivot is zero (singular)."""
+    for r in range(n):
+        piv[r] = r
+        for c in range(n):
+            a[r, c] = S[r, c]
+    ok = True
+    for j in range(n):
+        # the column's U part: a[i, j] -= Σ_{l<i} a[i, l] a[l, j] (a dot product per row)
+        for i in range(1, j):
+            acc = 0.0
+            for m in range(i):
+                acc = acc + a[i, m] * a[m, j]
+            a[i, j] = a[i, j] - acc
+        # the rest of the column: a[i, j] -= Σ_{l<j} a[i, l] a[l, j] (gemv)
+        if j > 0:
+            for i in range(j, n):
+                acc = a[i, 0] * a[0, j]
+                for m in range(1, j):
+                    acc = acc + a[i, m] * a[m, j]
+                a[i, j] = a[i, j] - acc
+        jp = j
+        big = abs(a[j, j])
+        for i in range(j + 1, n):
+            if abs(a[i, j]) > big:
+                big = abs(a[i, j])
+                jp = i
+        if jp != j:
+            for c in range(n):
+                t = a[j, c]
+                a[j, c] = a[jp, c]
+                a[jp, c] = t
+            t2 = piv[j]
+            piv[j] = piv[jp]
+            piv[jp] = t2
+        p = a[j, j]
+        if p == 0.0:
+            ok = False
+            continue
+        r = 1.0 / p
+        for i in range(j + 1, n):
+            a[i, j] = a[i, j] * r
+    return ok
+
+
+@njit(cache=True, error_model="numpy")
+def _inv_into(S, n, out, a, piv):
+    """out = S⁻¹ (n ≤ 3) as numpy's ``inv`` gets it from OpenBLAS's dgesv (LU, then forward
+    and backward substitution on the permuted identity, the diagonal as reciprocals)."""
+    ok = _lu(S, n, a, piv)
+    for c in range(n):
+        y0 = 1.0 if piv[0] == c else 0.0
+        y1 = 0.0
+        y2 = 0.0
+        if n > 1:
+            y1 = _fma(-a[1, 0], y0, 1.0 if piv[1] == c else 0.0)
+        if n > 2:
+            y2 = _fma(-a[2, 1], y1, _fma(-a[2, 0], y0, 1.0 if piv[2] == c else 0.0))
+        if n == 1:
+            out[0, c] = y0 * (1.0 / a[0, 0])
+        elif n == 2:
+            x1 = y1 * (1.0 / a[1, 1])
+            out[1, c] = x1
+            out[0, c] = (y0 - a[0, 1] * x1) * (1.0 / a[0, 0])
+        else:
+            x2 = y2 * (1.0 / a[2, 2])
+            x1 = (y1 - a[1, 2] * x2) * (1.0 / a[1, 1])
+            out[2, c] = x2
+            out[1, c] = x1
+            out[0, c] = ((y0 - a[0, 2] * x2) - a[0, 1] * x1) * (1.0 / a[0, 0])
+    return ok
+
+
+@njit(cache=True, error_model="numpy")
+def _logdet(a, n, ok):
+    """log|det| from an LU (numpy's slogdet: the logs of the pivots summed in order)."""
+    if not ok:
+        return -np.inf
+    acc = 0.0
+    for i in range(n):
+        acc = acc + np.log(abs(a[i, i]))
+    return acc
+
+
+@njit(cache=True, error_model="numpy")
+def inverse(S):
+    """Inverses (K,n,n) of stacked S (K,n,n), n ≤ 3, and whether every one was regular."""
+    k, n = S.shape[0], S.shape[1]
+    out = np.empty_like(S)
+    a = np.empty((3, 3))
+    piv = np.empty(3, np.int64)
+    ok = True
+    for i in range(k):
+        if not _inv_into(S[i], n, out[i], a, piv):
+            ok = False
+    return out, ok
+
+
+@njit(cache=True, error_model="numpy")
+def mahalanobis2(y, S_inv):
+    """yᵀ S⁻¹ y (K,) for residuals y (K,m) (einsum's order: rows, then columns)."""
+    k, m = y.shape
+    out = np.empty(k)
+    for i in range(k):
+        acc = 0.0
+        for r in range(m):
+            for c in range(m):
+                acc = acc + (y[i, r] * S_inv[i, r, c]) * y[i, c]
+        out[i] = acc
+    return out
+
+
+# --------------------------------------------------------------------------- IMM predict
+
+
+@njit(cache=True, error_model="numpy")
+def _predict_mode(kind, q_h, q_v, speed_sigma, dt, x0, P0, xo, Po):
+    """One mode's motion model: (x0, P0) forward by dt into (xo, Po) (models.py's order)."""
+    q0 = q_h
+    q2 = q_v
+    if kind == HOVER_KIND:
+        for i in range(3):
+            xo[i] = x0[i]
+            xo[i + 3] = 0.0
+        for r in range(6):
+            for c in range(6):
+                Po[r, c] = P0[r, c] if (r < 3 and c < 3) else 0.0
+        Po[0, 0] = Po[0, 0] + dt * q0
+        Po[1, 1] = Po[1, 1] + dt * q0
+        Po[2, 2] = Po[2, 2] + dt * q2
+        v = speed_sigma * speed_sigma
+        Po[3, 3] = v
+        Po[4, 4] = v
+        Po[5, 5] = v
+        return
+    for i in range(3):
+        xo[i] = x0[i] + dt * x0[i + 3]
+        xo[i + 3] = x0[i + 3]
+    dd = dt * dt
+    for r in range(3):
+        for c in range(3):
+            Po[r, c] = (P0[r, c] + dt * (P0[r, c + 3] + P0[c, r + 3])) + dd * P0[r + 3, c + 3]
+            bdc = P0[r, c + 3] + dt * P0[r + 3, c + 3]
+            Po[r, c + 3] = bdc
+            Po[c + 3, r] = bdc
+            Po[r + 3, c + 3] = P0[r + 3, c + 3]
+    d3 = np.power(dt, 3.0) / 3.0
+    d2 = dd / 2.0
+    for i in range(3):
+        q = q2 if i == 2 else q0
+        Po[i, i] = Po[i, i] + d3 * q
+        cross = d2 * q
+        Po[i, i + 3] = Po[i, i + 3] + cross
+        Po[i + 3, i] = Po[i + 3, i] + cross
+        Po[i + 3, i + 3] = Po[i + 3, i + 3] + dt * q
+
+
+@njit(cache=True, error_model="numpy")
+def _combine_into(xm, Pm, mu, x, P):
+    """Moment-matched x (6,), P (6,6) of mode states xm (M,6), Pm (M,6,6), weights mu (M,)."""
+    nm = xm.shape[0]
+    for n in range(6):
+        acc = 0.0
+        for j in range(nm):
+            acc = acc + mu[j] * xm[j, n]
+        x[n] = acc
+    for r in range(6):
+        for c in range(6):
+            acc = 0.0
+            for j in range(nm):
+                acc = acc + mu[j] * (Pm[j, r, c] + (xm[j, r] - x[r]) * (xm[j, c] - x[c]))
+            P[r, c] = acc
+    for r in range(6):
+        for c in range(r, 6):
+            s = 0.5 * (P[r, c] + P[c, r])
+            P[r, c] = s
+            P[c, r] = s
+
+
+@njit(cache=True, error_model="numpy")
+def combine(xm, Pm, mu):
+    """IMM.combine: x (K,6), P (K,6,6) of xm (K,M,6), Pm (K,M,6,6), mu (K,M)."""
+    k = xm.shape[0]
+    x = np.empty((k, 6))
+    P = np.empty((k, 6, 6))
+    for i in range(k):
+        _combine_into(xm[i], Pm[i], mu[i], x[i], P[i])
+    return x, P
+
+
+@njit(cache=True, error_model="numpy")
+def imm_predict(xm, Pm, mu, dt, sojourn, kinds, q_h, q_v, speed_sigma, stop_mode,
+                max_decel, stop_speed, with_combined):
+    """IMM.predict (mix, then each mode's model) for K tracks; with ``with_combined`` also
+    IMM.combine of the result (else x, P are empty). Returns xp, Pp, cbar, x, P."""
+    k, nm = xm.shape[0], xm.shape[1]
+    xp = np.empty_like(xm)
+    Pp = np.empty_like(Pm)
+    cbar = np.empty((k, nm))
+    kc = k if with_combined else 0
+    x = np.empty((kc, 6))
+    P = np.empty((kc, 6, 6))
+    Pi = np.empty((nm, nm))
+    w = np.empty((nm, nm))
+    f = np.empty(nm)
+    x0 = np.empty((nm, 6))
+    P0 = np.empty((nm, 6, 6))
+    for t in range(k):
+        d = dt[t]
+        dpos = d if not d < 0.0 else 0.0  # np.maximum(dt, 0): NaN passes through
+        for i in range(nm):
+            stay = np.exp(-dpos / sojourn[i])
+            off = (1.0 - stay) / (nm - 1)
+            for j in range(nm):
+                Pi[i, j] = stay if i == j else off
+        if stop_mode >= 0:
+            s = stop_mode
+            for i in range(nm):
+                v3 = xm[t, i, 3]
+                v4 = xm[t, i, 4]
+                speed = np.sqrt(v3 * v3 + v4 * v4)
+                var = Pm[t, i, 3, 3] + Pm[t, i, 4, 4]
+                sigma = np.sqrt(var if not var < 1e-12 else 1e-12)
+                reach = stop_speed + max_decel * dpos
+                ex = speed - reach
+                ex = (ex if not ex < 0.0 else 0.0) / sigma
+                f[i] = np.exp(-0.5 * ex * ex)
+            f[s] = 1.0
+            for i in range(nm):
+                cut = Pi[i, s] * (1.0 - f[i])
+                Pi[i, s] = Pi[i, s] - cut
+                Pi[i, i] = Pi[i, i] + cut
+        for j in range(nm):
+            acc = 0.0
+            for i in range(nm):
+                acc = acc + mu[t, i] * Pi[i, j]
+            cbar[t, j] = acc
+        for j in range(nm):
+            ok = cbar[t, j] > 0.0
+            den = cbar[t, j] if ok else 1.0
+            for i in range(nm):
+                w[i, j] = (mu[t, i] * Pi[i, j]) / den if ok else (1.0 if i == j else 0.0)
+        for j in range(nm):
+            for n in range(6):
+                acc = 0.0
+                for i in range(nm):
+                    acc = acc + w[i, j] * xm[t, i, n]
+                x0[j, n] = acc
+            for r in range(6):
+                for c in range(6):
+                    acc = 0.0
+                    for i in range(nm):
+                        acc = _fma(w[i, j], Pm[t, i, r, c], acc)
+                    spread = 0.0
+                    for i in range(nm):
+                        spread = spread + (w[i, j] * (xm[t, i, r] - x0[j, r])) * (
+                            xm[t, i, c] - x0[j, c])
+                    P0[j, r, c] = acc + spread
+            _predict_mode(kinds[j], q_h[j], q_v[j], speed_sigma[j], d, x0[j], P0[j],
+                          xp[t, j], Pp[t, j])
+        if with_combined:
+            _combine_into(xp[t], Pp[t], cbar[t], x[t], P[t])
+    return xp, Pp, cbar, x, P
+
+
+@njit(cache=True, error_model="numpy")
+def posterior_mu(cbar, loglik):
+    """IMM.posterior_mu: mode probabilities (K,M) from predicted ones and log-likelihoods."""
+    k, nm = cbar.shape
+    out = np.empty((k, nm))
+    a = np.empty(nm)
+    for i in range(k):
+        for j in range(nm):
+            c = cbar[i, j]
+            a[j] = np.log(c if not c < 1e-300 else 1e-300) + loglik[i, j]
+        top = a[0]
+        for j in range(1, nm):  # np.max: NaN wins
+            if a[j] > top or a[j] != a[j] or top != top:
+                top = a[j] if top == top else top
+        for j in range(nm):
+            a[j] = np.exp(a[j] - top)
+        tot = a[0]
+        for j in range(1, nm):
+            tot = tot + a[j]
+        for j in range(nm):
+            out[i, j] = a[j] / tot
+    return out
+
+
+# --------------------------------------------------------------------------- update
+
+
+@njit(cache=True, error_model="numpy")
+def _update(x, P, y, m, H, sel0, R, xo, Po, w):
+    """One Kalman/EKF update of (x, P) with residual y (m,) and noise R (m,m) into (xo, Po);
+    returns (log N(y; 0, S), regular). ``sel0`` ≥ 0: H picks the state components sel0 ..
+    sel0+m−1 (updater.py's ``selects``), else H (m,6) is the Jacobian. The operations and
+    their order are updater.kalman_update's and imm.gaussian_loglik's."""
+    S, Si, a, piv, PHt, K, IKH, T1, KR = w
+    if sel0 >= 0:
+        for r in range(m):
+            for c in range(m):
+                S[r, c] = P[sel0 + r, sel0 + c] + R[r, c]
+            for c in range(m):
+                PHt[r, c] = 0.0
+        for r in range(6):
+            for c in range(m):
+                PHt[r, c] = P[r, sel0 + c]
+    else:
+        for r in range(m):  # H P into T1's first rows, then (H P) Hᵀ + R
+            for c in range(6):
+                acc = 0.0
+                for i in range(6):
+                    acc = _fma(H[r, i], P[i, c], acc)
+                T1[r, c] = acc
+        for r in range(m):
+            for c in range(m):
+                acc = 0.0
+                for i in range(6):
+                    acc = _fma(T1[r, i], H[c, i], acc)
+                S[r, c] = acc + R[r, c]
+        for r in range(6):
+            for c in range(m):
+                acc = 0.0
+                for i in range(6):
+                    acc = _fma(P[r, i], H[c, i], acc)
+                PHt[r, c] = acc
+    for r in range(m):
+        for c in range(r + 1, m):
+            s = 0.5 * (S[r, c] + S[c, r])
+            S[r, c] = s
+            S[c, r] = s
+    if not _inv_into(S, m, Si, a, piv):
+        return np.nan, False
+    ll = -0.5 * ((_mahalanobis(y, Si, m) + _logdet(a, m, True)) + m * LN_2PI)
+    for r in range(6):  # K = P Hᵀ S⁻¹
+        for c in range(m):
+            acc = 0.0
+            for i in range(m):
+                acc = _fma(PHt[r, i], Si[i, c], acc)
+            K[r, c] = acc
+    for r in range(6):  # x + K y in einsum("knm,km->kn")'s order: lanes (0, 2), then 1
+        if m == 3:
+            xo[r] = x[r] + ((K[r, 0] * y[0] + K[r, 2] * y[2]) + K[r, 1] * y[1])
+        elif m == 2:
+            xo[r] = x[r] + (K[r, 0] * y[0] + K[r, 1] * y[1])
+        else:
+            xo[r] = x[r] + K[r, 0] * y[0]
+    for r in range(6):  # I − K H
+        for c in range(6):
+            IKH[r, c] = 1.0 if r == c else 0.0
+        if sel0 >= 0:
+            for c in range(m):
+                IKH[r, sel0 + c] = IKH[r, sel0 + c] - K[r, c]
+        else:
+            for c in range(6):
+                acc = 0.0
+                for i in range(m):
+                    acc = _fma(K[r, i], H[i, c], acc)
+                IKH[r, c] = IKH[r, c] - acc
+    for r in range(6):  # Joseph form: ((I − KH) P)(I − KH)ᵀ + (K R) Kᵀ
+        for c in range(6):
+            acc = 0.0
+            for i in range(6):
+                acc = _fma(IKH[r, i], P[i, c], acc)
+            T1[r, c] = acc
+        for c in range(m):
+            acc = 0.0
+            for i in range(m):
+                acc = _fma(K[r, i], R[i, c], acc)
+            KR[r, c] = acc
+    for r in range(6):
+        for c in range(6):
+            acc = 0.0
+            for i in range(6):
+                acc = _fma(T1[r, i], IKH[c, i], acc)
+            acc2 = 0.0
+            for i in range(m):
+                acc2 = _fma(KR[r, i], K[c, i], acc2)
+            Po[r, c] = acc + acc2
+    for r in range(6):
+        for c in range(r + 1, 6):
+            s = 0.5 * (Po[r, c] + Po[c, r])
+            Po[r, c] = s
+            Po[c, r] = s
+    return ll, True
+
+
+@njit(cache=True, error_model="numpy")
+def _mahalanobis(y, Si, m):
+    acc = 0.0
+    for r in range(m):
+        for c in range(m):
+            acc = acc + (y[r] * Si[r, c]) * y[c]
+    return acc
+
+
+@njit(cache=True, error_model="numpy")
+def mode_update(xp, Pp, kind, dim, z, Y, H, R, has_vel, vel, vel_R):
+    """imm.mode_update for K track–detection pairs: every mode of xp (K,M,6), Pp (K,M,6,6)
+    updated with its pair's measurement (``kind``: NO_MEAS, SELECT_POS with z (K,3), or
+    LINEARISED with residuals Y (K,M,3) and Jacobians H (K,M,3,6); ``dim`` (K,) components,
+    noise R (K,3,3)), then with its velocity where ``has_vel``. Returns xu, Pu, the per-mode
+    log-likelihoods (K,M) and whether every innovation covariance was regular."""
+    k, nm = xp.shape[0], xp.shape[1]
+    xu = np.empty_like(xp)
+    Pu = np.empty_like(Pp)
+    loglik = np.zeros((k, nm))
+    w = (np.empty((3, 3)), np.empty((3, 3)), np.empty((3, 3)), np.empty(3, np.int64),
+         np.empty((6, 3)), np.empty((6, 3)), np.empty((6, 6)), np.empty((6, 6)),
+         np.empty((6, 3)))
+    y = np.empty(3)
+    xt = np.empty(6)
+    Pt = np.empty((6, 6))
+    ok = True
+    for t in range(k):
+        m = dim[t]
+        for j in range(nm):
+            if kind[t] == SELECT_POS:
+                for i in range(3):
+                    y[i] = z[t, i] - xp[t, j, i]
+                ll, good = _update(xp[t, j], Pp[t, j], y, 3, H[t, j], 0, R[t], xu[t, j],
+                                   Pu[t, j], w)
+            elif kind[t] == LINEARISED:
+                ll, good = _update(xp[t, j], Pp[t, j], Y[t, j], m, H[t, j], -1, R[t],
+                                   xu[t, j], Pu[t, j], w)
+            else:
+                xu[t, j] = xp[t, j]
+                Pu[t, j] = Pp[t, j]
+                ll, good = 0.0, True
+            ok &= good
+            loglik[t, j] = ll
+            if has_vel[t]:
+                xt[:] = xu[t, j]
+                Pt[:, :] = Pu[t, j]
+                for i in range(3):
+                    y[i] = vel[t, i] - xt[3 + i]
+                ll, good = _update(xt, Pt, y, 3, H[t, j], 3, vel_R[t], xu[t, j], Pu[t, j], w)
+                ok &= good
+                loglik[t, j] += ll
+    return xu, Pu, loglik, ok
