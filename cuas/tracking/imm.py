@@ -110,6 +110,8 @@ class IMM:
             cols = np.array(params, dtype=np.float64).T
             self._kinds = (cols[0].astype(np.int64), cols[1].copy(), cols[2].copy(),
                            cols[3].copy())
+        if (kern := kernels()) is not None:
+            kern.warm()  # compile or load them now, not in the middle of the first batch
 
     @classmethod
     def standard(cls, hover_q: float, hover_speed: float, q_h: float, q_v: float,
@@ -269,6 +271,7 @@ def mode_update(xp: F64, Pp: F64, meas: MeasurementBatch, dets: I64) -> tuple[F6
     dim = np.zeros(k, dtype=np.int64)
     Y = np.zeros((k, n_modes, 3))
     H = np.zeros((k, n_modes, 3, 6))
+    alone = np.zeros(k, dtype=bool)
     for code, mm in enumerate(meas.models):
         if mm.dim == 0:
             continue
@@ -277,6 +280,7 @@ def mode_update(xp: F64, Pp: F64, meas: MeasurementBatch, dets: I64) -> tuple[F6
             continue
         m = mm.dim
         dim[sel] = m
+        alone[sel] = len(sel) == 1
         if mm.selects == POS:
             kind[sel] = kern.SELECT_POS
             continue
@@ -289,7 +293,7 @@ def mode_update(xp: F64, Pp: F64, meas: MeasurementBatch, dets: I64) -> tuple[F6
             H[sel, j, :m] = Hj
     xu, Pu, loglik, ok = kern.mode_update(xp, Pp, kind, dim, meas.z[dets], Y, H, meas.R[dets],
                                           meas.has_vel[dets], meas.vel[dets],
-                                          meas.vel_R[dets])
+                                          meas.vel_R[dets], alone)
     if not ok:
         raise np.linalg.LinAlgError("Singular matrix")
     return xu, Pu, loglik

@@ -186,15 +186,12 @@ def inverse(S):
 
 @njit(cache=True, error_model="numpy")
 def mahalanobis2(y, S_inv):
-    """yᵀ S⁻¹ y (K,) for residuals y (K,m) (einsum's order: rows, then columns)."""
+    """yᵀ S⁻¹ y (K,) for residuals y (K,m) (einsum's order, see _mahalanobis)."""
     k, m = y.shape
     out = np.empty(k)
+    rows = k == 1 and m == 2
     for i in range(k):
-        acc = 0.0
-        for r in range(m):
-            for c in range(m):
-                acc = acc + (y[i, r] * S_inv[i, r, c]) * y[i, c]
-        out[i] = acc
+        out[i] = _mahalanobis(y[i], S_inv[i], m, rows)
     return out
 
 
@@ -379,10 +376,11 @@ def posterior_mu(cbar, loglik):
 
 
 @njit(cache=True, error_model="numpy")
-def _update(x, P, y, m, H, sel0, R, xo, Po, w):
+def _update(x, P, y, m, H, sel0, R, xo, Po, w, rows):
     """One Kalman/EKF update of (x, P) with residual y (m,) and noise R (m,m) into (xo, Po);
     returns (log N(y; 0, S), regular). ``sel0`` ≥ 0: H picks the state components sel0 ..
-    sel0+m−1 (updater.py's ``selects``), else H (m,6) is the Jacobian. The operations and
+    sel0+m−1 (updater.py's ``selects``), else H (m,6) is the Jacobian; ``rows``: see
+    _mahalanobis. The operations and
     their order are updater.kalman_update's and imm.gaussian_loglik's."""
     S, Si, a, piv, PHt, K, IKH, T1, KR = w
     if sel0 >= 0:
@@ -420,7 +418,7 @@ def _update(x, P, y, m, H, sel0, R, xo, Po, w):
             S[c, r] = s
     if not _inv_into(S, m, Si, a, piv):
         return np.nan, False
-    ll = -0.5 * ((_mahalanobis(y, Si, m) + _logdet(a, m, True)) + m * LN_2PI)
+    ll = -0.5 * ((_mahalanobis(y, Si, m, rows) + _logdet(a, m, True)) + m * LN_2PI)
     for r in range(6):  # K = P Hᵀ S⁻¹
         for c in range(m):
             acc = 0.0
@@ -475,20 +473,31 @@ def _update(x, P, y, m, H, sel0, R, xo, Po, w):
 
 
 @njit(cache=True, error_model="numpy")
-def _mahalanobis(y, Si, m):
+def _mahalanobis(y, Si, m, rows):
+    """yᵀ S⁻¹ y in einsum's order: the products (y_r S⁻¹_rc) y_c summed row-major from zero;
+    ``rows``: each row summed first, then the rows (numpy's einsum does this for a single
+    2-component residual, K = 1, where its iterator drops the track axis)."""
     acc = 0.0
     for r in range(m):
-        for c in range(m):
-            acc = acc + (y[r] * Si[r, c]) * y[c]
+        if rows:
+            row = 0.0
+            for c in range(m):
+                row = row + (y[r] * Si[r, c]) * y[c]
+            acc = acc + row
+        else:
+            for c in range(m):
+                acc = acc + (y[r] * Si[r, c]) * y[c]
     return acc
 
 
 @njit(cache=True, error_model="numpy")
-def mode_update(xp, Pp, kind, dim, z, Y, H, R, has_vel, vel, vel_R):
+def mode_update(xp, Pp, kind, dim, z, Y, H, R, has_vel, vel, vel_R, alone):
     """imm.mode_update for K track–detection pairs: every mode of xp (K,M,6), Pp (K,M,6,6)
     updated with its pair's measurement (``kind``: NO_MEAS, SELECT_POS with z (K,3), or
     LINEARISED with residuals Y (K,M,3) and Jacobians H (K,M,3,6); ``dim`` (K,) components,
-    noise R (K,3,3)), then with its velocity where ``has_vel``. Returns xu, Pu, the per-mode
+    noise R (K,3,3)), then with its velocity where ``has_vel``; ``alone`` (K,): the pair is
+    the only one of its measurement model in the batch (numpy sums its 2-D Mahalanobis
+    distance by rows then). Returns xu, Pu, the per-mode
     log-likelihoods (K,M) and whether every innovation covariance was regular."""
     k, nm = xp.shape[0], xp.shape[1]
     xu = np.empty_like(xp)
@@ -502,28 +511,67 @@ def mode_update(xp, Pp, kind, dim, z, Y, H, R, has_vel, vel, vel_R):
     Pt = np.empty((6, 6))
     ok = True
     for t in range(k):
-        m = dim[t]
         for j in range(nm):
-            if kind[t] == SELECT_POS:
-                for i in range(3):
-                    y[i] = z[t, i] - xp[t, j, i]
-                ll, good = _update(xp[t, j], Pp[t, j], y, 3, H[t, j], 0, R[t], xu[t, j],
-                                   Pu[t, j], w)
-            elif kind[t] == LINEARISED:
-                ll, good = _update(xp[t, j], Pp[t, j], Y[t, j], m, H[t, j], -1, R[t],
-                                   xu[t, j], Pu[t, j], w)
-            else:
+            if kind[t] == NO_MEAS:
                 xu[t, j] = xp[t, j]
                 Pu[t, j] = Pp[t, j]
-                ll, good = 0.0, True
-            ok &= good
-            loglik[t, j] = ll
-            if has_vel[t]:
-                xt[:] = xu[t, j]
-                Pt[:, :] = Pu[t, j]
-                for i in range(3):
-                    y[i] = vel[t, i] - xt[3 + i]
-                ll, good = _update(xt, Pt, y, 3, H[t, j], 3, vel_R[t], xu[t, j], Pu[t, j], w)
+            # One call site for both updates (position, then velocity): the kernel is
+            # compiled (and inlined) once, which keeps numba's first compile short.
+            for stage in range(2):
+                if stage == 0:
+                    if kind[t] == NO_MEAS:
+                        continue
+                    xt[:] = xp[t, j]
+                    Pt[:, :] = Pp[t, j]
+                    m = dim[t]
+                    if kind[t] == SELECT_POS:
+                        sel0 = 0
+                        for i in range(3):
+                            y[i] = z[t, i] - xt[i]
+                    else:
+                        sel0 = -1
+                        y[:] = Y[t, j]
+                    Rm = R[t]
+                    rows = kind[t] == LINEARISED and alone[t] and m == 2
+                else:
+                    if not has_vel[t]:
+                        continue
+                    xt[:] = xu[t, j]
+                    Pt[:, :] = Pu[t, j]
+                    m = 3
+                    sel0 = 3
+                    for i in range(3):
+                        y[i] = vel[t, i] - xt[3 + i]
+                    Rm = vel_R[t]
+                    rows = False
+                ll, good = _update(xt, Pt, y, m, H[t, j], sel0, Rm, xu[t, j], Pu[t, j], w, rows)
                 ok &= good
                 loglik[t, j] += ll
     return xu, Pu, loglik, ok
+
+
+_warmed = False
+
+
+def warm() -> None:
+    """Compile every kernel, or load it from the on-disk cache, for the argument types the
+    tracker passes, once per process: a tracker built before the daemon's watchdog starts
+    then never stalls its first batch compiling (tens of seconds the very first time)."""
+    global _warmed
+    if _warmed:
+        return
+    one3 = np.eye(3)[None].copy()
+    xm = np.zeros((1, 3, 6))
+    Pm = np.tile(np.eye(6), (1, 3, 1, 1))
+    mu = np.full((1, 3), 1.0 / 3.0)
+    f3 = np.ones(3)
+    inverse(one3)
+    mahalanobis2(np.ones((1, 3)), one3)
+    xp, Pp, cbar, _, _ = imm_predict(xm, Pm, mu, np.ones(1), f3, np.array([0, 1, 1]), f3, f3,
+                                     f3, 0, 1.0, 1.0, True)
+    combine(xp, Pp, cbar)
+    posterior_mu(cbar, np.zeros((1, 3)))
+    mode_update(xp, Pp, np.ones(1, np.int64), np.full(1, 3), np.zeros((1, 3)),
+                np.zeros((1, 3, 3)), np.zeros((1, 3, 3, 6)), one3, np.ones(1, np.bool_),
+                np.zeros((1, 3)), one3, np.zeros(1, np.bool_))
+    _warmed = True
