@@ -161,6 +161,27 @@ def test_mode_update_is_bit_identical_for_every_measurement_model() -> None:
     assert_same(got, want)
 
 
+@pytest.mark.parametrize("k", [1, 2, 3, 5])
+def test_small_batches_are_bit_identical(k: int) -> None:
+    """A batch of one or a few pairs: numpy's einsum drops the track axis of a single pair and
+    sums a 2-D Mahalanobis distance row by row (a camera bearing alone in its batch)."""
+    rng = np.random.default_rng(20 + k)
+    imm = standard_imm()
+    for _ in range(60):
+        xm, Pm, mu, dt = imm_inputs(rng, k)
+        got = imm.predict_combined(xm, Pm, mu, dt)
+        want = numpy_side(imm.predict_combined, xm, Pm, mu, dt)
+        assert_same(got, want)
+        meas = mixed_batch(rng, k)
+        dets = rng.permutation(k)
+        assert_same(mode_update(got[0], got[1], meas, dets),
+                    numpy_side(mode_update, want[0], want[1], meas, dets))
+        for n in (2, 3):
+            y = rng.normal(size=(k, n))
+            S_inv = np.linalg.inv(spd(rng, k, n, 2.0))
+            assert_same((mahalanobis2(y, S_inv),), (np.einsum("ki,kij,kj->k", y, S_inv, y),))
+
+
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), k=st.integers(1, 40),
        pos_scale=st.floats(0.01, 1e4), vel_scale=st.floats(0.0, 300.0),
