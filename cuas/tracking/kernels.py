@@ -290,6 +290,8 @@ def imm_predict(xm, Pm, mu, dt, sojourn, kinds, q_h, q_v, speed_sigma, stop_mode
     f = np.empty(nm)
     x0 = np.empty((nm, 6))
     P0 = np.empty((nm, 6, 6))
+    dm = np.empty((nm, 6))
+    wdm = np.empty((nm, 6))
     for t in range(k):
         d = dt[t]
         dpos = d if not d < 0.0 else 0.0  # np.maximum(dt, 0): NaN passes through
@@ -331,6 +333,10 @@ def imm_predict(xm, Pm, mu, dt, sojourn, kinds, q_h, q_v, speed_sigma, stop_mode
                 for i in range(nm):
                     acc = acc + w[i, j] * xm[t, i, n]
                 x0[j, n] = acc
+            for i in range(nm):  # the spread of the modes about the mixed state
+                for n in range(6):
+                    dm[i, n] = xm[t, i, n] - x0[j, n]
+                    wdm[i, n] = w[i, j] * dm[i, n]
             for r in range(6):
                 for c in range(6):
                     acc = 0.0
@@ -338,8 +344,7 @@ def imm_predict(xm, Pm, mu, dt, sojourn, kinds, q_h, q_v, speed_sigma, stop_mode
                         acc = _fma(w[i, j], Pm[t, i, r, c], acc)
                     spread = 0.0
                     for i in range(nm):
-                        spread = spread + (w[i, j] * (xm[t, i, r] - x0[j, r])) * (
-                            xm[t, i, c] - x0[j, c])
+                        spread = spread + wdm[i, r] * dm[i, c]
                     P0[j, r, c] = acc + spread
             _predict_mode(kinds[j], q_h[j], q_v[j], speed_sigma[j], d, x0[j], P0[j],
                           xp[t, j], Pp[t, j])
