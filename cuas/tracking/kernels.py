@@ -185,6 +185,45 @@ def inverse(S):
 
 
 @njit(cache=True, error_model="numpy")
+def logdet(S):
+    """log|det S| (K,) of stacked S (K,n,n), n ≤ 3 (numpy's slogdet(S)[1]; −inf if singular)."""
+    k, n = S.shape[0], S.shape[1]
+    out = np.empty(k)
+    a = np.empty((3, 3))
+    piv = np.empty(3, np.int64)
+    for i in range(k):
+        out[i] = _logdet(a, n, _lu(S[i], n, a, piv))
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def innovation_covariance(P, H, R):
+    """S = (H P) Hᵀ + R, symmetrised, for P (K,6,6), H (K,m,6), R (K,m,m), m ≤ 3."""
+    k, m = H.shape[0], H.shape[1]
+    S = np.empty((k, m, m))
+    T = np.empty((3, 6))
+    for t in range(k):
+        for r in range(m):
+            for c in range(6):
+                acc = 0.0
+                for i in range(6):
+                    acc = _fma(H[t, r, i], P[t, i, c], acc)
+                T[r, c] = acc
+        for r in range(m):
+            for c in range(m):
+                acc = 0.0
+                for i in range(6):
+                    acc = _fma(T[r, i], H[t, c, i], acc)
+                S[t, r, c] = acc + R[t, r, c]
+        for r in range(m):
+            for c in range(r + 1, m):
+                v = 0.5 * (S[t, r, c] + S[t, c, r])
+                S[t, r, c] = v
+                S[t, c, r] = v
+    return S
+
+
+@njit(cache=True, error_model="numpy")
 def mahalanobis2(y, S_inv):
     """yᵀ S⁻¹ y (K,) for residuals y (K,m) (einsum's order, see _mahalanobis)."""
     k, m = y.shape
@@ -571,6 +610,8 @@ def warm() -> None:
     mu = np.full((1, 3), 1.0 / 3.0)
     f3 = np.ones(3)
     inverse(one3)
+    logdet(one3)
+    innovation_covariance(np.eye(6)[None].copy(), np.zeros((1, 3, 6)), one3)
     mahalanobis2(np.ones((1, 3)), one3)
     xp, Pp, cbar, _, _ = imm_predict(xm, Pm, mu, np.ones(1), f3, np.array([0, 1, 1]), f3, f3,
                                      f3, 0, 1.0, 1.0, True)

@@ -48,6 +48,13 @@ def use_kernels(on: bool) -> None:
 
 def innovation_covariance(P: F64, H: F64, R: F64) -> F64:
     """S = H P Hᵀ + R for stacked P (K,n,n), H (K,m,n), R (K,m,m)."""
+    kern = kernels()
+    if (kern is not None and P.ndim == 3 and P.shape[1:] == (6, 6) and H.ndim == 3
+            and 1 <= H.shape[1] <= 3 and H.shape[2] == 6 and R.shape == H.shape[:2] + H.shape[1:2]):
+        f = np.ascontiguousarray
+        return np.asarray(kern.innovation_covariance(f(P, dtype=np.float64),
+                                                     f(H, dtype=np.float64),
+                                                     f(R, dtype=np.float64)))
     S = H @ P @ np.swapaxes(H, 1, 2) + R
     return 0.5 * (S + np.swapaxes(S, 1, 2))
 
@@ -62,6 +69,14 @@ def inverse(S: F64) -> F64:
     if not ok:
         raise np.linalg.LinAlgError("Singular matrix")
     return np.asarray(out, dtype=np.float64)
+
+
+def log_abs_det(S: F64) -> F64:
+    """log|det S| (K,) of stacked square matrices S (K,m,m) (numpy's ``slogdet(S)[1]``)."""
+    kern = kernels()
+    if kern is None or S.ndim != 3 or not 1 <= S.shape[1] <= 3 or S.dtype != np.float64:
+        return np.asarray(np.linalg.slogdet(S)[1], dtype=np.float64)
+    return np.asarray(kern.logdet(np.ascontiguousarray(S)), dtype=np.float64)
 
 
 def mahalanobis2(y: F64, S_inv: F64) -> F64:

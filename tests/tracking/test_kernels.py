@@ -25,7 +25,7 @@ from cuas.tracking import updater
 from cuas.tracking.imm import IMM, mode_update
 from cuas.tracking.measurements import MeasurementBatch
 from cuas.tracking.models import AzElModel, CartesianModel, RangeAzElModel
-from cuas.tracking.updater import inverse, mahalanobis2
+from cuas.tracking.updater import innovation_covariance, inverse, log_abs_det, mahalanobis2
 
 ROOT = Path(__file__).resolve().parents[2]
 TOL = 1e-9
@@ -109,6 +109,25 @@ def test_inverse_and_mahalanobis_are_bit_identical(n: int) -> None:
     assert_same((inverse(general),), (np.linalg.inv(general),))
     S_inv = np.linalg.inv(S)
     assert_same((mahalanobis2(y, S_inv),), (np.einsum("ki,kij,kj->k", y, S_inv, y),))
+
+
+@pytest.mark.parametrize("k", [1, 2, 7, 500])
+def test_gate_quantities_are_bit_identical(k: int) -> None:
+    """What the hypothesiser asks of the updater for each candidate pair: S = H P Hᵀ + R
+    (H a Jacobian, or rows of one as a bearing's is), its inverse, log|det|, yᵀ S⁻¹ y."""
+    rng = np.random.default_rng(30 + k)
+    P = spd(rng, k, 6, 4.0)
+    H3 = rng.normal(size=(k, 3, 6))
+    for H in (H3, H3[:, 1:, :]):
+        m = H.shape[1]
+        R = spd(rng, k, m, 0.5)
+        S = innovation_covariance(P, H, R)
+        want = numpy_side(innovation_covariance, P, H, R)
+        assert_same((S,), (want,))
+        S_inv = inverse(S)
+        assert_same((log_abs_det(S_inv),), (np.linalg.slogdet(np.linalg.inv(want))[1],))
+    general = rng.normal(size=(k, 3, 3))
+    assert_same((log_abs_det(general),), (np.linalg.slogdet(general)[1],))
 
 
 def test_singular_matrix_raises_as_numpy_does() -> None:
