@@ -238,67 +238,71 @@ def mahalanobis2(y, S_inv):
 
 
 @njit(cache=True, error_model="numpy")
-def _predict_mode(kind, q_h, q_v, speed_sigma, dt, x0, P0, xo, Po):
-    """One mode's motion model: (x0, P0) forward by dt into (xo, Po) (models.py's order)."""
+def _predict_mode(kind, q_h, q_v, speed_sigma, dt, x0, P0, j, xo, Po, t):
+    """One mode's motion model: mode j of (x0, P0) forward by dt into track t's mode j of
+    (xo, Po), in models.py's order (indices, not views: no reference counting per track)."""
     q0 = q_h
     q2 = q_v
     if kind == HOVER_KIND:
         for i in range(3):
-            xo[i] = x0[i]
-            xo[i + 3] = 0.0
+            xo[t, j, i] = x0[j, i]
+            xo[t, j, i + 3] = 0.0
         for r in range(6):
             for c in range(6):
-                Po[r, c] = P0[r, c] if (r < 3 and c < 3) else 0.0
-        Po[0, 0] = Po[0, 0] + dt * q0
-        Po[1, 1] = Po[1, 1] + dt * q0
-        Po[2, 2] = Po[2, 2] + dt * q2
+                Po[t, j, r, c] = P0[j, r, c] if (r < 3 and c < 3) else 0.0
+        Po[t, j, 0, 0] = Po[t, j, 0, 0] + dt * q0
+        Po[t, j, 1, 1] = Po[t, j, 1, 1] + dt * q0
+        Po[t, j, 2, 2] = Po[t, j, 2, 2] + dt * q2
         v = speed_sigma * speed_sigma
-        Po[3, 3] = v
-        Po[4, 4] = v
-        Po[5, 5] = v
+        Po[t, j, 3, 3] = v
+        Po[t, j, 4, 4] = v
+        Po[t, j, 5, 5] = v
         return
     for i in range(3):
-        xo[i] = x0[i] + dt * x0[i + 3]
-        xo[i + 3] = x0[i + 3]
+        xo[t, j, i] = x0[j, i] + dt * x0[j, i + 3]
+        xo[t, j, i + 3] = x0[j, i + 3]
     dd = dt * dt
     for r in range(3):
         for c in range(3):
-            Po[r, c] = (P0[r, c] + dt * (P0[r, c + 3] + P0[c, r + 3])) + dd * P0[r + 3, c + 3]
-            bdc = P0[r, c + 3] + dt * P0[r + 3, c + 3]
-            Po[r, c + 3] = bdc
-            Po[c + 3, r] = bdc
-            Po[r + 3, c + 3] = P0[r + 3, c + 3]
+            Po[t, j, r, c] = ((P0[j, r, c] + dt * (P0[j, r, c + 3] + P0[j, c, r + 3]))
+                              + dd * P0[j, r + 3, c + 3])
+            bdc = P0[j, r, c + 3] + dt * P0[j, r + 3, c + 3]
+            Po[t, j, r, c + 3] = bdc
+            Po[t, j, c + 3, r] = bdc
+            Po[t, j, r + 3, c + 3] = P0[j, r + 3, c + 3]
     d3 = np.power(dt, 3.0) / 3.0
     d2 = dd / 2.0
     for i in range(3):
         q = q2 if i == 2 else q0
-        Po[i, i] = Po[i, i] + d3 * q
+        Po[t, j, i, i] = Po[t, j, i, i] + d3 * q
         cross = d2 * q
-        Po[i, i + 3] = Po[i, i + 3] + cross
-        Po[i + 3, i] = Po[i + 3, i] + cross
-        Po[i + 3, i + 3] = Po[i + 3, i + 3] + dt * q
+        Po[t, j, i, i + 3] = Po[t, j, i, i + 3] + cross
+        Po[t, j, i + 3, i] = Po[t, j, i + 3, i] + cross
+        Po[t, j, i + 3, i + 3] = Po[t, j, i + 3, i + 3] + dt * q
 
 
 @njit(cache=True, error_model="numpy")
-def _combine_into(xm, Pm, mu, x, P):
-    """Moment-matched x (6,), P (6,6) of mode states xm (M,6), Pm (M,6,6), weights mu (M,)."""
-    nm = xm.shape[0]
+def _combine_into(xm, Pm, mu, x, P, t):
+    """Track t's moment-matched x[t] (6,), P[t] (6,6) of its mode states xm[t] (M,6),
+    Pm[t] (M,6,6) with weights mu[t] (M,)."""
+    nm = xm.shape[1]
     for n in range(6):
         acc = 0.0
         for j in range(nm):
-            acc = acc + mu[j] * xm[j, n]
-        x[n] = acc
+            acc = acc + mu[t, j] * xm[t, j, n]
+        x[t, n] = acc
     for r in range(6):
         for c in range(6):
             acc = 0.0
             for j in range(nm):
-                acc = acc + mu[j] * (Pm[j, r, c] + (xm[j, r] - x[r]) * (xm[j, c] - x[c]))
-            P[r, c] = acc
+                acc = acc + mu[t, j] * (Pm[t, j, r, c]
+                                        + (xm[t, j, r] - x[t, r]) * (xm[t, j, c] - x[t, c]))
+            P[t, r, c] = acc
     for r in range(6):
         for c in range(r, 6):
-            s = 0.5 * (P[r, c] + P[c, r])
-            P[r, c] = s
-            P[c, r] = s
+            s = 0.5 * (P[t, r, c] + P[t, c, r])
+            P[t, r, c] = s
+            P[t, c, r] = s
 
 
 @njit(cache=True, error_model="numpy")
@@ -308,7 +312,7 @@ def combine(xm, Pm, mu):
     x = np.empty((k, 6))
     P = np.empty((k, 6, 6))
     for i in range(k):
-        _combine_into(xm[i], Pm[i], mu[i], x[i], P[i])
+        _combine_into(xm, Pm, mu, x, P, i)
     return x, P
 
 
@@ -385,10 +389,9 @@ def imm_predict(xm, Pm, mu, dt, sojourn, kinds, q_h, q_v, speed_sigma, stop_mode
                     for i in range(nm):
                         spread = spread + wdm[i, r] * dm[i, c]
                     P0[j, r, c] = acc + spread
-            _predict_mode(kinds[j], q_h[j], q_v[j], speed_sigma[j], d, x0[j], P0[j],
-                          xp[t, j], Pp[t, j])
+            _predict_mode(kinds[j], q_h[j], q_v[j], speed_sigma[j], d, x0, P0, j, xp, Pp, t)
         if with_combined:
-            _combine_into(xp[t], Pp[t], cbar[t], x[t], P[t])
+            _combine_into(xp, Pp, cbar, x, P, t)
     return xp, Pp, cbar, x, P
 
 
