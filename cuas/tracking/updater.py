@@ -8,6 +8,9 @@ definiteness to rounding, and a tracker that runs at a stadium all weekend must 
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
+from pathlib import Path
 from types import ModuleType
 
 import numpy as np
@@ -21,15 +24,33 @@ log = logging.getLogger(__name__)
 _kernels: ModuleType | bool | None = None
 
 
+def _numba_cache_dir() -> str | None:
+    """Where numba should cache the compiled kernels: None (its default, ``__pycache__`` beside
+    the kernels) where that is writable (a checkout, a user's install) or ``NUMBA_CACHE_DIR``
+    is set; else systemd's ``$CACHE_DIRECTORY``, ``$XDG_CACHE_HOME``, ``~/.cache`` (under
+    ``cuas/numba``) or the temporary directory, the first writable."""
+    if os.environ.get("NUMBA_CACHE_DIR") or os.access(Path(__file__).parent, os.W_OK):
+        return None
+    for base in (os.environ.get("CACHE_DIRECTORY", "").split(":")[0],
+                 os.environ.get("XDG_CACHE_HOME", ""),
+                 os.path.join(os.path.expanduser("~"), ".cache")):
+        if base and os.path.isdir(base) and os.access(base, os.W_OK):
+            return os.path.join(base, "cuas", "numba")
+    return os.path.join(tempfile.gettempdir(), f"cuas-numba-{os.getuid()}")
+
+
 def kernels() -> ModuleType | None:
     """The compiled kernels module, imported (with numba) on first use; None when they are
     switched off (:func:`use_kernels`) or numba cannot run here (then the numpy code below,
-    their oracle, does the work: same results, slower)."""
+    their oracle, does the work: same results, slower). Before numba is imported, its cache
+    directory is set where the package is read-only (:func:`_numba_cache_dir`)."""
     global _kernels
     if _kernels is None:
         try:
+            if (cache := _numba_cache_dir()) is not None:
+                os.environ["NUMBA_CACHE_DIR"] = cache
             from cuas.tracking import kernels as mod
-        except (ImportError, OSError) as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure leaves the numpy path
             # e.g. systemd's MemoryDenyWriteExecute=yes: no JIT may map executable memory.
             log.warning("compiled tracker kernels unavailable (%s): using the numpy path, "
                         "several times slower", exc)
