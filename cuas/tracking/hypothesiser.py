@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from cuas.tracking.measurements import MeasurementBatch
 from cuas.tracking.models import AzElModel, wrap_residual
-from cuas.tracking.updater import innovation_covariance, inverse, mahalanobis2
+from cuas.tracking.updater import innovation_covariance, inverse, log_abs_det, mahalanobis2
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
@@ -188,7 +188,7 @@ def hypothesise(x: F64, P: F64, batch: MeasurementBatch, gate: dict[int, float],
         else:
             Sm_inv = inverse(innovation_covariance(P[ti[sel]], Hm, Rm))
         d2[sel] = mahalanobis2(ym, Sm_inv)
-        logdet[sel] = -np.linalg.slogdet(Sm_inv)[1]
+        logdet[sel] = -log_abs_det(Sm_inv)
         y[sel, :m] = ym
         H[sel, :m] = Hm
         S_inv[sel, :m, :m] = Sm_inv

@@ -20,7 +20,13 @@ from numpy.typing import NDArray
 
 from cuas.tracking.measurements import MeasurementBatch
 from cuas.tracking.models import POS, VEL, ConstantVelocity, wrap_residual
-from cuas.tracking.updater import innovation_covariance, inverse, kalman_update, mahalanobis2
+from cuas.tracking.updater import (
+    innovation_covariance,
+    inverse,
+    kalman_update,
+    kernels,
+    mahalanobis2,
+)
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
@@ -96,6 +102,16 @@ class IMM:
         self.stop_mode = stop_mode
         self.max_decel = max_decel
         self.stop_speed = stop_speed
+        # What the compiled predict needs to know of each mode's model (kernels.HOVER_KIND 0,
+        # CV_KIND 1); None when a model is of another kind (then the numpy path runs).
+        self._kinds: tuple[I64, F64, F64, F64] | None = None
+        params = [_kernel_params(m) for m in self.models]
+        if all(p is not None for p in params):
+            cols = np.array(params, dtype=np.float64).T
+            self._kinds = (cols[0].astype(np.int64), cols[1].copy(), cols[2].copy(),
+                           cols[3].copy())
+        if (kern := kernels()) is not None:
+            kern.warm()  # compile or load them now, not in the middle of the first batch
 
     @classmethod
     def standard(cls, hover_q: float, hover_speed: float, q_h: float, q_v: float,
@@ -139,6 +155,39 @@ class IMM:
         """Mix and predict: mode states xm (K,M,6), Pm (K,M,6,6) and probabilities mu (K,M)
         forward by ``dt`` (K,) s. Returns the predicted mode states and the predicted mode
         probabilities c̄ (K,M)."""
+        out = self._compiled_predict(xm, Pm, mu, dt, False)
+        if out is not None:
+            return out[0], out[1], out[2]
+        return self.predict_numpy(xm, Pm, mu, dt)
+
+    def predict_combined(self, xm: F64, Pm: F64, mu: F64,
+                         dt: F64) -> tuple[F64, F64, F64, F64, F64]:
+        """:meth:`predict`, then :meth:`combine` of its result, in one pass: the predicted
+        mode states, c̄, and the combined x (K,6), P (K,6,6)."""
+        out = self._compiled_predict(xm, Pm, mu, dt, True)
+        if out is not None:
+            return out
+        xp, Pp, cbar = self.predict_numpy(xm, Pm, mu, dt)
+        x, P = self.combine(xp, Pp, cbar)
+        return xp, Pp, cbar, x, P
+
+    def _compiled_predict(self, xm: F64, Pm: F64, mu: F64, dt: F64,
+                          combined: bool) -> tuple[F64, F64, F64, F64, F64] | None:
+        kern = kernels()
+        if kern is None or self._kinds is None:
+            return None
+        kinds, q_h, q_v, speed_sigma = self._kinds
+        f = np.ascontiguousarray
+        stop = self.stop_mode if (self.stop_mode is not None
+                                  and self.max_decel is not None) else -1
+        out: tuple[F64, F64, F64, F64, F64] = kern.imm_predict(
+            f(xm, dtype=np.float64), f(Pm, dtype=np.float64), f(mu, dtype=np.float64),
+            f(dt, dtype=np.float64), self.sojourn, kinds, q_h, q_v, speed_sigma, stop,
+            float(self.max_decel or 0.0), float(self.stop_speed), combined)
+        return out
+
+    def predict_numpy(self, xm: F64, Pm: F64, mu: F64, dt: F64) -> tuple[F64, F64, F64]:
+        """:meth:`predict` in numpy: the compiled kernel's oracle (and its fallback)."""
         Pi = self.switching(dt)
         self._limit_stops(Pi, xm, Pm, dt)
         cbar = np.einsum("ki,kij->kj", mu, Pi)
@@ -163,6 +212,17 @@ class IMM:
     @staticmethod
     def combine(xm: F64, Pm: F64, mu: F64) -> tuple[F64, F64]:
         """The moment-matched single state x (K,6), P (K,6,6) of mode states and probabilities."""
+        kern = kernels()
+        if kern is not None and xm.shape[-1] == 6:
+            f = np.ascontiguousarray
+            x, P = kern.combine(f(xm, dtype=np.float64), f(Pm, dtype=np.float64),
+                                f(mu, dtype=np.float64))
+            return x, P
+        return IMM.combine_numpy(xm, Pm, mu)
+
+    @staticmethod
+    def combine_numpy(xm: F64, Pm: F64, mu: F64) -> tuple[F64, F64]:
+        """:meth:`combine` in numpy (the kernel's oracle)."""
         x = np.einsum("kj,kjn->kn", mu, xm)
         d = xm - x[:, None, :]
         P = np.einsum("kj,kjnm->knm", mu, Pm + d[..., :, None] * d[..., None, :])
@@ -171,16 +231,77 @@ class IMM:
     @staticmethod
     def posterior_mu(cbar: F64, loglik: F64) -> F64:
         """Mode probabilities (K,M) after an update with per-mode log-likelihoods (K,M)."""
+        kern = kernels()
+        if kern is not None:
+            f = np.ascontiguousarray
+            return np.asarray(kern.posterior_mu(f(cbar, dtype=np.float64),
+                                                f(loglik, dtype=np.float64)))
+        return IMM.posterior_mu_numpy(cbar, loglik)
+
+    @staticmethod
+    def posterior_mu_numpy(cbar: F64, loglik: F64) -> F64:
+        """:meth:`posterior_mu` in numpy (the kernel's oracle)."""
         a = np.log(np.maximum(cbar, 1e-300)) + loglik
         a -= a.max(axis=1, keepdims=True)
         p = np.exp(a)
         return np.asarray(p / p.sum(axis=1, keepdims=True), dtype=np.float64)
 
 
+def _kernel_params(model: MotionModel) -> tuple[float, float, float, float] | None:
+    """(kind, q_h, q_v, speed_sigma) of a model the compiled predict knows, else None."""
+    if type(model) is NearlyConstantPosition:
+        return (0.0, model.q_h, model.q_v, model.speed_sigma)  # kernels.HOVER_KIND
+    if type(model) is ConstantVelocity:
+        return (1.0, model.q_h, model.q_v, 0.0)  # kernels.CV_KIND
+    return None
+
+
 def mode_update(xp: F64, Pp: F64, meas: MeasurementBatch, dets: I64) -> tuple[F64, F64, F64]:
     """Update every mode of K tracks (predicted xp (K,M,6), Pp (K,M,6,6)) with detections
     ``dets`` (K,) of ``meas``, one per track; returns the posterior mode states and each
     mode's log-likelihood of its detection (K,M) (position and, when measured, velocity)."""
+    kern = kernels()
+    if kern is None or xp.shape[-1] != 6:
+        return mode_update_numpy(xp, Pp, meas, dets)
+    k, n_modes = xp.shape[:2]
+    xp = np.ascontiguousarray(xp, dtype=np.float64)
+    Pp = np.ascontiguousarray(Pp, dtype=np.float64)
+    model_of = meas.model[dets]
+    kind = np.zeros(k, dtype=np.int64)  # kernels.NO_MEAS
+    dim = np.zeros(k, dtype=np.int64)
+    Y = np.zeros((k, n_modes, 3))
+    H = np.zeros((k, n_modes, 3, 6))
+    alone = np.zeros(k, dtype=bool)
+    for code, mm in enumerate(meas.models):
+        if mm.dim == 0:
+            continue
+        sel = np.flatnonzero(model_of == code)
+        if not len(sel):
+            continue
+        m = mm.dim
+        dim[sel] = m
+        alone[sel] = len(sel) == 1
+        if mm.selects == POS:
+            kind[sel] = kern.SELECT_POS
+            continue
+        if mm.selects is not None:  # a model picking other components: the numpy path
+            return mode_update_numpy(xp, Pp, meas, dets)
+        kind[sel] = kern.LINEARISED
+        for j in range(n_modes):  # h(x) and its Jacobian stay the model's (numpy) code
+            zhat, Hj = mm.predict(xp[sel, j])
+            Y[sel, j, :m] = wrap_residual(meas.z[dets[sel], :m] - zhat, mm.angular)
+            H[sel, j, :m] = Hj
+    xu, Pu, loglik, ok = kern.mode_update(xp, Pp, kind, dim, meas.z[dets], Y, H, meas.R[dets],
+                                          meas.has_vel[dets], meas.vel[dets],
+                                          meas.vel_R[dets], alone)
+    if not ok:
+        raise np.linalg.LinAlgError("Singular matrix")
+    return xu, Pu, loglik
+
+
+def mode_update_numpy(xp: F64, Pp: F64, meas: MeasurementBatch,
+                      dets: I64) -> tuple[F64, F64, F64]:
+    """:func:`mode_update` in numpy (the kernel's oracle)."""
     k, n_modes = xp.shape[:2]
     xu = np.empty_like(xp)
     Pu = np.empty_like(Pp)

@@ -158,8 +158,7 @@ class Tracker:
         blocks = list(self._deleted)
         if tab.n:
             dt = np.maximum(t - tab.t, 0.0)
-            xm, Pm, cbar = self.imm.predict(tab.xm, tab.Pm, tab.mode_prob, dt)
-            x, P = self.imm.combine(xm, Pm, cbar)
+            _, _, _, x, P = self.imm.predict_combined(tab.xm, tab.Pm, tab.mode_prob, dt)
             blocks.append(TrackRows.of(tab, np.arange(tab.n), x, P))
         self._deleted = []
         self._n_deleted_held = 0
@@ -203,8 +202,8 @@ class Tracker:
         # Predictor: every track to this batch's time (each from its own last update), each
         # motion mode mixed and predicted, then combined for gating and association.
         if n:
-            xm_pred, Pm_pred, cbar = self.imm.predict(tab.xm, tab.Pm, tab.mode_prob, t - tab.t)
-            x_pred, P_pred = self.imm.combine(xm_pred, Pm_pred, cbar)
+            xm_pred, Pm_pred, cbar, x_pred, P_pred = self.imm.predict_combined(
+                tab.xm, tab.Pm, tab.mode_prob, t - tab.t)
         else:
             x_pred, P_pred = np.zeros((0, 6)), np.zeros((0, 6, 6))
             xm_pred, Pm_pred, cbar = np.zeros((0, 3, 6)), np.zeros((0, 3, 6, 6)), np.zeros((0, 3))
@@ -497,9 +496,8 @@ class Tracker:
         if len(firm) < 2:
             tab.dup_n[firm] = 0
             return ()
-        xm, Pm, cbar = self.imm.predict(tab.xm[firm], tab.Pm[firm], tab.mode_prob[firm],
-                                        t - tab.t[firm])
-        x, P = self.imm.combine(xm, Pm, cbar)
+        _, _, _, x, P = self.imm.predict_combined(tab.xm[firm], tab.Pm[firm],
+                                                  tab.mode_prob[firm], t - tab.t[firm])
         partner = candidate_partners(x, P, tab.t_update[firm], self._dup_gate)
         pid = np.where(partner >= 0, tab.ids[firm[np.maximum(partner, 0)]], -1)
         again = (pid >= 0) & (pid == tab.dup_of[firm])
