@@ -24,13 +24,11 @@ import msgpack
 import numpy as np
 from numpy.typing import NDArray
 
-from cuas.errors import DecodeError
-from cuas.wire.codec import from_dict
+from cuas.wire.codec import from_dict, unpack_payload
 from cuas.wire.messages import (
     FRAME_DIM,
     MAX_DISTANCE_M,
     MAX_ITEMS,
-    MAX_PAYLOAD_BYTES,
     MAX_SPEED_MS,
     SIGMA_MAX,
     SIGMA_MIN,
@@ -254,17 +252,7 @@ def decode_detections(payload: bytes) -> Message:
     """:func:`cuas.wire.decode` for the detection endpoint: a plain ``detections`` message
     comes back as an :class:`ArrayDetections`, anything else exactly as ``decode`` gives it
     (or refuses it, with its error)."""
-    if not isinstance(payload, bytes | bytearray | memoryview):
-        raise DecodeError(f"payload must be bytes, got {type(payload).__name__}")
-    size = payload.nbytes if isinstance(payload, memoryview) else len(payload)
-    if size > MAX_PAYLOAD_BYTES:
-        raise DecodeError(f"payload of {size} bytes exceeds {MAX_PAYLOAD_BYTES}")
-    try:
-        obj = msgpack.unpackb(payload, raw=False, strict_map_key=True)
-    except Exception as exc:  # msgpack raises several unrelated types for bad input
-        raise DecodeError(f"not a msgpack map: {str(exc) or type(exc).__name__}",
-                          data=bytes(payload[:64])) from None
-    return from_map(obj)
+    return from_map(unpack_payload(payload))
 
 
 def from_map(obj: Any) -> Message:

@@ -210,18 +210,16 @@ def to_dict(msg: Message) -> dict[str, Any]:
     return out
 
 
-def decode(payload: bytes) -> Message:
-    """Decode and validate one msgpack payload from the bus or a recording.
-
-    Raises :class:`DecodeError` for oversized, malformed or invalid payloads.
-    """
+def unpack_payload(payload: bytes) -> Any:
+    """The msgpack object of one payload, before validation: refuses (:class:`DecodeError`)
+    anything that is not bytes, is over :data:`MAX_PAYLOAD_BYTES`, or is not msgpack."""
     if not isinstance(payload, bytes | bytearray | memoryview):
         raise DecodeError(f"payload must be bytes, got {type(payload).__name__}")
     size = payload.nbytes if isinstance(payload, memoryview) else len(payload)
     if size > MAX_PAYLOAD_BYTES:
         raise DecodeError(f"payload of {size} bytes exceeds {MAX_PAYLOAD_BYTES}")
     try:
-        obj = msgpack.unpackb(
+        return msgpack.unpackb(
             payload,
             raw=False,
             strict_map_key=True,
@@ -230,7 +228,14 @@ def decode(payload: bytes) -> Message:
         # Some msgpack errors (StackError for nesting deeper than its stack) have no text.
         raise DecodeError(f"not a msgpack map: {str(exc) or type(exc).__name__}",
                           data=bytes(payload[:64])) from None
-    return from_dict(obj)
+
+
+def decode(payload: bytes) -> Message:
+    """Decode and validate one msgpack payload from the bus or a recording.
+
+    Raises :class:`DecodeError` for oversized, malformed or invalid payloads.
+    """
+    return from_dict(unpack_payload(payload))
 
 
 def encode(msg: Message) -> bytes:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -78,3 +79,15 @@ async def login(http: aiohttp.ClientSession, url: str, name: str,
 def jar() -> aiohttp.CookieJar:
     """A cookie jar that keeps cookies of a bare IP address (127.0.0.1)."""
     return aiohttp.CookieJar(unsafe=True)
+
+
+def until(what: str, check: Any, timeout_s: float) -> Any:
+    """Poll ``check()`` every 0.1 s until it returns something truthy, and return that;
+    fail the test naming ``what`` after ``timeout_s`` seconds."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        got = check()
+        if got:
+            return got
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")

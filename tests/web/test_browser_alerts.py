@@ -17,7 +17,7 @@ import zmq
 
 from cuas import bus, wire
 from tests.web import browser
-from tests.web.helpers import PASSWORDS, site_config
+from tests.web.helpers import PASSWORDS, site_config, until
 from tests.web.stack import cuas, stop, wait_for_line
 
 pytestmark = pytest.mark.skipif(browser.missing() is not None,
@@ -76,15 +76,6 @@ def console(tmp_path: Path) -> Iterator[Console]:
         pub.join(5)
 
 
-def _until(what: str, check: Any, timeout_s: float) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        got = check()
-        if got:
-            return got
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-
 
 #: Counts the tones the page starts, the real Web Audio doing the rest; and takes the flash off
 #: the inbox, so that the next alert's flash is seen to be put back.
@@ -116,12 +107,12 @@ def test_a_critical_alert_flashes_and_sounds_unless_muted(console: Console) -> N
         return aid
 
     def arrived(aid: str) -> list[Any]:
-        return _until(f"alert {aid} in the inbox", lambda: (lambda s: s[2] and s)(
+        return until(f"alert {aid} in the inbox", lambda: (lambda s: s[2] and s)(
             driver.execute_script(STATE, aid)), 20)
 
     try:
         browser.log_in(driver, console.url, "victor", PASSWORDS["victor"])
-        _until("the track", lambda: driver.execute_script(
+        until("the track", lambda: driver.execute_script(
             "return window.cuas.state.tracks.size") == 1, 30)
         driver.execute_script(SPY)
         flash, tones, _ = arrived(alert("a1", "critical"))
@@ -133,7 +124,7 @@ def test_a_critical_alert_flashes_and_sounds_unless_muted(console: Console) -> N
         assert (flash, tones) == (True, 1)
 
         driver.refresh()  # the mute box is remembered
-        _until("the console again", lambda: driver.execute_script(
+        until("the console again", lambda: driver.execute_script(
             "return !!(window.cuas && window.cuas.state.ready && window.cuas.state.me)"), 30)
         assert driver.find_element(By.ID, "mute").is_selected()
         driver.find_element(By.ID, "mute").click()
@@ -158,16 +149,16 @@ def test_an_admin_adds_and_removes_a_user_in_the_console(console: Console) -> No
     try:
         browser.log_in(driver, console.url, "ada", PASSWORDS["ada"])
         assert driver.find_element(By.ID, "admin").is_displayed()
-        _until("the users", lambda: driver.execute_script(users) == [
+        until("the users", lambda: driver.execute_script(users) == [
             "ada (admin) ", "olivia (operator) ", "victor (viewer) "], 20)
         driver.find_element(By.ID, "newname").send_keys("nina")
         driver.find_element(By.ID, "newpass").send_keys("nina-pass-123")
         driver.find_element(By.CSS_SELECTOR, "#useradd button").click()
-        _until("nina listed", lambda: "nina (viewer) " in driver.execute_script(users), 20)
+        until("nina listed", lambda: "nina (viewer) " in driver.execute_script(users), 20)
         row = next(li for li in driver.find_elements(By.CSS_SELECTOR, "#users li")
                    if li.text.startswith("nina"))
         row.find_element(By.TAG_NAME, "button").click()
-        _until("nina gone", lambda: driver.execute_script(users) == [
+        until("nina gone", lambda: driver.execute_script(users) == [
             "ada (admin) ", "olivia (operator) ", "victor (viewer) "], 20)
     finally:
         driver.quit()

@@ -15,7 +15,7 @@ import zmq
 
 from cuas import bus, wire
 from tests.web import browser
-from tests.web.helpers import PASSWORDS, site_config
+from tests.web.helpers import PASSWORDS, site_config, until
 from tests.web.stack import cuas, stop, wait_for_line
 
 pytestmark = pytest.mark.skipif(browser.missing() is not None,
@@ -71,15 +71,6 @@ def console(tmp_path: Path) -> Iterator[str]:
         pub.join(5)
 
 
-def _until(what: str, check: Any, timeout_s: float) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        got = check()
-        if got:
-            return got
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-
 
 def _no_script_errors(driver: Any) -> None:
     """Nothing the console's own scripts (or their shaders) raised reached the browser's log."""
@@ -98,10 +89,10 @@ def test_a_thousand_tracks_list_only_the_rows_in_view(console: str) -> None:
     driver = browser.chromium()
     try:
         browser.log_in(driver, console, "victor", PASSWORDS["victor"])
-        _until("every track", lambda: driver.execute_script(
+        until("every track", lambda: driver.execute_script(
             "return window.cuas.state.tracks.size") == N, 60)
-        _until("the count", lambda: driver.find_element(By.ID, "trackcount").text == f"({N})", 10)
-        rows = _until("the rows", lambda: driver.execute_script(ROWS), 10)
+        until("the count", lambda: driver.find_element(By.ID, "trackcount").text == f"({N})", 10)
+        rows = until("the rows", lambda: driver.execute_script(ROWS), 10)
         # A screenful and its margins, not a thousand; the worst first (ids 1, 101, ...).
         assert 10 <= len(rows) <= 80, len(rows)
         assert rows[0].startswith("#1uav") and rows[1].startswith("#101uav"), rows[:2]
@@ -110,23 +101,23 @@ def test_a_thousand_tracks_list_only_the_rows_in_view(console: str) -> None:
         # Scrolled to the end: the last rows exist (the highest ids, no threat), still few.
         driver.execute_script("const l = document.getElementById('tracklist');"
                               "l.scrollTop = l.scrollHeight;")
-        rows = _until("the last row", lambda: (lambda r: r and r[-1].startswith(f"#{N}uav") and r)(
+        rows = until("the last row", lambda: (lambda r: r and r[-1].startswith(f"#{N}uav") and r)(
             driver.execute_script(ROWS)), 10)
         assert 10 <= len(rows) <= 80, len(rows)
         last = driver.find_elements(By.CSS_SELECTOR, "#tracklist li:not(.spacer)")[-1]
         assert last.is_displayed()
         last.click()
-        _until("the selection", lambda: driver.execute_script(
+        until("the selection", lambda: driver.execute_script(
             "return window.cuas.state.selected") == N, 10)
-        _until("the drill-down", lambda: f"#{N} (confirmed)" in driver.find_element(
+        until("the drill-down", lambda: f"#{N} (confirmed)" in driver.find_element(
             By.ID, "detail").text, 10)
-        _until("the row marked selected", lambda: driver.execute_script(
+        until("the row marked selected", lambda: driver.execute_script(
             "const r = [...document.querySelectorAll('#tracklist li.sel')];"
             "return r.length === 1 && r[0].dataset.id === arguments[0]", str(N)), 10)
         # The map shows the selection too: a ring drawn round that track's symbol, and round
         # no other (read back from the GPU).
         where = "window.cuas.drawnAt(arguments[0], arguments[1]).then(arguments[2])"
-        ring = _until("the ring", lambda: driver.execute_async_script(where, [N], True)[str(N)], 10)
+        ring = until("the ring", lambda: driver.execute_async_script(where, [N], True)[str(N)], 10)
         symbol = driver.execute_async_script(where, [N], False)[str(N)]
         assert symbol is not None
         assert abs(ring[0] - symbol[0]) < 1.0 and abs(ring[1] - symbol[1]) < 1.0, (ring, symbol)
@@ -144,7 +135,7 @@ def test_on_a_high_dpi_screen_tracks_are_drawn_in_place_and_picked(console: str)
     driver = browser.chromium(scale=2.0)
     try:
         browser.log_in(driver, console, "victor", PASSWORDS["victor"])
-        _until("every track", lambda: driver.execute_script(
+        until("every track", lambda: driver.execute_script(
             "return window.cuas.state.tracks.size") == N, 60)
         assert driver.execute_script("return window.devicePixelRatio") == 2
         view = driver.execute_script("return window.cuas.view()")
@@ -158,7 +149,7 @@ def test_on_a_high_dpi_screen_tracks_are_drawn_in_place_and_picked(console: str)
         centre = (view["width"] / 2, view["height"] / 2)
         near = sorted(inside, key=lambda t: math.dist(inside[t], centre))[:15]
         some = sorted(set(sorted(inside)[::37]) | set(near))
-        drawn = _until("a redraw with the tracks", lambda: (lambda d: all(d.values()) and d)(
+        drawn = until("a redraw with the tracks", lambda: (lambda d: all(d.values()) and d)(
             driver.execute_async_script(
                 "window.cuas.drawnAt(arguments[0]).then(arguments[1])", some)), 10)
         for tid in some:
@@ -175,7 +166,7 @@ def test_on_a_high_dpi_screen_tracks_are_drawn_in_place_and_picked(console: str)
             x, y) == [some[0]]
         # A narrower window: the map resizes, the symbols keep their place and size.
         driver.set_window_size(1100, 900)
-        view = _until("the map resized", lambda: (lambda v: v["width"] < view["width"] and v)(
+        view = until("the map resized", lambda: (lambda v: v["width"] < view["width"] and v)(
             driver.execute_script("return window.cuas.view()")), 10)
         places = {int(p[0]): browser.mercator_pixel(view, p[1], p[2]) for p in tracks}
         some = [tid for tid in some
