@@ -128,9 +128,10 @@ class Admission:
             return None
         if not self.replay and not self._clock_ok(msg, health, wall):
             return None
-        # No detection's attrs can be larger than the whole message; an array message has none.
+        # No detection's attrs can be larger than the whole message; a bare array message
+        # has none.
         return (self._trim_attrs(msg) if size > self.config.daemon.max_attrs_bytes
-                and not isinstance(msg, ArrayDetections) else msg)
+                and not (isinstance(msg, ArrayDetections) and msg.bare) else msg)
 
     def _clock_ok(self, msg: wire.Detections, health: SensorHealth, wall: float) -> bool:
         model, change = self.clocks.observe(msg.sensor, msg.t, wall)
@@ -162,13 +163,17 @@ class Admission:
     def _trim_attrs(self, msg: wire.Detections) -> wire.Detections:
         """Remove ``attrs`` larger than ``daemon.max_attrs_bytes`` (encoded)."""
         cap = self.config.daemon.max_attrs_bytes
-        over = [i for i, d in enumerate(msg.dets)
-                if d.attrs and len(msgpack.packb(d.attrs, use_bin_type=True)) > cap]
+        attrs = msg.attrs_list() if isinstance(msg, ArrayDetections) else [
+            d.attrs for d in msg.dets]
+        over = [i for i, a in enumerate(attrs)
+                if a and len(msgpack.packb(a, use_bin_type=True)) > cap]
         if not over:
             return msg
         self.counters["attrs_removed"] += len(over)
         self.rlog.warning("attrs", "removed attrs over %d bytes from %d detections of %r",
                           cap, len(over), msg.sensor[:64])
+        if isinstance(msg, ArrayDetections):  # stays columns
+            return ArrayDetections(msg, msg.arrays.without_attrs(over))
         dets = list(msg.dets)
         for i in over:
             dets[i] = dataclasses.replace(dets[i], attrs={})

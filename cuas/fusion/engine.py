@@ -158,8 +158,8 @@ class FusionEngine:
             self.tracker.merge_identities(meas.merged)
             self.identities.merge(meas.merged)
         self.identities.remember(batch, meas, sensor.origin)
-        # An array message (cuas/wire/arrays.py) carries no identity, attrs or evidence: its
-        # detections are not built as objects only to find none.
+        # An array message (cuas/wire/arrays.py) carries no identity: its detections are not
+        # built as objects only to find none.
         plain = isinstance(batch, ArrayDetections)
         if self.classifier is not None and not plain:
             for det in batch.dets:  # Remote ID authentication (issue 21: attrs.auth)
@@ -174,9 +174,11 @@ class FusionEngine:
         radar = sensor.settings.get("radar")  # a radar's declared calibration: RCS evidence
         radar = radar if isinstance(radar, RadarSettings) and radar.snr_1km_db is not None \
             else None
-        if self.classifier is not None and result.accepted and not plain and (
-                radar is not None or any(
-                getattr(d, "evidence", None) is not None for d in batch.dets)):
+        # An array message says whether it holds attrs (snr_db, for RCS) or evidence.
+        if self.classifier is not None and result.accepted and (
+                (radar is not None and not batch.bare) or batch.has_evidence
+                if isinstance(batch, ArrayDetections) else radar is not None or any(
+                    getattr(d, "evidence", None) is not None for d in batch.dets)):
             self._take_evidence(batch, meas, col, result, radar)
         # After the step: this batch's identities are then held by their tracks (or were
         # dropped with their detections), so only identities no live track holds are forgotten.

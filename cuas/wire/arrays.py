@@ -1,7 +1,9 @@
 """The array entry point: a ``detections`` payload decoded and validated straight into columns.
 
-A radar scan of plain plots (``frame``, ``z``, ``sigma`` or ``R``, optionally ``vel`` and
-``vel_sigma``; one frame for all) is the bulk of what the daemon receives. Validated one
+A radar scan of plots (``frame``, ``z``, ``sigma`` or ``R``, optionally ``vel``,
+``vel_sigma``, free-form ``attrs`` such as a radar's ``snr_db``, class ``evidence``; one
+frame for all) is the
+bulk of what the daemon receives. Validated one
 :class:`~cuas.wire.messages.Detection` at a time it costs some 10 µs per plot and builds an
 object the fusion then reads back into arrays. :func:`decode_detections` checks such a
 message with numpy over whole columns instead and returns an :class:`ArrayDetections`, whose
@@ -9,7 +11,7 @@ message with numpy over whole columns instead and returns an :class:`ArrayDetect
 
 The per-detection path stays the reference: the array path takes only messages it can check
 completely (every detection a map of those keys only, one positional frame, each optional
-field present in all or none), applies exactly :func:`cuas.wire.checks.check_detection`'s
+numeric field present in all or none; ``attrs`` and ``evidence`` in any of them), applies exactly :func:`cuas.wire.checks.check_detection`'s
 rules, and hands anything else (including anything it would refuse) to
 :func:`cuas.wire.codec.from_dict`, so both paths accept and refuse the same payloads, with
 the same errors, and give the same values (tests/wire/test_arrays.py holds them to it).
@@ -17,6 +19,7 @@ the same errors, and give the same values (tests/wire/test_arrays.py holds them 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -24,7 +27,9 @@ import msgpack
 import numpy as np
 from numpy.typing import NDArray
 
-from cuas.wire.codec import from_dict, unpack_payload
+from cuas.errors import DecodeError
+from cuas.wire.checks import check_evidence, free_form
+from cuas.wire.codec import evidence_dict, from_dict, unpack_payload
 from cuas.wire.messages import (
     FRAME_DIM,
     MAX_DISTANCE_M,
@@ -33,6 +38,7 @@ from cuas.wire.messages import (
     SIGMA_MAX,
     SIGMA_MIN,
     VERSION,
+    ClassEvidence,
     Detection,
     Detections,
     Message,
@@ -41,7 +47,8 @@ from cuas.wire.messages import (
 F64 = NDArray[np.float64]
 
 #: The keys a detection may have to take the array path.
-PLAIN_KEYS: Final = frozenset({"frame", "z", "sigma", "R", "vel", "vel_sigma"})
+PLAIN_KEYS: Final = frozenset({"frame", "z", "sigma", "R", "vel", "vel_sigma", "attrs",
+                               "evidence"})
 _NUMBER_TYPES: Final = frozenset({float, int})
 
 
@@ -51,7 +58,10 @@ class DetectionArrays:
 
     ``z`` (N, dim) in the frame's units (azimuths normalised to [0, 360)); ``R`` (N, dim*dim)
     row-major covariance (built from ``sigma`` when only that was sent); ``sigma`` (N, dim)
-    when sent, else None; ``vel``/``vel_sigma`` (N, 3) site ENU m/s when sent, else None.
+    when sent, else None; ``vel``/``vel_sigma`` (N, 3) site ENU m/s when sent, else None;
+    ``attrs`` each detection's free-form map (the decoded one; ``{}`` where it sent none), or
+    None when no detection sent one; ``evidence`` each detection's class evidence (None where
+    it sent none), or None when no detection sent any.
     """
 
     frame: str
@@ -60,6 +70,8 @@ class DetectionArrays:
     sigma: F64 | None = None
     vel: F64 | None = None
     vel_sigma: F64 | None = None
+    attrs: tuple[dict[str, Any], ...] | None = None
+    evidence: tuple[ClassEvidence | None, ...] | None = None
 
     def __len__(self) -> int:
         return len(self.z)
@@ -69,10 +81,22 @@ class DetectionArrays:
         def rows(a: F64 | None) -> list[Any]:
             return [None] * len(self) if a is None else [tuple(r) for r in a.tolist()]
 
+        attrs: Any = self.attrs if self.attrs is not None else [{} for _ in range(len(self))]
+        evidence: Any = self.evidence if self.evidence is not None else [None] * len(self)
         return tuple(Detection(frame=self.frame, z=z, R=r, sigma=s, vel=v,  # type: ignore[arg-type]
-                               vel_sigma=vs)
-                     for z, r, s, v, vs in zip(rows(self.z), rows(self.R), rows(self.sigma),
-                                               rows(self.vel), rows(self.vel_sigma), strict=True))
+                               vel_sigma=vs, attrs=a, evidence=e)
+                     for z, r, s, v, vs, a, e in zip(
+                         rows(self.z), rows(self.R), rows(self.sigma), rows(self.vel),
+                         rows(self.vel_sigma), attrs, evidence, strict=True))
+
+    def without_attrs(self, which: list[int]) -> DetectionArrays:
+        """The same columns with the ``attrs`` of detections ``which`` replaced by ``{}``."""
+        if self.attrs is None or not which:
+            return self
+        attrs = list(self.attrs)
+        for i in which:
+            attrs[i] = {}
+        return dataclasses.replace(self, attrs=tuple(attrs))
 
 
 _DETS_SLOT: Any = Detections.__dict__["dets"]  # the dataclass's own storage for `dets`
@@ -108,6 +132,21 @@ class ArrayDetections(Detections):
     @property
     def n_dets(self) -> int:
         return len(self.arrays)
+
+    @property
+    def bare(self) -> bool:
+        """No detection carries ``attrs`` or ``evidence``: nothing but the columns to read."""
+        return self.arrays.attrs is None and self.arrays.evidence is None
+
+    @property
+    def has_evidence(self) -> bool:
+        """Some detection carries class ``evidence``."""
+        return self.arrays.evidence is not None
+
+    def attrs_list(self) -> list[Any]:
+        """Each detection's ``attrs`` (``{}`` where none), without building a detection."""
+        attrs = self.arrays.attrs
+        return [{}] * len(self.arrays) if attrs is None else list(attrs)
 
     def as_detections(self) -> Detections:
         """The plain message (objects), e.g. to replace fields of."""
@@ -190,6 +229,43 @@ def _az(a: F64) -> F64:
     return out
 
 
+def _evidence(dets: list[dict[str, Any]]) -> tuple[bool, tuple[ClassEvidence | None, ...] | None]:
+    """(ok, each detection's ``evidence`` as ``check_detection`` builds it) (None when no
+    detection sent any); not ok defers to the reference path (one it would refuse)."""
+    if not any(d.get("evidence") is not None for d in dets):
+        return True, None
+    out: list[ClassEvidence | None] = []
+    for d in dets:
+        ev = d.get("evidence")
+        if ev is None:
+            out.append(None)
+            continue
+        try:
+            out.append(check_evidence(ev, "evidence"))
+        except DecodeError:
+            return False, None
+    return True, tuple(out)
+
+
+def _attrs(dets: list[dict[str, Any]]) -> tuple[bool, tuple[dict[str, Any], ...] | None]:
+    """(ok, each detection's ``attrs``) checked as ``check_detection`` checks them (None when
+    no detection sent any); not ok defers to the reference path (one it would refuse)."""
+    if not any("attrs" in d for d in dets):
+        return True, None
+    out: list[dict[str, Any]] = []
+    for d in dets:
+        a = d.get("attrs", {})
+        if type(a) is not dict:
+            return False, None
+        if a:
+            try:
+                free_form(a, "attrs")
+            except DecodeError:
+                return False, None  # the reference names the detection and key
+        out.append(a)
+    return True, tuple(out)
+
+
 def detection_arrays(raw: Any) -> DetectionArrays | None:
     """``raw`` (a decoded ``dets`` list) as validated columns, or None when the array path
     cannot take it (then the reference path validates it, and accepts or refuses it)."""
@@ -244,8 +320,12 @@ def detection_arrays(raw: Any) -> DetectionArrays | None:
             if not ((col >= SIGMA_MIN) & (col <= MAX_SPEED_MS)).all():
                 return None
             vel_sigma = col
+    ok, attrs = _attrs(dets)
+    ok_ev, evidence = _evidence(dets) if ok else (False, None)
+    if not ok_ev:
+        return None
     return DetectionArrays(frame=frame, z=z, R=cov[0], sigma=cov[1], vel=vel,
-                           vel_sigma=vel_sigma)
+                           vel_sigma=vel_sigma, attrs=attrs, evidence=evidence)
 
 
 def decode_detections(payload: bytes) -> Message:
@@ -283,6 +363,8 @@ def encode_array_detections(msg: ArrayDetections) -> bytes:
     r_rows = arr.R.tolist()
     vel = arr.vel.tolist() if arr.vel is not None else None
     vel_sigma = arr.vel_sigma.tolist() if arr.vel_sigma is not None else None
+    attrs = arr.attrs
+    evidence = arr.evidence
     dets: list[dict[str, Any]] = []
     for k in range(n):
         d: dict[str, Any] = {"frame": arr.frame, "z": rows["z"][k]}
@@ -294,6 +376,10 @@ def encode_array_detections(msg: ArrayDetections) -> bytes:
             d["vel"] = vel[k]
         if vel_sigma is not None:
             d["vel_sigma"] = vel_sigma[k]
+        if attrs is not None and attrs[k]:
+            d["attrs"] = dict(attrs[k])
+        if evidence is not None and (ev := evidence[k]) is not None:
+            d["evidence"] = evidence_dict(ev)
         dets.append(d)
     out: dict[str, Any] = {"v": VERSION, "type": "detections", "src": msg.src, "seq": msg.seq,
                            "t": msg.t, "sensor": msg.sensor, "kind": msg.kind, "dets": dets}

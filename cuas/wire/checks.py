@@ -60,7 +60,7 @@ def check_time(v: Any, key: str) -> float:
     return t
 
 
-def _free_form(attrs: Mapping[str, Any], key: str) -> None:
+def free_form(attrs: Mapping[str, Any], key: str) -> None:
     """Check a free-form ``attrs`` map without recursion (see :data:`MAX_ATTRS_DEPTH`).
 
     Scalars are checked in place and only containers are pushed, so a long list of numbers
@@ -246,7 +246,7 @@ def check_detection(v: Any, key: str) -> Detection:
                           key=f"{key}.vel_sigma")
     ident = m.get("ident")
     attrs = mapping(m.get("attrs", {}), f"{key}.attrs")
-    _free_form(attrs, f"{key}.attrs")
+    free_form(attrs, f"{key}.attrs")
     evidence = m.get("evidence")
     return Detection(
         frame=frame,

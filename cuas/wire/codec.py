@@ -26,6 +26,7 @@ from cuas.wire.messages import (
     VERSION,
     Ack,
     Alert,
+    ClassEvidence,
     Detection,
     Detections,
     Ident,
@@ -148,14 +149,18 @@ def _detection_dict(d: Detection) -> dict[str, Any]:
     if d.attrs:
         out["attrs"] = dict(d.attrs)
     if d.evidence is not None:
-        ev: dict[str, Any] = {"likelihood": dict(d.evidence.likelihood),
-                              "confidence": d.evidence.confidence}
-        if d.evidence.label is not None:
-            ev["label"] = d.evidence.label
-        if d.evidence.basis is not None:
-            ev["basis"] = d.evidence.basis
-        out["evidence"] = ev
+        out["evidence"] = evidence_dict(d.evidence)
     return out
+
+
+def evidence_dict(e: ClassEvidence) -> dict[str, Any]:
+    """The contract map of a detection's ``evidence``."""
+    ev: dict[str, Any] = {"likelihood": dict(e.likelihood), "confidence": e.confidence}
+    if e.label is not None:
+        ev["label"] = e.label
+    if e.basis is not None:
+        ev["basis"] = e.basis
+    return ev
 
 
 def track_dict(tr: Track) -> dict[str, Any]:

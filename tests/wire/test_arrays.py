@@ -35,9 +35,44 @@ _GOOD_Z = {
 }
 
 
+# Free-form attrs as sensors send them (a radar's snr_db, an RF sensor's link, nesting).
+_SCALAR = (st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1)
+           | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8))
+_ATTRS = st.dictionaries(st.text(max_size=8), st.recursive(
+    _SCALAR, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+        st.text(max_size=4), inner, max_size=3), max_leaves=8), max_size=4)
+def _nested(depth: int) -> list[Any]:
+    out: list[Any] = [1]
+    for _ in range(depth - 1):
+        out = [out]
+    return out
+
+
+# Attrs the reference refuses (JSON's types only, finite, at most MAX_ATTRS_DEPTH deep) or
+# that are not a map at all.
+_BAD_ATTRS = st.sampled_from([None, 7, [1.0], "x", {"snr_db": float("nan")},
+                              {"snr_db": float("inf")}, {"raw": b"\x00"}, {b"k": 1.0},
+                              {"deep": _nested(wire.MAX_ATTRS_DEPTH + 1)}])
+
+
+_PROB = st.floats(0.0, 1.0)
+# Class evidence as a classifying sensor sends it (micro-Doppler, a camera's CNN label).
+_EVIDENCE = st.fixed_dictionaries(
+    {"likelihood": st.fixed_dictionaries({c: _PROB for c in wire.CLASSES}).filter(
+        lambda lik: any(lik.values())), "confidence": _PROB},
+    optional={"label": st.text(min_size=1, max_size=6), "basis": st.text(min_size=1, max_size=6)})
+_BAD_EVIDENCE = st.sampled_from([
+    7, [], {"likelihood": {c: 0.0 for c in wire.CLASSES}, "confidence": 0.5},
+    {"likelihood": {"uav": 1.0}, "confidence": 0.5},
+    {"likelihood": {c: 0.5 for c in wire.CLASSES}, "confidence": 1.5},
+    {"likelihood": {c: 0.5 for c in wire.CLASSES}},
+    {"likelihood": {**{c: 0.5 for c in wire.CLASSES}, "ufo": 0.1}, "confidence": 0.5},
+    {"likelihood": {c: 0.5 for c in wire.CLASSES}, "confidence": 0.5, "label": 3}])
+
+
 @st.composite
-def detection(draw: Any, frame: str, cov: str, with_vel: bool, with_vs: bool
-              ) -> dict[str, Any]:
+def detection(draw: Any, frame: str, cov: str, with_vel: bool, with_vs: bool,
+              attrs: str = "none") -> dict[str, Any]:
     """A valid detection of ``frame`` with the message's covariance form and velocity."""
     dim = wire.FRAME_DIM[frame]
     d: dict[str, Any] = {"frame": frame, "z": list(draw(_GOOD_Z[frame]))}
@@ -56,6 +91,10 @@ def detection(draw: Any, frame: str, cov: str, with_vel: bool, with_vs: bool
         d["vel"] = draw(st.lists(st.floats(-300, 300), min_size=3, max_size=3))
         if with_vs:
             d["vel_sigma"] = draw(st.lists(st.floats(0.1, 20.0), min_size=3, max_size=3))
+    if attrs == "all" or (attrs == "some" and draw(st.booleans())):
+        d["attrs"] = draw(_ATTRS)
+    if attrs != "none" and draw(st.booleans()):
+        d["evidence"] = draw(_EVIDENCE | st.none())
     return d
 
 
@@ -77,6 +116,8 @@ def corrupt(draw: Any, d: dict[str, Any]) -> None:
     elif how == 2:
         d[draw(st.sampled_from(["attrs", "ident", "zzz", "vel", "vel_sigma", "sigma", "R"]))] = \
             draw(st.sampled_from([{}, {"snr_db": 3.0}, None, 7, [1.0, 2.0, 3.0]]))
+    elif how == 5 and draw(st.booleans()):
+        d[draw(st.sampled_from(["attrs", "evidence"]))] = draw(_BAD_ATTRS | _BAD_EVIDENCE)
     elif how == 3:
         d["frame"] = draw(st.sampled_from(["enu", "lla", "rae", "ae", "none", "xyz", None]))
     elif how == 4 and "R" in d and len(d["R"]) > 1:
@@ -90,8 +131,9 @@ def message(draw: Any) -> dict[str, Any]:
     frame = draw(st.sampled_from(["enu", "lla", "rae", "ae"]))
     cov = draw(st.sampled_from(["sigma", "R", "both", "both_diag"]))
     with_vel, with_vs = draw(st.booleans()), draw(st.booleans())
+    attrs = draw(st.sampled_from(["none", "some", "all"]))
     n = draw(st.integers(0, 6))
-    dets = [draw(detection(frame, cov, with_vel, with_vs)) for _ in range(n)]
+    dets = [draw(detection(frame, cov, with_vel, with_vs, attrs)) for _ in range(n)]
     if n and draw(st.booleans()):
         draw(corrupt(dets[draw(st.integers(0, n - 1))]))
     msg: dict[str, Any] = {"v": 1, "type": "detections", "src": "r1", "seq": 3, "t": T,
@@ -171,8 +213,36 @@ def test_a_plain_scan_takes_the_array_path_and_builds_no_detection() -> None:
                            IdentityKeys())
     assert meas.m == 50
     assert wire.Detections.__dict__["dets"].__get__(msg) is None  # no object was built
-    # Anything else (an identity, attrs, an unknown key, no detection) takes the reference.
-    for extra in ({"ident": {"icao": "abcdef"}}, {"attrs": {"snr_db": 4.0}}, {"q": 1}):
+    # Anything else (an identity, evidence, an unknown key, no detection) takes the reference.
+    for extra in ({"ident": {"icao": "abcdef"}}, {"q": 1}, {"evidence": {}}):  # last: refused
         odd = [dict(dets[0], **extra)] + dets[1:]
         assert detection_arrays(odd) is None
     assert detection_arrays([]) is None
+
+
+def test_a_scan_with_attrs_takes_the_array_path() -> None:
+    """A radar's plots with ``snr_db`` (every bundled radar message): columns plus the attrs
+    maps as decoded, the same objects, bytes and caps as the reference."""
+    dets: list[dict[str, Any]] = [
+        {"frame": "rae", "z": [1000.0 + k, 10.0, 5.0], "sigma": [10.0, 0.5, 0.5],
+         "attrs": {"snr_db": 20.0 - k}} for k in range(20)]
+    dets[3] = {"frame": "rae", "z": [900.0, 10.0, 5.0], "sigma": [10.0, 0.5, 0.5]}  # none
+    dets[4]["attrs"] = {}
+    payload = msgpack.packb({"v": 1, "type": "detections", "src": "r", "seq": 0, "t": T,
+                             "sensor": "r", "kind": "radar", "dets": dets})
+    msg = decode_detections(payload)
+    assert isinstance(msg, ArrayDetections) and not msg.bare
+    assert msg.arrays.attrs is not None and msg.arrays.attrs[0] == {"snr_db": 20.0}
+    assert msg.attrs_list()[3] == {} and msg.attrs_list()[4] == {}
+    ref = wire.decode(payload)
+    assert isinstance(ref, wire.Detections)
+    assert wire.encode(ref) == encode_array_detections(msg)
+    assert msg.dets == ref.dets
+    trimmed = msg.arrays.without_attrs([0, 5])
+    assert trimmed.attrs is not None and trimmed.attrs[0] == {} and trimmed.attrs[1] != {}
+    assert msg.arrays.attrs[0] == {"snr_db": 20.0}  # the original is untouched
+    bare = decode_detections(msgpack.packb({"v": 1, "type": "detections", "src": "r", "seq": 0,
+                                            "t": T, "sensor": "r", "kind": "radar",
+                                            "dets": [{k: v for k, v in d.items() if k != "attrs"}
+                                                     for d in dets]}))
+    assert isinstance(bare, ArrayDetections) and bare.bare and bare.attrs_list()[0] == {}
