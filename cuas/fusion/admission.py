@@ -24,7 +24,7 @@ import msgpack
 
 from cuas import wire
 from cuas.config import Config
-from cuas.fusion.clock import Clocks
+from cuas.fusion.clock import ClockModel, Clocks
 from cuas.wire.arrays import ArrayDetections, n_detections
 
 log = logging.getLogger("cuas.fusion.daemon")
@@ -61,7 +61,13 @@ class SensorHealth:
     dropped: int = 0  # its batches refused here (clock, caps, topic)
     quarantined: bool = False
     clock_offset_s: float = 0.0
-    clock_drift: float = 0.0  # s/s
+    #: Its clock model (drift computed only when asked: nothing asks per message).
+    clock: ClockModel | None = None
+
+    @property
+    def clock_drift(self) -> float:
+        """Its clock's drift against the wall clock (s/s)."""
+        return self.clock.drift if self.clock is not None else 0.0
 
 
 class Admission:
@@ -136,7 +142,7 @@ class Admission:
     def _clock_ok(self, msg: wire.Detections, health: SensorHealth, wall: float) -> bool:
         model, change = self.clocks.observe(msg.sensor, msg.t, wall)
         health.clock_offset_s = model.offset_s
-        health.clock_drift = model.drift
+        health.clock = model
         health.quarantined = model.quarantined
         if change is True:
             self.counters["sensors_quarantined"] += 1
