@@ -2,8 +2,7 @@
 
 A radar scan of plots (``frame``, ``z``, ``sigma`` or ``R``, optionally ``vel``,
 ``vel_sigma``, free-form ``attrs`` such as a radar's ``snr_db``, class ``evidence``; one
-frame for all) is the
-bulk of what the daemon receives. Validated one
+frame for all) is the bulk of what the daemon receives. Validated one
 :class:`~cuas.wire.messages.Detection` at a time it costs some 10 µs per plot and builds an
 object the fusion then reads back into arrays. :func:`decode_detections` checks such a
 message with numpy over whole columns instead and returns an :class:`ArrayDetections`, whose
@@ -11,10 +10,11 @@ message with numpy over whole columns instead and returns an :class:`ArrayDetect
 
 The per-detection path stays the reference: the array path takes only messages it can check
 completely (every detection a map of those keys only, one positional frame, each optional
-numeric field present in all or none; ``attrs`` and ``evidence`` in any of them), applies exactly :func:`cuas.wire.checks.check_detection`'s
-rules, and hands anything else (including anything it would refuse) to
-:func:`cuas.wire.codec.from_dict`, so both paths accept and refuse the same payloads, with
-the same errors, and give the same values (tests/wire/test_arrays.py holds them to it).
+numeric field present in all or none; ``attrs`` and ``evidence`` in any of them), applies
+exactly :func:`cuas.wire.checks.check_detection`'s rules, and hands anything else (including
+anything it would refuse) to :func:`cuas.wire.codec.from_dict`, so both paths accept and
+refuse the same payloads, with the same errors, and give the same values
+(tests/wire/test_arrays.py holds them to it).
 """
 
 from __future__ import annotations

@@ -182,18 +182,24 @@ class TrackColumns:
 
 def _fixed_block(prefixes: Sequence[bytes], values: Sequence[F64], n: int) -> list[bytes]:
     """Per track, ``prefixes[i]`` then ``values[i]`` (n, w_i) as msgpack doubles, for each i:
-    one (n, width) byte array filled column-wise, then cut into n rows."""
-    width = sum(len(p) + 9 * v.shape[1] for p, v in zip(prefixes, values, strict=True))
-    out = np.empty((n, width), dtype=np.uint8)
-    pos = 0
+    one (n, width) byte array holding a template row (prefixes and float tags) into which
+    each run of doubles is written in one assignment through a strided big-endian view,
+    then cut into n rows."""
+    template = bytearray()
+    runs: list[tuple[int, F64]] = []
     for p, v in zip(prefixes, values, strict=True):
-        out[:, pos:pos + len(p)] = np.frombuffer(p, dtype=np.uint8)
-        pos += len(p)
-        be = np.ascontiguousarray(v, dtype=">f8").view(np.uint8).reshape(n, -1, 8)
-        for j in range(v.shape[1]):
-            out[:, pos] = 0xCB
-            out[:, pos + 1:pos + 9] = be[:, j]
-            pos += 9
+        template += p
+        runs.append((len(template) + 1, v))  # the first double's bytes, after its tag
+        template += (_F64_TAG + bytes(8)) * v.shape[1]
+    width = len(template)
+    out = np.empty((n, width), dtype=np.uint8)
+    out[:] = np.frombuffer(bytes(template), dtype=np.uint8)
+    for offset, v in runs:
+        # Doubles 9 bytes apart (tag, value) in rows `width` apart: unaligned, which numpy's
+        # strided copy handles (and swaps to big-endian as it goes).
+        view = np.ndarray(shape=v.shape, dtype=">f8", buffer=out, offset=offset,
+                          strides=(width, 9))
+        view[...] = v
     buf = out.tobytes()
     return [buf[i:i + width] for i in range(0, n * width, width)]
 
@@ -210,6 +216,7 @@ _CLASS_KEYS = tuple(_key(c) for c in CLASSES)
 _THREAT_MAL = tuple(_key("threat") + _pack(lv) + _key("malicious") + _pack(m)
                     for lv in THREAT_LEVELS for m in (False, True))
 _K_REASONS = _key("reasons")
+_THREAT_MAL_REASONS = tuple(p + _K_REASONS for p in _THREAT_MAL)
 _NO_REASONS = _K_REASONS + _pack([])
 _K_IDENT = _key("ident")
 _MODE_KEYS = tuple(_key(m) for m in MOTION_MODES)
@@ -222,8 +229,8 @@ def _track_payloads(cols: TrackColumns) -> list[bytes]:
     heads = [bytes([0x80 | n_keys]) + _K_ID] * n  # a fixmap header
     for r in cols.idents:
         heads[r] = bytes([0x80 | (n_keys + 1)]) + _K_ID
-    ids = [_pack(i) for i in cols.ids.tolist()]
-    status = [_STATUS[s] for s in cols.status.tolist()]
+    ids = list(map(_pack, cols.ids.tolist()))
+    status = list(map(_STATUS.__getitem__, cols.status.tolist()))
     t_col = cols.t_update.reshape(n, 1)
     kin = _fixed_block(_LLA_TO_T, (cols.lla, cols.enu, cols.vel, cols.pos_sigma, t_col), n)
     # Sources: packed once per distinct row of the sources matrix.
@@ -236,7 +243,7 @@ def _track_payloads(cols: TrackColumns) -> list[bytes]:
         uniq, inv = np.unique(src, axis=0, return_inverse=True)
     names = np.asarray(cols.source_names)
     packed_src = [_K_SOURCES + _pack(names[u].tolist()) for u in uniq]
-    sources = [packed_src[i] for i in inv.reshape(-1).tolist()]
+    sources = list(map(packed_src.__getitem__, inv.reshape(-1).tolist()))
     if cols.probs is None:
         cls: list[bytes] = [_NEUTRAL] * n
         threat = [_THREAT_MAL[0]] * n
@@ -246,14 +253,11 @@ def _track_payloads(cols: TrackColumns) -> list[bytes]:
         cls = _fixed_block((_K_CLASS + b"\x84" + _CLASS_KEYS[0], *_CLASS_KEYS[1:]),
                            tuple(cols.probs[:, j:j + 1] for j in range(len(CLASSES))), n)
         code = cols.level.astype(np.int64) * 2 + cols.malicious.astype(np.int64)
-        threat = [_THREAT_MAL[c] for c in code.tolist()]
-        cache: dict[tuple[str, ...], bytes] = {}
-        reasons = []
-        for why in cols.reasons:
-            packed = cache.get(why)
-            if packed is None:
-                packed = cache[why] = _K_REASONS + _pack(list(why))
-            reasons.append(packed)
+        # Threat, malicious and the reasons key from one table; the reasons quote each
+        # track's speed and range, so nearly every track's differ: one C call each (msgpack
+        # packs a tuple as an array).
+        threat = list(map(_THREAT_MAL_REASONS.__getitem__, code.tolist()))
+        reasons = list(map(_pack, cols.reasons))
     parts = [heads, ids, status, kin, sources, cls, threat, reasons]
     if cols.idents:
         tail = [b""] * n
