@@ -250,10 +250,11 @@ def profiled_daemon_main(config_path: str, det: str, trk: str, out: str) -> None
     """An in-process :class:`cuas.fusion.daemon.Daemon` under cProfile until SIGINT; stats to ``out``
     (written on SIGINT, before the daemon's shutdown, which is not what is measured)."""
     from cuas.config import load_config
-    from cuas.fusion.daemon import Daemon, warm_up
+    from cuas.fusion.daemon import Daemon, settle_heap, warm_up
 
     config = load_config(config_path)
     warm_up(config)  # as `cuas run` does
+    settle_heap()
     prof = cProfile.Profile()
 
     async def main() -> None:

@@ -15,7 +15,10 @@ without a profiler. Stages (seconds, wall clock or monotonic as each says):
 * ``age_fused`` (live only): a batch's age when the tracker had taken it (wall clock minus ``t``);
 * ``snapshot``: building and encoding one ``tracks`` snapshot (prediction, classification,
   export);
-* ``publish``: handing a message to the publisher socket.
+* ``publish``: handing a message to the publisher socket;
+* ``gc``: a collection of the garbage collector's oldest generation (the loop stops for it:
+  140 ms over the 135,000 objects the tracker's imports leave, before the daemon froze them
+  at start-up, see :func:`cuas.fusion.daemon.settle_heap`).
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from typing import Final
 import numpy as np
 
 #: The stages, in pipeline order.
-STAGES: Final = ("receive", "age_received", "hold", "step", "age_fused", "snapshot", "publish")
+STAGES: Final = ("receive", "age_received", "hold", "step", "age_fused", "snapshot", "publish",
+                  "gc")
 #: Samples kept per stage between heartbeats (the oldest go first: a flood must not grow it).
 MAX_SAMPLES: Final = 8192
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 
 import zmq.asyncio
 
 from cuas import bus, wire
 from cuas.config import reference_config
-from cuas.fusion.daemon import warm_up
+from cuas.fusion.daemon import settle_heap, warm_up
 from cuas.fusion.timing import STAGES, StageTimes
 from tests.fusion.test_daemon import Client, run_async, running_daemon, scenario
 
@@ -67,3 +68,33 @@ def test_heartbeats_account_for_every_fused_batch() -> None:
 
 def test_warm_up_runs_a_scratch_engine() -> None:
     assert warm_up(reference_config(), n_scans=6) > 0.0
+
+
+def test_full_collections_are_timed_and_the_start_up_heap_is_frozen() -> None:
+    """A collection of the oldest generation stops the loop: the heartbeat says how long.
+    ``cuas run`` freezes what start-up left (the collector no longer walks it)."""
+    async def main() -> None:
+        ctx = zmq.asyncio.Context()
+        async with running_daemon() as daemon:
+            statuses = bus.sub_socket(ctx, daemon.bound.tracks, bind=False, topics=("status.",))
+            await asyncio.sleep(0.3)
+            gc.collect()
+            for _ in range(10):
+                _, msg = bus.parse_frames(await asyncio.wait_for(statuses.recv_multipart(), 5))
+                assert isinstance(msg, wire.Status)
+                if msg.counters["stage.gc.n"] >= 1:
+                    assert msg.counters["stage.gc.max_us"] > 0
+                    break
+            else:
+                raise AssertionError("no heartbeat reported the collection")
+            statuses.close(0)
+        ctx.term()
+
+    before = list(gc.callbacks)
+    run_async(main)
+    assert gc.callbacks == before  # the daemon removed its timer
+    settle_heap()
+    try:
+        assert gc.get_freeze_count() > 1000
+    finally:
+        gc.unfreeze()
