@@ -98,6 +98,8 @@ class Load:
     clutter: float  # mean false alarms per batch (Poisson)
     n_sensors: int
     seed: int
+    #: Each plot carries ``attrs`` {"snr_db": ...} as real radars' do (the bundled one's).
+    attrs: bool = False
 
     @property
     def dets_per_batch(self) -> float:
@@ -146,8 +148,13 @@ def _packed_batches(load: Load) -> tuple[list[bytes], list[int]]:
     arrays = sim.simulate_arrays(params, SiteConfig())
     sig = list(SIGMA)
     packed, counts = [], []
-    for scan in arrays.scans:
-        dets = [{"frame": "enu", "z": row, "sigma": sig} for row in scan.z.tolist()]
+    snr = np.random.default_rng(load.seed).uniform(8.0, 40.0, 4096).round(1).tolist()
+    for k, scan in enumerate(arrays.scans):
+        dets: list[dict[str, Any]] = [{"frame": "enu", "z": row, "sigma": sig}
+                                      for row in scan.z.tolist()]
+        if load.attrs:
+            for j, d in enumerate(dets):
+                d["attrs"] = {"snr_db": snr[(k + j) % len(snr)]}
         packed.append(msgpack.packb(dets))
         counts.append(len(dets))
     return packed, counts
@@ -826,6 +833,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--warmup", type=float, default=1.0,
                     help="latency samples from the first seconds of a run are not counted")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--attrs", action="store_true",
+                    help="every plot carries attrs {snr_db} as real radars' plots do")
     ap.add_argument("--skip-latency", action="store_true")
     ap.add_argument("--skip-throughput", action="store_true")
     ap.add_argument("--profile", type=float, default=0.0, metavar="RATE",
@@ -847,7 +856,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
 
     def load(rate: float, duration: float) -> Load:
-        return Load(rate, duration, args.targets, args.clutter, args.sensors, args.seed)
+        return Load(rate, duration, args.targets, args.clutter, args.sensors, args.seed,
+                    args.attrs)
 
     env = environment()
     dirty = " (tracked files in cuas/ changed)" if env["cuas_dirty"] else ""
@@ -857,7 +867,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     per_batch = args.targets * PD + args.clutter
     print(f"Load: {args.targets} targets (cuas.sim.generators random, ENU, sigma {SIGMA} m, Pd {PD}) plus "
           f"Poisson({args.clutter:g}) clutter per batch = ~{per_batch:.1f} detections/batch, "
-          f"spread round robin over {args.sensors} sensors of kind radar; each batch stamped "
+          f"spread round robin over {args.sensors} sensors of kind radar"
+          f"{' (every plot with attrs snr_db)' if args.attrs else ''}; each batch stamped "
           f"with the wall time at sending. Daemon, sender and this measuring process are "
           f"separate processes on 127.0.0.1.", flush=True)
 

@@ -7,6 +7,8 @@
    ``to_measurements``, ``wire.encode``) against the array entry point
    (``decode_detections``, ``to_measurements`` on the columns, ``encode_array_detections``).
    Both give the same arrays and bytes (tests/wire/test_arrays.py); here only their cost.
+   Twice: plain plots, and plots that carry ``attrs`` ``snr_db`` as real radars' do (before
+   issue 15's last step those took the per-detection path).
 2. Cooperative feeds: ``--aircraft`` aircraft each reported twice a second by one ADS-B
    receiver (one message per report) through a FusionEngine, drained from the queue in groups
    of 64 as the daemon drains it, with ``daemon.merge_window_s`` = 0 (one tracker step per
@@ -48,11 +50,16 @@ T0 = 1_800_000_000.0
 ORIGIN = (51.556, -0.2796, 40.0)
 
 
-def payload(n: int, seed: int = 1) -> bytes:
+def payload(n: int, seed: int = 1, attrs: bool = False) -> bytes:
+    """A radar scan of ``n`` plots; ``attrs``: each with ``snr_db`` (as the bundled radar's)."""
     rng = np.random.default_rng(seed)
-    dets = [{"frame": "rae", "z": [float(r), float(a), float(e)], "sigma": [10.0, 0.5, 0.5]}
-            for r, a, e in zip(rng.uniform(200, 8000, n), rng.uniform(0, 360, n),
-                               rng.uniform(0, 20, n), strict=True)]
+    dets: list[dict[str, object]] = [
+        {"frame": "rae", "z": [float(r), float(a), float(e)], "sigma": [10.0, 0.5, 0.5]}
+        for r, a, e in zip(rng.uniform(200, 8000, n), rng.uniform(0, 360, n),
+                           rng.uniform(0, 20, n), strict=True)]
+    if attrs:
+        for d, snr in zip(dets, rng.uniform(8.0, 40.0, n).round(1).tolist(), strict=True):
+            d["attrs"] = {"snr_db": snr}
     return msgpack.packb({"v": 1, "type": "detections", "src": "radar-1", "seq": 1, "t": T0,
                           "sensor": "radar-1", "kind": "radar", "origin": list(ORIGIN),
                           "dets": dets}, use_bin_type=True)
@@ -68,12 +75,12 @@ def timed(fn: Callable[[], object], repeats: int) -> float:
     return statistics.median(out)
 
 
-def entry(sizes: list[int], repeats: int) -> None:
+def entry(sizes: list[int], repeats: int, attrs: bool = False) -> None:
     site = SiteFrame(SiteConfig())
     print(f"{'plots':>6} {'objects us/msg':>15} {'arrays us/msg':>14} {'us/plot old/new':>16} "
-          f"{'ratio':>6}")
+          f"{'ratio':>6}" + ("   (every plot with attrs {snr_db})" if attrs else ""))
     for n in sizes:
-        data = payload(n)
+        data = payload(n, attrs=attrs)
 
         def old(data: bytes = data) -> object:
             msg = wire.decode(data)
@@ -143,6 +150,7 @@ def main() -> None:
     args = ap.parse_args()
     print(f"load average {os.getloadavg()[0]:.1f}; entry: median over repeats")
     entry([int(s) for s in args.sizes.split(",")], args.repeats)
+    entry([int(s) for s in args.sizes.split(",")], args.repeats, attrs=True)
     cooperative(args.aircraft, args.seconds)
 
 
