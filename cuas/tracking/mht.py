@@ -275,8 +275,13 @@ class MultiScan:
                 self.records.append(rec)
                 start += n_h
                 continue
-            scores = total[start:start + n_h] + np.r_[0.0, rec.delta]
+            nxt = total[start:start + n_h]
+            scores = nxt + np.r_[0.0, rec.delta]
             start += n_h
+            # How often the next batch alone prefers an alternative: about half the time
+            # means it carries no evidence on the close call (README: multi-scan association).
+            self.counters["mht_next_prefers_alternative"] += int((nxt[1:] < nxt[0]).sum())
+            self.counters["mht_next_prefers_committed"] += int((nxt[1:] > nxt[0]).sum())
             best = int(np.argmin(scores))
             self.counters["mht_settled"] += 1
             if best:
