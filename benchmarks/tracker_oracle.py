@@ -16,6 +16,10 @@ the first it took), then the mover of each detection it takes. Two runs of one s
 Both are scored as ``bench_scenarios.py`` scores them (CLEAR-MOT, c = 20 m).
 
 Run ``python benchmarks/tracker_oracle.py [--seed 1] [NAME ...]`` (default: bird-flock-drone).
+``--only tracker --set association=mht`` runs the multi-scan associator and prints its counters
+(``mht_next_prefers_*``: how often the next batch alone favoured a kept alternative over the
+committed assignment, and the reverse); its revisions bypass the oracle, so compare it only
+in the ``tracker`` column.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ except ImportError:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cuas import wire
-from cuas.eval import matching, tracklog
+from cuas.eval import matching, report, tracklog
 from cuas.eval import truth as truth_mod
 from cuas.fusion.engine import FusionEngine
 from cuas.sim.runner import simulate_scenario, write_scenario_truth
@@ -199,7 +203,13 @@ def run(name: str, seed: int, oracle: bool, tmp: Path,
     matched = sum(o.matched_steps for o in ev.objects.values())
     steps = sum(o.steps for o in ev.objects.values())
     err = np.array(errors) if errors else np.zeros((1, 2))
-    return dict(audit.counts, err_h_median=float(np.median(err[:, 0])),
+    gospa = report.to_json(ev)
+    mht = {k: v for k, v in engine.tracker.counters.items() if k.startswith("mht_")}
+    return dict(audit.counts, **mht, gospa_mean=float(gospa["gospa_mean"] or 0.0),
+                false_tracks_per_h=float(gospa["false_tracks_per_hour"] or 0.0),
+                confirmed_ids=len({tr.id for s in snapshots for tr in s.tracks
+                                   if tr.status == "confirmed"}),
+                err_h_median=float(np.median(err[:, 0])),
                 err_v_median=float(np.median(err[:, 1])),
                 err_h_p90=float(np.percentile(err[:, 0], 90)),
                 err_v_p90=float(np.percentile(err[:, 1], 90)), id_switches=ev.id_switches, fragmentations=ev.fragmentations,
@@ -227,14 +237,17 @@ def main(argv: list[str] | None = None) -> int:
             settings[key] = int(value) if value.isdigit() else float(value)
         except ValueError:
             settings[key] = value
-    keys = ("movers", "id_switches", "fragmentations", "matched_pct", "firm_tracks_median",
+    keys = ("movers", "id_switches", "fragmentations", "gospa_mean", "false_tracks_per_h",
+            "confirmed_ids", "matched_pct", "firm_tracks_median",
             "err_h_median", "err_h_p90", "err_v_median", "err_v_p90",
             "firm_assoc_radar", "firm_slides_radar", "firm_slides_radar_own_missed",
             "firm_missed_own_det_radar",
             "firm_assoc_camera", "firm_slides_camera", "firm_missed_own_det_camera",
             "firm_took_false_alarm", "tent_assoc", "tent_slides",
             "births_free_mover", "births_held_mover", "births_false_alarm",
-            "deaths_mover_left_bare", "merged_same_mover", "merged_other_mover")
+            "deaths_mover_left_bare", "merged_same_mover", "merged_other_mover",
+            "mht_hypotheses", "mht_settled", "mht_revised", "mht_next_prefers_alternative",
+            "mht_next_prefers_committed")
     modes = [args.only] if args.only else ["tracker", "oracle"]
     for name in args.names:
         rows = {mode: run(name, args.seed, mode == "oracle", args.tmp, settings, kinds) for mode in modes}

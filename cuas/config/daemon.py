@@ -79,7 +79,8 @@ class TrackerConfig:
     max_pairs_per_batch: int = 100_000_000
     #: Data association: "gnn" (global nearest neighbour: one detection per track, the best
     #: joint assignment) or "jpda" (joint probabilistic: each track updated with every gated
-    #: detection, weighted by its marginal association probability).
+    #: detection, weighted by its marginal association probability) or "mht" (GNN whose close
+    #: calls in conflict clusters are revisited by the next scan: tracking.mht).
     association: str = "gnn"
 
     def __post_init__(self) -> None:
@@ -96,8 +97,8 @@ class TrackerConfig:
             raise ConfigError("must lie in [0.5, 1)", key="tracker.gate_probability")
         if self.initiation not in ("score", "m_of_n"):
             raise ConfigError('must be "score" or "m_of_n"', key="tracker.initiation")
-        if self.association not in ("gnn", "jpda"):
-            raise ConfigError('must be "gnn" or "jpda"', key="tracker.association")
+        if self.association not in ("gnn", "jpda", "mht"):
+            raise ConfigError('must be "gnn", "jpda" or "mht"', key="tracker.association")
         for name in ("detection_probability", "score_drop_probability"):
             if not 0.0 < getattr(self, name) < 1.0:
                 raise ConfigError("must lie in (0, 1)", key=f"tracker.{name}")

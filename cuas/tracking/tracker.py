@@ -31,6 +31,7 @@ from cuas.tracking.initiator import (
     initial_states,
 )
 from cuas.tracking.measurements import MeasurementBatch
+from cuas.tracking.mht import MultiScan
 from cuas.tracking.models import AzElModel
 from cuas.tracking.quantiles import chi2
 from cuas.tracking.score import (
@@ -135,6 +136,7 @@ class Tracker:
         self._birth_rate = MIN_BIRTHS_PER_H / 3600.0  # tentative tracks born per second
         self._dup_checked = -np.inf  # time of the last duplicate check
         self._dup_gate = float(chi2.ppf(DUPLICATE_GATE_PROBABILITY, 6))
+        self._mht = MultiScan(self.imm, self.counters) if cfg.association == "mht" else None
 
     # ------------------------------------------------------------------ public API
 
@@ -198,6 +200,9 @@ class Tracker:
         expired = self._expire(t)
         n = tab.n
         tab.ensure_sensors(sensor_col + 1)
+        if self._mht is not None and n:  # the last scan's close calls, settled by this batch
+            self._mht.resolve(tab, meas, self._gate, self._log_pd, self._log_miss, np.array(
+                [self.clutter.log_density(sensor_col, d) for d in range(4)]))
 
         # Predictor: every track to this batch's time (each from its own last update), each
         # motion mode mixed and predicted, then combined for gating and association.
@@ -257,8 +262,12 @@ class Tracker:
                 xm_pred, Pm_pred, cbar)
         else:
             first = np.flatnonzero(firm)
-            chosen_first = first[gnn_assign(hyp.track[pick[first]], hyp.det[pick[first]],
-                                            cost[first], miss[first], n, meas.m)]
+            sel = gnn_assign(hyp.track[pick[first]], hyp.det[pick[first]], cost[first],
+                             miss[first], n, meas.m)
+            chosen_first = first[sel]
+            if self._mht is not None:
+                self._mht.record(tab, hyp.track[pick[first]], hyp.det[pick[first]], cost[first],
+                                 miss[first], sel, xm_pred, Pm_pred, cbar, meas)
             taken = np.zeros(meas.m, dtype=bool)
             taken[hyp.det[pick[chosen_first]]] = True
             second = np.flatnonzero(~firm & ~taken[hyp.det[pick]])

@@ -257,4 +257,4 @@ def test_association_key_is_validated() -> None:
 
     assert TrackerConfig().association == "gnn"
     with pytest.raises(ConfigError, match="tracker.association"):
-        TrackerConfig(association="mht")
+        TrackerConfig(association="nearest")
