@@ -58,10 +58,25 @@ class ObjectScore:
     object_class: str | None = None
     threat: bool = False
     entry_t: float | None = None
+    #: UTC s of the object's first detection by any sensor that measures a position or a
+    #: bearing (header ``detected_t``; None when the truth does not say).
+    detected_t: float | None = None
 
     @property
     def time_to_confirm_s(self) -> float | None:
-        """Seconds from the object's first scored step to its first match by a counted track."""
+        """Seconds from when the object could first be tracked (the later of its first scored
+        step and its first detection, header ``detected_t``) to its first match by a counted
+        track: a tracker cannot confirm what no sensor has reported yet."""
+        if self.t_matched is None or self.t_first is None:
+            return None
+        start = self.t_first if self.detected_t is None else max(self.t_first, self.detected_t)
+        return max(self.t_matched - start, 0.0)
+
+    @property
+    def time_to_confirm_from_first_step_s(self) -> float | None:
+        """Seconds from the object's first scored step to its first match by a counted track
+        (what ``time_to_confirm_s`` was before ``detected_t``: it includes the time before any
+        sensor could see the object)."""
         if self.t_matched is None or self.t_first is None:
             return None
         return self.t_matched - self.t_first
@@ -336,6 +351,7 @@ def evaluate(
         hits = seq[seq != NO_MATCH]
         info = infos.get(oid)
         entry = info.extra.get("entry_t") if info is not None else None
+        detected = info.extra.get("detected_t") if info is not None else None
         objects[oid] = ObjectScore(
             id=oid,
             steps=len(seq),
@@ -350,6 +366,8 @@ def evaluate(
             threat=bool(is_threat[k]),
             entry_t=float(entry) if isinstance(entry, int | float)
             and not isinstance(entry, bool) and math.isfinite(entry) else None,
+            detected_t=float(detected) if isinstance(detected, int | float)
+            and not isinstance(detected, bool) and math.isfinite(detected) else None,
         )
     all_ids = np.unique(np.concatenate(seen_ids)) if seen_ids else np.zeros(0, dtype=np.int64)
     matched_ids = np.unique(matched[matched != NO_MATCH])

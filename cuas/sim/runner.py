@@ -3,6 +3,7 @@ truth files that ``cuas replay`` and ``cuas eval`` read (``cuas sim SCENARIO``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,20 +48,34 @@ def simulate_scenario(scenario: Scenario, seed: int) -> ScenarioRun:
     return ScenarioRun(scenario, seed, truth, tuple(messages), entry)
 
 
+def first_detections(run: ScenarioRun) -> dict[str, float]:
+    """Each mover's first detection (measurement time, UTC s) by any sensor that measures a
+    position or a bearing (an RF link heard fixes nothing): when a tracker could first see it."""
+    first: dict[str, float] = {}
+    for m in run.messages:
+        for det, oid in zip(m.batch.dets, m.truth_ids, strict=True):
+            if oid is not None and det.frame != "none" and m.batch.t < first.get(oid, math.inf):
+                first[oid] = m.batch.t
+    return first
+
+
 def write_scenario_truth(run: ScenarioRun, path: str | Path) -> None:
     """The truth file (docs/truth-format.md) at the scenario's truth rate: every mover's ENU
     position (m, rounded to cm) and velocity (m/s); the header gives class, threat, type and,
-    when the mover enters a zone of the site, ``entry_t`` (UTC s)."""
+    when the mover enters a zone of the site, ``entry_t`` (UTC s), and when a sensor first
+    detected it, ``detected_t`` (UTC s; :func:`first_detections`)."""
     from cuas.eval import truth as truth_file
 
     sc, tr = run.scenario, run.truth
     site = sc.config.site
+    detected = first_detections(run)
     header = truth_file.TruthHeader(
         site=truth_file.Site(lat=site.lat, lon=site.lon, h=site.h),
         objects={oid: truth_file.ObjectInfo(
             object_class=cls, threat=bool(th),
             extra={"type": typ, **({"entry_t": run.zone_entry_t[oid]}
-                                    if oid in run.zone_entry_t else {})})
+                                    if oid in run.zone_entry_t else {}),
+                   **({"detected_t": detected[oid]} if oid in detected else {})})
             for oid, cls, th, typ in zip(tr.ids, tr.classes, tr.threat.tolist(), tr.types,
                                           strict=True)},
     )

@@ -35,6 +35,9 @@ MIN_LOOKS = 30.0
 MIN_BIRTHS_PER_H = 360.0
 #: Time constant (s) of the running birth rate.
 BIRTH_RATE_TAU_S = 600.0
+#: The birth rate is never taken over less than this window (s): the first batch's births
+#: are a look's worth, not an instant's.
+MIN_BIRTH_WINDOW_S = 1.0
 #: α and β are clipped to these (ln 1/α at most about 16).
 MIN_ALPHA = 1e-7
 MAX_ALPHA = 0.1
@@ -94,6 +97,33 @@ class ClutterDensity:
         # At least a tenth of a detection per look: a sensor with no clutter yet is not
         # taken to have none at all (an infinite score for any hit).
         return float(math.log(max(self.count[col], 0.1)) - np.log(span).sum())
+
+
+class BirthRate:
+    """Tentative tracks born per hour: an exponentially weighted count over the time constant
+    ``tau_s`` divided by the weighted time actually elapsed, so the estimate is unbiased from
+    the first batch on. (A running mean started at zero, as before, read a few percent of
+    the true rate in the first seconds: the SPRT's confirm threshold was then low, and fixed
+    clutter seen at start-up, before the clutter map knew it, was confirmed within 1-3 s.)"""
+
+    def __init__(self, tau_s: float = BIRTH_RATE_TAU_S) -> None:
+        self.tau = tau_s
+        self.count = 0.0
+        self.window = 0.0
+        self.t: float | None = None
+
+    def add(self, t: float, born: int) -> None:
+        """``born`` tracks started at ``t`` (UTC s, batches in time order)."""
+        dt = 0.0 if self.t is None else max(t - self.t, 0.0)
+        decay = math.exp(-dt / self.tau)
+        self.count = self.count * decay + born
+        self.window = self.window * decay + self.tau * (1.0 - decay)
+        self.t = t if self.t is None else max(self.t, t)
+
+    def per_hour(self) -> float:
+        """Births per hour (at least ``MIN_BIRTHS_PER_H``)."""
+        rate = self.count / max(self.window, MIN_BIRTH_WINDOW_S) * 3600.0
+        return max(rate, MIN_BIRTHS_PER_H)
 
 
 def thresholds(false_tracks_per_h: float, births_per_h: float,

@@ -35,8 +35,7 @@ from cuas.tracking.mht import MultiScan
 from cuas.tracking.models import AzElModel
 from cuas.tracking.quantiles import chi2
 from cuas.tracking.score import (
-    BIRTH_RATE_TAU_S,
-    MIN_BIRTHS_PER_H,
+    BirthRate,
     ClutterDensity,
     ClutterMap,
     local_clutter,
@@ -133,7 +132,7 @@ class Tracker:
         self.clutter_map = ClutterMap()
         self._log_pd = float(np.log(cfg.detection_probability))
         self._log_miss = float(np.log1p(-cfg.detection_probability))
-        self._birth_rate = MIN_BIRTHS_PER_H / 3600.0  # tentative tracks born per second
+        self._births = BirthRate()  # tentative tracks born per hour
         self._dup_checked = -np.inf  # time of the last duplicate check
         self._dup_gate = float(chi2.ppf(DUPLICATE_GATE_PROBABILITY, 6))
         self._mht = MultiScan(self.imm, self.counters) if cfg.association == "mht" else None
@@ -339,9 +338,7 @@ class Tracker:
             new_var = np.concatenate([new_var, crossed_var])
 
         # Deleter (the SPRT's thresholds follow the rate at which tentative tracks are born).
-        if self.time is not None and t > self.time:
-            self._birth_rate *= float(np.exp(-(t - self.time) / BIRTH_RATE_TAU_S))
-        self._birth_rate += len(created) / BIRTH_RATE_TAU_S
+        self._births.add(t, len(created))
         deleted = expired + self._apply_life_cycle(t, np.concatenate([pos_var, new_var]))
         if t - self._dup_checked >= DUPLICATE_CHECK_S:
             self._dup_checked = t
@@ -550,8 +547,7 @@ class Tracker:
             return ()
         pos_sigma = np.sqrt(pos_var)
         old = tab.status.copy()
-        births_per_h = max(self._birth_rate * 3600.0, MIN_BIRTHS_PER_H)
-        limits = thresholds(self.cfg.false_tracks_per_h, births_per_h,
+        limits = thresholds(self.cfg.false_tracks_per_h, self._births.per_hour(),
                             self.cfg.score_drop_probability)
         tab.status[:] = next_status(old, tab.looks, tab.misses, t - tab.t_update, pos_sigma,
                                     self.cfg, tab.ident >= 0, tab.llr, limits)

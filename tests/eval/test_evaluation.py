@@ -684,3 +684,41 @@ def test_threat_never_flagged_and_no_entry_time(tmp_path: Path) -> None:
     assert ev.objects["b"].time_to_flag_s is None
     assert "never flagged malicious" in format_report(ev)
     assert ev.n_false_alarms == 0
+
+
+def test_time_to_confirm_counts_from_the_first_detection(tmp_path: Path) -> None:
+    """With ``detected_t`` in the header, time to confirm starts at the object's first
+    detection (no tracker can confirm what no sensor reported); the figure from the first
+    scored step stays available. Without it, or when it precedes the first step, nothing
+    changes."""
+    times = [T0 + k for k in range(30)]
+    header = TruthHeader(site=SITE, objects={
+        "far": ObjectInfo("uav", extra={"detected_t": T0 + 20.0}),
+        "early": ObjectInfo("uav", extra={"detected_t": T0 - 5.0}),
+        "plain": ObjectInfo("uav"),
+    })
+    samples = [TruthSample(t=t, ids=("far", "early", "plain"),
+                           enu=np.array([[3000.0 - 10 * k, 0, 60], [0, 300.0, 40],
+                                         [0, -200.0, 60]]))
+               for k, t in enumerate(times)]
+    write_truth(tmp_path / "truth.jsonl", header, samples)
+    truth = read_truth(tmp_path / "truth.jsonl")
+    snaps = []
+    for k, t in enumerate(times):
+        tracks = [_track(2, (0, 301.0, 40)), _track(3, (0, -201.0, 60))] if k >= 3 else []
+        if k >= 22:
+            tracks.append(_track(1, (3000.0 - 10 * k + 2, 0, 60)))
+        snaps.append(_snap(k, t, tracks))
+    ev = evaluate(truth, tracks_from_messages(snaps))
+    far = ev.objects["far"]
+    assert far.detected_t == T0 + 20.0
+    assert far.time_to_confirm_s == pytest.approx(2.0)
+    assert far.time_to_confirm_from_first_step_s == pytest.approx(22.0)
+    assert ev.objects["early"].time_to_confirm_s == pytest.approx(3.0)  # first step is later
+    assert ev.objects["plain"].time_to_confirm_s == pytest.approx(3.0)
+    figures = to_json(ev)
+    assert figures["time_to_confirm_median_s"] == pytest.approx(3.0)
+    assert figures["time_to_confirm_from_first_step_median_s"] == pytest.approx(3.0)
+    assert figures["time_to_confirm_max_s"] == pytest.approx(3.0)
+    assert figures["objects"]["far"]["detected_t"] == T0 + 20.0
+    assert "first detection" in format_report(ev)

@@ -253,6 +253,16 @@ def test_truth_file_lists_class_threat_and_zone_entry(tmp_path: Path) -> None:
     assert len(lines) == 1 + 151  # 1 Hz, both ends
     first = json.loads(lines[1])
     assert {"id", "enu", "vel"} <= set(first["objects"][0])
+    # detected_t: the first positional detection of each mover, from the messages' own
+    # attribution (an RF link heard fixes nothing and does not count).
+    firsts: dict[str, float] = {}
+    for m in run.messages:
+        for det, oid in zip(m.batch.dets, m.truth_ids, strict=True):
+            if oid is not None and det.frame != "none":
+                firsts[oid] = min(firsts.get(oid, m.batch.t), m.batch.t)
+    assert firsts and {oid: o["detected_t"] for oid, o in objs.items()
+                       if "detected_t" in o} == firsts
+    assert all(run.scenario.t0 <= t <= run.scenario.t0 + 150.0 for t in firsts.values())
 
 
 def _doc(**movers: Any) -> dict[str, Any]:

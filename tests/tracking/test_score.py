@@ -4,10 +4,11 @@ clutter map that keeps a fixed return from being confirmed again and again."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from cuas.config import TrackerConfig
 from cuas.tracking import Tracker
-from cuas.tracking.score import ClutterDensity, thresholds
+from cuas.tracking.score import MIN_BIRTHS_PER_H, BirthRate, ClutterDensity, thresholds
 from tests.tracking.test_numeric_tracker import T0, points
 
 BOX_LO = np.array([-5000.0, -5000.0, 0.0])
@@ -92,3 +93,23 @@ def test_clutter_density_and_thresholds() -> None:
     assert np.isclose(dens.log_density(0, 3), np.log(4 / (100 * 50 * 20)), rtol=1e-3)
     confirm, drop = thresholds(10.0, 10_000.0, 0.01)
     assert np.isclose(confirm, np.log(1000.0)) and np.isclose(drop, np.log(0.01))
+
+
+def test_birth_rate_is_unbiased_from_the_first_batch() -> None:
+    """A steady 30 births a second reads as 108,000 an hour from the first seconds on (a
+    running mean started at zero read a few percent of it then, and the SPRT's confirm
+    threshold was too low at start-up), and follows a change in the rate."""
+    rate = BirthRate(tau_s=600.0)
+    rate.add(0.0, 30)
+    assert rate.per_hour() == pytest.approx(30 * 3600.0)
+    for k in range(1, 6):
+        rate.add(float(k), 30)
+    assert rate.per_hour() == pytest.approx(36 * 3600.0, rel=0.01)  # 180 in 5 s (+ the first)
+    for k in range(6, 3000):
+        rate.add(float(k), 30)
+    assert rate.per_hour() == pytest.approx(30 * 3600.0, rel=0.01)
+    for k in range(3000, 9000):
+        rate.add(float(k), 0)
+    assert rate.per_hour() == MIN_BIRTHS_PER_H  # the floor once births stop
+    confirm_now, _ = thresholds(10.0, rate.per_hour(), 0.01)
+    assert confirm_now == pytest.approx(np.log(MIN_BIRTHS_PER_H / 10.0))
