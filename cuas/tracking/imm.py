@@ -174,7 +174,8 @@ class IMM:
     def _compiled_predict(self, xm: F64, Pm: F64, mu: F64, dt: F64,
                           combined: bool) -> tuple[F64, F64, F64, F64, F64] | None:
         kern = kernels()
-        if kern is None or self._kinds is None:
+        if kern is None or self._kinds is None or self.m != kern.NM or xm.shape[1:] != (
+                kern.NM, 6):
             return None
         kinds, q_h, q_v, speed_sigma = self._kinds
         f = np.ascontiguousarray
@@ -213,7 +214,7 @@ class IMM:
     def combine(xm: F64, Pm: F64, mu: F64) -> tuple[F64, F64]:
         """The moment-matched single state x (K,6), P (K,6,6) of mode states and probabilities."""
         kern = kernels()
-        if kern is not None and xm.shape[-1] == 6:
+        if kern is not None and xm.shape[1:] == (kern.NM, 6):
             f = np.ascontiguousarray
             x, P = kern.combine(f(xm, dtype=np.float64), f(Pm, dtype=np.float64),
                                 f(mu, dtype=np.float64))
