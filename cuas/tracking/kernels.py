@@ -160,13 +160,15 @@ def _unmixed(w, xm, Pm, t, nm):
 
 
 @njit(cache=True, error_model="numpy")
-def imm_predict(xm, Pm, mu, dt, sojourn, kinds, q_h, q_v, speed_sigma, stop_mode,
+def imm_predict(xm, Pm, mu, dt, rows, sojourn, kinds, q_h, q_v, speed_sigma, stop_mode,
                 max_decel, stop_speed, with_combined):
-    """IMM.predict (mix, then each mode's model) for K tracks; with ``with_combined`` also
-    IMM.combine of the result (else x, P are empty). Returns xp, Pp, cbar, x, P. M = NM."""
-    k, nm = xm.shape[0], NM
-    xp = np.empty_like(xm)
-    Pp = np.empty_like(Pm)
+    """IMM.predict (mix, then each mode's model) for K tracks, track t being row rows[t] of
+    xm, Pm, mu (a subset without a copy of the table) and stepping dt[t]; with
+    ``with_combined`` also IMM.combine of the result (else x, P are empty). Returns xp, Pp,
+    cbar, x, P. M = NM."""
+    k, nm = rows.shape[0], NM
+    xp = np.empty((k, nm, 6))
+    Pp = np.empty((k, nm, 6, 6))
     cbar = np.empty((k, nm))
     kc = k if with_combined else 0
     x = np.empty((kc, 6))
@@ -179,6 +181,7 @@ def imm_predict(xm, Pm, mu, dt, sojourn, kinds, q_h, q_v, speed_sigma, stop_mode
     dm = np.empty((nm, 6))
     wdm = np.empty((nm, 6))
     for t in range(k):
+        src = rows[t]
         d = dt[t]
         dpos = d if not d < 0.0 else 0.0  # np.maximum(dt, 0): NaN passes through
         for i in range(nm):
@@ -189,10 +192,10 @@ def imm_predict(xm, Pm, mu, dt, sojourn, kinds, q_h, q_v, speed_sigma, stop_mode
         if stop_mode >= 0:
             s = stop_mode
             for i in range(nm):
-                v3 = xm[t, i, 3]
-                v4 = xm[t, i, 4]
+                v3 = xm[src, i, 3]
+                v4 = xm[src, i, 4]
                 speed = np.sqrt(v3 * v3 + v4 * v4)
-                var = Pm[t, i, 3, 3] + Pm[t, i, 4, 4]
+                var = Pm[src, i, 3, 3] + Pm[src, i, 4, 4]
                 sigma = np.sqrt(var if not var < 1e-12 else 1e-12)
                 reach = stop_speed + max_decel * dpos
                 ex = speed - reach
@@ -206,23 +209,23 @@ def imm_predict(xm, Pm, mu, dt, sojourn, kinds, q_h, q_v, speed_sigma, stop_mode
         for j in range(nm):
             acc = 0.0
             for i in range(nm):
-                acc = acc + mu[t, i] * Pi[i, j]
+                acc = acc + mu[src, i] * Pi[i, j]
             cbar[t, j] = acc
         for j in range(nm):
             ok = cbar[t, j] > 0.0
             den = cbar[t, j] if ok else 1.0
             for i in range(nm):
-                w[i, j] = (mu[t, i] * Pi[i, j]) / den if ok else (1.0 if i == j else 0.0)
-        if _unmixed(w, xm, Pm, t, nm):
+                w[i, j] = (mu[src, i] * Pi[i, j]) / den if ok else (1.0 if i == j else 0.0)
+        if _unmixed(w, xm, Pm, src, nm):
             # No switching over the step (dt = 0: a track updated at this very time, as the
             # duplicate check and a snapshot at the batch time ask): the mixed state of each
             # mode is its own, exactly what the sums below give (x + 0.0: their zero is +0).
             for j in range(nm):
                 for n in range(6):
-                    x0[j, n] = xm[t, j, n] + 0.0
+                    x0[j, n] = xm[src, j, n] + 0.0
                 for r in range(6):
                     for c in range(6):
-                        P0[j, r, c] = Pm[t, j, r, c] + 0.0
+                        P0[j, r, c] = Pm[src, j, r, c] + 0.0
                 _predict_mode(kinds[j], q_h[j], q_v[j], speed_sigma[j], d, x0, P0, j, xp, Pp, t)
             if with_combined:
                 _combine_into(xp, Pp, cbar, x, P, t)
@@ -231,17 +234,17 @@ def imm_predict(xm, Pm, mu, dt, sojourn, kinds, q_h, q_v, speed_sigma, stop_mode
             for n in range(6):
                 acc = 0.0
                 for i in range(nm):
-                    acc = acc + w[i, j] * xm[t, i, n]
+                    acc = acc + w[i, j] * xm[src, i, n]
                 x0[j, n] = acc
             for i in range(nm):  # the spread of the modes about the mixed state
                 for n in range(6):
-                    dm[i, n] = xm[t, i, n] - x0[j, n]
+                    dm[i, n] = xm[src, i, n] - x0[j, n]
                     wdm[i, n] = w[i, j] * dm[i, n]
             for r in range(6):
                 for c in range(6):
                     acc = 0.0
                     for i in range(nm):
-                        acc = _fma(w[i, j], Pm[t, i, r, c], acc)
+                        acc = _fma(w[i, j], Pm[src, i, r, c], acc)
                     spread = 0.0
                     for i in range(nm):
                         spread = spread + wdm[i, r] * dm[i, c]
@@ -440,17 +443,17 @@ def _joseph_select(P, K, R, s, IKH, T1, KR, Po):
 
 
 @njit(cache=True, error_model="numpy")
-def mode_update(xp, Pp, kind, dim, z, Y, H, R, has_vel, vel, vel_R, alone):
-    """imm.mode_update for K track–detection pairs: every mode of xp (K,M,6), Pp (K,M,6,6)
-    updated with its pair's measurement (``kind``: NO_MEAS, SELECT_POS with z (K,3), or
+def mode_update(xp, Pp, src, kind, dim, z, Y, H, R, has_vel, vel, vel_R, alone):
+    """imm.mode_update for K track–detection pairs: every mode of rows src (K,) of xp (N,M,6),
+    Pp (N,M,6,6) updated with its pair's measurement (``kind``: NO_MEAS, SELECT_POS with z (K,3), or
     LINEARISED with residuals Y (K,M,3) and Jacobians H (K,M,3,6); ``dim`` (K,) components,
     noise R (K,3,3)), then with its velocity where ``has_vel``; ``alone`` (K,): the pair is
     the only one of its measurement model in the batch (numpy sums its 2-D Mahalanobis
     distance by rows then). Returns xu, Pu, the per-mode
     log-likelihoods (K,M) and whether every innovation covariance was regular."""
-    k, nm = xp.shape[0], xp.shape[1]
-    xu = np.empty_like(xp)
-    Pu = np.empty_like(Pp)
+    k, nm = src.shape[0], xp.shape[1]
+    xu = np.empty((k, nm, 6))
+    Pu = np.empty((k, nm, 6, 6))
     loglik = np.zeros((k, nm))
     w = (np.empty((3, 3)), np.empty((3, 3)), np.empty((3, 3)), np.empty(3, np.int64),
          np.empty((6, 3)), np.empty((6, 3)), np.empty((6, 6)), np.empty((6, 6)),
@@ -462,16 +465,16 @@ def mode_update(xp, Pp, kind, dim, z, Y, H, R, has_vel, vel, vel_R, alone):
     for t in range(k):
         for j in range(nm):
             if kind[t] == NO_MEAS:
-                xu[t, j] = xp[t, j]
-                Pu[t, j] = Pp[t, j]
+                xu[t, j] = xp[src[t], j]
+                Pu[t, j] = Pp[src[t], j]
             # One call site for both updates (position, then velocity): the kernel is
             # compiled (and inlined) once, which keeps numba's first compile short.
             for stage in range(2):
                 if stage == 0:
                     if kind[t] == NO_MEAS:
                         continue
-                    xt[:] = xp[t, j]
-                    Pt[:, :] = Pp[t, j]
+                    xt[:] = xp[src[t], j]
+                    Pt[:, :] = Pp[src[t], j]
                     m = dim[t]
                     if kind[t] == SELECT_POS:
                         sel0 = 0
@@ -499,6 +502,19 @@ def mode_update(xp, Pp, kind, dim, z, Y, H, R, has_vel, vel, vel_R, alone):
     return xu, Pu, loglik, ok
 
 
+@njit(cache=True, error_model="numpy")
+def compact_rows(a, src, first):
+    """Table compaction in place (tracking.state.TrackTable.keep): row ``first + q`` of the
+    byte rows a (R,B) takes row src[q], src ascending with src[q] >= first + q (so no row is
+    read after it was overwritten, and no temporary copy of the table is made)."""
+    for q in range(src.shape[0]):
+        i = src[q]
+        j = first + q
+        if i != j:
+            for b in range(a.shape[1]):
+                a[j, b] = a[i, b]
+
+
 _warmed = False
 
 
@@ -518,14 +534,16 @@ def warm() -> None:
     logdet(one3)
     innovation_covariance(np.eye(6)[None].copy(), np.zeros((1, 3, 6)), one3)
     mahalanobis2(np.ones((1, 3)), one3)
-    xp, Pp, cbar, _, _ = imm_predict(xm, Pm, mu, np.ones(1), f3, np.array([0, 1, 1]), f3, f3,
-                                     f3, 0, 1.0, 1.0, True)
+    one = np.zeros(1, np.int64)
+    xp, Pp, cbar, _, _ = imm_predict(xm, Pm, mu, np.ones(1), one, f3, np.array([0, 1, 1]), f3,
+                                     f3, f3, 0, 1.0, 1.0, True)
     combine(xp, Pp, cbar)
     posterior_mu(cbar, np.zeros((1, 3)))
-    mode_update(xp, Pp, np.ones(1, np.int64), np.full(1, 3), np.zeros((1, 3)),
+    mode_update(xp, Pp, one, np.ones(1, np.int64), np.full(1, 3), np.zeros((1, 3)),
                 np.zeros((1, 3, 3)), np.zeros((1, 3, 3, 6)), one3, np.ones(1, np.bool_),
                 np.zeros((1, 3)), one3, np.zeros(1, np.bool_))
     pts = np.zeros((2, 3))
     gate_pairs(pts, np.ones(2), pts, np.ones(2), 1.0, 1.0)
     close_pairs(pts, 1.0)
+    compact_rows(np.zeros((2, 8), np.uint8), np.ones(1, np.int64), 0)
     _warmed = True
