@@ -43,6 +43,7 @@ except ImportError:  # run from a checkout without `pip install -e .`
 from peers import (  # noqa: E402
     FilterpyRunner,
     ModelParams,
+    NumpyRunner,
     Runner,
     StoneSoupMissing,
     StoneSoupRunner,
@@ -61,7 +62,10 @@ CUAS = "cuas"
 SS_PLAIN = "stonesoup-plain"
 SS_KD = "stonesoup-kdtree"
 FILTERPY = "filterpy+scipy"
-PEERS = (SS_KD, SS_PLAIN, FILTERPY)
+NUMPY_GNN = "numpy-gnn"
+PEERS = (SS_KD, SS_PLAIN, FILTERPY, NUMPY_GNN)
+#: Peers that need nothing beyond cuas's own dependencies (always run).
+LOCAL_PEERS = (FILTERPY, NUMPY_GNN)
 COUNTED_STATUSES = frozenset(DEFAULT_STATUSES)  # confirmed and coasting
 #: GOSPA values this close (relative) count as equal: trackers with the same model and the same
 #: associations differ only by floating-point rounding (~1e-13).
@@ -274,6 +278,8 @@ def make_runner(name: str, sc: Scenario, params: ModelParams, config: Config) ->
         return CuasRunner(sc, config)
     if name == FILTERPY:
         return FilterpyRunner(sc.times, sc.scans, params)
+    if name == NUMPY_GNN:
+        return NumpyRunner(sc.times, sc.scans, params)
     return StoneSoupRunner(sc.times, sc.scans, params, kdtree=(name == SS_KD))
 
 
@@ -461,7 +467,7 @@ def scaling_benchmark(args: argparse.Namespace, config: Config) -> dict[str, Any
     missing = stonesoup_available()
     if missing:
         print(f"NOTE: {missing}. Stone Soup peers are skipped.", flush=True)
-    peers = [p for p in PEERS if (p == FILTERPY or not missing) and p in args.trackers]
+    peers = [p for p in PEERS if (p in LOCAL_PEERS or not missing) and p in args.trackers]
     history: dict[str, list[tuple[int, float]]] = {p: [] for p in PEERS}
     gave_up: dict[str, str] = {}
     by_size: dict[int, dict[str, RunStats]] = {}
@@ -552,8 +558,8 @@ def crossing_benchmark(args: argparse.Namespace, config: Config) -> dict[str, An
     missing = stonesoup_available()
     if missing:
         print(f"NOTE: {missing}. Only cuas and filterpy are compared.", flush=True)
-    names = [CUAS] + [p for p in (SS_PLAIN, SS_KD, FILTERPY)
-                      if (p == FILTERPY or not missing) and p in args.trackers]
+    names = [CUAS] + [p for p in (SS_PLAIN, SS_KD, FILTERPY, NUMPY_GNN)
+                      if (p in LOCAL_PEERS or not missing) and p in args.trackers]
     results: dict[int, dict[str, RunStats]] = {}
     print(f"Crossing targets: {args.crossing_targets} targets in pairs crossing at the same "
           f"point and scan, {args.crossing_clutter:g} clutter/scan, {args.crossing_scans} scans; "
@@ -579,7 +585,7 @@ def crossing_benchmark(args: argparse.Namespace, config: Config) -> dict[str, An
                          for a in ("gospa_localisation", "gospa_missed", "gospa_false"))
         print(f"  {n:<17} {loc:9.1f} / {mis:6.1f} / {fal:6.1f}")
     verdict = []
-    for ref in (SS_PLAIN, SS_KD, FILTERPY):
+    for ref in (SS_PLAIN, SS_KD, FILTERPY, NUMPY_GNN):
         if ref not in names:
             continue
         wins = sum(results[s][CUAS].gospa <= results[s][ref].gospa * (1 + GOSPA_RTOL)
