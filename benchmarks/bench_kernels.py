@@ -13,8 +13,13 @@ load hits them alike (``cuas.tracking.updater.use_kernels`` switches between the
 3. **JIT warm-up**: in fresh interpreters with an empty cache directory, the time of the first
    call of every kernel (numba compiles them) and, in the next interpreter, the same with the
    cache filled (what every later start pays).
+4. **Before/after** (``--baseline DIR``, a checkout of another revision, e.g. ``git worktree
+   add /tmp/main main``): the scans of part 1 and the bundled recording's tracker step, each
+   checkout in its own interpreter, alternated ``--rounds`` times, in CPU time of the
+   process's thread (what a shared machine's load does not inflate) and wall time.
 
-Run ``python benchmarks/bench_kernels.py [--sizes 1000,10000] [--scans 20] [--records N]``.
+Run ``python benchmarks/bench_kernels.py [--sizes 1000,10000] [--scans 20] [--records N]
+[--baseline DIR]``.
 """
 
 from __future__ import annotations
@@ -207,6 +212,81 @@ def warmup() -> None:
                   f"{numba_s:.3f} s, first call of every kernel {first:.3f} s")
 
 
+CHILD = """
+import gc, json, sys, time
+root = sys.argv[1]
+sys.path.insert(0, root)
+sys.path.insert(0, root + "/benchmarks")
+import numpy as np
+from bench_kernels import scan_config
+from bench_tracker import make_scenario
+from cuas.config import reference_config
+from cuas.fusion.engine import FusionEngine
+n, scans, warm, assoc, records = (int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]),
+                                  sys.argv[5], int(sys.argv[6]))
+out = {}
+if n:
+    sc = make_scenario(n, seed=1, n_scans=scans, clutter=max(2.0, 0.1 * n))
+    eng = FusionEngine(scan_config(assoc, n))
+    cpu, wall = [], []
+    for k, batch in enumerate(sc.batches):
+        gc.collect()
+        c0, w0 = time.thread_time(), time.perf_counter()
+        eng.process(batch)
+        if k >= warm:
+            cpu.append(time.thread_time() - c0)
+            wall.append(time.perf_counter() - w0)
+    out = {"cpu": float(np.median(cpu)), "wall": float(np.median(wall)), "tracks": eng.n_tracks}
+else:
+    from collections import Counter
+    from cuas.fusion.offline import replay_detections
+    batches = [b for _, b in zip(range(records), replay_detections(
+        root + "/recordings/wembley-demo.mcap", Counter()))]
+    eng = FusionEngine(reference_config(), on_fused=lambda b, r: eng.snapshot(b.t))
+    step = eng.tracker.step
+    cpu, wall = [], []
+    def timed(*a, **k):
+        c0, w0 = time.thread_time(), time.perf_counter()
+        res = step(*a, **k)
+        cpu.append(time.thread_time() - c0)
+        wall.append(time.perf_counter() - w0)
+        return res
+    eng.tracker.step = timed
+    for b in batches:
+        eng.push(b)
+    eng.flush()
+    out = {"cpu": float(np.median(cpu)), "wall": float(np.median(wall)), "tracks": len(cpu)}
+print(json.dumps(out))
+"""
+
+
+def baseline(base: Path, sizes: list[int], n_scans: int, warm: int, associations: list[str],
+             records: int, rounds: int) -> None:
+    """Part 4: this checkout against ``base``, each in fresh interpreters, alternated."""
+    print(f"== before/after: {base} (before) against {ROOT} (after), {rounds} rounds alternated, "
+          "medians per scan / batch")
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", NUMBA_NUM_THREADS="1")
+    jobs = [(n, assoc) for n in sizes for assoc in associations] + [(0, "gnn")]
+    for n, assoc in jobs:
+        got: dict[str, list[dict[str, float]]] = {"before": [], "after": []}
+        for _ in range(rounds):
+            for label, root in (("before", base), ("after", ROOT)):
+                res = subprocess.run(
+                    [sys.executable, "-c", CHILD, str(root), str(n), str(n_scans), str(warm),
+                     assoc, str(records)], env=dict(env, PYTHONPATH=str(root)), check=True,
+                    capture_output=True, text=True, cwd=str(root))
+                got[label].append(json.loads(res.stdout.strip().splitlines()[-1]))
+        what = (f"N={n} {assoc} FusionEngine.process per scan" if n else
+                f"bundled recording (first {records} batches) tracker step per batch")
+        med = {k: {m: float(np.median([r[m] for r in v])) for m in ("cpu", "wall")}
+               for k, v in got.items()}
+        print(f"   {what}: before {med['before']['cpu'] * 1e3:.2f} ms CPU "
+              f"({med['before']['wall'] * 1e3:.2f} wall), after {med['after']['cpu'] * 1e3:.2f} "
+              f"ms CPU ({med['after']['wall'] * 1e3:.2f} wall): "
+              f"{med['before']['cpu'] / med['after']['cpu']:.2f}x CPU, "
+              f"{med['before']['wall'] / med['after']['wall']:.2f}x wall", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1000,10000", help="comma-separated target counts")
@@ -216,6 +296,9 @@ def main() -> None:
     ap.add_argument("--records", type=int, default=None,
                     help="bundled recording: first N batches only (default all)")
     ap.add_argument("--skip", default="", help="parts to skip: scans,bundled,warmup")
+    ap.add_argument("--baseline", type=Path, default=None,
+                    help="a checkout of another revision to compare with (part 4)")
+    ap.add_argument("--rounds", type=int, default=2, help="part 4: alternations per case")
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     print(f"Python {sys.version.split()[0]}, numpy {np.__version__}; load average "
@@ -229,6 +312,9 @@ def main() -> None:
               args.association.split(","))
     if "bundled" not in skip:
         bundled(args.records)
+    if args.baseline is not None:
+        baseline(args.baseline.resolve(), [int(x) for x in args.sizes.split(",")], args.scans,
+                 args.warmup, args.association.split(","), args.records or 2000, args.rounds)
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ except ImportError:  # run from a checkout without `pip install -e .`
 from peers import (  # noqa: E402
     FilterpyRunner,
     ModelParams,
+    NumpyRunner,
     Runner,
     StoneSoupMissing,
     StoneSoupRunner,
@@ -61,13 +62,19 @@ CUAS = "cuas"
 SS_PLAIN = "stonesoup-plain"
 SS_KD = "stonesoup-kdtree"
 FILTERPY = "filterpy+scipy"
-PEERS = (SS_KD, SS_PLAIN, FILTERPY)
+NUMPY_GNN = "numpy-gnn"
+PEERS = (SS_KD, SS_PLAIN, FILTERPY, NUMPY_GNN)
+#: Peers that need nothing beyond cuas's own dependencies (always run).
+LOCAL_PEERS = (FILTERPY, NUMPY_GNN)
 COUNTED_STATUSES = frozenset(DEFAULT_STATUSES)  # confirmed and coasting
 #: GOSPA values this close (relative) count as equal: trackers with the same model and the same
 #: associations differ only by floating-point rounding (~1e-13).
 GOSPA_RTOL = 1e-6
 
 DEFAULT_SIZES = (10, 100, 1000, 5000, 10_000)
+#: The clock around each tracker's step: wall time, or with ``--clock cpu`` the process's CPU
+#: time (every thread's), which other jobs on a shared machine do not inflate.
+CLOCK: list[Callable[[], float]] = [time.perf_counter]
 QUICK_SIZES = (10, 100, 1000)
 
 
@@ -218,9 +225,9 @@ def run_tracker(make: Callable[[], Runner], sc: Scenario, name: str, warmup: int
         runner = make()
         gc.collect()
         for k in range(len(sc.scans)):
-            t0 = time.perf_counter()
+            t0 = CLOCK[0]()
             runner.step(k)
-            elapsed = time.perf_counter() - t0
+            elapsed = CLOCK[0]() - t0
             stats.scan_ms.append(elapsed * 1e3)
             if k >= warmup:
                 stats.timed_ms.append(elapsed * 1e3)
@@ -274,6 +281,8 @@ def make_runner(name: str, sc: Scenario, params: ModelParams, config: Config) ->
         return CuasRunner(sc, config)
     if name == FILTERPY:
         return FilterpyRunner(sc.times, sc.scans, params)
+    if name == NUMPY_GNN:
+        return NumpyRunner(sc.times, sc.scans, params)
     return StoneSoupRunner(sc.times, sc.scans, params, kdtree=(name == SS_KD))
 
 
@@ -461,7 +470,7 @@ def scaling_benchmark(args: argparse.Namespace, config: Config) -> dict[str, Any
     missing = stonesoup_available()
     if missing:
         print(f"NOTE: {missing}. Stone Soup peers are skipped.", flush=True)
-    peers = [p for p in PEERS if (p == FILTERPY or not missing) and p in args.trackers]
+    peers = [p for p in PEERS if (p in LOCAL_PEERS or not missing) and p in args.trackers]
     history: dict[str, list[tuple[int, float]]] = {p: [] for p in PEERS}
     gave_up: dict[str, str] = {}
     by_size: dict[int, dict[str, RunStats]] = {}
@@ -552,8 +561,8 @@ def crossing_benchmark(args: argparse.Namespace, config: Config) -> dict[str, An
     missing = stonesoup_available()
     if missing:
         print(f"NOTE: {missing}. Only cuas and filterpy are compared.", flush=True)
-    names = [CUAS] + [p for p in (SS_PLAIN, SS_KD, FILTERPY)
-                      if (p == FILTERPY or not missing) and p in args.trackers]
+    names = [CUAS] + [p for p in (SS_PLAIN, SS_KD, FILTERPY, NUMPY_GNN)
+                      if (p in LOCAL_PEERS or not missing) and p in args.trackers]
     results: dict[int, dict[str, RunStats]] = {}
     print(f"Crossing targets: {args.crossing_targets} targets in pairs crossing at the same "
           f"point and scan, {args.crossing_clutter:g} clutter/scan, {args.crossing_scans} scans; "
@@ -579,7 +588,7 @@ def crossing_benchmark(args: argparse.Namespace, config: Config) -> dict[str, An
                          for a in ("gospa_localisation", "gospa_missed", "gospa_false"))
         print(f"  {n:<17} {loc:9.1f} / {mis:6.1f} / {fal:6.1f}")
     verdict = []
-    for ref in (SS_PLAIN, SS_KD, FILTERPY):
+    for ref in (SS_PLAIN, SS_KD, FILTERPY, NUMPY_GNN):
         if ref not in names:
             continue
         wins = sum(results[s][CUAS].gospa <= results[s][ref].gospa * (1 + GOSPA_RTOL)
@@ -655,12 +664,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--crossing-scans", type=int, default=60)
     ap.add_argument("--crossing-seeds", type=int, default=5)
     ap.add_argument("--json", metavar="OUT", type=Path, help="also write the figures as JSON")
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                    help="time each step in wall time (default) or the process's CPU time")
     ap.add_argument("--association", choices=("gnn", "jpda"), default=None,
                     help="cuas's tracker.association (default: its configuration default)")
     from tracker_dense import add_arguments, dense_benchmark  # imports this module
 
     add_arguments(ap)
     args = ap.parse_args(argv)
+    CLOCK[0] = time.process_time if args.clock == "cpu" else time.perf_counter
+    if args.clock == "cpu":
+        print("times per scan: CPU time of the process (all its threads), not wall time")
     args.sizes = args.sizes or list(QUICK_SIZES if args.quick else DEFAULT_SIZES)
     args.scans = args.scans or (12 if args.quick else 20)
     args.warmup = args.warmup if args.warmup is not None else (4 if args.quick else 5)

@@ -9,6 +9,12 @@
   neighbour by 2-D assignment (plain ``GNNWith2DAssignment``, or the KD-tree pre-gated
   ``DetectionKDTreeGNN2D``), ``MultiMeasurementInitiator`` and ``UpdateTimeStepsDeleter``.
 
+* :class:`NumpyGNN`: a plain batched-numpy GNN written from scratch, the floor a few array
+  operations give: every track predicted at once (one F, Q per scan), the innovation
+  covariances inverted at once, a KD-tree pre-gate, singleton pairs taken as they are and each
+  conflict cluster solved by ``linear_sum_assignment``, one batched Kalman update, the same
+  M-of-N life cycle, all as arrays.
+
 All of them use the same model as cuas: the state [e, n, u, ve, vn, vu] (Stone Soup orders it
 [e, ve, n, vn, u, vu]) with constant velocity and the discretised continuous white-noise
 acceleration process noise (spectral density ``q_h`` on the horizontal axes, ``q_v`` on the
@@ -202,6 +208,129 @@ class FilterpyRunner:
         self.times = times
         self.scans = scans
         self.tracker = FilterpyGNN(params)
+
+    def step(self, k: int) -> None:
+        self.tracker.step(self.times[k], self.scans[k])
+
+    def positions(self, k: int) -> F64:
+        return self.tracker.confirmed_positions()
+
+
+# --------------------------------------------------------------------------- batched numpy peer
+
+
+class NumpyGNN:
+    """A track table as arrays and a scan as a handful of array operations (see the module
+    docstring); life cycle as :class:`FilterpyGNN`'s."""
+
+    def __init__(self, params: ModelParams) -> None:
+        self.p = params
+        self.x = np.zeros((0, 6))
+        self.P = np.zeros((0, 6, 6))
+        self.t = np.zeros(0)
+        self.looks = np.zeros(0, dtype=np.int64)
+        self.misses = np.zeros(0, dtype=np.int64)
+        self.confirmed = np.zeros(0, dtype=bool)
+        self._window = (1 << params.confirm_n) - 1
+
+    def step(self, t: float, Z: F64) -> None:
+        """One scan at ``t``: detections ``Z`` (M,3) in site ENU, all with covariance R."""
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
+        from scipy.spatial import cKDTree
+
+        p = self.p
+        n, m = len(self.x), len(Z)
+        hit = np.zeros(n, dtype=bool)
+        used = np.zeros(m, dtype=bool)
+        if n:
+            delta = float(t - self.t[0])  # every track is predicted every scan: one step
+            F, Q = cv_matrices(delta, p.q_h, p.q_v)
+            self.x = self.x @ F.T
+            self.P = F @ self.P @ F.T + Q
+            self.t[:] = t
+        if n and m:
+            S = self.P[:, :3, :3] + p.R
+            Si = np.linalg.inv(S)
+            # Euclidean pre-gate at the widest track's reach (|y|² ≤ g·λmax(S) ≤ g·tr S).
+            reach = math.sqrt(p.gate_chi2 * float(np.trace(S, axis1=1, axis2=2).max()))
+            pairs = cKDTree(self.x[:, :3]).sparse_distance_matrix(
+                cKDTree(Z), reach, output_type="ndarray")
+            ti, dj = pairs["i"].astype(np.int64), pairs["j"].astype(np.int64)
+            y = Z[dj] - self.x[ti, :3]
+            d2 = np.einsum("ki,kij,kj->k", y, Si[ti], y)
+            ok = d2 <= p.gate_chi2
+            ti, dj, d2 = ti[ok], dj[ok], d2[ok]
+            chosen = self._assign(ti, dj, d2, n, m, coo_matrix, connected_components)
+            rows, cols = ti[chosen], dj[chosen]
+            K = self.P[rows, :, :3] @ Si[rows]
+            self.x[rows] += np.einsum("kij,kj->ki", K, Z[cols] - self.x[rows, :3])
+            IKH = np.broadcast_to(np.eye(6), (len(rows), 6, 6)).copy()
+            IKH[:, :, :3] -= K
+            self.P[rows] = IKH @ self.P[rows]
+            hit[rows] = True
+            used[cols] = True
+        self.looks = ((self.looks << 1) | hit) & 0xFFFFFFFF
+        self.misses = np.where(hit, 0, self.misses + 1)
+        ones = np.bitwise_count(self.looks & self._window) if hasattr(np, "bitwise_count") \
+            else np.asarray([bin(v).count("1") for v in (self.looks & self._window).tolist()])
+        self.confirmed |= ones >= p.confirm_m
+        limit = np.where(self.confirmed, p.delete_misses_confirmed, p.delete_misses_tentative)
+        sigma = np.sqrt(np.diagonal(self.P[:, :3, :3], axis1=1, axis2=2).max(axis=1)) if n \
+            else np.zeros(0)
+        keep = (self.misses < limit) & (sigma <= p.max_pos_sigma)
+        new = Z[~used]
+        k = len(new)
+        x0 = np.zeros((k, 6))
+        x0[:, :3] = new
+        P0 = np.zeros((k, 6, 6))
+        P0[:, :3, :3] = p.R
+        P0[:, [3, 4, 5], [3, 4, 5]] = (p.init_speed_sigma**2, p.init_speed_sigma**2,
+                                       p.init_vspeed_sigma**2)
+        self.x = np.concatenate([self.x[keep], x0])
+        self.P = np.concatenate([self.P[keep], P0])
+        self.t = np.concatenate([self.t[keep], np.full(k, t)])
+        self.looks = np.concatenate([self.looks[keep], np.ones(k, dtype=np.int64)])
+        self.misses = np.concatenate([self.misses[keep], np.zeros(k, dtype=np.int64)])
+        self.confirmed = np.concatenate([self.confirmed[keep], np.zeros(k, dtype=bool)])
+
+    @staticmethod
+    def _assign(ti: Any, dj: Any, d2: F64, n: int, m: int, coo_matrix: Any,
+                connected_components: Any) -> Any:
+        """Indices of the chosen pairs: lone pairs as they are, each cluster by assignment
+        (a pair may stay out: every track and detection can go unassigned at the gate's cost)."""
+        lone = (np.bincount(ti, minlength=n)[ti] == 1) & (np.bincount(dj, minlength=m)[dj] == 1)
+        chosen = [np.flatnonzero(lone)]
+        rest = np.flatnonzero(~lone)
+        if len(rest):
+            graph = coo_matrix((np.ones(len(rest)), (ti[rest], dj[rest] + n)),
+                               shape=(n + m, n + m))
+            _, label = connected_components(graph, directed=False)
+            comp = label[ti[rest]]
+            order = np.argsort(comp, kind="stable")
+            for group in np.split(rest[order], np.flatnonzero(np.diff(comp[order])) + 1):
+                tu, tl = np.unique(ti[group], return_inverse=True)
+                du, dl = np.unique(dj[group], return_inverse=True)
+                cost = np.full((len(tu), len(du)), _BIG)
+                cost[tl, dl] = d2[group]
+                r, c = linear_sum_assignment(cost)
+                pair = np.full((len(tu), len(du)), -1)
+                pair[tl, dl] = group
+                picked = pair[r, c]
+                chosen.append(picked[picked >= 0])
+        return np.concatenate(chosen)
+
+    def confirmed_positions(self) -> F64:
+        return np.asarray(self.x[self.confirmed, :3], dtype=np.float64).reshape(-1, 3)
+
+
+class NumpyRunner:
+    name = "numpy-gnn"
+
+    def __init__(self, times: Sequence[float], scans: Sequence[F64], params: ModelParams) -> None:
+        self.times = times
+        self.scans = scans
+        self.tracker = NumpyGNN(params)
 
     def step(self, k: int) -> None:
         self.tracker.step(self.times[k], self.scans[k])

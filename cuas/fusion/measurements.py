@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Sequence
+from operator import attrgetter
 from typing import Final
 
 import numpy as np
@@ -46,6 +47,13 @@ MIN_UP_M: Final = -2_000.0
 MAX_UP_M: Final = 40_000.0
 #: No aircraft a C-UAS site tracks is faster than this (m/s); faster velocity reports are bogus.
 MAX_SPEED_MS: Final = 1_000.0
+# Field readers for the per-detection passes (map with these runs without a Python frame per
+# detection: a radar scan can hold thousands of plots).
+_FRAME = attrgetter("frame")
+_Z = attrgetter("z")
+_R = attrgetter("R")
+_VEL = attrgetter("vel")
+_IDENT = attrgetter("ident")
 
 
 def _stack(rows: Iterable[Iterable[float]], n: int, width: int) -> F64:
@@ -94,7 +102,7 @@ def to_measurements(
             return fast
     dets = batch.dets
     reasons: list[str] = []
-    frames = [d.frame for d in dets]
+    frames = list(map(_FRAME, dets))
     groups: dict[str, Sequence[int]]
     if frames and frames.count(frames[0]) == len(frames):  # the usual case: one frame
         groups = {frames[0]: range(len(dets))}
@@ -135,10 +143,16 @@ def to_measurements(
         row += len(idx)
         frame_model_ = models_of[f]
         dim = frame_model_.dim
-        z[rows, :dim] = _stack((dets[i].z for i in idx), len(idx), dim)
+        group = dets if len(idx) == len(dets) else [dets[i] for i in idx]
+        z[rows, :dim] = _stack(map(_Z, group), len(idx), dim)
         # The wire module fills R for every positional detection.
-        R[rows, :dim, :dim] = _stack((dets[i].R or () for i in idx), len(idx), dim * dim).reshape(
-            -1, dim, dim)
+        covs = list(map(_R, group))
+        if covs.count(None):
+            covs = [c or () for c in covs]
+        if covs and covs.count(covs[0]) == len(covs):  # one sensor, one noise: usual
+            R[rows, :dim, :dim] = np.asarray(covs[0], dtype=np.float64).reshape(dim, dim)
+        else:
+            R[rows, :dim, :dim] = _stack(covs, len(idx), dim * dim).reshape(-1, dim, dim)
         for pad in range(dim, 3):
             R[rows, pad, pad] = 1.0  # padding only, keeps the block invertible; never used
         convert = _TO_SITE_ENU.get(f)
@@ -148,7 +162,7 @@ def to_measurements(
             pos[rows], pos_cov[rows] = frame_model_.to_site(z[rows], R[rows])
 
     kept = dets if len(order) == 1 and m == len(dets) else [dets[i] for i in sources.tolist()]
-    vels = [d.vel for d in kept]
+    vels = list(map(_VEL, kept))
     has_vel = np.zeros(m, dtype=bool)
     vel = np.full((m, 3), np.nan)
     vel_R = np.zeros((m, 3, 3))
@@ -160,7 +174,7 @@ def to_measurements(
         diag = np.arange(3)
         vel_R[np.asarray(with_vel)[:, None], diag, diag] = vs**2
     return _finish(batch.t, models, model, z, R, pos, pos_cov, vel, vel_R, has_vel, sources,
-                   sensor_frame, n_nonpos, reasons, n_no_origin, [d.ident for d in kept],
+                   sensor_frame, n_nonpos, reasons, n_no_origin, list(map(_IDENT, kept)),
                    ident_index)
 
 
@@ -248,7 +262,7 @@ def _finish(t: float, models: tuple[MeasurementModel, ...], model: NDArray[np.in
             reasons.extend(f"dets[{sources[j]}]: identity repeated in one batch, ignored"
                            for j in repeated)
 
-    keep = ~far
+    keep = ~far if far.any() else slice(None)  # nothing dropped: no copies
     return MeasurementBatch(
         t=t,
         models=models,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from cuas.tracking.updater import inverse, mahalanobis2
+from cuas.tracking.updater import close_pairs, inverse, mahalanobis2
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
@@ -35,12 +35,9 @@ def candidate_partners(x: F64, P: F64, t_update: F64, gate: float) -> I64:
     var = np.trace(P[:, :3, :3], axis1=1, axis2=2)
     own = np.sqrt(gate * 2.0 * var)
     cap = min(float(np.quantile(own, 0.9)), MAX_REACH_M)
-    from scipy.spatial import cKDTree  # here: scipy.spatial slows `import cuas.tracking`
-
-    pairs = cKDTree(x[:, :3]).query_pairs(cap, output_type="ndarray")
-    if not len(pairs):
+    i, j = close_pairs(x[:, :3], cap)
+    if not len(i):
         return out
-    i, j = pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64)
     near = np.sum((x[i, :3] - x[j, :3]) ** 2, axis=1) <= gate * (var[i] + var[j])
     apart = near & (t_update[i] != t_update[j])  # the same look updated both: two objects
     i, j = i[apart], j[apart]

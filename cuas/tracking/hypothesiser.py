@@ -20,7 +20,13 @@ from numpy.typing import NDArray
 
 from cuas.tracking.measurements import MeasurementBatch
 from cuas.tracking.models import AzElModel, wrap_residual
-from cuas.tracking.updater import innovation_covariance, inverse, log_abs_det, mahalanobis2
+from cuas.tracking.updater import (
+    innovation_covariance,
+    inverse,
+    kernels,
+    log_abs_det,
+    mahalanobis2,
+)
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
@@ -52,10 +58,13 @@ class Hypotheses:
 
 def candidate_pairs(track_pos: F64, track_radius2: F64, det_pos: F64, det_radius2: F64,
                     gate: float) -> tuple[I64, I64]:
-    """Pairs (track row, det index) whose Euclidean distance² ≤ gate·(r²_track + r²_det).
+    """Pairs (track row, det index) whose Euclidean distance² ≤ gate·(r²_track + r²_det), by
+    track row and then det index.
 
     ``track_radius2``/``det_radius2`` bound the largest eigenvalue of each position covariance
-    (m²). Detections with NaN points (bearing-only) are not considered here.
+    (m²). Detections with NaN points (bearing-only) are not considered here. The compiled grid
+    (:func:`cuas.tracking.kernels_grid.gate_pairs`) serves when numba runs; the KD-tree below is
+    its oracle (and fallback), sorted into the same order.
     """
     n, m = len(track_pos), len(det_pos)
     empty = np.zeros(0, dtype=np.int64)
@@ -68,12 +77,28 @@ def candidate_pairs(track_pos: F64, track_radius2: F64, det_pos: F64, det_radius
         return ti.astype(np.int64), dj.astype(np.int64)
     dr_max = float(det_radius2.max())
     reach = np.sqrt(gate * (track_radius2 + dr_max))
+    # Most tracks have similar uncertainty; a few (coasting, just born) are much wider. The
+    # bulk's reach sizes the grid's cells (or the tree's one fixed-radius sweep); the wide
+    # ones look further.
+    cap = float(np.quantile(reach, 0.9)) if n > 16 else float(reach.max())
+    if (kern := kernels()) is not None:
+        f = np.ascontiguousarray
+        ti_k, dj_k = kern.gate_pairs(f(track_pos, dtype=np.float64),
+                                     f(track_radius2, dtype=np.float64),
+                                     f(det_pos, dtype=np.float64),
+                                     f(det_radius2, dtype=np.float64), float(gate), cap)
+        return np.asarray(ti_k, dtype=np.int64), np.asarray(dj_k, dtype=np.int64)
+    return _kd_pairs(track_pos, track_radius2, det_pos, det_radius2, gate, reach, cap)
+
+
+def _kd_pairs(track_pos: F64, track_radius2: F64, det_pos: F64, det_radius2: F64, gate: float,
+              reach: F64, cap: float) -> tuple[I64, I64]:
+    """:func:`candidate_pairs` with KD-trees (the grid's oracle): one sweep at ``cap`` (m) for
+    the tracks whose ``reach`` (m) is within it, a ball per track for the rest."""
     from scipy.spatial import cKDTree  # here: scipy.spatial slows `import cuas.tracking`
 
+    empty = np.zeros(0, dtype=np.int64)
     tree_d = cKDTree(det_pos)
-    # Most tracks have similar uncertainty; a few (coasting, just born) are much wider. One
-    # fixed-radius sweep for the bulk, per-track radii only for the wide ones.
-    cap = float(np.quantile(reach, 0.9)) if n > 16 else float(reach.max())
     narrow = reach <= cap
     rows_n = np.flatnonzero(narrow)
     ti_parts: list[I64] = []
@@ -96,7 +121,9 @@ def candidate_pairs(track_pos: F64, track_radius2: F64, det_pos: F64, det_radius
     dj = np.concatenate(dj_parts)
     d2 = np.sum((track_pos[ti] - det_pos[dj]) ** 2, axis=1)
     ok = d2 <= gate * (track_radius2[ti] + det_radius2[dj])
-    return ti[ok], dj[ok]
+    ti, dj = ti[ok], dj[ok]
+    order = np.lexsort((dj, ti))
+    return ti[order], dj[order]
 
 
 def bearing_pairs(track_pos: F64, track_radius2: F64, model: AzElModel, batch: MeasurementBatch,

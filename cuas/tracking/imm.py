@@ -160,21 +160,25 @@ class IMM:
             return out[0], out[1], out[2]
         return self.predict_numpy(xm, Pm, mu, dt)
 
-    def predict_combined(self, xm: F64, Pm: F64, mu: F64,
-                         dt: F64) -> tuple[F64, F64, F64, F64, F64]:
+    def predict_combined(self, xm: F64, Pm: F64, mu: F64, dt: F64,
+                         rows: I64 | None = None) -> tuple[F64, F64, F64, F64, F64]:
         """:meth:`predict`, then :meth:`combine` of its result, in one pass: the predicted
-        mode states, c̄, and the combined x (K,6), P (K,6,6)."""
-        out = self._compiled_predict(xm, Pm, mu, dt, True)
+        mode states, c̄, and the combined x (K,6), P (K,6,6). ``rows`` (K,): predict only
+        these rows of xm, Pm, mu (``dt`` is then per row taken), without copying them out."""
+        out = self._compiled_predict(xm, Pm, mu, dt, True, rows)
         if out is not None:
             return out
+        if rows is not None:
+            xm, Pm, mu = xm[rows], Pm[rows], mu[rows]
         xp, Pp, cbar = self.predict_numpy(xm, Pm, mu, dt)
         x, P = self.combine(xp, Pp, cbar)
         return xp, Pp, cbar, x, P
 
-    def _compiled_predict(self, xm: F64, Pm: F64, mu: F64, dt: F64,
-                          combined: bool) -> tuple[F64, F64, F64, F64, F64] | None:
+    def _compiled_predict(self, xm: F64, Pm: F64, mu: F64, dt: F64, combined: bool,
+                          rows: I64 | None = None) -> tuple[F64, F64, F64, F64, F64] | None:
         kern = kernels()
-        if kern is None or self._kinds is None:
+        if kern is None or self._kinds is None or self.m != kern.NM or xm.shape[1:] != (
+                kern.NM, 6):
             return None
         kinds, q_h, q_v, speed_sigma = self._kinds
         f = np.ascontiguousarray
@@ -182,7 +186,9 @@ class IMM:
                                   and self.max_decel is not None) else -1
         out: tuple[F64, F64, F64, F64, F64] = kern.imm_predict(
             f(xm, dtype=np.float64), f(Pm, dtype=np.float64), f(mu, dtype=np.float64),
-            f(dt, dtype=np.float64), self.sojourn, kinds, q_h, q_v, speed_sigma, stop,
+            f(dt, dtype=np.float64),
+            np.arange(len(xm), dtype=np.int64) if rows is None else f(rows, dtype=np.int64),
+            self.sojourn, kinds, q_h, q_v, speed_sigma, stop,
             float(self.max_decel or 0.0), float(self.stop_speed), combined)
         return out
 
@@ -213,7 +219,7 @@ class IMM:
     def combine(xm: F64, Pm: F64, mu: F64) -> tuple[F64, F64]:
         """The moment-matched single state x (K,6), P (K,6,6) of mode states and probabilities."""
         kern = kernels()
-        if kern is not None and xm.shape[-1] == 6:
+        if kern is not None and xm.shape[1:] == (kern.NM, 6):
             f = np.ascontiguousarray
             x, P = kern.combine(f(xm, dtype=np.float64), f(Pm, dtype=np.float64),
                                 f(mu, dtype=np.float64))
@@ -256,14 +262,19 @@ def _kernel_params(model: MotionModel) -> tuple[float, float, float, float] | No
     return None
 
 
-def mode_update(xp: F64, Pp: F64, meas: MeasurementBatch, dets: I64) -> tuple[F64, F64, F64]:
+def mode_update(xp: F64, Pp: F64, meas: MeasurementBatch, dets: I64,
+                rows: I64 | None = None) -> tuple[F64, F64, F64]:
     """Update every mode of K tracks (predicted xp (K,M,6), Pp (K,M,6,6)) with detections
     ``dets`` (K,) of ``meas``, one per track; returns the posterior mode states and each
-    mode's log-likelihood of its detection (K,M) (position and, when measured, velocity)."""
+    mode's log-likelihood of its detection (K,M) (position and, when measured, velocity).
+    ``rows`` (K,): the tracks are these rows of xp, Pp (read in place, not copied out)."""
     kern = kernels()
     if kern is None or xp.shape[-1] != 6:
+        if rows is not None:
+            xp, Pp = xp[rows], Pp[rows]
         return mode_update_numpy(xp, Pp, meas, dets)
-    k, n_modes = xp.shape[:2]
+    k, n_modes = len(dets), xp.shape[1]
+    src = np.arange(k, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
     xp = np.ascontiguousarray(xp, dtype=np.float64)
     Pp = np.ascontiguousarray(Pp, dtype=np.float64)
     model_of = meas.model[dets]
@@ -285,13 +296,14 @@ def mode_update(xp: F64, Pp: F64, meas: MeasurementBatch, dets: I64) -> tuple[F6
             kind[sel] = kern.SELECT_POS
             continue
         if mm.selects is not None:  # a model picking other components: the numpy path
-            return mode_update_numpy(xp, Pp, meas, dets)
+            return mode_update_numpy(xp[src], Pp[src], meas, dets)
         kind[sel] = kern.LINEARISED
         for j in range(n_modes):  # h(x) and its Jacobian stay the model's (numpy) code
-            zhat, Hj = mm.predict(xp[sel, j])
+            zhat, Hj = mm.predict(xp[src[sel], j])
             Y[sel, j, :m] = wrap_residual(meas.z[dets[sel], :m] - zhat, mm.angular)
             H[sel, j, :m] = Hj
-    xu, Pu, loglik, ok = kern.mode_update(xp, Pp, kind, dim, meas.z[dets], Y, H, meas.R[dets],
+    xu, Pu, loglik, ok = kern.mode_update(xp, Pp, src, kind, dim, meas.z[dets], Y, H,
+                                          meas.R[dets],
                                           meas.has_vel[dets], meas.vel[dets],
                                           meas.vel_R[dets], alone)
     if not ok:

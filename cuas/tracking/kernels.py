@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from cuas.tracking.kernels_grid import close_pairs, gate_pairs
 from cuas.tracking.kernels_linalg import (
     LN_2PI,
     _fma,
@@ -40,11 +41,16 @@ from cuas.tracking.kernels_linalg import (
     mahalanobis2,
 )
 
-__all__ = ["innovation_covariance", "inverse", "logdet", "mahalanobis2"]
+__all__ = ["close_pairs", "gate_pairs", "innovation_covariance", "inverse", "logdet",
+           "mahalanobis2"]
 
 # Motion model kinds (IMM modes): what _predict_mode does for each.
 HOVER_KIND = 0  # tracking.imm.NearlyConstantPosition
 CV_KIND = 1  # tracking.models.ConstantVelocity
+#: Motion modes the IMM kernels are compiled for (the tracker's hover, constant velocity and
+#: manoeuvre): a constant lets the compiler unroll every loop over modes (a third faster);
+#: an IMM of another size takes the numpy path (tracking.imm).
+NM = 3
 # Measurement kinds per pair in mode_update.
 NO_MEAS = 0  # no position: the modes pass through unchanged
 SELECT_POS = 1  # H picks the position (Cartesian)
@@ -101,8 +107,8 @@ def _predict_mode(kind, q_h, q_v, speed_sigma, dt, x0, P0, j, xo, Po, t):
 @njit(cache=True, error_model="numpy")
 def _combine_into(xm, Pm, mu, x, P, t):
     """Track t's moment-matched x[t] (6,), P[t] (6,6) of its mode states xm[t] (M,6),
-    Pm[t] (M,6,6) with weights mu[t] (M,)."""
-    nm = xm.shape[1]
+    Pm[t] (M,6,6) with weights mu[t] (M,); M = NM."""
+    nm = NM
     for n in range(6):
         acc = 0.0
         for j in range(nm):
@@ -124,7 +130,7 @@ def _combine_into(xm, Pm, mu, x, P, t):
 
 @njit(cache=True, error_model="numpy")
 def combine(xm, Pm, mu):
-    """IMM.combine: x (K,6), P (K,6,6) of xm (K,M,6), Pm (K,M,6,6), mu (K,M)."""
+    """IMM.combine: x (K,6), P (K,6,6) of xm (K,M,6), Pm (K,M,6,6), mu (K,M); M = NM."""
     k = xm.shape[0]
     x = np.empty((k, 6))
     P = np.empty((k, 6, 6))
@@ -134,13 +140,35 @@ def combine(xm, Pm, mu):
 
 
 @njit(cache=True, error_model="numpy")
-def imm_predict(xm, Pm, mu, dt, sojourn, kinds, q_h, q_v, speed_sigma, stop_mode,
+def _unmixed(w, xm, Pm, t, nm):
+    """Whether the mixing weights w (nm,nm) of track t are exactly the identity and its mode
+    states small enough (|v| < 1e300: no difference of two overflows, no 0·∞) that mixing
+    gives every mode its own state back, bit for bit."""
+    for i in range(nm):
+        for j in range(nm):
+            if w[i, j] != (1.0 if i == j else 0.0):
+                return False
+    for i in range(nm):
+        for n in range(6):
+            if not abs(xm[t, i, n]) < 1e300:
+                return False
+        for r in range(6):
+            for c in range(6):
+                if not abs(Pm[t, i, r, c]) < 1e300:
+                    return False
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def imm_predict(xm, Pm, mu, dt, rows, sojourn, kinds, q_h, q_v, speed_sigma, stop_mode,
                 max_decel, stop_speed, with_combined):
-    """IMM.predict (mix, then each mode's model) for K tracks; with ``with_combined`` also
-    IMM.combine of the result (else x, P are empty). Returns xp, Pp, cbar, x, P."""
-    k, nm = xm.shape[0], xm.shape[1]
-    xp = np.empty_like(xm)
-    Pp = np.empty_like(Pm)
+    """IMM.predict (mix, then each mode's model) for K tracks, track t being row rows[t] of
+    xm, Pm, mu (a subset without a copy of the table) and stepping dt[t]; with
+    ``with_combined`` also IMM.combine of the result (else x, P are empty). Returns xp, Pp,
+    cbar, x, P. M = NM."""
+    k, nm = rows.shape[0], NM
+    xp = np.empty((k, nm, 6))
+    Pp = np.empty((k, nm, 6, 6))
     cbar = np.empty((k, nm))
     kc = k if with_combined else 0
     x = np.empty((kc, 6))
@@ -153,6 +181,7 @@ def imm_predict(xm, Pm, mu, dt, sojourn, kinds, q_h, q_v, speed_sigma, stop_mode
     dm = np.empty((nm, 6))
     wdm = np.empty((nm, 6))
     for t in range(k):
+        src = rows[t]
         d = dt[t]
         dpos = d if not d < 0.0 else 0.0  # np.maximum(dt, 0): NaN passes through
         for i in range(nm):
@@ -163,10 +192,10 @@ def imm_predict(xm, Pm, mu, dt, sojourn, kinds, q_h, q_v, speed_sigma, stop_mode
         if stop_mode >= 0:
             s = stop_mode
             for i in range(nm):
-                v3 = xm[t, i, 3]
-                v4 = xm[t, i, 4]
+                v3 = xm[src, i, 3]
+                v4 = xm[src, i, 4]
                 speed = np.sqrt(v3 * v3 + v4 * v4)
-                var = Pm[t, i, 3, 3] + Pm[t, i, 4, 4]
+                var = Pm[src, i, 3, 3] + Pm[src, i, 4, 4]
                 sigma = np.sqrt(var if not var < 1e-12 else 1e-12)
                 reach = stop_speed + max_decel * dpos
                 ex = speed - reach
@@ -180,28 +209,42 @@ def imm_predict(xm, Pm, mu, dt, sojourn, kinds, q_h, q_v, speed_sigma, stop_mode
         for j in range(nm):
             acc = 0.0
             for i in range(nm):
-                acc = acc + mu[t, i] * Pi[i, j]
+                acc = acc + mu[src, i] * Pi[i, j]
             cbar[t, j] = acc
         for j in range(nm):
             ok = cbar[t, j] > 0.0
             den = cbar[t, j] if ok else 1.0
             for i in range(nm):
-                w[i, j] = (mu[t, i] * Pi[i, j]) / den if ok else (1.0 if i == j else 0.0)
+                w[i, j] = (mu[src, i] * Pi[i, j]) / den if ok else (1.0 if i == j else 0.0)
+        if _unmixed(w, xm, Pm, src, nm):
+            # No switching over the step (dt = 0: a track updated at this very time, as the
+            # duplicate check and a snapshot at the batch time ask): the mixed state of each
+            # mode is its own, exactly what the sums below give (x + 0.0: their zero is +0).
+            for j in range(nm):
+                for n in range(6):
+                    x0[j, n] = xm[src, j, n] + 0.0
+                for r in range(6):
+                    for c in range(6):
+                        P0[j, r, c] = Pm[src, j, r, c] + 0.0
+                _predict_mode(kinds[j], q_h[j], q_v[j], speed_sigma[j], d, x0, P0, j, xp, Pp, t)
+            if with_combined:
+                _combine_into(xp, Pp, cbar, x, P, t)
+            continue
         for j in range(nm):
             for n in range(6):
                 acc = 0.0
                 for i in range(nm):
-                    acc = acc + w[i, j] * xm[t, i, n]
+                    acc = acc + w[i, j] * xm[src, i, n]
                 x0[j, n] = acc
             for i in range(nm):  # the spread of the modes about the mixed state
                 for n in range(6):
-                    dm[i, n] = xm[t, i, n] - x0[j, n]
+                    dm[i, n] = xm[src, i, n] - x0[j, n]
                     wdm[i, n] = w[i, j] * dm[i, n]
             for r in range(6):
                 for c in range(6):
                     acc = 0.0
                     for i in range(nm):
-                        acc = _fma(w[i, j], Pm[t, i, r, c], acc)
+                        acc = _fma(w[i, j], Pm[src, i, r, c], acc)
                     spread = 0.0
                     for i in range(nm):
                         spread = spread + wdm[i, r] * dm[i, c]
@@ -296,6 +339,8 @@ def _update(x, P, y, m, H, sel0, R, xo, Po, w, rows):
             xo[r] = x[r] + (K[r, 0] * y[0] + K[r, 1] * y[1])
         else:
             xo[r] = x[r] + K[r, 0] * y[0]
+    if sel0 >= 0 and m == 3 and _joseph_select(P, K, R, sel0, IKH, T1, KR, Po):
+        return ll, True
     for r in range(6):  # I − K H
         for c in range(6):
             IKH[r, c] = 1.0 if r == c else 0.0
@@ -337,17 +382,78 @@ def _update(x, P, y, m, H, sel0, R, xo, Po, w, rows):
 
 
 @njit(cache=True, error_model="numpy")
-def mode_update(xp, Pp, kind, dim, z, Y, H, R, has_vel, vel, vel_R, alone):
-    """imm.mode_update for K track–detection pairs: every mode of xp (K,M,6), Pp (K,M,6,6)
-    updated with its pair's measurement (``kind``: NO_MEAS, SELECT_POS with z (K,3), or
+def _finite36(A):
+    """Whether every entry of the 6×6 A is finite."""
+    for r in range(6):
+        for c in range(6):
+            v = A[r, c]
+            if v - v != 0.0:  # inf − inf and NaN − NaN are NaN
+                return False
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def _joseph_select(P, K, R, s, IKH, T1, KR, Po):
+    """The Joseph update of _update when H picks the three state components s, s+1, s+2:
+    the same fused multiply-adds in the same order, without the ones whose factor of I − KH
+    is a structural 0 (a term 0·p added to a sum leaves it as it is while p is finite) and
+    with the structural 1 as the plain addition fma(1, p, acc) is. Returns False, writing
+    nothing final, when P or (I − KH) P is not finite (0·∞ is NaN: the full path then runs)."""
+    if not _finite36(P):
+        return False
+    for r in range(6):  # the three columns of I − K H that K touches (IKH[:, :3])
+        for i in range(3):
+            IKH[r, i] = (1.0 if r == s + i else 0.0) - K[r, i]
+    for r in range(6):
+        for c in range(6):
+            acc = 0.0
+            if r < s:
+                acc = acc + P[r, c]
+            for i in range(3):
+                acc = _fma(IKH[r, i], P[s + i, c], acc)
+            if r >= s + 3:
+                acc = acc + P[r, c]
+            T1[r, c] = acc
+        for c in range(3):
+            acc = 0.0
+            for i in range(3):
+                acc = _fma(K[r, i], R[i, c], acc)
+            KR[r, c] = acc
+    if not _finite36(T1):
+        return False
+    for r in range(6):
+        for c in range(6):
+            acc = 0.0
+            if c < s:
+                acc = acc + T1[r, c]
+            for i in range(3):
+                acc = _fma(T1[r, s + i], IKH[c, i], acc)
+            if c >= s + 3:
+                acc = acc + T1[r, c]
+            acc2 = 0.0
+            for i in range(3):
+                acc2 = _fma(KR[r, i], K[c, i], acc2)
+            Po[r, c] = acc + acc2
+    for r in range(6):
+        for c in range(r + 1, 6):
+            v = 0.5 * (Po[r, c] + Po[c, r])
+            Po[r, c] = v
+            Po[c, r] = v
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def mode_update(xp, Pp, src, kind, dim, z, Y, H, R, has_vel, vel, vel_R, alone):
+    """imm.mode_update for K track–detection pairs: every mode of rows src (K,) of xp (N,M,6),
+    Pp (N,M,6,6) updated with its pair's measurement (``kind``: NO_MEAS, SELECT_POS with z (K,3), or
     LINEARISED with residuals Y (K,M,3) and Jacobians H (K,M,3,6); ``dim`` (K,) components,
     noise R (K,3,3)), then with its velocity where ``has_vel``; ``alone`` (K,): the pair is
     the only one of its measurement model in the batch (numpy sums its 2-D Mahalanobis
     distance by rows then). Returns xu, Pu, the per-mode
     log-likelihoods (K,M) and whether every innovation covariance was regular."""
-    k, nm = xp.shape[0], xp.shape[1]
-    xu = np.empty_like(xp)
-    Pu = np.empty_like(Pp)
+    k, nm = src.shape[0], xp.shape[1]
+    xu = np.empty((k, nm, 6))
+    Pu = np.empty((k, nm, 6, 6))
     loglik = np.zeros((k, nm))
     w = (np.empty((3, 3)), np.empty((3, 3)), np.empty((3, 3)), np.empty(3, np.int64),
          np.empty((6, 3)), np.empty((6, 3)), np.empty((6, 6)), np.empty((6, 6)),
@@ -359,16 +465,16 @@ def mode_update(xp, Pp, kind, dim, z, Y, H, R, has_vel, vel, vel_R, alone):
     for t in range(k):
         for j in range(nm):
             if kind[t] == NO_MEAS:
-                xu[t, j] = xp[t, j]
-                Pu[t, j] = Pp[t, j]
+                xu[t, j] = xp[src[t], j]
+                Pu[t, j] = Pp[src[t], j]
             # One call site for both updates (position, then velocity): the kernel is
             # compiled (and inlined) once, which keeps numba's first compile short.
             for stage in range(2):
                 if stage == 0:
                     if kind[t] == NO_MEAS:
                         continue
-                    xt[:] = xp[t, j]
-                    Pt[:, :] = Pp[t, j]
+                    xt[:] = xp[src[t], j]
+                    Pt[:, :] = Pp[src[t], j]
                     m = dim[t]
                     if kind[t] == SELECT_POS:
                         sel0 = 0
@@ -396,6 +502,19 @@ def mode_update(xp, Pp, kind, dim, z, Y, H, R, has_vel, vel, vel_R, alone):
     return xu, Pu, loglik, ok
 
 
+@njit(cache=True, error_model="numpy")
+def compact_rows(a, src, first):
+    """Table compaction in place (tracking.state.TrackTable.keep): row ``first + q`` of the
+    byte rows a (R,B) takes row src[q], src ascending with src[q] >= first + q (so no row is
+    read after it was overwritten, and no temporary copy of the table is made)."""
+    for q in range(src.shape[0]):
+        i = src[q]
+        j = first + q
+        if i != j:
+            for b in range(a.shape[1]):
+                a[j, b] = a[i, b]
+
+
 _warmed = False
 
 
@@ -415,11 +534,16 @@ def warm() -> None:
     logdet(one3)
     innovation_covariance(np.eye(6)[None].copy(), np.zeros((1, 3, 6)), one3)
     mahalanobis2(np.ones((1, 3)), one3)
-    xp, Pp, cbar, _, _ = imm_predict(xm, Pm, mu, np.ones(1), f3, np.array([0, 1, 1]), f3, f3,
-                                     f3, 0, 1.0, 1.0, True)
+    one = np.zeros(1, np.int64)
+    xp, Pp, cbar, _, _ = imm_predict(xm, Pm, mu, np.ones(1), one, f3, np.array([0, 1, 1]), f3,
+                                     f3, f3, 0, 1.0, 1.0, True)
     combine(xp, Pp, cbar)
     posterior_mu(cbar, np.zeros((1, 3)))
-    mode_update(xp, Pp, np.ones(1, np.int64), np.full(1, 3), np.zeros((1, 3)),
+    mode_update(xp, Pp, one, np.ones(1, np.int64), np.full(1, 3), np.zeros((1, 3)),
                 np.zeros((1, 3, 3)), np.zeros((1, 3, 3, 6)), one3, np.ones(1, np.bool_),
                 np.zeros((1, 3)), one3, np.zeros(1, np.bool_))
+    pts = np.zeros((2, 3))
+    gate_pairs(pts, np.ones(2), pts, np.ones(2), 1.0, 1.0)
+    close_pairs(pts, 1.0)
+    compact_rows(np.zeros((2, 8), np.uint8), np.ones(1, np.int64), 0)
     _warmed = True

@@ -13,6 +13,8 @@ from typing import Any, Final
 import numpy as np
 from numpy.typing import NDArray
 
+from cuas.tracking.updater import kernels
+
 F64 = NDArray[np.float64]
 
 # Status codes index cuas.vocabulary.TRACK_STATUSES.
@@ -225,13 +227,20 @@ class TrackTable:
 
     def keep(self, mask: NDArray[np.bool_]) -> None:
         """Keep only the rows where ``mask`` is true, preserving order (so ids stay sorted)."""
-        kept = int(mask.sum())
+        idx = np.flatnonzero(mask)
+        kept = len(idx)
         if kept == self.n:
             return
-        for name, _shape, _dtype, _fill in self._FIELDS:
-            arr = getattr(self, name)
-            arr[:kept] = arr[: self.n][mask]
-        self._sources[:kept] = self._sources[: self.n][mask]
+        # Rows before the first removed one stay where they are; the rest move up, gathered
+        # by one index array (a boolean mask would be turned into it again for every field).
+        first = int(np.argmin(mask[: self.n])) if kept else 0
+        src = idx[first:]
+        kern = kernels()  # compiled: in place, no temporary copy of a large table
+        for arr in [getattr(self, f[0]) for f in self._FIELDS] + [self._sources]:
+            if kern is not None:
+                kern.compact_rows(arr.reshape(self._cap, -1).view(np.uint8), src, first)
+            else:
+                arr[first:kept] = arr[src]
         self.n = kept
         if self._cap > 256 and kept < self._cap // 4:
             self._shrink(max(64, 2 * kept))

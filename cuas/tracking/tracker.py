@@ -303,7 +303,7 @@ class Tracker:
             if bad := jpda.apply_soft(tab, soft, x_new, P_new, t, MAX_SCORE):
                 self.counters["updates_rejected_numeric"] += bad
         elif len(rows):
-            xm_u, Pm_u, loglik = mode_update(xm_pred[rows], Pm_pred[rows], meas, dets)
+            xm_u, Pm_u, loglik = mode_update(xm_pred, Pm_pred, meas, dets, rows=rows)
             mu = self.imm.posterior_mu(cbar[rows], loglik)
             x_u, P_u = self.imm.combine(xm_u, Pm_u, mu)
             good = (np.all(np.isfinite(x_u), axis=1) & np.all(np.isfinite(P_u), axis=(1, 2))
@@ -502,8 +502,8 @@ class Tracker:
         if len(firm) < 2:
             tab.dup_n[firm] = 0
             return ()
-        _, _, _, x, P = self.imm.predict_combined(tab.xm[firm], tab.Pm[firm],
-                                                  tab.mode_prob[firm], t - tab.t[firm])
+        _, _, _, x, P = self.imm.predict_combined(tab.xm, tab.Pm, tab.mode_prob,
+                                                  t - tab.t[firm], rows=firm)
         partner = candidate_partners(x, P, tab.t_update[firm], self._dup_gate)
         pid = np.where(partner >= 0, tab.ids[firm[np.maximum(partner, 0)]], -1)
         again = (pid >= 0) & (pid == tab.dup_of[firm])

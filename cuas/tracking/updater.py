@@ -110,6 +110,21 @@ def mahalanobis2(y: F64, S_inv: F64) -> F64:
                       dtype=np.float64)
 
 
+def close_pairs(points: F64, r: float) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Pairs (i, j), i < j, of points (N,3) (m) no farther than ``r`` (m) apart, by i then j:
+    the compiled grid (:func:`cuas.tracking.kernels_grid.close_pairs`), or its oracle, a
+    KD-tree's pairs sorted."""
+    kern = kernels()
+    if kern is not None:
+        i, j = kern.close_pairs(np.ascontiguousarray(points, dtype=np.float64), float(r))
+        return np.asarray(i, dtype=np.int64), np.asarray(j, dtype=np.int64)
+    from scipy.spatial import cKDTree  # here: scipy.spatial slows `import cuas.tracking`
+
+    pairs = cKDTree(points).query_pairs(r, output_type="ndarray").astype(np.int64)
+    order = np.lexsort((pairs[:, 1], pairs[:, 0]))
+    return pairs[order, 0], pairs[order, 1]
+
+
 def kalman_update(x: F64, P: F64, y: F64, H: F64 | None, R: F64, S_inv: F64 | None = None,
                   *, selects: slice | None = None) -> tuple[F64, F64]:
     """Posterior states (K,n) and covariances (K,n,n) given residuals y = z − h(x) (K,m).

@@ -266,3 +266,50 @@ def test_kernels_are_cached_on_disk(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=300)
     assert list(tmp_path.rglob("*.nbi")), "no cache index written"
     assert list(tmp_path.rglob("*.nbc")), "no compiled kernel cached"
+
+
+@pytest.mark.parametrize("drop", [0.0, 0.01, 0.5, 1.0])
+def test_table_compaction_is_the_numpy_one(drop: float) -> None:
+    """TrackTable.keep compacts in place when compiled: every field as numpy's gather has it."""
+    from cuas.tracking.state import TrackTable
+
+    rng = np.random.default_rng(int(drop * 100))
+    n = 700
+    x, P = rng.normal(size=(n, 6)), spd(rng, n, 6, 2.0)
+    status, looks = rng.integers(0, 3, n), rng.integers(0, 2**31, n)
+    sources, xm = rng.random((n, 3)) < 0.5, rng.normal(size=(n, 3, 6))
+    dup_n, mask = rng.integers(0, 100, n), rng.random(n) >= drop
+    tables = []
+    for on in (True, False):
+        updater.use_kernels(on)
+        tab = TrackTable(capacity=16, n_sensors=3)
+        tab.append(np.arange(n, dtype=np.int64), x, P, 5.0)
+        tab.status[:], tab.looks[:], tab.sources[:] = status, looks, sources
+        tab.xm[:], tab.dup_n[:] = xm, dup_n
+        tab.keep(mask)
+        tables.append(tab)
+    updater.use_kernels(True)
+    got, want = tables
+    assert got.n == want.n == int(mask.sum())
+    for name, *_ in TrackTable._FIELDS:
+        np.testing.assert_array_equal(getattr(got, name)[: got.n], getattr(want, name)[: want.n])
+    np.testing.assert_array_equal(got.sources, want.sources)
+    np.testing.assert_array_equal(got.ids, np.flatnonzero(mask))
+
+
+def test_rows_read_in_place_are_the_rows_copied_out() -> None:
+    """predict_combined and mode_update on ``rows`` of a table (no copy) give what they give on
+    those rows copied out, compiled and in numpy."""
+    rng = np.random.default_rng(31)
+    k = 300
+    xm, Pm, mu, dt = imm_inputs(rng, k)
+    rows = np.sort(rng.choice(k, 120, replace=False)).astype(np.int64)
+    imm = standard_imm()
+    want = numpy_side(imm.predict_combined, xm[rows], Pm[rows], mu[rows], dt[rows])
+    assert_same(imm.predict_combined(xm, Pm, mu, dt[rows], rows=rows), want)
+    assert_same(numpy_side(imm.predict_combined, xm, Pm, mu, dt[rows], rows), want)
+    meas = mixed_batch(rng, len(rows))
+    dets = rng.permutation(len(rows))
+    want_u = numpy_side(mode_update, xm[rows], Pm[rows], meas, dets)
+    assert_same(mode_update(xm, Pm, meas, dets, rows=rows), want_u)
+    assert_same(numpy_side(mode_update, xm, Pm, meas, dets, rows), want_u)
