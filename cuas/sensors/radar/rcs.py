@@ -67,7 +67,10 @@ def rcs_dbsm(snr_db: Any, range_m: Any, snr_1km_db: float) -> float | None:
     snr, r = float(snr_db), float(range_m)
     if not (math.isfinite(snr) and math.isfinite(r) and r > 0.0 and math.isfinite(snr_1km_db)):
         return None
-    rcs = snr - snr_1km_db + 40.0 * math.log10(r / 1000.0)
+    range_km = r / 1000.0
+    if range_km <= 0.0:  # a subnormal range underflows to 0 km: no estimate, not a domain error
+        return None
+    rcs = snr - snr_1km_db + 40.0 * math.log10(range_km)
     return rcs if RCS_MIN_DBSM <= rcs <= RCS_MAX_DBSM else None
 
 

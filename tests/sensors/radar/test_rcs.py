@@ -72,6 +72,12 @@ def test_any_numbers_give_a_bounded_estimate_or_none(snr: float, r: float) -> No
         assert all(0.0 <= v <= 1.0 for v in lik) and max(lik) == pytest.approx(1.0)
 
 
+def test_a_subnormal_range_gives_none_not_a_domain_error() -> None:
+    # Found by hypothesis: 5e-324 m / 1000 rounds to 0 before the logarithm.
+    assert rcs_dbsm(0.0, 5e-324, C) is None
+    assert rcs_evidence(0.0, 5e-324, C) is None
+
+
 def test_settings_are_checked() -> None:
     assert parse_settings({}, "sensors.r.radar", None) == RadarSettings()
     assert parse_settings({"snr_1km_db": 50}, "k", None).snr_1km_db == 50.0
