@@ -75,7 +75,7 @@ def read_clips() -> list[dict[str, str]]:
 
 
 def read_split(path: Path = SPLIT) -> dict[str, str]:
-    """{clip: "train" | "val"} from the split file."""
+    """{clip: "train" | "val" | "test"} from the split file."""
     with path.open(newline="") as fh:
         return {r["clip"]: r["split"] for r in csv.DictReader(fh)}
 
@@ -97,13 +97,24 @@ def make_split(val_fraction: float = 0.25) -> None:
         val = set(fixed) | {rest[i] for i in order[:max(0, n_val)]}
         for n in names:
             split[n] = "val" if n in val else "train"
+    # The held-out test clips: half of each group's validation clips (rounded down; never the
+    # ten detector clips), drawn by a second seeded stream so the training and validation
+    # clips above stay those every earlier model was trained and chosen on. Models are
+    # chosen on "val" only; "test" is reported, never chosen on.
+    rng_test = np.random.default_rng([SEED, 1])
+    for key in sorted(groups):
+        pool = [n for n in sorted(groups[key]) if split[n] == "val" and n not in BENCH_CLIPS]
+        n_val = sum(split[n] == "val" for n in groups[key])
+        for i in rng_test.permutation(len(pool))[:n_val // 2].tolist():
+            split[pool[i]] = "test"
     with SPLIT.open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["clip", "split"])
         for n in sorted(split):
             w.writerow([n, split[n]])
-    n_val = sum(v == "val" for v in split.values())
-    print(f"split: {len(split) - n_val} train, {n_val} val clips -> {SPLIT.relative_to(ROOT)}")
+    n = {k: sum(v == k for v in split.values()) for k in ("train", "val", "test")}
+    print(f"split: {n['train']} train, {n['val']} val, {n['test']} test clips -> "
+          f"{SPLIT.relative_to(ROOT)}")
 
 
 # -------------------------------------------------------------------------------- extract
@@ -189,12 +200,13 @@ def extract(cache: Path, step: int, max_bg: int, max_bg_clip: int, max_frames: i
 
 
 def load(cache: Path, which: str) -> dict[str, np.ndarray]:
-    """The cached crops of the ``which`` ("train"/"val") clips, with per-crop clip metadata."""
+    """The cached crops of the ``which`` ("train", "val", "test" or several joined by "+")
+    clips, with per-crop clip metadata."""
     split = read_split()
     info = {r["clip"]: r for r in read_clips()}
     parts: dict[str, list[np.ndarray]] = defaultdict(list)
     for clip in sorted(split):
-        if split[clip] != which:
+        if split[clip] not in which.split("+"):
             continue
         z = np.load(cache / f"{clip}.npz")
         # A blob in a frame without a labelled box may be the unlabelled target itself (some
@@ -239,22 +251,23 @@ def model_input(d: dict[str, np.ndarray], x: np.ndarray | None = None
 
 # ---------------------------------------------------------------------------------- train
 
-def build_net() -> Any:
-    """Four 3x3 convolutions (8, 16, 32, 64 channels; batch norm, ReLU, 2x2 max-pool) take the
-    48 px crop to 3x3x64, then a 96-unit dense layer: narrow early layers keep the cost at
-    about 2.4 M multiply-adds a crop (the 2 ms budget per batch of 8 on one core)."""
+def build_net(channels: tuple[int, ...] = (8, 16, 32, 64), hidden: int = 96) -> Any:
+    """Four 3x3 convolutions (default 8, 16, 32, 64 channels; batch norm, ReLU, 2x2 max-pool)
+    take the 48 px crop to 3x3 by the last width, then a ``hidden``-unit dense layer: narrow
+    early layers keep the cost at about 2.4 M multiply-adds a crop (the 2 ms budget per batch
+    of 8 on one core); width in the last two layers, at 12 and 6 px, costs little."""
     import torch.nn as nn
 
     layers: list[Any] = []
     c_in = 2
-    for c in (8, 16, 32, 64):
+    for c in channels:
         layers += [nn.Conv2d(c_in, c, 3, padding=1), nn.BatchNorm2d(c), nn.ReLU(),
                    nn.MaxPool2d(2)]
         c_in = c
-    side = CROP_PX // 16
+    side = CROP_PX // 2 ** len(channels)
     return nn.Sequential(*layers, nn.Flatten(), nn.Dropout(0.3),
-                         nn.Linear(64 * side * side, 96), nn.ReLU(),
-                         nn.Linear(96, len(MODEL_CLASSES)))
+                         nn.Linear(c_in * side * side, hidden), nn.ReLU(),
+                         nn.Linear(hidden, len(MODEL_CLASSES)))
 
 
 def jitter(wide: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -281,7 +294,9 @@ def jitter(wide: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def train(cache: Path, epochs: int, out: Path, per_epoch: int = 16_000, threads: int = 1,
-          eval_every: int = 0, modality: str | None = None) -> None:
+          eval_every: int = 0, modality: str | None = None,
+          channels: tuple[int, ...] = (8, 16, 32, 64), hidden: int = 96,
+          hard_boost: float = 0.0, hard_every: int = 6) -> None:
     import torch
 
     torch.manual_seed(SEED)
@@ -309,7 +324,8 @@ def train(cache: Path, epochs: int, out: Path, per_epoch: int = 16_000, threads:
                 s2 = sel & (d["clip"] == clip)
                 w[s2] = 1.0 / (len(groups) * len(clips) * s2.sum())
     w /= w.sum()
-    net = build_net()
+    w_base = w.copy()
+    net = build_net(channels, hidden)
     opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-3)
     per_epoch = min(len(y), per_epoch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=epochs * (
@@ -328,6 +344,23 @@ def train(cache: Path, epochs: int, out: Path, per_epoch: int = 16_000, threads:
         Xvt, yvt = torch.from_numpy(Xv[boxv]), torch.from_numpy(dv["y"][boxv])
     t0 = time.monotonic()
     for ep in range(epochs):
+        if hard_boost and ep >= epochs // 3 and (ep - epochs // 3) % hard_every == 0:
+            # Hard examples: the training crops the model gets wrong in the drone / not-drone
+            # sense (a bird or airplane called drone, a drone called something else), drawn
+            # (1 + hard_boost) times as often until the next refresh; judged on the plain
+            # centre crops, as the runtime sees them.
+            net.eval()
+            wrong = np.zeros(len(y), dtype=bool)
+            with torch.no_grad():
+                for s in range(0, len(y), 1024):
+                    sub = {"x": d["x"][s:s + 1024], "modality": d["modality"][s:s + 1024]}
+                    xs, oks = model_input(sub)
+                    p = net(torch.from_numpy(xs)).argmax(1).numpy()
+                    wrong[s:s + 1024] = oks & ((p == 0) != (y[s:s + 1024] == 0))
+            w = w_base * (1.0 + hard_boost * wrong)
+            w /= w.sum()
+            print(f"hard examples: {int(wrong.sum())} of {len(y)} crops, now "
+                  f"{float(w[wrong].sum()):.2f} of the draws", flush=True)
         net.train()
         idx = rng.choice(len(y), size=per_epoch, p=w)
         total = 0.0
@@ -378,12 +411,36 @@ def prf(y: np.ndarray, p: np.ndarray, c: int) -> tuple[float | None, float | Non
             n_true)
 
 
-def report(cache: Path, model: Path, out: Path, thermal_model: Path | None = None,
-           confusion: Path = CONFUSION) -> None:
-    """Measure ``model`` on the visible validation clips and ``thermal_model`` (default: the
-    same model) on the thermal ones; write the report ``out`` and the simulator's
-    ``confusion`` matrices."""
-    d = load(cache, "val")
+#: Crops (every --step-th frame) the "track" figures average over: 8 crops of every 4th
+#: frame are about a second of a 25-30 fps stream.
+TRACK_WINDOW = 8
+
+
+def track_calls(d: dict[str, np.ndarray], logits: np.ndarray, sel: np.ndarray) -> np.ndarray:
+    """Per selected crop, the class a track's evidence would name after this crop and the
+    previous TRACK_WINDOW - 1 of the same clip (and source): the sum of the log-probabilities
+    (floored at 0.01, as cuas.classify.evidence floors likelihoods) over that window."""
+    logp = np.log(np.maximum(np.exp(logits - logits.max(axis=1, keepdims=True))
+                             / np.exp(logits - logits.max(axis=1, keepdims=True)).sum(
+                                 axis=1, keepdims=True), 0.01))
+    out = np.full(len(logits), -1)
+    idx = np.flatnonzero(sel)
+    for clip in set(d["clip"][idx]):
+        for src in (0, 1):
+            rows = idx[(d["clip"][idx] == clip) & (d["src"][idx] == src)]
+            rows = rows[np.argsort(d["frame"][rows], kind="stable")]
+            csum = np.cumsum(logp[rows], axis=0)
+            lag = np.vstack([np.zeros((TRACK_WINDOW, logp.shape[1])), csum])[:len(rows)]
+            out[rows] = (csum - lag).argmax(axis=1)
+    return out
+
+
+def report(cache: Path, model: Path, out: Path | None, thermal_model: Path | None = None,
+           confusion: Path | None = CONFUSION, which: str = "val") -> None:
+    """Measure ``model`` on the visible ``which`` clips ("val" or "test") and
+    ``thermal_model`` (default: the same model) on the thermal ones; write the report ``out``
+    and (unless None) the simulator's ``confusion`` matrices."""
+    d = load(cache, which)
     X, ok = model_input(d)
     logits = np.zeros((len(X), len(MODEL_CLASSES)), dtype=np.float32)
     for mod, path in (("visible", model), ("thermal", thermal_model or model)):
@@ -395,7 +452,8 @@ def report(cache: Path, model: Path, out: Path, thermal_model: Path | None = Non
     pred[~ok] = -1
     y = d["y"]
     drone, bg = MODEL_CLASSES.index("drone"), MODEL_CLASSES.index("background")
-    res: dict[str, Any] = {"model": model.name, "bytes": model.stat().st_size,
+    tcall = track_calls(d, logits, ok & (y != bg))
+    res: dict[str, Any] = {"split": which, "model": model.name, "bytes": model.stat().st_size,
                            **({"thermal_model": thermal_model.name,
                                "thermal_bytes": thermal_model.stat().st_size}
                               if thermal_model else {}),
@@ -415,7 +473,11 @@ def report(cache: Path, model: Path, out: Path, thermal_model: Path | None = Non
                 r: dict[str, Any] = {"crops": src_name, "modality": mod, "distance": dist,
                                      "n": int(tgt.sum()),
                                      "drone_vs_not_acc": round(float((yd == pd_).mean()), 3),
-                                     "class_acc": round(float((y[tgt] == pred[tgt]).mean()), 3)}
+                                     "class_acc": round(float((y[tgt] == pred[tgt]).mean()), 3),
+                                     # What a track's evidence names over the last
+                                     # TRACK_WINDOW crops (not the bar, which is per crop).
+                                     "track_drone_vs_not_acc": round(float(
+                                         (yd == (tcall[tgt] == drone)).mean()), 3)}
                 for c, name in enumerate(MODEL_CLASSES):
                     p_, r_, n_ = prf(y[sel], pred[sel], c)
                     r[name] = {"precision": p_, "recall": r_, "n": n_}
@@ -423,6 +485,8 @@ def report(cache: Path, model: Path, out: Path, thermal_model: Path | None = Non
                     s2 = tgt & (y == MODEL_CLASSES.index(name))
                     r[f"{name}_called_drone"] = (round(float((pred[s2] == drone).mean()), 3)
                                                  if s2.any() else None)
+                    r[f"track_{name}_called_drone"] = (
+                        round(float((tcall[s2] == drone).mean()), 3) if s2.any() else None)
                 rows.append(r)
     res["bins"] = rows
     # Confusion matrices (rows true, columns predicted), all val crops per modality.
@@ -473,32 +537,45 @@ def report(cache: Path, model: Path, out: Path, thermal_model: Path | None = Non
     res["drone_clips_majority_drone_blobs"] = round(
         sum(v["majority"] == "drone" for v in dr_b) / max(1, len(dr_b)), 3)
     res["drone_clips_blobs"] = len(dr_b)
-    out.write_text(json.dumps(res, indent=1) + "\n")
-    print(f"report -> {out}")
-    confusion.write_text(json.dumps({
-        "about": "appearance classifier confusion counts on the validation clips "
-                 "(tools/train_camera_classifier.py report): confusion_by_size[modality][bin]"
-                 "[true][predicted], bins of the crop's box side (px) split at size_edges_px",
-        "classes": list(MODEL_CLASSES), "size_edges_px": edges,
-        "confusion_by_size": res["confusion_by_size"]}, indent=1) + "\n")
-    print(f"confusion matrices -> {confusion}")
+    if out is not None:
+        out.write_text(json.dumps(res, indent=1) + "\n")
+        print(f"report ({which}) -> {out}")
     for r in rows:
         print(f"{r['crops']:4s} {r['modality']:8s} {r['distance']:8s} n={r['n']:5d} "
               f"drone-vs-not {r['drone_vs_not_acc']:.3f} 5-class {r['class_acc']:.3f} "
-              f"bird->drone {r['bird_called_drone']} airplane->drone {r['airplane_called_drone']}")
+              f"bird->drone {r['bird_called_drone']} airplane->drone {r['airplane_called_drone']}"
+              f" | track: drone-vs-not {r['track_drone_vs_not_acc']:.3f} bird->drone "
+              f"{r['track_bird_called_drone']} airplane->drone {r['track_airplane_called_drone']}")
     print(f"drone clips with majority drone: {res['drone_clips_majority_drone']} of "
           f"{len(dr)} (labelled boxes), {res['drone_clips_majority_drone_blobs']} of "
           f"{len(dr_b)} (blobs)")
     for mod, cm in res["confusion"].items():
         print(mod, "confusion (rows true, cols predicted):", cm)
+    if confusion is None:
+        return
+    confusion.write_text(json.dumps({
+        "about": f"appearance classifier confusion counts on the {which} clips "
+                 "(tools/train_camera_classifier.py report): confusion_by_size[modality][bin]"
+                 "[true][predicted], bins of the crop's box side (px) split at size_edges_px",
+        "classes": list(MODEL_CLASSES), "size_edges_px": edges,
+        "confusion_by_size": res["confusion_by_size"]}, indent=1) + "\n")
+    print(f"confusion matrices -> {confusion}")
+
+
+def test_report(path: Path) -> Path:
+    """The test split's report beside the validation one (``x.json`` -> ``x-test.json``)."""
+    return path.with_name(f"{path.stem}-test{path.suffix}")
 
 
 def tables(report_path: Path) -> None:
     """Markdown tables of a report (for docs/camera-model-card.md)."""
     r = json.loads(report_path.read_text())
+    print(f"\n### {r.get('split', 'val')} clips ({r['val_clips']})\n")
     print("| crops | modality | distance | n | drone vs not | 5-class | drone P / R | bird P / R "
-          "| airplane P / R | helicopter P / R | bird called drone | airplane called drone |")
-    print("| --- | --- | --- | ---: | ---: | ---: | --- | --- | --- | --- | ---: | ---: |")
+          "| airplane P / R | helicopter P / R | bird called drone | airplane called drone "
+          "| track: drone vs not | track: bird / airplane called drone |")
+    print("| --- | --- | --- | ---: | ---: | ---: | --- | --- | --- | --- | ---: | ---: | ---: "
+          "| ---: |")
 
     def f(v: Any) -> str:
         return "–" if v is None else f"{v:.2f}"
@@ -508,7 +585,9 @@ def tables(report_path: Path) -> None:
                         for c in ("drone", "bird", "airplane", "helicopter"))
         print(f"| {b['crops']} | {b['modality']} | {b['distance']} | {b['n']} | "
               f"{b['drone_vs_not_acc']:.3f} | {b['class_acc']:.3f} | {pr} | "
-              f"{f(b['bird_called_drone'])} | {f(b['airplane_called_drone'])} |")
+              f"{f(b['bird_called_drone'])} | {f(b['airplane_called_drone'])} | "
+              f"{f(b.get('track_drone_vs_not_acc'))} | {f(b.get('track_bird_called_drone'))} / "
+              f"{f(b.get('track_airplane_called_drone'))} |")
     for mod, cm in r["confusion"].items():
         print(f"\n{mod} (rows: true class, columns: predicted)\n")
         print("| true \\ predicted | " + " | ".join(MODEL_CLASSES) + " |")
@@ -546,6 +625,14 @@ def main() -> None:
                     default="both", help="train: the shipped pair (default: the joint model to "
                     "--model, the thermal-only one to --thermal-model), or one model (to --model) "
                     "of one modality's crops or of both (joint)")
+    ap.add_argument("--channels", default="8,16,32,64",
+                    help="train: the four convolutions' widths")
+    ap.add_argument("--hidden", type=int, default=96, help="train: the dense layer's units")
+    ap.add_argument("--hard-boost", type=float, default=0.0,
+                    help="train: from a third of the epochs on, crops the model gets wrong "
+                    "(drone vs not) are drawn 1 + this times as often (0: off)")
+    ap.add_argument("--hard-every", type=int, default=6,
+                    help="train: epochs between refreshes of the hard examples")
     ap.add_argument("--model", type=Path, default=MODEL_PATH)
     ap.add_argument("--thermal-model", type=Path, default=THERMAL_MODEL_PATH,
                     help="the thermal model (trained with --modality both, measured by report)")
@@ -568,12 +655,20 @@ def main() -> None:
                 if a.modality == "both" else ((a.modality, a.model, a.per_epoch),))
         for mod, path, per_epoch in jobs:
             train(a.cache, a.epochs, path, per_epoch, a.threads, a.eval_every,
-                  None if mod == "joint" else mod)
+                  None if mod == "joint" else mod,
+                  tuple(int(c) for c in a.channels.split(",")), a.hidden, a.hard_boost,
+                  a.hard_every)
     if a.stage in ("report", "all"):
-        report(a.cache, a.model, a.report,
-               a.model if a.modality == "joint" else a.thermal_model, a.confusion)
+        # The validation clips (models are chosen on these), the held-out test clips (never
+        # chosen on), and the simulator's confusion matrices from both (every clip no model
+        # was trained on: the matrices are counts by size bin, and need the crops).
+        thermal = a.model if a.modality == "joint" else a.thermal_model
+        report(a.cache, a.model, a.report, thermal, None, "val")
+        report(a.cache, a.model, test_report(a.report), thermal, None, "test")
+        report(a.cache, a.model, None, thermal, a.confusion, "val+test")
     if a.stage == "tables":
         tables(a.report)
+        tables(test_report(a.report))
 
 
 if __name__ == "__main__":
