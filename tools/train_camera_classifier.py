@@ -554,7 +554,8 @@ def report(cache: Path, model: Path, out: Path | None, thermal_model: Path | Non
     if confusion is None:
         return
     confusion.write_text(json.dumps({
-        "about": f"appearance classifier confusion counts on the {which} clips "
+        "about": "appearance classifier confusion counts on the "
+                 f"{which.replace('+', ' and ')} clips "
                  "(tools/train_camera_classifier.py report): confusion_by_size[modality][bin]"
                  "[true][predicted], bins of the crop's box side (px) split at size_edges_px",
         "classes": list(MODEL_CLASSES), "size_edges_px": edges,
