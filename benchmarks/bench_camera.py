@@ -19,7 +19,9 @@
    against the detector alone (``--parts classify-speed`` skips them); and ``cuas sensor
    camera --speed 0`` itself (decode, detect, classify, publish) on a visible and a thermal
    clip, classifier on and off: frames per second by the wall clock and frames per CPU-second
-   of its process (start-up subtracted).
+   of its process (start-up subtracted); the adapter runs pinned to the next CPU, so the
+   subscriber timing it does not share its one core (it did until session 7); and where a
+   frame's time goes (decode, grey, detect, classify, encode).
 3. The Albl et al. flight (``shared/data/video/albl-multiview-dataset3``, read in place):
    orientations from the synchronised detections (first 40 % of the flight), triangulation
    of the held-out 60 %, distance of each point to the RTK path (median, p90) by number of
@@ -354,6 +356,16 @@ def five_clips(clf: AppearanceClassifier, frames: int | None) -> list[dict[str, 
     return rows
 
 
+#: The CPU the adapter process runs on (None: this process's): another one than this
+#: process's when there are two, so the subscriber timing it does not share its one core.
+ADAPTER_CPU: int | None = None
+
+
+def _adapter_cpu() -> None:
+    if ADAPTER_CPU is not None and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {ADAPTER_CPU})
+
+
 def adapter_fps(clip: str, classify: bool, max_frames: int | None = None
                 ) -> tuple[float, float, int]:
     """Frames per second of ``cuas sensor camera --speed 0`` on a clip (a process of its own,
@@ -384,7 +396,8 @@ def adapter_fps(clip: str, classify: bool, max_frames: int | None = None
                                 + ([] if max_frames is None else
                                    ["--max-frames", str(max_frames)]),
                                 stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                                stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                                preexec_fn=_adapter_cpu)
         n, first, last = 0, 0.0, 0.0
         deadline = time.monotonic() + 120
         try:
@@ -473,6 +486,9 @@ def main() -> int:
         return 1
     if args.cpu >= 0 and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {args.cpu})
+        global ADAPTER_CPU
+        ncpu = os.cpu_count() or 1
+        ADAPTER_CPU = (args.cpu + 1) % ncpu if ncpu > 1 else None
     cv2.setNumThreads(1)
     print(f"OpenCV {cv2.__version__}, numpy {np.__version__}, load average "
           f"{os.getloadavg()[0]:.1f}")
