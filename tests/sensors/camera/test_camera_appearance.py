@@ -90,6 +90,22 @@ def test_sample_clips_are_validation_clips() -> None:
     assert sum(v == "val" for v in split.values()) >= 60
 
 
+def test_test_split_report_is_of_the_shipped_models_on_the_test_clips() -> None:
+    """The held-out test clips' report (no model is chosen on them) is of the shipped pair, on
+    the test clips of the split file, none of them a validation or training clip."""
+    doc = json.loads(REPORT.with_name("camera-model-report-test.json").read_text())
+    assert doc["split"] == "test"
+    assert doc["bytes"] == MODEL_PATH.stat().st_size
+    assert doc["thermal_bytes"] == THERMAL_MODEL_PATH.stat().st_size
+    split = dict(line.split(",") for line in SPLIT.read_text().split()[1:])
+    test_clips = {c for c, v in split.items() if v == "test"}
+    assert set(doc["clip_majority"]) <= test_clips
+    assert len(doc["clip_majority"]) >= 0.9 * len(test_clips)
+    assert not test_clips & set(SAMPLE_CLIPS)
+    val = json.loads(REPORT.read_text())
+    assert val["split"] == "val" and not set(val["clip_majority"]) & test_clips
+
+
 @needs_clips
 def test_shipped_model_reproduces_its_documented_accuracy(clf: AppearanceClassifier) -> None:
     """Drone vs not-drone on the fixed sample of labelled crops, within 0.1 of the validation
