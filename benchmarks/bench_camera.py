@@ -19,7 +19,9 @@
    against the detector alone (``--parts classify-speed`` skips them); and ``cuas sensor
    camera --speed 0`` itself (decode, detect, classify, publish) on a visible and a thermal
    clip, classifier on and off: frames per second by the wall clock and frames per CPU-second
-   of its process (start-up subtracted).
+   of its process (start-up subtracted); the adapter runs pinned to the next CPU, so the
+   subscriber timing it does not share its one core (it did until session 7); and where a
+   frame's time goes (decode, grey, detect, classify, encode).
 3. The Albl et al. flight (``shared/data/video/albl-multiview-dataset3``, read in place):
    orientations from the synchronised detections (first 40 % of the flight), triangulation
    of the held-out 60 %, distance of each point to the RTK path (median, p90) by number of
@@ -262,6 +264,7 @@ def classification(n_frames: int, repeat: int, frames: int | None, clips: bool =
         fps = max(_time(pipeline(crops), small, 1, time.process_time) for _ in range(repeat))
         out[name] = fps
         print(f"  {name:34s} {fps:8.1f} fps  ({1000.0 / fps:6.2f} ms/frame)", flush=True)
+    out["stages"] = stages(n_frames=n_frames)
     if clips:
         out["drone_clips"] = five_clips(clf, frames)
     for clip in ("V_DRONE_002", "IR_DRONE_001"):
@@ -277,6 +280,52 @@ def classification(n_frames: int, repeat: int, frames: int | None, clips: bool =
             out[name + " per CPU-second"] = (min(r[2] for r in runs) - 1) / cpu if cpu > 0 else 0.0
             print(f"  {name:44s} {out[name]:8.1f} fps  {out[name + ' per CPU-second']:6.1f} "
                   "frames per CPU-second", flush=True)
+    return out
+
+
+def stages(clip: str = "V_DRONE_002", n_frames: int = 300) -> dict[str, float]:
+    """Where a frame's time goes in ``cuas sensor camera`` (decode, grey, detect, classify,
+    detections and their wire encoding), ms per frame by this process's CPU clock, the
+    adapter's own steps (``CameraSource._process``) on a clip's first ``n_frames``."""
+    from cuas import bus, wire
+    from cuas.sensors.camera.settings import CameraSettings
+    from cuas.sensors.camera.source import blob_detections, geometry_for
+
+    clf = AppearanceClassifier()
+    det = MotionDetector()
+    cap = cv2.VideoCapture(str(CLIPS / f"{clip}.mp4"))
+    tot = dict.fromkeys(("decode", "grey", "detect", "classify", "detections + encode"), 0.0)
+    geom = None
+    n = 0
+    clock = time.process_time
+    while n < n_frames:
+        t0 = clock()
+        ok, frame = cap.read()
+        t1 = clock()
+        if not ok:
+            break
+        grey = to_grey(frame)
+        t2 = clock()
+        blobs = det.process(grey).blobs
+        t3 = clock()
+        looks = clf.classify_boxes(grey, [b.bbox for b in blobs], "visible") if blobs else []
+        t4 = clock()
+        if geom is None:
+            geom = geometry_for(CameraSettings(), frame.shape[1], frame.shape[0])
+        dets = blob_detections(geom, blobs, looks or None)
+        bus.frames(wire.Detections(src="cam", seq=n + 1, t=1.7e9 + n / 30.0, sensor="cam",
+                                   kind="camera", dets=dets))
+        t5 = clock()
+        for k, dt in zip(tot, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4), strict=True):
+            tot[k] += dt
+        n += 1
+    cap.release()
+    out = {k: 1000.0 * v / max(1, n) for k, v in tot.items()}
+    total = sum(out.values())
+    print(f"  where a frame's time goes, {clip} ({n} frames, CPU ms/frame): "
+          + ", ".join(f"{k} {v:.2f}" for k, v in out.items())
+          + f"; total {total:.2f} ms = {1000.0 / total:.0f} fps on one core", flush=True)
+    out["total"] = total
     return out
 
 
@@ -305,6 +354,16 @@ def five_clips(clf: AppearanceClassifier, frames: int | None) -> list[dict[str, 
                      "false_per_frame_classified": b.false_per_frame,
                      "clutter_per_frame": b.clutter_per_frame, "box_labels": lab})
     return rows
+
+
+#: The CPU the adapter process runs on (None: this process's): another one than this
+#: process's when there are two, so the subscriber timing it does not share its one core.
+ADAPTER_CPU: int | None = None
+
+
+def _adapter_cpu() -> None:
+    if ADAPTER_CPU is not None and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {ADAPTER_CPU})
 
 
 def adapter_fps(clip: str, classify: bool, max_frames: int | None = None
@@ -337,7 +396,8 @@ def adapter_fps(clip: str, classify: bool, max_frames: int | None = None
                                 + ([] if max_frames is None else
                                    ["--max-frames", str(max_frames)]),
                                 stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                                stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                                preexec_fn=_adapter_cpu)
         n, first, last = 0, 0.0, 0.0
         deadline = time.monotonic() + 120
         try:
@@ -426,6 +486,9 @@ def main() -> int:
         return 1
     if args.cpu >= 0 and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {args.cpu})
+        global ADAPTER_CPU
+        ncpu = os.cpu_count() or 1
+        ADAPTER_CPU = (args.cpu + 1) % ncpu if ncpu > 1 else None
     cv2.setNumThreads(1)
     print(f"OpenCV {cv2.__version__}, numpy {np.__version__}, load average "
           f"{os.getloadavg()[0]:.1f}")

@@ -83,7 +83,27 @@ def _sample() -> list[tuple[str, str, np.ndarray]]:
 def test_sample_clips_are_validation_clips() -> None:
     split = dict(line.split(",") for line in SPLIT.read_text().split()[1:])
     assert all(split[c] == "val" for c in SAMPLE_CLIPS)
-    assert sum(v == "val" for v in split.values()) >= 100  # a quarter of 522 clips
+    # A quarter of 522 clips is held out, half of it (rounded down per group) as the test
+    # clips no model is chosen on.
+    assert sum(v in ("val", "test") for v in split.values()) >= 125
+    assert sum(v == "test" for v in split.values()) >= 55
+    assert sum(v == "val" for v in split.values()) >= 60
+
+
+def test_test_split_report_is_of_the_shipped_models_on_the_test_clips() -> None:
+    """The held-out test clips' report (no model is chosen on them) is of the shipped pair, on
+    the test clips of the split file, none of them a validation or training clip."""
+    doc = json.loads(REPORT.with_name("camera-model-report-test.json").read_text())
+    assert doc["split"] == "test"
+    assert doc["bytes"] == MODEL_PATH.stat().st_size
+    assert doc["thermal_bytes"] == THERMAL_MODEL_PATH.stat().st_size
+    split = dict(line.split(",") for line in SPLIT.read_text().split()[1:])
+    test_clips = {c for c, v in split.items() if v == "test"}
+    assert set(doc["clip_majority"]) <= test_clips
+    assert len(doc["clip_majority"]) >= 0.9 * len(test_clips)
+    assert not test_clips & set(SAMPLE_CLIPS)
+    val = json.loads(REPORT.read_text())
+    assert val["split"] == "val" and not set(val["clip_majority"]) & test_clips
 
 
 @needs_clips
