@@ -32,6 +32,7 @@ from cuas.classify.features import (
 from cuas.classify.inputs import ICAO, RID, IdentReports, RfReport
 from cuas.classify.model import (
     UAV,
+    CurveTable,
     EvidenceModel,
     combine,
     load_model,
@@ -200,6 +201,9 @@ class Classifier:
         self._rf_seen_t = -np.inf
         self._rf_onset = -np.inf
         self._rf_last: RfReport | None = None
+        # Every curve in one compiled pass (the history curves are all kinematic).
+        self._curves = CurveTable.of(self.model.curves, KINEMATIC)
+        self._history_curves = CurveTable.of(self.model.history, frozenset(self.model.history))
         self.reasons = ReasonWriter(self.geometry, float(self.model.rf_link[UAV]))
         known = set(Features.__slots__)
         bad = [nm for nm in self.model.curves if nm not in known] + [
@@ -285,15 +289,11 @@ class Classifier:
             self.clutter_map.record(t, window.first[ended], t - window.first_t[ended])
         m = self.model
 
-        # Kinematic and quality terms (one np.interp per class and curve: measured faster than
-        # evaluating all curves in one gather).
+        # Kinematic and quality terms: every curve in one compiled pass (model.CurveTable),
+        # the same bits as np.interp curve by curve.
         terms = np.zeros((n, 4))
         kin = np.zeros((n, 4))
-        for name, curve in m.curves.items():
-            term = curve(getattr(f, name))
-            terms += term
-            if name in KINEMATIC:
-                kin += term
+        self._curves.terms([getattr(f, name) for name in m.curves], terms, kin)
         # Sensor class evidence (each detection's, fused per track with forgetting) and how
         # long the track has hovered over its life (a sustained hover is a multirotor's).
         st = self._state.gather(inp.ids)
@@ -301,10 +301,7 @@ class Classifier:
         sensed = self.evidence.log_evidence(t, inp.ids, ev_slots)
         terms += sensed
         held = self._held_hover(t, inp, f, st)
-        for curve in m.history.values():
-            term = curve(held)
-            terms += term
-            kin += term
+        self._history_curves.terms([held] * len(m.history), terms, kin)
 
         # Cooperative identity.
         has_id = inp.ident >= 0
