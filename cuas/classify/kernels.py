@@ -6,8 +6,10 @@
 :func:`curve_terms` evaluates every likelihood curve of every track in one pass, with
 ``np.interp``'s arithmetic (same breakpoint search, same slope, same expression) and the terms
 summed in the classifier's order, so the probabilities are the numpy path's to the last bit
-(:func:`cuas.classify.model.curve_terms` is the oracle). :func:`order_reasons` orders each
-track's reason weights as a stable argsort of the negated weights does.
+(:meth:`cuas.classify.model.CurveTable.terms` with the kernels off is the oracle).
+:func:`window_features` computes the window features of :func:`cuas.classify.features.features`
+with numpy's order of sums (its oracle: ``features._window_features``). :func:`order_reasons`
+orders each track's reason weights as a stable argsort of the negated weights does.
 
 numba is imported only here, and this module only when a kernel is first needed
 (:func:`cuas.classify.model.kernels`), so ``import cuas.classify`` stays light.
