@@ -13,6 +13,9 @@ it as detections arrive, so it is not part of the classification but is not free
 includes writing the track's sensor sentence, "radar-1: drone 0.80 over 12 looks", which the
 ledger makes with the observation that changes it).
 
+The same classification with the compiled kernels switched off (``model.use_kernels(False)``:
+the numpy path they are checked against, same results to the bit) shows what they save.
+
 Beside it, in the same run, a baseline: a plain batched-numpy naive Bayes over the same tracks
 (speed and height likelihood curves, a softmax, a point-in-zone test per zone), the floor any
 classification pays. On a machine shared with other work the milliseconds move with the load;
@@ -36,7 +39,7 @@ try:
 except ImportError:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cuas.classify import Classifier, TrackInputs
+from cuas.classify import Classifier, TrackInputs, model
 from cuas.classify.evidence import Observation
 from cuas.classify.inputs import ICAO, RID, IdentReports, RfReport
 from cuas.classify.model import combine, load_model
@@ -137,18 +140,24 @@ def main() -> None:
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     print(f"{'tracks':>7} {'min ms':>7} {'median ms':>10} {'p95 ms':>8} "
           f"{'no-reasons min/median':>22} {'baseline min/median':>20} {'x baseline':>10} "
-          f"{'ingest median ms':>17}")
+          f"{'ingest median ms':>17} {'numpy path median ms':>21}")
     for n in args.tracks:
         updates = max(30, args.updates * 1000 // max(n, 1000))  # bounded at 10,000 tracks
         base = baseline(n, updates, args.warmup)
         ingest: list[float] = []
         full = run(n, updates, args.warmup, True, ingest)
         bare = run(n, updates, args.warmup, False)
+        model.use_kernels(False)
+        try:
+            plain = run(n, updates, args.warmup, True)
+        finally:
+            model.use_kernels(True)
         print(f"{n:>7} {full.min():>7.2f} {np.median(full):>10.2f} "
               f"{np.percentile(full, 95):>8.2f} "
               f"{bare.min():>10.2f} / {np.median(bare):>8.2f} "
               f"{base.min():>9.2f} / {np.median(base):>7.2f} "
-              f"{np.median(full) / np.median(base):>10.1f} {np.median(ingest):>17.2f}")
+              f"{np.median(full) / np.median(base):>10.1f} {np.median(ingest):>17.2f} "
+              f"{np.median(plain):>21.2f}")
 
 
 if __name__ == "__main__":

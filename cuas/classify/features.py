@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from cuas.classify.model import kernels
 from cuas.vocabulary import EARTH_RADIUS_M
 
 F64 = NDArray[np.float64]
@@ -177,6 +178,36 @@ def features(t: float, x: F64, pos_sigma: F64, vel_sigma: F64, t_birth: F64, hit
     # adding r^2 / 2R restores height above the site's ground to metres out to ~200 km.
     height = x[:, 2] + (x[:, 0] ** 2 + x[:, 1] ** 2) / (2.0 * EARTH_RADIUS_M)
 
+    sig_h2 = pos_sigma[:, 0] ** 2 + pos_sigma[:, 1] ** 2
+    kern = kernels()
+    if kern is not None and 3 <= d <= 129:
+        out = np.empty((6, n_tr))
+        kern.window_features(w.e, w.n, w.u, w.t, w.count, sig_h2, MIN_PATH_M, MIN_SEGMENT_M,
+                             HOVER_SPEED, HOVER_MIN_HEIGHT, _rows_first(w.e), out)
+        straight, turn, hover_s, rg, net, window_s = out
+    else:
+        straight, turn, hover_s, rg, net, window_s = _window_features(w, sig_h2)
+    return Features(speed=speed, climb=climb, height=height, turn_rate=turn,
+                    straightness=straight, hover_s=hover_s, loiter_radius=rg, displacement=net,
+                    roam=np.where(t - w.first_t >= ROAM_MIN_AGE_S, w.roam, np.nan),
+                    clutter_map_s=(np.where(w.roam < stationary_limit(pos_sigma), clutter_s,
+                                            np.nan)
+                                   if clutter_s is not None else np.full(n_tr, np.nan)),
+                    window_s=np.nan_to_num(window_s), age=np.maximum(t - t_birth, 0.0),
+                    hit_ratio=hit_ratio, n_sources=n_sources)
+
+
+def _rows_first(a: F64) -> bool:
+    """Whether numpy walks an (N, D) array (and the arrays it derives from it, which keep its
+    layout) row by row: the rows are its fastest axis (or there is one row). Its row sums are
+    then pairwise, else column after column, which can differ in the last bit."""
+    return a.shape[0] <= 1 or abs(a.strides[1]) < abs(a.strides[0])
+
+
+def _window_features(w: Window, sig_h2: F64) -> tuple[F64, ...]:
+    """Straightness, turn rate, hover time, loiter radius, displacement and window span of each
+    track's window (the numpy oracle of :func:`cuas.classify.kernels.window_features`)."""
+    n_tr, d = w.e.shape
     V = w.valid
     de = np.diff(w.e, axis=1)  # (N, D-1) segments
     dn = np.diff(w.n, axis=1)
@@ -191,7 +222,6 @@ def features(t: float, x: F64, pos_sigma: F64, vel_sigma: F64, t_birth: F64, hit
     net_e = w.e[:, -1] - w.e[r, first]
     net_n = w.n[:, -1] - w.n[r, first]
     net = np.sqrt(net_e * net_e + net_n * net_n)
-    sig_h2 = pos_sigma[:, 0] ** 2 + pos_sigma[:, 1] ** 2
     long_enough = path >= np.maximum(MIN_PATH_M, 3.0 * np.sqrt(sig_h2))
     with np.errstate(invalid="ignore", divide="ignore"):
         straight = np.where(long_enough, np.minimum(net / path, 1.0), np.nan)
@@ -217,14 +247,7 @@ def features(t: float, x: F64, pos_sigma: F64, vel_sigma: F64, t_birth: F64, hit
         var = (e0 * e0).sum(axis=1) / k - me * me + (n0 * n0).sum(axis=1) / k - mn * mn
         rg = np.sqrt(np.maximum(var, 0.0))
         window_s = np.where(w.count >= 2, w.t[-1] - w.t[first], 0.0)
-    return Features(speed=speed, climb=climb, height=height, turn_rate=turn,
-                    straightness=straight, hover_s=hover_s, loiter_radius=rg, displacement=net,
-                    roam=np.where(t - w.first_t >= ROAM_MIN_AGE_S, w.roam, np.nan),
-                    clutter_map_s=(np.where(w.roam < stationary_limit(pos_sigma), clutter_s,
-                                            np.nan)
-                                   if clutter_s is not None else np.full(n_tr, np.nan)),
-                    window_s=np.nan_to_num(window_s), age=np.maximum(t - t_birth, 0.0),
-                    hit_ratio=hit_ratio, n_sources=n_sources)
+    return straight, turn, hover_s, rg, net, window_s
 
 
 #: Sustained hover: at most this long (s) between updates counts, and it halves this often

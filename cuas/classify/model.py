@@ -8,10 +8,13 @@ feature (NaN) adds nothing, and a softmax of prior plus terms gives probabilitie
 
 from __future__ import annotations
 
+import logging
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -21,6 +24,8 @@ from cuas.errors import ConfigError
 from cuas.vocabulary import CLASSES
 
 F64 = NDArray[np.float64]
+
+log = logging.getLogger(__name__)
 
 #: Column indices of the class order :data:`cuas.vocabulary.CLASSES`.
 UAV, BIRD, MANNED, CLUTTER = range(len(CLASSES))
@@ -141,3 +146,72 @@ def combine(log_prior: F64, terms: F64) -> F64:
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
+
+
+#: The compiled kernels (cuas.classify.kernels) once loaded; False: switched off or unusable.
+_kernels: ModuleType | bool | None = None
+
+
+def kernels() -> ModuleType | None:
+    """The compiled classifier kernels, imported (with numba) on first use; None when they are
+    switched off (:func:`use_kernels`) or numba cannot run here (the numpy code, their oracle,
+    then does the work: same results, slower). The tracker's kernels, loaded first in the
+    engine, have already pointed numba's cache where it can write."""
+    global _kernels
+    if _kernels is None:
+        try:
+            from cuas.classify import kernels as mod
+        except Exception as exc:  # noqa: BLE001 - any failure leaves the numpy path
+            log.warning("compiled classifier kernels unavailable (%s): using the numpy path",
+                        exc)
+            _kernels = False
+        else:
+            _kernels = mod
+    return _kernels if isinstance(_kernels, ModuleType) else None
+
+
+def use_kernels(on: bool) -> None:
+    """Switch the compiled kernels on (the default) or off (the numpy path): for the oracle
+    tests and the before/after benchmark."""
+    global _kernels
+    _kernels = None if on else False
+
+
+@dataclass(frozen=True, slots=True)
+class CurveTable:
+    """Several curves packed for the compiled kernel: breakpoints padded to the longest."""
+
+    curves: tuple[Curve, ...]
+    xs: F64  # (K, B)
+    llr: F64  # (K, 4, B)
+    nbs: NDArray[np.int64]  # (K,)
+    clips: F64  # (K,)
+    kinematic: NDArray[np.bool_]  # (K,)
+
+    @classmethod
+    def of(cls, curves: Mapping[str, Curve], kinematic: frozenset[str]) -> CurveTable:
+        cs = tuple(curves.values())
+        b = max((len(c.x) for c in cs), default=2)
+        xs = np.zeros((len(cs), b))
+        llr = np.zeros((len(cs), 4, b))
+        for k, c in enumerate(cs):
+            xs[k, : len(c.x)] = c.x
+            llr[k, :, : len(c.x)] = c.llr
+        return cls(cs, xs, llr, np.asarray([len(c.x) for c in cs], dtype=np.int64),
+                   np.asarray([c.clip for c in cs], dtype=np.float64),
+                   np.asarray([c.name in kinematic for c in cs], dtype=bool))
+
+    def terms(self, values: list[F64], terms: F64, kin: F64) -> None:
+        """Add each curve's term of its feature ``values`` (N,) to ``terms`` (N, 4), in curve
+        order, and the kinematic curves' to ``kin`` (N, 4), in place; compiled where numba
+        runs, else curve by curve with ``np.interp`` (the oracle, same bits)."""
+        kern = kernels()
+        if kern is not None and len(values):
+            kern.curve_terms(np.ascontiguousarray(np.stack(values), dtype=np.float64), self.xs,
+                             self.llr, self.nbs, self.clips, self.kinematic, terms, kin)
+            return
+        for curve, v, is_kin in zip(self.curves, values, self.kinematic.tolist(), strict=True):
+            term = curve(v)
+            terms += term
+            if is_kin:
+                kin += term

@@ -2,6 +2,11 @@
 column per kind of reason (deny list, spoofing, loitering, zones, approach, identity, RF, class,
 motion), written in one vectorised pass with the texts cached by their rounded numbers.
 
+Texts are interned: every distinct sentence has an integer code, the columns hold codes, the
+ordering is a compiled pass over the weights (:func:`cuas.classify.kernels.order_reasons`) and a
+track whose chosen codes are those of its previous update keeps its previous tuple, so strings
+are only touched where a reason changed.
+
 Imports only ``cuas.classify`` siblings; :class:`~cuas.classify.classifier.Classifier` owns one
 :class:`ReasonWriter` and keeps its identity ``labels`` up to date.
 """
@@ -15,12 +20,13 @@ from numpy.typing import NDArray
 
 from cuas.classify.features import Features
 from cuas.classify.inputs import ICAO, IdentReports, RfReport
-from cuas.classify.model import BIRD, CLUTTER, MANNED, UAV
+from cuas.classify.model import BIRD, CLUTTER, MANNED, UAV, kernels
 from cuas.classify.spoofing import SpoofEvidence
 from cuas.zones import Approach, SiteGeometry
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
+I32 = NDArray[np.int32]
 B = NDArray[np.bool_]
 
 #: Most reasons per track (the strongest first).
@@ -38,6 +44,9 @@ _AUTH_WORDS = {"present": " (signed)", "partial": " (partly signed)", "absent": 
 HELD_REASON_S = 10.0
 #: A track that dropped another object's evidence says so for this long (s).
 SWITCH_REASON_S = 30.0
+#: Most distinct sentences interned before the tables start afresh (rounded values repeat,
+#: but not forever).
+MAX_TEXTS = 200_000
 
 
 
@@ -54,13 +63,41 @@ class ReasonWriter:
         self.geometry = geometry
         self.rf_link_uav = rf_link_uav
         self.labels: list[str] = []
-        # Per zone, per identity, and formatted ones by their rounded numbers.
-        self.zone_text = np.asarray(
-            [f"inside the {nm} ({KIND_WORDS.get(k, 'zone')})" for nm, k in
-             zip(geometry.zone_names, geometry.zone_kinds, strict=True)] or [""],
-            dtype=object)
         self.id_cache: dict[tuple[str, int], str] = {}
-        self.text_cache: dict[tuple[object, ...], str] = {}
+        self._start_tables()
+
+    def _start_tables(self) -> None:
+        """Empty text tables (code 0: no reason) with the fixed sentences interned."""
+        self.texts: list[str | None] = [None]
+        # The same as an object array (grown by doubling) for gathering by code.
+        self.text_arr = np.empty(1024, dtype=object)
+        self.n_arr = 0
+        self.code_of: dict[str, int] = {}
+        #: Formatted sentences' codes: per tag, by their rounded numbers packed in one int.
+        self.text_cache: dict[str, dict[int, int]] = {}
+        self.approach_cache: dict[tuple[int, int, int], int] = {}
+        g = self.geometry
+        self.zone_code = self._intern(
+            [f"inside the {nm} ({KIND_WORDS.get(k, 'zone')})" for nm, k in
+             zip(g.zone_names, g.zone_kinds, strict=True)] or [""])
+        self.class_code = self._intern(_CLASS_TEXT.ravel().tolist()).reshape(_CLASS_TEXT.shape)
+        # The previous update's chosen codes (N, MAX_REASONS) and tuples, by sorted track id.
+        self.prev_ids = np.zeros(0, dtype=np.int64)
+        self.prev_codes = np.zeros((0, MAX_REASONS), dtype=np.int32)
+        self.prev_out = np.empty(0, dtype=object)
+
+    def _code(self, text: str) -> int:
+        code = self.code_of.get(text)
+        if code is None:
+            code = self.code_of[text] = len(self.texts)
+            self.texts.append(text)
+        return code
+
+    def _intern(self, texts: Any) -> I32:
+        """The codes of ``texts`` (a sequence of str), new ones added."""
+        get, code = self.code_of.get, self._code
+        return np.asarray([c if (c := get(s)) is not None else code(s) for s in texts],
+                          dtype=np.int32)
 
     def forget(self, i: int) -> None:
         """Identity ``i`` changed (its value or list label): drop its cached sentences."""
@@ -83,10 +120,11 @@ class ReasonWriter:
         from rounded numbers through a cache, so the only per-track Python left is slicing the
         sorted row into a tuple.
         """
+        if len(self.texts) > MAX_TEXTS:
+            self._start_tables()
         W = np.zeros((n, _N_SLOTS))
-        # None where a slot has no reason (its weight is 0, so it is never picked): an empty
-        # object array is ten times cheaper to make than one filled with "".
-        T = np.empty((n, _N_SLOTS), dtype=object)
+        # Text codes (0 where a slot has no reason: its weight is 0, so it is never picked).
+        T = np.zeros((n, _N_SLOTS), dtype=np.int32)
         rows = np.arange(n)
         best = np.argmax(probs, axis=1)
 
@@ -94,7 +132,12 @@ class ReasonWriter:
             idx = np.flatnonzero(where)
             if len(idx):
                 W[idx, slot] = weight if np.isscalar(weight) else np.asarray(weight)[idx]
-                T[idx, slot] = texts(idx) if callable(texts) else texts
+                if isinstance(texts, str):
+                    T[idx, slot] = self._code(texts)
+                else:
+                    got = texts(idx) if callable(texts) else texts
+                    T[idx, slot] = got if isinstance(got, np.ndarray) and got.dtype == np.int32 \
+                        else self._intern(got)
             return idx
 
         put(_DENY, deny, 1.0, lambda idx: [self._id_text(idents, i, "deny") for i in
@@ -114,7 +157,7 @@ class ReasonWriter:
             f"{d:.0f} m from track {ids[j]} ({self._friend_text(idents, int(ident[j]), allow_list)}): "
             "probably the same aircraft"
             for d, j in zip(shadow_d[idx].tolist(), shadow_of[idx].tolist(), strict=True)])
-        put(_ZONE, c_zone > 0, c_zone, lambda idx: self.zone_text[top_zone[idx]])
+        put(_ZONE, c_zone > 0, c_zone, lambda idx: self.zone_code[top_zone[idx]])
         put(_APPROACH, c_appr > 0, c_appr, lambda idx: self._approach_texts(appr, idx))
         put(_ALLOW, allow & ~deny, 0.95, lambda idx: [self._id_text(idents, i, "allow") for i in
                                                       ident[idx].tolist()])
@@ -136,7 +179,7 @@ class ReasonWriter:
         if sensed is not None and len(sensed[0]):
             # A sensor's own classification, named ("cam-1: drone 0.93 over 14 looks").
             W[sensed[0], _SENSED] = 0.3 + 0.4 * sensed[2]
-            T[sensed[0], _SENSED] = sensed[1]
+            T[sensed[0], _SENSED] = self._intern(sensed[1])
         if held is not None:
             put(_HELD, held >= HELD_REASON_S, 0.55, lambda idx: self._cached(
                 "held", "hovered {} s", np.rint(held[idx])))
@@ -146,13 +189,63 @@ class ReasonWriter:
                 np.rint(switched_s[idx])))
         pct = np.rint(probs[rows, best] * 100).astype(np.int64)
         W[:, _CLASS] = 0.3
-        T[:, _CLASS] = _CLASS_TEXT[best, pct]
+        T[:, _CLASS] = self.class_code[best, pct]
         self._motion(W, T, best, kin, f)
+        return self._assemble(ids, W, T)
 
-        order = np.argsort(-W, axis=1, kind="stable")[:, :MAX_REASONS]
-        count = np.minimum((W > 0).sum(axis=1), MAX_REASONS)
-        picked = np.take_along_axis(T, order, axis=1).tolist()
-        return tuple(tuple(r[:c]) for r, c in zip(picked, count.tolist(), strict=True))
+    def _assemble(self, ids: I64, W: F64, T: I32) -> tuple[tuple[str, ...], ...]:
+        """Each row's texts by descending weight (ties in slot order), at most MAX_REASONS;
+        a track whose codes are those of its previous update keeps its previous tuple."""
+        n = len(W)
+        kern = kernels()
+        if kern is not None:
+            order = np.zeros((n, MAX_REASONS), dtype=np.int64)
+            count = np.zeros(n, dtype=np.int64)
+            kern.order_reasons(W, MAX_REASONS, order, count)
+        else:  # the oracle: a stable argsort of the negated weights
+            order = np.argsort(-W, axis=1, kind="stable")[:, :MAX_REASONS]
+            count = np.minimum((W > 0).sum(axis=1), MAX_REASONS)
+        codes = np.take_along_axis(T, order, axis=1)
+        codes[np.arange(MAX_REASONS)[None, :] >= count[:, None]] = 0
+        prev = self.prev_ids
+        out = np.empty(n, dtype=object)
+        if len(prev) == n and np.array_equal(prev, ids):  # the usual case: the same tracks
+            same = (codes == self.prev_codes).all(axis=1)
+            out[same] = self.prev_out[same]
+        elif len(prev) and n:
+            r = np.minimum(np.searchsorted(prev, ids), len(prev) - 1)
+            same = (prev[r] == ids) & (codes == self.prev_codes[r]).all(axis=1)
+            out[same] = self.prev_out[r[same]]
+        else:
+            same = np.zeros(n, dtype=bool)
+        texts = self._text_array()
+        # Rows grouped by how many reasons they have: one gather and one tuple per row, in C.
+        changed_count = np.where(same, -1, count)
+        for c in range(MAX_REASONS + 1):
+            rows = np.flatnonzero(changed_count == c)
+            if len(rows):
+                out[rows] = np.fromiter(map(tuple, texts[codes[rows, :c]].tolist()),
+                                        dtype=object, count=len(rows))
+        if len(ids) < 2 or bool((ids[1:] > ids[:-1]).all()):
+            self.prev_ids, self.prev_codes, self.prev_out = ids.copy(), codes, out
+        else:
+            o = np.argsort(ids, kind="stable")
+            self.prev_ids, self.prev_codes, self.prev_out = ids[o], codes[o], out[o]
+        return tuple(out.tolist())
+
+    def _text_array(self) -> NDArray[np.object_]:
+        """The interned texts as an object array indexed by code."""
+        n = len(self.texts)
+        if n > len(self.text_arr):
+            grown = np.empty(max(n, 2 * len(self.text_arr)), dtype=object)
+            grown[: self.n_arr] = self.text_arr[: self.n_arr]
+            self.text_arr = grown
+        if n > self.n_arr:
+            new = np.empty(n - self.n_arr, dtype=object)
+            new[:] = self.texts[self.n_arr:]
+            self.text_arr[self.n_arr: n] = new
+            self.n_arr = n
+        return self.text_arr
 
     def _spoof_reasons(self, put: Any, ev: SpoofEvidence, ident: I64,
                        idents: IdentReports | None, ids: I64) -> None:
@@ -182,14 +275,14 @@ class ReasonWriter:
             for k, j, d in zip(idx.tolist(), ev.lock_of[idx].tolist(), ev.lock_d[idx].tolist(),
                                strict=True)])
 
-    def _motion(self, W: F64, T: NDArray[np.object_], best: I64, kin: F64, f: Features) -> None:
+    def _motion(self, W: F64, T: I32, best: I64, kin: F64, f: Features) -> None:
         """The kinematic or track-quality phrase that goes with each track's best class."""
         clutter = best == CLUTTER
         short = clutter & (f.age < 5.0)
         patchy = clutter & ~short & (f.n_sources <= 1) & (f.hit_ratio < 0.7)
-        W[short, _MOTION], T[short, _MOTION] = 0.2, "short-lived track"
+        W[short, _MOTION], T[short, _MOTION] = 0.2, self._code("short-lived track")
         W[patchy, _MOTION] = 0.2
-        T[patchy, _MOTION] = "single-sensor track, detected intermittently"
+        T[patchy, _MOTION] = self._code("single-sensor track, detected intermittently")
         rest = ~short & ~patchy
         hover = rest & (np.nan_to_num(f.hover_s) >= 3.0)
         moving = rest & ~hover & np.isfinite(f.speed)
@@ -205,34 +298,32 @@ class ReasonWriter:
             T[idx, _MOTION] = self._cached("m", "{} m/s at {} m", np.rint(f.speed[idx]),
                                            np.rint(f.height[idx]))
 
-    def _cached(self, tag: str, fmt: str, *values: F64) -> NDArray[np.object_]:
-        """``fmt`` filled with each row of the whole numbers ``values`` (columns of equal
-        length), one text per distinct row, each formatted once and kept in the text cache
-        (many tracks share their rounded speed and height)."""
+    def _cached(self, tag: str, fmt: str, *values: F64) -> I32:
+        """The codes of ``fmt`` filled with each row of the whole numbers ``values`` (columns
+        of equal length), one text per distinct row, each formatted once and kept in the text
+        cache (many tracks share their rounded speed and height)."""
         # One int64 code per row (each of at most two values in 32 bits, offset to be
         # non-negative); values outside that range are formatted row by row.
         ints = [v.astype(np.int64) for v in values]
         if len(ints) > 2 or any(((v < -2**31) | (v >= 2**31)).any() for v in ints):
-            return np.asarray([fmt.format(*row) for row in zip(
-                *(v.tolist() for v in ints), strict=True)] + [None])[:-1]
-        code = ints[0] + 2**31
+            return self._intern([fmt.format(*row) for row in zip(
+                *(v.tolist() for v in ints), strict=True)])
+        key = ints[0] + 2**31
         for v in ints[1:]:
-            code = (code << 32) | (v + 2**31)
-        uniq, inv = np.unique(code, return_inverse=True)
-        first = np.zeros(len(uniq), dtype=np.int64)
-        first[inv[::-1]] = np.arange(len(code) - 1, -1, -1)  # a row holding each code
-        rows = [col[first].tolist() for col in ints]
-        cache = self.text_cache
-        if len(cache) > 100_000:  # bounded: rounded values repeat, but not forever
-            cache.clear()
-        out = np.empty(len(uniq), dtype=object)
-        for k, row in enumerate(zip(*rows, strict=True)):
-            key = (tag, *row)
-            text = cache.get(key)
-            if text is None:
-                text = cache[key] = fmt.format(*row)
-            out[k] = text
-        return out[inv]
+            key = (key << 32) | (v + 2**31)
+        # One dict look-up per row: cheaper than finding the distinct rows first.
+        cache = self.text_cache.setdefault(tag, {})
+        get = cache.get
+        keys = key.tolist()
+        out = [get(k, -1) for k in keys]
+        if -1 in out:
+            for r, k in enumerate(keys):
+                if out[r] < 0:
+                    got = get(k)
+                    if got is None:
+                        got = cache[k] = self._code(fmt.format(*(int(v[r]) for v in ints)))
+                    out[r] = got
+        return np.asarray(out, dtype=np.int32)
 
     def _friend_text(self, idents: IdentReports | None, i: int, allow_list: B) -> str:
         if idents is None or not 0 <= i < idents.n:
@@ -241,21 +332,21 @@ class ReasonWriter:
             return self.labels[i]
         return "ADS-B aircraft" if idents.kind[i] == ICAO else "friendly"
 
-    def _approach_texts(self, appr: Approach, idx: NDArray[np.int64]) -> list[str]:
-        cache = self.text_cache
+    def _approach_texts(self, appr: Approach, idx: NDArray[np.int64]) -> I32:
+        cache = self.approach_cache
         names = self.geometry.asset_names
         a = appr.asset[idx].tolist()
         v = np.rint(appr.closing[idx]).astype(np.int64).tolist()
         s = np.rint(np.where(appr.tta[idx] > 0, appr.tta[idx], -1.0)).astype(np.int64).tolist()
         out = []
         for ai, vi, si in zip(a, v, s, strict=True):
-            key = ("a", ai, vi, si)
-            text = cache.get(key)
-            if text is None:
-                text = cache[key] = (f"over {names[ai]}" if si < 0 else
-                                     f"closing at {vi} m/s, {si} s to {names[ai]}")
-            out.append(text)
-        return out
+            key = (ai, vi, si)
+            code = cache.get(key)
+            if code is None:
+                code = cache[key] = self._code(f"over {names[ai]}" if si < 0 else
+                                               f"closing at {vi} m/s, {si} s to {names[ai]}")
+            out.append(code)
+        return np.asarray(out, dtype=np.int32)
 
     def _id_text(self, idents: IdentReports | None, i: int, what: str) -> str:
         """An identity's sentence of kind ``what`` (deny, allow, adsb, rid), cached."""

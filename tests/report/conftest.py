@@ -56,6 +56,8 @@ def incident_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         msgs.append((r.publish_time_ns / 1e9, r.topic, r.payload))
     first = alerts[0]
     # The console acknowledges by alert_id: the id when the alert has one, else src:seq.
+    if len(alerts) == 1:  # the same track's alert again a second later: the first keeps its id
+        alerts.append(dataclasses.replace(alerts[0], seq=1, t=alerts[0].t + 1.0))
     alerts[-1] = dataclasses.replace(alerts[-1], id="A-last")
     assert alerts[-1].alert_id == "A-last"
     assert first.alert_id == (first.id if first.id is not None else f"{first.src}:{first.seq}")
