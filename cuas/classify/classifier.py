@@ -31,7 +31,6 @@ from cuas.classify.features import (
 )
 from cuas.classify.inputs import ICAO, RID, IdentReports, RfReport
 from cuas.classify.model import (
-    BIRD,
     UAV,
     CurveTable,
     EvidenceModel,
@@ -88,9 +87,6 @@ MATURE_S = 10.0
 SOLID_FROM = 0.5
 SOLID_FULL = 0.75
 SOLID_LIKELY = 0.6
-#: Seconds of hover (over the track's life or within its window) after which a bird history
-#: from a crowd is dropped.
-HOVER_SWITCH_S = 3.0
 #: Most a track with a friendly (allow-listed, not spoofed) or ADS-B identity can score.
 FRIENDLY_CAP = 0.3
 #: Most an anonymous track right where a friendly one is can score (`medium`).
@@ -313,14 +309,6 @@ class Classifier:
         st = self._state.gather(inp.ids)
         ev_slots = self.evidence.slots(inp.ids)
         held = self._held_hover(t, inp, f, st)
-        # A track whose history says bird but which now holds a hover (no bird holds still
-        # for long, tests/classify) after a crowd has most likely changed objects: the drone
-        # that flew inside a flock stopped where the gull it was confused with flew on. Its
-        # older class evidence was the gull's and is dropped, as a label switch drops it.
-        hovering = (held >= HOVER_SWITCH_S) | (np.nan_to_num(f.hover_s) >= HOVER_SWITCH_S)
-        regime = np.flatnonzero(hovering & ~inp.deleted)
-        if len(regime):
-            self.evidence.drop_history(t, inp.ids[regime], ev_slots[regime], BIRD)
         sensed = self.evidence.log_evidence(t, inp.ids, ev_slots)
         terms += sensed
         self._history_curves.terms([held] * len(m.history), terms, kin)

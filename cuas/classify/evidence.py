@@ -336,32 +336,6 @@ class EvidenceLedger:
             out[have] = np.where(np.isfinite(when), t - when, np.nan)
         return out
 
-    def drop_history(self, t: float, ids: I64, slots: I64, leading: int) -> I64:
-        """Drop the older evidence of those of ``ids`` (their :meth:`slots`) whose history leads
-        with class ``leading``, that had an ambiguous detection (a crowd) within
-        SWITCH_RECENT_S of ``t`` and have not dropped one that recently: keep only what the
-        last few looks say, as a label switch does. For a track whose motion now contradicts
-        its history (a "gull" that stops and hovers while its flock flies on has most likely
-        changed objects). Returns the rows of ``ids`` whose history was dropped."""
-        have = np.flatnonzero(slots >= 0)
-        if not len(have):
-            return have
-        s = slots[have]
-        pick = ((t - self._amb_t[s] <= SWITCH_RECENT_S) & (t - self._switch_t[s] > SWITCH_RECENT_S)
-                & (np.argmax(self._log[s], axis=1) == leading))
-        rows = have[pick]
-        for slot in slots[rows].tolist():
-            # Both sums are decayed to the ledger's time for the track; taking the fast one
-            # as the whole history is what a label switch does in add().
-            self._log[slot] = self._fast[slot]
-            self._switch_t[slot] = t
-            self.n_switches += 1
-            te = self._by_slot[slot]
-            te.summaries.clear()
-            self._said_from[slot] = np.inf
-            self._said_until[slot] = -np.inf
-        return rows
-
     def has(self, ids: I64) -> NDArray[np.bool_]:
         """Which of ``ids`` have any evidence."""
         return self.slots(ids) >= 0
