@@ -117,7 +117,7 @@ async def _demo(recording: Path, truth_path: Path | None, config: object, speed:
     from cuas import bus, wire
     from cuas.cli.tracks import watch
     from cuas.config import Config
-    from cuas.fusion.daemon import Daemon
+    from cuas.fusion.daemon import Daemon, warm_up
     from cuas.outputs.operator import render_table
     from cuas.outputs.stream import TrackStream
     from cuas.record.bus_replay import replay_on_bus
@@ -127,6 +127,10 @@ async def _demo(recording: Path, truth_path: Path | None, config: object, speed:
     loopback = bus.Endpoints("tcp://127.0.0.1:*", "tcp://127.0.0.1:*")
     # Keep about two snapshots per second of the recording's own time.
     snapshot_hz = min(50.0, max(config.daemon.snapshot_hz, 2.0 * (speed or 25.0)))
+    # As `cuas run` does: compile the tracker's and classifier's kernels (tens of seconds on a
+    # fresh machine's first run) before the replay starts, not while it plays at 10x, where
+    # the first minute and a half of the recording would get no snapshot.
+    warm_up(config)
     daemon = Daemon(config, loopback, snapshot_hz=snapshot_hz, replay=True)
     stop_daemon = asyncio.Event()
     daemon_task = asyncio.create_task(daemon.run(stop_daemon))
