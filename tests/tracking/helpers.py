@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from cuas import wire
+
+if TYPE_CHECKING:
+    from cuas.fusion.engine import FusionEngine
 
 T0 = 1_790_000_000.0
 
@@ -39,3 +43,26 @@ def check_table_invariants(tracker: object) -> None:
         assert np.all(np.linalg.eigvalsh(tab.P) > 0)
     idents = tab.ident[tab.ident >= 0]
     assert len(np.unique(idents)) == len(idents), "an identity is held by one track at most"
+
+
+def shallow_crossing_ids(engine: FusionEngine) -> tuple[dict[str, int], dict[str, int]]:
+    """Feed ``engine`` two drones (a, b) crossing at a shallow angle at one height, ENU
+    detections with 4 m noise at 1 s scans for 40 s (within each other's gate for several
+    scans), and return which confirmed track id held each before (12 s) and after (36 s)."""
+    rng = np.random.default_rng(4)
+    a0, av = np.array([-400.0, -40.0, 100.0]), np.array([20.0, 2.0, 0.0])
+    b0, bv = np.array([-400.0, 40.0, 100.0]), np.array([20.0, -2.0, 0.0])
+    before: dict[str, int] = {}
+    after: dict[str, int] = {}
+    for k in range(40):
+        truth = {"a": a0 + av * k, "b": b0 + bv * k}
+        dets = [enu_det(p + rng.normal(0, 4, 3), 4.0) for p in truth.values()]
+        engine.process(batch(T0 + k, dets))
+        if k in (12, 36):
+            snap = engine.snapshot(T0 + k)
+            tracks = [tr for tr in snap.tracks if tr.status == "confirmed"]
+            assert len(tracks) == 2
+            for name, p in truth.items():
+                dist = [np.linalg.norm(np.array(tr.enu) - p) for tr in tracks]
+                (before if k == 12 else after)[name] = tracks[int(np.argmin(dist))].id
+    return before, after

@@ -22,7 +22,7 @@ from cuas.tracking.jpda import (
     marginals_from_log_weights,
     pda_combine,
 )
-from tests.tracking.helpers import T0, batch, enu_det
+from tests.tracking.helpers import T0, batch, enu_det, shallow_crossing_ids
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
@@ -211,23 +211,8 @@ def jpda_engine() -> FusionEngine:
 def test_two_crossing_targets_keep_their_identities_with_jpda() -> None:
     """Two drones crossing at a shallow angle at one height (within each other's gate for
     several scans): after the crossing each is held by the track that held it before."""
-    rng = np.random.default_rng(4)
     engine = jpda_engine()
-    a0, av = np.array([-400.0, -40.0, 100.0]), np.array([20.0, 2.0, 0.0])
-    b0, bv = np.array([-400.0, 40.0, 100.0]), np.array([20.0, -2.0, 0.0])
-    before: dict[str, int] = {}
-    after: dict[str, int] = {}
-    for k in range(40):
-        truth = {"a": a0 + av * k, "b": b0 + bv * k}
-        dets = [enu_det(p + rng.normal(0, 4, 3), 4.0) for p in truth.values()]
-        engine.process(batch(T0 + k, dets))
-        if k in (12, 36):
-            snap = engine.snapshot(T0 + k)
-            tracks = [tr for tr in snap.tracks if tr.status == "confirmed"]
-            assert len(tracks) == 2
-            for name, p in truth.items():
-                dist = [np.linalg.norm(np.array(tr.enu) - p) for tr in tracks]
-                (before if k == 12 else after)[name] = tracks[int(np.argmin(dist))].id
+    before, after = shallow_crossing_ids(engine)
     assert before == after
     assert before["a"] != before["b"]
 
