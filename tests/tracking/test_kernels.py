@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -31,12 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TOL = 1e-9
 
 
-@pytest.fixture(autouse=True)
-def _kernels_on() -> Iterator[None]:
-    updater.use_kernels(True)
-    assert updater.kernels() is not None, "numba must run here (see pyproject)"
-    yield
-    updater.use_kernels(True)
+pytestmark = pytest.mark.usefixtures("kernels_on")
 
 
 def numpy_side(fn, *args):  # type: ignore[no-untyped-def]

@@ -7,8 +7,6 @@ the grid's cell budget, and points that are not finite.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -22,12 +20,7 @@ from cuas.tracking.updater import close_pairs
 GATE = 11.34  # χ²(0.99, 3)
 
 
-@pytest.fixture(autouse=True)
-def _kernels_on() -> Iterator[None]:
-    updater.use_kernels(True)
-    assert updater.kernels() is not None, "numba must run here (see pyproject)"
-    yield
-    updater.use_kernels(True)
+pytestmark = pytest.mark.usefixtures("kernels_on")
 
 
 def both(fn, *args):  # type: ignore[no-untyped-def]
